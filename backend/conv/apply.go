@@ -1,0 +1,559 @@
+package conv
+
+import (
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Env is what Apply needs besides the conversation and the event.
+type Env struct {
+	// Schema holds the workspace's attribute definitions. Nil skips the
+	// definition check (a device that does not know them leaves it to the
+	// relay); an empty, non-nil schema defines no attribute at all.
+	Schema Schema
+	// NextSeq is the seq the first resulting event takes in the log; the
+	// following ones take the next seqs. Zero while the events are pending on
+	// a device: they then keep seq 0.
+	NextSeq uint64
+}
+
+// Apply validates e against c (nil: the conversation does not exist yet),
+// derives the events the lifecycle rules put before it, and returns the next
+// state with the events to log, in log order: derived events first, then e
+// itself as normalized (its actor's conversation filled in, tags cleaned, a
+// message's thread set). No events and no error means e would change nothing:
+// it is acknowledged with seq 0 and not logged. c itself is never modified.
+func Apply(c *Conversation, e Event, env Env) (*Conversation, []Event, error) {
+	if err := checkEnvelope(e); err != nil {
+		return c, nil, err
+	}
+	if c == nil && e.Kind != KindConversationCreated && e.Kind != KindContactIdentified {
+		return c, nil, reject(CodeNoSuchConversation, "no conversation %s", e.Conv)
+	}
+	if c == nil && e.Kind == KindContactIdentified {
+		return c, nil, reject(CodeNoSuchConversation, "no conversation %s", e.Conv)
+	}
+	if c != nil && e.Kind == KindConversationCreated {
+		return c, nil, reject(CodeConflict, "conversation %s already exists", e.Conv)
+	}
+	if err := Authorize(c, e); err != nil {
+		return c, nil, err
+	}
+	d, err := Decode(e)
+	if err != nil {
+		return c, nil, err
+	}
+	derived, data, err := decide(c, e, d, env)
+	if err != nil || data == nil {
+		return c, nil, err
+	}
+	e.Data = MustData(data)
+	out := append(derived, e)
+	next := c
+	for i := range out {
+		if env.NextSeq > 0 {
+			out[i].Seq = env.NextSeq + uint64(i)
+		} else {
+			out[i].Seq = 0
+		}
+		var dd any = data
+		if i < len(derived) {
+			dd, _ = Decode(out[i]) // made here: always decodes
+		}
+		next = mutate(next, out[i], dd)
+	}
+	return next, out, nil
+}
+
+// Replay applies a canonical event, already validated and derived by the
+// relay, to c: no checks, no derived events. Devices rebuild their state
+// with it and every rebuild of the same log gives the same state.
+func Replay(c *Conversation, e Event) (*Conversation, error) {
+	d, err := Decode(e)
+	if err != nil {
+		return c, err
+	}
+	if c == nil && e.Kind != KindConversationCreated {
+		return c, reject(CodeNoSuchConversation, "no conversation %s", e.Conv)
+	}
+	return mutate(c, e, d), nil
+}
+
+// DerivedID is the id of the i-th event derived from the event named cause.
+// Relay and device compute the same id, so an optimistic derived item and
+// its canonical copy are one item.
+func DerivedID(cause string, i int) string {
+	return uuid.NewSHA1(derivedSpace, []byte(cause+"/"+strconv.Itoa(i))).String()
+}
+
+var derivedSpace = uuid.MustParse("6f1c2b8e-5b7a-4f1e-9a53-1d2c3b4a5e6f")
+
+func checkEnvelope(e Event) error {
+	switch {
+	case e.ID == "" || len(e.ID) > MaxIDChars:
+		return reject(CodeInvalid, "event id is empty or too long")
+	case e.Conv == "" || len(e.Conv) > MaxIDChars:
+		return reject(CodeInvalid, "conversation id is empty or too long")
+	case NewData(e.Kind) == nil:
+		return reject(CodeInvalid, "unknown event kind %q", e.Kind)
+	case e.Actor.ID == "" || len(e.Actor.ID) > MaxIDChars:
+		return reject(CodeInvalid, "actor is missing")
+	}
+	return nil
+}
+
+// decide validates e's data against c and plans: the derived events to log
+// before e, and e's normalized data. A nil data with no error is a no-op.
+func decide(c *Conversation, e Event, d any, env Env) ([]Event, any, error) {
+	var derived []Event
+	derive := func(k Kind, data any) {
+		derived = append(derived, Event{
+			ID:    DerivedID(e.ID, len(derived)),
+			Conv:  e.Conv,
+			Kind:  k,
+			Actor: System,
+			At:    e.At,
+			Base:  e.Base,
+			Cause: e.ID,
+			Data:  MustData(data),
+		})
+	}
+	endActive := func() {
+		if c.Thread != nil {
+			derive(KindThreadEnded, ThreadEnded{Thread: c.Thread.ID, Topic: c.Thread.Topic})
+		}
+	}
+
+	switch d := d.(type) {
+	case *Created:
+		n := *d
+		if e.Actor.IsEndUser() {
+			if n.Contact != nil && n.Contact.ID != e.Actor.ID {
+				return nil, nil, reject(CodeForbidden, "a %s creates conversations for itself only", e.Actor.Role)
+			}
+			self := Participant{ID: e.Actor.ID, Role: e.Actor.Role, Name: e.Actor.Name}
+			n.Contact = &self
+		} else if n.Contact == nil || !n.Contact.IsEndUser() || n.Contact.ID == "" {
+			return nil, nil, reject(CodeInvalid, "a conversation needs its contact or visitor")
+		}
+		if utf8.RuneCountInString(n.Subject) > MaxSubjectChars || utf8.RuneCountInString(n.Channel) > MaxNameChars {
+			return nil, nil, reject(CodeTooLarge, "subject or channel is too long")
+		}
+		if n.Priority == "" {
+			n.Priority = PriorityMedium
+		} else if n.Priority.Rank() < 0 {
+			return nil, nil, reject(CodeInvalid, "unknown priority %q", n.Priority)
+		}
+		tags, err := applyTags(nil, n.Tags, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		n.Tags = tags
+		if len(n.Attributes) > 0 {
+			if err := CheckAttributes(env.Schema, n.Attributes, false); err != nil {
+				return nil, nil, err
+			}
+		}
+		if len(n.AssistantID) > MaxIDChars {
+			return nil, nil, reject(CodeInvalid, "assistant id is too long")
+		}
+		return nil, &n, nil
+
+	case *Message:
+		if err := checkText(d.Text, len(d.Attachments) > 0); err != nil {
+			return nil, nil, err
+		}
+		if err := checkAttachments(d.Attachments); err != nil {
+			return nil, nil, err
+		}
+		n := *d
+		if e.Actor.IsEndUser() && c.Status == StatusResolved {
+			derive(KindStatusChanged, StatusChanged{Status: StatusOpen})
+		}
+		if c.Thread == nil {
+			id := DerivedID(e.ID, len(derived)) // the thread is named by the event that starts it
+			derive(KindThreadStarted, ThreadStarted{Thread: id, Topic: ""})
+			n.Thread = id
+		} else {
+			n.Thread = c.Thread.ID
+		}
+		return derived, &n, nil
+
+	case *Note:
+		if err := checkText(d.Text, false); err != nil {
+			return nil, nil, err
+		}
+		return nil, d, nil
+
+	case *ThreadStarted:
+		topic := strings.TrimSpace(d.Topic)
+		if topic == "" {
+			return nil, nil, reject(CodeInvalid, "a thread needs a topic")
+		}
+		if utf8.RuneCountInString(topic) > MaxTopicChars {
+			return nil, nil, reject(CodeTooLarge, "a topic is at most %d characters", MaxTopicChars)
+		}
+		if d.Thread == "" || len(d.Thread) > MaxIDChars {
+			return nil, nil, reject(CodeInvalid, "a thread needs an id")
+		}
+		if c.Thread != nil && c.Thread.ID == d.Thread {
+			return nil, nil, reject(CodeConflict, "thread %s is already active", d.Thread)
+		}
+		endActive()
+		return derived, &ThreadStarted{Thread: d.Thread, Topic: topic}, nil
+
+	case *ThreadEnded:
+		if c.Thread == nil { // rule 4: ending no thread changes nothing, whatever it names
+			return nil, nil, nil
+		}
+		if d.Topic != "" && strings.TrimSpace(d.Topic) != c.Thread.Topic {
+			return nil, nil, reject(CodeNoSuchThread, "the active thread is not %q", d.Topic)
+		}
+		if d.Thread != "" && d.Thread != c.Thread.ID {
+			return nil, nil, reject(CodeNoSuchThread, "thread %s is not the active one", d.Thread)
+		}
+		return nil, &ThreadEnded{Thread: c.Thread.ID, Topic: c.Thread.Topic}, nil
+
+	case *StatusChanged:
+		switch d.Status {
+		case StatusResolved:
+			if e.Actor.Role != RoleSystem && e.Base < c.LastContactSeq {
+				return nil, nil, reject(CodeStale, "a new message arrived (seq %d) after what you saw (seq %d)", c.LastContactSeq, e.Base)
+			}
+		case StatusOpen:
+		default:
+			return nil, nil, reject(CodeInvalid, "unknown status %q", d.Status)
+		}
+		if c.Status == d.Status {
+			return nil, nil, nil
+		}
+		if d.Status == StatusResolved {
+			endActive()
+		}
+		return derived, d, nil
+
+	case *PriorityChanged:
+		if d.Priority.Rank() < 0 {
+			return nil, nil, reject(CodeInvalid, "unknown priority %q", d.Priority)
+		}
+		if c.Priority == d.Priority {
+			return nil, nil, nil
+		}
+		return nil, d, nil
+
+	case *TagsChanged:
+		add, err := normalizeTags(d.Add)
+		if err != nil {
+			return nil, nil, err
+		}
+		remove, err := normalizeTags(d.Remove)
+		if err != nil {
+			return nil, nil, err
+		}
+		next, err := applyTags(c.Tags, add, remove)
+		if err != nil {
+			return nil, nil, err
+		}
+		if slices.Equal(next, c.Tags) {
+			return nil, nil, nil
+		}
+		return nil, &TagsChanged{Add: add, Remove: remove}, nil
+
+	case *AssigneeChanged:
+		if d.Assignee != nil && (d.Assignee.ID == "" || !d.Assignee.IsTeam()) {
+			return nil, nil, reject(CodeInvalid, "an assignee is an agent or an assistant")
+		}
+		if sameParticipant(c.Assignee, d.Assignee) {
+			return nil, nil, nil
+		}
+		return nil, d, nil
+
+	case *ParticipantChanged:
+		p := d.Participant
+		switch p.Role {
+		case RoleAgent, RoleAssistant, RoleSupervisor:
+		default:
+			return nil, nil, reject(CodeInvalid, "participants are agents, assistants or supervisors, not %q", p.Role)
+		}
+		if p.ID == "" || len(p.ID) > MaxIDChars {
+			return nil, nil, reject(CodeInvalid, "participant id is empty or too long")
+		}
+		role := c.RoleIn(p.ID)
+		if e.Kind == KindParticipantJoined && role == p.Role {
+			return nil, nil, nil
+		}
+		if e.Kind == KindParticipantLeft && role == "" {
+			return nil, nil, nil
+		}
+		return nil, d, nil
+
+	case *AttributesSet:
+		if len(d.Values) == 0 {
+			return nil, nil, reject(CodeInvalid, "no attributes to set")
+		}
+		if err := CheckAttributes(env.Schema, d.Values, true); err != nil {
+			return nil, nil, err
+		}
+		changed := false
+		for k, v := range d.Values {
+			old, ok := c.Attributes[k]
+			if (v == nil && ok) || (v != nil && (!ok || !sameScalar(old, v))) {
+				changed = true
+				break
+			}
+		}
+		if !changed {
+			return nil, nil, nil
+		}
+		return nil, d, nil
+
+	case *SeenMarked:
+		upTo := min(d.UpTo, c.LastSeq)
+		if upTo <= c.Seen[e.Actor.ID] {
+			return nil, nil, nil
+		}
+		return nil, &SeenMarked{UpTo: upTo}, nil
+
+	case *HandedOff:
+		if d.To != nil && (d.To.ID == "" || !d.To.IsTeam()) {
+			return nil, nil, reject(CodeInvalid, "hand off to an agent or an assistant")
+		}
+		if !c.AssistantMode {
+			return nil, nil, nil
+		}
+		return nil, d, nil
+
+	case *ContactIdentified:
+		if d.Visitor.Role != RoleVisitor || d.Contact.Role != RoleContact || d.Contact.ID == "" {
+			return nil, nil, reject(CodeInvalid, "identify a visitor as a contact")
+		}
+		if c.Contact.ID != d.Visitor.ID {
+			return nil, nil, nil
+		}
+		return nil, d, nil
+	}
+	return nil, nil, reject(CodeInvalid, "unknown event kind %q", e.Kind)
+}
+
+// mutate is the state transition of one event whose data is d. It trusts its
+// input: Apply has checked it, or the relay did before logging it.
+func mutate(c *Conversation, e Event, d any) *Conversation {
+	if e.Kind == KindConversationCreated {
+		d := d.(*Created)
+		n := &Conversation{
+			ID:             e.Conv,
+			CreatedBy:      e.Actor,
+			CreatedAt:      e.At,
+			CreatedSeq:     e.Seq,
+			Status:         StatusOpen,
+			Priority:       d.Priority,
+			Channel:        d.Channel,
+			Subject:        d.Subject,
+			AssistantID:    d.AssistantID,
+			LastActivityAt: e.At,
+		}
+		if d.Contact != nil {
+			n.Contact = *d.Contact
+		}
+		if n.Priority == "" {
+			n.Priority = PriorityMedium
+		}
+		n.AssistantMode = d.AssistantID != ""
+		n.Tags, _ = applyTags(nil, d.Tags, nil)
+		for k, v := range d.Attributes {
+			if v != nil {
+				if n.Attributes == nil {
+					n.Attributes = map[string]any{}
+				}
+				n.Attributes[k] = v
+			}
+		}
+		n.LastSeq = max(n.LastSeq, e.Seq)
+		return n
+	}
+	if c == nil {
+		return nil
+	}
+	n := c.Clone()
+	n.LastSeq = max(n.LastSeq, e.Seq)
+	switch d := d.(type) {
+	case *Message:
+		if e.Actor.IsEndUser() {
+			n.LastContactSeq = max(n.LastContactSeq, e.Seq)
+		}
+		n.LastActivityAt = max(n.LastActivityAt, e.At)
+		n.LastMessage = preview(d.Text, d.Attachments)
+		n.LastMessageBy = e.Actor
+		n.Messages++
+		if n.Thread == nil { // a canonical log always starts one first; keep the invariant anyway
+			n.Thread = &Thread{ID: d.Thread, StartedSeq: e.Seq, StartedAt: e.At}
+			n.Threads++
+		}
+	case *Note:
+		n.LastActivityAt = max(n.LastActivityAt, e.At)
+		n.Notes++
+	case *ThreadStarted:
+		n.Thread = &Thread{ID: d.Thread, Topic: d.Topic, StartedSeq: e.Seq, StartedAt: e.At}
+		n.Threads++
+	case *ThreadEnded:
+		n.Thread = nil
+	case *StatusChanged:
+		n.Status = d.Status
+		if d.Status == StatusResolved {
+			n.Thread = nil
+		}
+	case *PriorityChanged:
+		n.Priority = d.Priority
+	case *TagsChanged:
+		n.Tags, _ = applyTags(n.Tags, d.Add, d.Remove)
+	case *AssigneeChanged:
+		if d.Assignee == nil {
+			n.Assignee = nil
+		} else {
+			a := *d.Assignee
+			n.Assignee = &a
+		}
+	case *ParticipantChanged:
+		n.Participants = slices.DeleteFunc(n.Participants, func(p Participant) bool { return p.ID == d.Participant.ID })
+		if e.Kind == KindParticipantJoined {
+			n.Participants = append(n.Participants, d.Participant)
+			slices.SortFunc(n.Participants, func(a, b Participant) int { return strings.Compare(a.ID, b.ID) })
+		}
+	case *AttributesSet:
+		for k, v := range d.Values {
+			if v == nil {
+				delete(n.Attributes, k)
+				continue
+			}
+			if n.Attributes == nil {
+				n.Attributes = map[string]any{}
+			}
+			n.Attributes[k] = v
+		}
+	case *SeenMarked:
+		if d.UpTo > n.Seen[e.Actor.ID] {
+			if n.Seen == nil {
+				n.Seen = map[string]uint64{}
+			}
+			n.Seen[e.Actor.ID] = d.UpTo
+		}
+	case *HandedOff:
+		n.AssistantMode = false
+		if d.To != nil {
+			a := *d.To
+			n.Assignee = &a
+		}
+	case *ContactIdentified:
+		if n.Contact.ID == d.Visitor.ID {
+			n.Contact = d.Contact
+			if s := n.Seen[d.Visitor.ID]; s > n.Seen[d.Contact.ID] {
+				n.Seen[d.Contact.ID] = s
+			}
+		}
+	}
+	return n
+}
+
+func checkText(text string, allowEmpty bool) error {
+	if !utf8.ValidString(text) {
+		return reject(CodeInvalid, "text is not valid UTF-8")
+	}
+	if len(text) > MaxTextBytes {
+		return reject(CodeTooLarge, "text is %d bytes; at most %d", len(text), MaxTextBytes)
+	}
+	if !allowEmpty && strings.TrimSpace(text) == "" {
+		return reject(CodeInvalid, "text is empty")
+	}
+	return nil
+}
+
+func checkAttachments(as []Attachment) error {
+	if len(as) > MaxAttachments {
+		return reject(CodeTooLarge, "at most %d attachments", MaxAttachments)
+	}
+	for _, a := range as {
+		if a.Name == "" || utf8.RuneCountInString(a.Name) > MaxNameChars || a.Size < 0 || len(a.URL) > MaxTextBytes {
+			return reject(CodeInvalid, "attachment %q: needs a name, a size and a url", a.Name)
+		}
+	}
+	return nil
+}
+
+// NormalizeTag trims and lower-cases a tag and checks its length (rule 9).
+func NormalizeTag(t string) (string, error) {
+	t = strings.ToLower(strings.TrimSpace(t))
+	if t == "" {
+		return "", reject(CodeInvalid, "a tag is empty")
+	}
+	if utf8.RuneCountInString(t) > MaxTagChars {
+		return "", reject(CodeInvalid, "tag %q is longer than %d characters", t, MaxTagChars)
+	}
+	return t, nil
+}
+
+func normalizeTags(in []string) ([]string, error) {
+	out := make([]string, 0, len(in))
+	for _, t := range in {
+		n, err := NormalizeTag(t)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// applyTags returns cur with add added and remove removed, normalized and
+// sorted; more than MaxTags is invalid.
+func applyTags(cur, add, remove []string) ([]string, error) {
+	add, err := normalizeTags(add)
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Clone(cur)
+	for _, t := range add {
+		if i, ok := slices.BinarySearch(out, t); !ok {
+			out = slices.Insert(out, i, t)
+		}
+	}
+	for _, t := range remove {
+		if i, ok := slices.BinarySearch(out, strings.ToLower(strings.TrimSpace(t))); ok {
+			out = slices.Delete(out, i, i+1)
+		}
+	}
+	if len(out) > MaxTags {
+		return nil, reject(CodeInvalid, "at most %d tags on a conversation", MaxTags)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+func sameParticipant(a, b *Participant) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.ID == b.ID && a.Role == b.Role
+}
+
+func sameScalar(a, b any) bool { return reflect.DeepEqual(a, b) }
+
+func preview(text string, atts []Attachment) string {
+	const max = 140
+	t := strings.Join(strings.Fields(text), " ")
+	if t == "" && len(atts) > 0 {
+		t = "📎 " + atts[0].Name
+	}
+	if utf8.RuneCountInString(t) > max {
+		r := []rune(t)
+		t = string(r[:max-1]) + "…"
+	}
+	return t
+}

@@ -1,0 +1,16 @@
+package conv
+
+// Limits of DESIGN §4 and §5. The wire protocol repeats the ones a client
+// must respect before it pushes; these are the ones the reducer enforces.
+const (
+	MaxTextBytes      = 32 << 10 // a message or note, in bytes of UTF-8
+	MaxTopicChars     = 200      // a thread topic, in characters
+	MaxTagChars       = 32       // one tag, after trimming
+	MaxTags           = 20       // tags on one conversation
+	MaxSubjectChars   = 200      // a conversation's subject
+	MaxAttachments    = 10       // attachments on one message
+	MaxNameChars      = 200      // names: attachment, channel
+	MaxAttributeKeys  = 50       // keys in one attributes.set
+	MaxAttributeChars = 1000     // a string attribute value
+	MaxIDChars        = 128      // participant and entity ids
+)

@@ -1,0 +1,126 @@
+package conv
+
+// Who may do what (rule 12) and who may see what (rule 13). The relay asks
+// these functions before it logs or delivers anything, and the device asks
+// the same ones before it shows anything, so both always agree.
+
+// Authorize reports whether e's actor may make e in c (nil c: c does not
+// exist yet). It checks roles and ownership only; Apply checks the data.
+func Authorize(c *Conversation, e Event) error {
+	a := e.Actor
+	if e.Kind == KindContactIdentified {
+		if a.Role != RoleSystem {
+			return reject(CodeForbidden, "%s is made by the relay only", e.Kind)
+		}
+		return nil
+	}
+	switch a.Role {
+	case RoleSystem:
+		switch e.Kind {
+		case KindThreadStarted, KindThreadEnded, KindStatusChanged:
+			return nil
+		}
+		return reject(CodeForbidden, "the system does not make %s", e.Kind)
+	case RoleContact, RoleVisitor:
+		switch e.Kind {
+		case KindConversationCreated, KindMessageSent, KindThreadStarted, KindThreadEnded, KindSeenMarked:
+		default:
+			return reject(CodeForbidden, "a %s may not make %s", a.Role, e.Kind)
+		}
+		if c != nil && c.Contact.ID != a.ID {
+			return reject(CodeForbidden, "conversation %s is not yours", c.ID)
+		}
+		return nil
+	case RoleAgent, RoleSupervisor:
+		if e.Kind == KindMessageSent && (a.Role == RoleSupervisor || c.IsSupervisor(a.ID)) {
+			return reject(CodeForbidden, "a supervisor may not send public messages; leave supervision or add a note")
+		}
+		return nil
+	case RoleAssistant:
+		switch e.Kind {
+		case KindAssigneeChanged, KindParticipantJoined, KindParticipantLeft:
+			return reject(CodeForbidden, "an assistant may not make %s", e.Kind)
+		}
+		return nil
+	}
+	return reject(CodeForbidden, "unknown role %q", a.Role)
+}
+
+// CanSee reports whether viewer may see conversation c at all: the team sees
+// every conversation of its workspace; a contact or visitor only its own.
+func CanSee(viewer Participant, c *Conversation) bool {
+	if c == nil {
+		return false
+	}
+	switch viewer.Role {
+	case RoleAgent, RoleAssistant, RoleSupervisor, RoleSystem:
+		return true
+	case RoleContact, RoleVisitor:
+		return c.Contact.ID == viewer.ID
+	}
+	return false
+}
+
+// Visible reports whether viewer may receive e, an event of c. Pass c's
+// current state: a visitor's history moves with it once it is identified.
+// Contacts and visitors never receive notes, tags, priority, attributes or
+// supervisor participation (rule 13).
+func Visible(viewer Participant, c *Conversation, e Event) bool {
+	if !CanSee(viewer, c) {
+		return false
+	}
+	if !viewer.IsEndUser() {
+		return true
+	}
+	switch e.Kind {
+	case KindNoteAdded, KindTagsChanged, KindPriorityChanged, KindAttributesSet:
+		return false
+	case KindParticipantJoined, KindParticipantLeft:
+		d, err := Decode(e)
+		if err != nil {
+			return false
+		}
+		return d.(*ParticipantChanged).Participant.Role != RoleSupervisor
+	}
+	// A supervisor's own traces (its seen marks) are supervisor participation.
+	if e.Actor.Role == RoleSupervisor || c.IsSupervisor(e.Actor.ID) {
+		return false
+	}
+	return true
+}
+
+// MayType reports whether p may show typing in c, and TypingVisible whether
+// viewer may see p typing there (a contact never sees a supervisor type).
+func MayType(c *Conversation, p Participant) bool {
+	return CanSee(p, c)
+}
+
+// TypingVisible reports whether viewer may see who typing in c.
+func TypingVisible(viewer Participant, c *Conversation, who Participant) bool {
+	if !CanSee(viewer, c) || viewer.ID == who.ID {
+		return false
+	}
+	if viewer.IsEndUser() && (who.Role == RoleSupervisor || c.IsSupervisor(who.ID)) {
+		return false
+	}
+	return true
+}
+
+// CountsAsUnread reports whether e adds to viewer's unread count in c (rule 8):
+// a message or note viewer may see, made by someone else.
+func CountsAsUnread(viewer Participant, c *Conversation, e Event) bool {
+	if e.Kind != KindMessageSent && e.Kind != KindNoteAdded {
+		return false
+	}
+	return e.Actor.ID != viewer.ID && Visible(viewer, c, e)
+}
+
+// IsTimelineItem reports whether events of kind k show in a timeline.
+// Seen marks and identification are state, not items.
+func IsTimelineItem(k Kind) bool {
+	switch k {
+	case KindSeenMarked, KindContactIdentified:
+		return false
+	}
+	return NewData(k) != nil
+}
