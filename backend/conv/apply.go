@@ -313,7 +313,10 @@ func decide(c *Conversation, e Event, d any, env Env) ([]Event, any, error) {
 		return nil, d, nil
 
 	case *SeenMarked:
-		upTo := min(d.UpTo, c.LastSeq)
+		// Clamped to the latest timeline item, not the latest event: seen
+		// marks are events too, and clamping to them would make every mark
+		// an advance and two open windows mark each other's marks forever.
+		upTo := min(d.UpTo, c.LastItemSeq)
 		if upTo <= c.Seen[e.Actor.ID] {
 			return nil, nil, nil
 		}
@@ -374,6 +377,7 @@ func mutate(c *Conversation, e Event, d any) *Conversation {
 			}
 		}
 		n.LastSeq = max(n.LastSeq, e.Seq)
+		n.LastItemSeq = n.LastSeq
 		return n
 	}
 	if c == nil {
@@ -381,6 +385,9 @@ func mutate(c *Conversation, e Event, d any) *Conversation {
 	}
 	n := c.Clone()
 	n.LastSeq = max(n.LastSeq, e.Seq)
+	if IsTimelineItem(e.Kind) {
+		n.LastItemSeq = max(n.LastItemSeq, e.Seq)
+	}
 	switch d := d.(type) {
 	case *Message:
 		if e.Actor.IsEndUser() {

@@ -44,6 +44,7 @@ type Conversation struct {
 	Seen map[string]uint64 `json:"seen,omitempty"`
 
 	LastSeq        uint64      `json:"lastSeq"`        // seq of the latest logged event
+	LastItemSeq    uint64      `json:"lastItemSeq"`    // seq of the latest timeline item: seen marks clamp to it
 	LastContactSeq uint64      `json:"lastContactSeq"` // seq of the contact's or visitor's latest message
 	LastActivityAt int64       `json:"lastActivityAt"` // at of the latest message or note
 	LastMessage    string      `json:"lastMessage,omitempty"`
