@@ -1,0 +1,672 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/protocol"
+)
+
+// inFrame is any frame the relay sends, decoded in one pass: the frame types
+// share no field name, so one struct holds them all.
+type inFrame struct {
+	Type string `json:"type"`
+
+	// welcome
+	Identity     conv.Participant `json:"identity"`
+	Epoch        string           `json:"epoch"`
+	Head         uint64           `json:"head"`
+	Backlog      uint64           `json:"backlog"`
+	LastMid      uint64           `json:"lastMid"`
+	VisitorToken string           `json:"visitorToken"`
+	// events
+	Events []conv.Event `json:"events"`
+	// caughtUp
+	Cursor protocol.Cursor `json:"cursor"`
+	// ack
+	Results []protocol.Result `json:"results"`
+	// typing
+	Conv        string            `json:"conv"`
+	Participant *conv.Participant `json:"participant"`
+	On          bool              `json:"on"`
+	// error
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Fatal   bool   `json:"fatal"`
+
+	err error // set by the reader instead of a frame when the connection ends
+}
+
+const (
+	frameQueue = 16   // decoded frames waiting for the session loop
+	mergeMax   = 4096 // canonical events handed to Local in one ApplyCanonical
+	pushHead   = len(`{"type":"push","events":[]}`)
+)
+
+// session is one connection, from dial to close. Its loop is the only
+// goroutine that calls Local and writes data frames; a reader goroutine
+// reads and decodes frames, a heartbeat goroutine pings.
+type session struct {
+	c    *Client
+	conn *websocket.Conn
+	log  *slog.Logger
+
+	frames chan *inFrame
+	stop   chan struct{}
+	wg     sync.WaitGroup
+
+	lastAlive atomic.Int64 // unix nanos of the last frame, ping or pong
+	busy      atomic.Bool  // the reader is waiting for the loop: the relay is alive, we are behind
+	dead      atomic.Bool  // the heartbeat gave up
+
+	welcome   protocol.Welcome
+	epoch     string
+	applied   uint64 // the last seq handed to Local
+	caughtUp  bool
+	received  uint64
+	fatal     *inFrame // a fatal error frame, waiting for its close
+	held      *inFrame // a frame read while merging events frames
+	resendLog bool     // "resending what the relay already processed" logged
+
+	inflight   []string // ids of the push in flight; nil when none
+	wantPush   bool
+	retryAt    time.Time
+	retry      *time.Timer
+	pushFails  int
+	maxBatch   int
+	tokens     float64 // client-side pacing under the relay's rate limit
+	tokensAt   time.Time
+	lastStatus time.Time
+}
+
+// session runs one connection until it ends; welcomed tells whether the
+// relay got as far as a welcome.
+func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
+	c.n.update(func(s *Status) {
+		s.State, s.RetryAt, s.Received, s.Backlog, s.Pushing = StateConnecting, time.Time{}, 0, 0, 0
+	})
+	epoch, seq, err := c.opts.Local.Cursor()
+	if err != nil {
+		return false, fmt.Errorf("client: read cursor: %w", err)
+	}
+	c.mu.Lock()
+	auth := c.auth
+	c.mu.Unlock()
+
+	s := &session{
+		c:        c,
+		log:      c.log,
+		frames:   make(chan *inFrame, frameQueue),
+		stop:     make(chan struct{}),
+		maxBatch: protocol.MaxPushEvents,
+		tokens:   protocol.RateBurst,
+		tokensAt: time.Now(),
+	}
+	s.alive()
+
+	hctx, cancel := context.WithTimeout(ctx, c.opts.HandshakeTimeout)
+	defer cancel()
+	conn, _, err := websocket.Dial(hctx, c.url, &websocket.DialOptions{
+		HTTPClient:     c.opts.HTTPClient,
+		OnPingReceived: func(context.Context, []byte) bool { s.alive(); return true },
+		OnPongReceived: func(context.Context, []byte) { s.alive() },
+	})
+	if err != nil {
+		return false, fmt.Errorf("client: dial %s: %w", c.url, err)
+	}
+	s.conn = conn
+	conn.SetReadLimit(protocol.MaxFrameBytes)
+
+	hello := protocol.Hello{
+		Type: protocol.TypeHello, Protocol: protocol.Version,
+		Workspace: c.opts.Workspace, Device: c.opts.Device,
+		Cursor: protocol.Cursor{Epoch: epoch, Seq: seq}, Auth: auth,
+	}
+	if err := s.write(hctx, hello); err != nil {
+		conn.CloseNow()
+		return false, fmt.Errorf("client: send hello: %w", err)
+	}
+	first, err := s.readOne(hctx)
+	if err != nil {
+		conn.CloseNow()
+		return false, err
+	}
+	cancel()
+
+	s.wg.Add(2)
+	go s.reader()
+	go s.heartbeat()
+	defer s.teardown(ctx)
+
+	if err := s.onWelcome(first, epoch, seq, auth); err != nil {
+		return false, err
+	}
+	return true, s.loop(ctx)
+}
+
+// readOne reads the relay's answer to hello: a welcome, or an error and a
+// close, which it turns into a *SessionError.
+func (s *session) readOne(ctx context.Context) (*inFrame, error) {
+	_, data, err := s.conn.Read(ctx)
+	if err != nil {
+		return nil, s.endError(err)
+	}
+	var f inFrame
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("client: bad frame from relay: %w", err)
+	}
+	switch f.Type {
+	case protocol.TypeWelcome:
+		return &f, nil
+	case protocol.TypeError:
+		s.fatal = &f
+		// The close follows a fatal error; wait for it briefly to learn its code.
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		for {
+			if _, _, err := s.conn.Read(cctx); err != nil {
+				return nil, s.endError(err)
+			}
+		}
+	}
+	return nil, fmt.Errorf("client: relay answered hello with %q", f.Type)
+}
+
+// endError describes how the connection ended: with the fatal error frame
+// the relay sent, if any, and the close code.
+func (s *session) endError(err error) error {
+	code := int(websocket.CloseStatus(err))
+	if s.dead.Load() {
+		return &SessionError{CloseCode: -1, Err: ErrDeadConnection}
+	}
+	se := &SessionError{CloseCode: code, Err: err}
+	if f := s.fatal; f != nil {
+		se.Code, se.Message = f.Code, f.Message
+		if code < 0 && f.Fatal { // the close frame got lost: infer it
+			se.CloseCode = protocol.CloseCodeFor(f.Code)
+		}
+	}
+	return se
+}
+
+func (s *session) onWelcome(w *inFrame, epoch string, seq uint64, auth protocol.Auth) error {
+	c := s.c
+	if w.Epoch == "" {
+		return errors.New("client: welcome names no epoch")
+	}
+	s.welcome = protocol.Welcome{
+		Type: protocol.TypeWelcome, Identity: w.Identity, Epoch: w.Epoch, Head: w.Head,
+		Backlog: w.Backlog, LastMid: w.LastMid, VisitorToken: w.VisitorToken,
+	}
+	s.epoch = w.Epoch
+	s.applied = seq
+	if epoch != w.Epoch && (epoch != "" || seq != 0) {
+		s.log.Warn("sync: the relay's log changed epoch; resyncing from the start, pending events kept",
+			"old_epoch", epoch, "old_seq", seq, "epoch", w.Epoch)
+		if err := c.opts.Local.Reset(w.Epoch); err != nil {
+			return fmt.Errorf("client: reset to epoch %s: %w", w.Epoch, err)
+		}
+		c.forgetLogged()
+		s.applied = 0
+	}
+	if w.VisitorToken != "" && auth.Kind == protocol.AuthVisitor {
+		c.mu.Lock()
+		c.auth.VisitorToken = w.VisitorToken
+		c.mu.Unlock()
+	}
+	if wr, ok := c.opts.Local.(WelcomeReceiver); ok {
+		if err := wr.Welcomed(s.welcome); err != nil {
+			return fmt.Errorf("client: welcome: %w", err)
+		}
+	}
+	s.log.Info("sync: welcome", "identity", w.Identity.ID, "epoch", w.Epoch, "head", w.Head,
+		"backlog", w.Backlog, "last_mid", w.LastMid, "cursor", s.applied)
+	vt := c.VisitorToken()
+	c.n.update(func(st *Status) {
+		st.State, st.Error, st.Code, st.CloseCode, st.Attempt = StateSyncing, "", "", 0, 0
+		st.Identity, st.Epoch, st.Seq, st.LastMid, st.VisitorToken = w.Identity, w.Epoch, s.applied, w.LastMid, vt
+		st.Received, st.Backlog = 0, w.Backlog
+	})
+	// Drop typing queued while offline: it is stale.
+	for {
+		select {
+		case <-c.typingOut:
+			continue
+		default:
+		}
+		break
+	}
+	s.wantPush = true
+	return nil
+}
+
+// loop is the session's heart: it applies frames in order, pushes, sends
+// typing, until the connection ends.
+func (s *session) loop(ctx context.Context) error {
+	c := s.c
+	for {
+		if err := s.maybePush(ctx); err != nil {
+			return err
+		}
+		f := s.held
+		s.held = nil
+		if f == nil {
+			var retryC <-chan time.Time
+			if s.retry != nil {
+				retryC = s.retry.C
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case f = <-s.frames:
+			case <-c.kick:
+				s.wantPush = true
+				continue
+			case <-retryC:
+				s.retry = nil
+				s.wantPush = true
+				continue
+			case t := <-c.typingOut:
+				if err := s.write(ctx, t); err != nil {
+					return fmt.Errorf("client: send typing: %w", err)
+				}
+				continue
+			}
+		}
+		if err := s.handle(f); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *session) handle(f *inFrame) error {
+	if f.err != nil {
+		return f.err
+	}
+	switch f.Type {
+	case protocol.TypeEvents:
+		evs := f.Events
+		// Merge the events frames already waiting: one durable write for many.
+	merge:
+		for len(evs) < mergeMax {
+			select {
+			case g := <-s.frames:
+				if g.err == nil && g.Type == protocol.TypeEvents {
+					evs = append(evs, g.Events...)
+					continue
+				}
+				s.held = g
+				break merge
+			default:
+				break merge
+			}
+		}
+		return s.apply(evs)
+	case protocol.TypeCaughtUp:
+		if f.Cursor.Epoch != "" && f.Cursor.Epoch != s.epoch {
+			return fmt.Errorf("client: caughtUp in epoch %q, session is in %q", f.Cursor.Epoch, s.epoch)
+		}
+		if f.Cursor.Seq > s.applied {
+			if err := s.c.opts.Local.ApplyCanonical(s.epoch, nil, f.Cursor.Seq); err != nil {
+				return fmt.Errorf("client: apply caughtUp %d: %w", f.Cursor.Seq, err)
+			}
+			s.applied = f.Cursor.Seq
+		}
+		s.caughtUp = true
+		s.log.Info("sync: caught up", "seq", s.applied, "received", s.received)
+		s.c.n.update(func(st *Status) {
+			st.State, st.Seq = StateOnline, s.applied
+			st.Received = max(st.Received, s.received)
+		})
+		return nil
+	case protocol.TypeAck:
+		return s.onAck(f)
+	case protocol.TypeTyping:
+		if f.Participant != nil {
+			s.c.n.pushTyping(protocol.Typing{Type: protocol.TypeTyping, Conv: f.Conv, Participant: f.Participant, On: f.On})
+		}
+		return nil
+	case protocol.TypeError:
+		return s.onError(f)
+	case protocol.TypeWelcome:
+		return errors.New("client: a second welcome")
+	}
+	s.log.Debug("sync: ignoring an unknown frame", "type", f.Type)
+	return nil
+}
+
+// apply hands canonical events to Local, strictly in log order: events at or
+// below the cursor (already applied) are skipped; a seq going backwards is a
+// broken stream, and the connection is dropped to resume from the cursor.
+func (s *session) apply(evs []conv.Event) error {
+	n := uint64(len(evs))
+	fresh := evs[:0]
+	last := s.applied
+	for _, e := range evs {
+		switch {
+		case e.Seq <= s.applied:
+			continue
+		case e.Seq <= last:
+			return fmt.Errorf("client: relay sent seq %d after %d", e.Seq, last)
+		}
+		last = e.Seq
+		fresh = append(fresh, e)
+	}
+	if len(fresh) > 0 {
+		if err := s.c.opts.Local.ApplyCanonical(s.epoch, fresh, last); err != nil {
+			return fmt.Errorf("client: apply events %d..%d: %w", fresh[0].Seq, last, err)
+		}
+		s.applied = last
+	}
+	if !s.caughtUp {
+		s.received += n
+	}
+	// Progress: at most every 50 ms while syncing, every frame after.
+	if now := time.Now(); s.caughtUp || now.Sub(s.lastStatus) >= 50*time.Millisecond {
+		s.lastStatus = now
+		s.c.n.update(func(st *Status) {
+			st.Seq = s.applied
+			if !s.caughtUp {
+				st.Received = s.received
+			}
+		})
+	}
+	return nil
+}
+
+// maybePush sends the next push if none is in flight and there is
+// something to push: Local's pending events in mid order, minus those the
+// relay has answered for, at most maxBatch of them and under the frame limit,
+// paced under the relay's rate limit.
+func (s *session) maybePush(ctx context.Context) error {
+	if s.inflight != nil || !s.wantPush || s.retry != nil {
+		return nil
+	}
+	c := s.c
+	pending, err := c.opts.Local.Pending()
+	if err != nil {
+		return fmt.Errorf("client: read pending: %w", err)
+	}
+	s.wantPush = false
+	if len(c.outcomes) > 0 { // forget answered ids Local has let go of
+		live := make(map[string]struct{}, len(pending))
+		for _, e := range pending {
+			live[e.ID] = struct{}{}
+		}
+		for id := range c.outcomes {
+			if _, ok := live[id]; !ok {
+				delete(c.outcomes, id)
+			}
+		}
+	}
+
+	// Pace: wait for enough tokens for a worthwhile push.
+	now := time.Now()
+	s.tokens = min(float64(protocol.RateBurst), s.tokens+now.Sub(s.tokensAt).Seconds()*protocol.RatePerSecond)
+	s.tokensAt = now
+	limit := min(s.maxBatch, int(s.tokens))
+
+	var (
+		ids     []string
+		raws    [][]byte
+		size    = pushHead
+		tooBig  []Outcome
+		resends int
+		more    bool
+	)
+	for _, e := range pending {
+		if _, answered := c.outcomes[e.ID]; answered {
+			continue
+		}
+		if len(ids) >= limit {
+			more = true
+			break
+		}
+		raw, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("client: encode event %s: %w", e.ID, err)
+		}
+		if size+len(raw)+1 > protocol.MaxFrameBytes {
+			if len(ids) == 0 { // alone over the frame limit: it can never be sent
+				tooBig = append(tooBig, Outcome{ID: e.ID, Err: &conv.Error{Code: conv.CodeTooLarge,
+					Message: fmt.Sprintf("the event is %d bytes; a frame holds at most %d", len(raw), protocol.MaxFrameBytes-pushHead)}})
+				continue
+			}
+			more = true
+			break
+		}
+		size += len(raw) + 1
+		ids = append(ids, e.ID)
+		raws = append(raws, raw)
+		if e.Mid <= s.welcome.LastMid {
+			resends++
+		}
+	}
+	if len(tooBig) > 0 {
+		s.log.Error("sync: events too large to push; marked failed", "count", len(tooBig))
+		if err := c.opts.Local.Acknowledged(tooBig); err != nil {
+			return fmt.Errorf("client: record oversized events: %w", err)
+		}
+		c.rememberOutcomes(tooBig)
+	}
+	if len(ids) == 0 {
+		if more { // out of tokens: come back when there are enough for a push
+			need := min(s.maxBatch, protocol.RatePerSecond/5)
+			s.schedule(time.Duration((float64(need) - s.tokens) / protocol.RatePerSecond * float64(time.Second)))
+		}
+		return nil
+	}
+	if resends > 0 && !s.resendLog {
+		s.resendLog = true
+		s.log.Info("sync: resending events the relay already processed; it answers with their outcome",
+			"count", resends, "last_mid", s.welcome.LastMid)
+	}
+
+	frame := make([]byte, 0, size)
+	frame = append(frame, `{"type":"push","events":[`...)
+	for i, r := range raws {
+		if i > 0 {
+			frame = append(frame, ',')
+		}
+		frame = append(frame, r...)
+	}
+	frame = append(frame, "]}"...)
+	if err := s.writeRaw(ctx, frame); err != nil {
+		return fmt.Errorf("client: push: %w", err)
+	}
+	s.tokens -= float64(len(ids))
+	s.inflight = ids
+	s.wantPush = more
+	s.log.Debug("sync: pushed", "events", len(ids))
+	c.n.update(func(st *Status) { st.Pushing = len(ids) })
+	return nil
+}
+
+// schedule arms the push retry timer.
+func (s *session) schedule(d time.Duration) {
+	if s.retry != nil {
+		s.retry.Stop()
+	}
+	s.retry = time.NewTimer(max(d, time.Millisecond))
+}
+
+func (s *session) onAck(f *inFrame) error {
+	if s.inflight == nil {
+		s.log.Warn("sync: ack with no push in flight; ignored", "results", len(f.Results))
+		return nil
+	}
+	byID := make(map[string]protocol.Result, len(f.Results))
+	for _, r := range f.Results {
+		byID[r.ID] = r
+	}
+	out := make([]Outcome, 0, len(s.inflight))
+	missing := 0
+	for _, id := range s.inflight {
+		r, ok := byID[id]
+		if !ok {
+			missing++ // pushed again next time
+			continue
+		}
+		out = append(out, Outcome{ID: id, Seq: r.Seq, Err: r.Error})
+		if r.Error != nil {
+			s.log.Info("sync: relay rejected an event", "id", id, "code", r.Error.Code, "msg", r.Error.Message)
+		}
+	}
+	if missing > 0 || len(f.Results) != len(s.inflight) {
+		s.log.Warn("sync: ack does not match the push", "pushed", len(s.inflight), "results", len(f.Results), "missing", missing)
+	}
+	if err := s.c.opts.Local.Acknowledged(out); err != nil {
+		return fmt.Errorf("client: record acknowledgements: %w", err)
+	}
+	s.c.rememberOutcomes(out)
+	s.inflight = nil
+	s.pushFails = 0
+	s.wantPush = true
+	s.c.n.update(func(st *Status) { st.Pushing = 0 })
+	return nil
+}
+
+func (s *session) onError(f *inFrame) error {
+	if f.Fatal {
+		s.fatal = f // the close follows; the reader reports it
+		s.log.Warn("sync: relay reports a fatal error", "code", f.Code, "msg", f.Message)
+		return nil
+	}
+	if s.inflight == nil {
+		s.log.Warn("sync: relay reports an error", "code", f.Code, "msg", f.Message)
+		return nil
+	}
+	// An error in place of the ack: nothing of the push was logged. Back off
+	// and push again.
+	n := len(s.inflight)
+	s.inflight = nil
+	delay := s.c.opts.Backoff.Delay(s.pushFails, s.c.rnd())
+	s.pushFails++
+	switch f.Code {
+	case protocol.CodeRateLimited:
+		delay = max(delay, time.Second)
+		s.tokens = 0
+	case protocol.CodeTooMany, protocol.CodeTooLarge:
+		s.maxBatch = max(1, n/2)
+	}
+	s.log.Warn("sync: relay refused a push; retrying", "code", f.Code, "msg", f.Message, "events", n, "retry_in", delay)
+	s.schedule(delay)
+	s.c.n.update(func(st *Status) { st.Pushing = 0 })
+	return nil
+}
+
+func (s *session) write(ctx context.Context, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.writeRaw(ctx, b)
+}
+
+func (s *session) writeRaw(ctx context.Context, b []byte) error {
+	wctx, cancel := context.WithTimeout(ctx, s.c.opts.WriteTimeout)
+	defer cancel()
+	return s.conn.Write(wctx, websocket.MessageText, b)
+}
+
+func (s *session) alive() { s.lastAlive.Store(time.Now().UnixNano()) }
+
+// reader reads and decodes frames and hands them to the loop in order; the
+// end of the connection comes last, as a frame with err set.
+func (s *session) reader() {
+	defer s.wg.Done()
+	send := func(f *inFrame) bool {
+		s.busy.Store(true)
+		defer s.busy.Store(false)
+		select {
+		case s.frames <- f:
+			return true
+		case <-s.stop:
+			return false
+		}
+	}
+	for {
+		_, data, err := s.conn.Read(context.Background())
+		if err != nil {
+			send(&inFrame{err: s.endError(err)})
+			return
+		}
+		s.alive()
+		f := new(inFrame)
+		if err := json.Unmarshal(data, f); err != nil {
+			send(&inFrame{err: fmt.Errorf("client: bad frame from relay: %w", err)})
+			return
+		}
+		if !send(f) {
+			return
+		}
+	}
+}
+
+// heartbeat pings a silent relay and drops the connection when neither a
+// frame nor a pong arrived within the idle timeout. A reader waiting for the
+// loop counts as alive: the relay is sending, the device is behind.
+func (s *session) heartbeat() {
+	defer s.wg.Done()
+	tick := max(s.c.opts.PingInterval/2, time.Millisecond)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if s.busy.Load() {
+			s.alive()
+			continue
+		}
+		silent := time.Since(time.Unix(0, s.lastAlive.Load()))
+		if silent >= s.c.opts.IdleTimeout {
+			s.log.Warn("sync: no frame or pong from the relay; dropping the connection", "silent", silent.Round(time.Millisecond))
+			s.dead.Store(true)
+			s.conn.CloseNow()
+			return
+		}
+		if silent >= s.c.opts.PingInterval/2 {
+			ctx, cancel := context.WithTimeout(context.Background(), tick)
+			if s.conn.Ping(ctx) == nil {
+				s.alive()
+			}
+			cancel()
+		}
+	}
+}
+
+// teardown ends the connection: gracefully when the caller is done (the
+// relay sees a normal close), at once otherwise, and stops the goroutines.
+func (s *session) teardown(ctx context.Context) {
+	close(s.stop)
+	if s.retry != nil {
+		s.retry.Stop()
+	}
+	if ctx.Err() != nil {
+		done := make(chan struct{})
+		go func() {
+			s.conn.Close(websocket.StatusNormalClosure, "client closing")
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(time.Second): // a dead peer: do not hold up the caller
+			return
+		}
+	} else {
+		s.conn.CloseNow()
+	}
+	s.wg.Wait()
+}
