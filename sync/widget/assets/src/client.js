@@ -1,0 +1,410 @@
+import { uuidv7 } from "./uuid.js";
+import { backoffDelay } from "./backoff.js";
+import { WidgetError } from "./queue.js";
+
+// Limits and codes of sync/protocol, repeated for the browser.
+export const PROTOCOL = 1;
+export const MAX_PUSH_EVENTS = 100;
+export const MAX_PUSH_BYTES = 900 * 1024; // under the 1 MiB frame limit, with room for the envelope
+export const MAX_TEXT_BYTES = 32 * 1024;
+export const MAX_TOPIC_CHARS = 200;
+export const TYPING_TTL = 6000;
+
+// retryable mirrors protocol.Retryable: 4500–4999 mean "do not retry as is".
+export function retryable(code) {
+  return code < 4500 || code > 4999;
+}
+
+// REFUSED_PUSH are the non-fatal errors that refuse a whole push in place of
+// its ack (DESIGN §5): nothing of it was logged.
+const REFUSED_PUSH = new Set(["too_many", "rate_limited", "bad_frame", "too_large"]);
+
+// Client speaks sync protocol v1 for one identity of one workspace: hello
+// with the cursor, canonical events into the store and the model, the outbox
+// pushed in mid order with one push in flight, acks, typing, and reconnects
+// with capped, jittered backoff that resume from the cursor.
+export class Client {
+  // opts: {url, workspace, auth, store, model, WebSocket?, onChange?,
+  // onState?, onNotify?, onTyping?, log?, random?}
+  constructor(opts) {
+    Object.assign(this, {
+      onChange: () => {},
+      onState: () => {},
+      onNotify: () => {},
+      onTyping: () => {},
+      log: console,
+      random: Math.random,
+      WebSocket: globalThis.WebSocket,
+    });
+    Object.assign(this, opts);
+    this.state = "offline";
+    this.ws = null;
+    this.inflight = null; // ids of the push awaiting its ack
+    this.outbox = []; // outbox records, mirror of the store's
+    this.waiters = new Map(); // event id -> {resolve, reject}
+    this.attempt = 0;
+    this.timer = null;
+    this.frames = Promise.resolve(); // frames are handled one at a time, in order
+    this.makes = Promise.resolve(); // events are made one at a time, in mid order
+    this.welcomed = false;
+    this.stopped = false;
+    this.lastError = null;
+    this.identity = null;
+    this.ready = new Promise((resolve, reject) => (this.readyHooks = { resolve, reject }));
+    this.ready.catch(() => {});
+  }
+
+  // init loads the device id, the stored canonical events and the outbox.
+  async init() {
+    await this.store.open();
+    this.device = this.store.deviceId(uuidv7);
+    this.identity = this.store.identity;
+    let cursor = this.store.cursor;
+    const events = await this.store.events();
+    if (cursor.seq > 0 && events.length === 0) cursor = { epoch: cursor.epoch, seq: 0 };
+    this.cursor = cursor;
+    for (const e of events) this.model.applyCanonical(e);
+    const stale = [];
+    this.outbox = (await this.store.outbox()).filter((r) => {
+      const settled = this.model.has(r.id) || (r.state === "acked" && r.seq <= cursor.seq);
+      if (settled) stale.push(r.id);
+      return !settled;
+    });
+    await this.store.deleteOutbox(stale);
+    this.model.setPending(this.outbox);
+    this.onChange();
+    return this;
+  }
+
+  setState(s, err) {
+    this.state = s;
+    if (err !== undefined) this.lastError = err;
+    this.onState(s, this.lastError);
+  }
+
+  // connect opens a session now (cancelling a scheduled retry).
+  connect() {
+    if (this.stopped || this.state === "failed") return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    if (this.ws) return;
+    let ws;
+    try {
+      ws = new this.WebSocket(this.url);
+    } catch (err) {
+      this.log.error("Threadline: cannot open the relay connection:", err);
+      this.retry();
+      return;
+    }
+    this.ws = ws;
+    this.fatal = null;
+    this.setState("connecting");
+    ws.onopen = () => {
+      if (ws !== this.ws) return;
+      const auth = { ...this.auth };
+      const vt = this.store.visitorToken;
+      if (vt) auth.visitorToken = vt;
+      this.send({
+        type: "hello",
+        protocol: PROTOCOL,
+        workspace: this.workspace,
+        device: this.device,
+        cursor: { epoch: this.cursor.epoch, seq: this.cursor.seq },
+        auth,
+      });
+    };
+    ws.onmessage = (m) => {
+      if (ws !== this.ws) return;
+      let f;
+      try {
+        f = JSON.parse(m.data);
+      } catch {
+        this.log.error("Threadline: the relay sent a frame that is not JSON");
+        return;
+      }
+      this.frames = this.frames
+        .then(() => (ws === this.ws ? this.onFrame(f) : undefined))
+        .catch((err) => {
+          this.log.error("Threadline: handling a relay frame failed:", err);
+          this.drop(4000, "client error");
+        });
+    };
+    ws.onerror = () => {}; // a close event follows
+    ws.onclose = (ev) => {
+      if (ws !== this.ws) return;
+      this.frames = this.frames.then(() => this.onClose(ev.code, ev.reason));
+    };
+  }
+
+  // drop abandons the current connection at once (offline, a client error);
+  // pending pushes are resent, with the same ids and mids, on the next one.
+  drop(code = 4000, reason = "") {
+    const ws = this.ws;
+    if (!ws) return;
+    this.ws = null;
+    this.inflight = null;
+    this.welcomed = false;
+    try {
+      ws.close(code >= 4000 && code < 5000 ? code : 1000, reason);
+    } catch {
+      /* already closing */
+    }
+    if (!this.stopped && this.state !== "failed") {
+      this.setState("offline");
+      this.retry();
+    }
+  }
+
+  // stop closes the session for good.
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) ws.close(1000, "bye");
+  }
+
+  retry() {
+    if (this.stopped || this.timer) return;
+    if (globalThis.navigator && globalThis.navigator.onLine === false) return; // "online" calls connect
+    const wait = backoffDelay(this.attempt++, this.random());
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.connect();
+    }, wait);
+  }
+
+  onClose(code, reason) {
+    this.ws = null;
+    this.inflight = null;
+    this.welcomed = false;
+    if (this.stopped) return;
+    if (!retryable(code) || (this.fatal && !retryable(this.closeCodeFor(this.fatal.code)))) {
+      const f = this.fatal || { code: "closed", message: reason || `the relay closed the connection (${code})` };
+      const err = new WidgetError(f.code, `Threadline: the relay refused this session: ${f.code}: ${f.message}`);
+      this.setState("failed", err);
+      this.readyHooks.reject(err);
+      return;
+    }
+    this.setState("offline", this.fatal ? new WidgetError(this.fatal.code, this.fatal.message) : null);
+    if (this.identity && !this.welcomed) this.readyHooks.resolve(this.identity); // offline start: we know who we are
+    this.retry();
+  }
+
+  closeCodeFor(code) {
+    return { unauthorized: 4501, unknown_workspace: 4502, unsupported_protocol: 4503, not_ready: 4504 }[code] || 4000;
+  }
+
+  send(frame) {
+    if (!this.ws || this.ws.readyState !== 1) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  async onFrame(f) {
+    switch (f.type) {
+      case "welcome":
+        return this.onWelcome(f);
+      case "events":
+        return this.onEvents(f.events || []);
+      case "caughtUp":
+        if (f.cursor && f.cursor.epoch === this.cursor.epoch && f.cursor.seq > this.cursor.seq) {
+          this.cursor = { epoch: f.cursor.epoch, seq: f.cursor.seq };
+          this.store.cursor = this.cursor;
+        }
+        this.setState("online", null);
+        this.onChange();
+        return;
+      case "ack":
+        return this.onAck(f.results || []);
+      case "typing":
+        this.onTyping(f);
+        return;
+      case "error":
+        return this.onError(f);
+    }
+    this.log.warn("Threadline: ignoring a frame of unknown type", f.type);
+  }
+
+  async onWelcome(f) {
+    if (this.cursor.epoch !== "" && this.cursor.epoch !== f.epoch) {
+      // The relay's log was replaced: start over from its beginning, keeping
+      // every pending event (acknowledged ones too: the new log may not
+      // hold them).
+      await this.store.clearEvents(f.epoch);
+      this.model.reset();
+      const again = this.outbox.filter((r) => r.state === "acked");
+      for (const r of again) {
+        r.state = "pending";
+        delete r.seq;
+      }
+      await this.store.putOutbox(again);
+      this.cursor = { epoch: f.epoch, seq: 0 };
+    } else if (this.cursor.epoch === "") {
+      this.cursor = { epoch: f.epoch, seq: this.cursor.seq };
+      this.store.cursor = this.cursor;
+    }
+    this.identity = f.identity;
+    this.store.identity = f.identity;
+    if (f.visitorToken) this.store.visitorToken = f.visitorToken;
+    this.store.bumpMid(this.device, f.lastMid || 0);
+    this.welcomed = true;
+    this.attempt = 0;
+    this.model.setPending(this.outbox);
+    this.setState("syncing", null);
+    this.readyHooks.resolve(f.identity);
+    this.onChange();
+    this.pump();
+  }
+
+  async onEvents(events) {
+    const fresh = events.filter((e) => e.seq > this.cursor.seq);
+    if (!fresh.length) return;
+    const upTo = fresh[fresh.length - 1].seq;
+    await this.store.appendEvents(fresh, { epoch: this.cursor.epoch, seq: upTo });
+    this.cursor = { epoch: this.cursor.epoch, seq: upTo };
+    const notes = [];
+    for (const e of fresh) notes.push(...this.model.applyCanonical(e));
+    this.outbox = this.outbox.filter((r) => !this.model.has(r.id));
+    this.model.setPending(this.outbox);
+    this.onChange();
+    for (const n of notes) this.onNotify(n);
+  }
+
+  async onAck(results) {
+    this.inflight = null;
+    const drop = [];
+    const keep = [];
+    for (const r of results) {
+      const rec = this.outbox.find((x) => x.id === r.id);
+      const w = this.waiters.get(r.id);
+      this.waiters.delete(r.id);
+      if (r.error) {
+        if (rec) {
+          rec.state = "failed";
+          rec.error = r.error;
+          keep.push(rec);
+        }
+        if (w) w.reject(new WidgetError(r.error.code, r.error.message));
+      } else {
+        if (rec) {
+          if (r.seq === 0 || this.model.has(r.id)) drop.push(rec.id);
+          else {
+            rec.state = "acked";
+            rec.seq = r.seq;
+            keep.push(rec);
+          }
+        }
+        if (w) w.resolve({ id: r.id, seq: r.seq });
+      }
+    }
+    this.outbox = this.outbox.filter((x) => !drop.includes(x.id));
+    await this.store.deleteOutbox(drop);
+    await this.store.putOutbox(keep);
+    this.model.setPending(this.outbox);
+    this.onChange();
+    this.pump();
+  }
+
+  async onError(f) {
+    if (f.fatal) {
+      this.fatal = f; // the close follows
+      this.log.error(`Threadline: ${f.code}: ${f.message}`);
+      return;
+    }
+    if (this.inflight && REFUSED_PUSH.has(f.code)) {
+      const ids = this.inflight;
+      this.inflight = null;
+      if (f.code === "rate_limited" || f.code === "too_many") {
+        setTimeout(() => this.pump(), 1000);
+        return;
+      }
+      // bad_frame, too_large: sending the same again would fail the same way.
+      const failed = this.outbox.filter((r) => ids.includes(r.id));
+      for (const r of failed) {
+        r.state = "failed";
+        r.error = { code: f.code, message: f.message };
+        const w = this.waiters.get(r.id);
+        this.waiters.delete(r.id);
+        if (w) w.reject(new WidgetError(f.code, f.message));
+      }
+      await this.store.putOutbox(failed);
+      this.model.setPending(this.outbox);
+      this.onChange();
+      this.pump();
+      return;
+    }
+    this.log.warn(`Threadline: the relay said ${f.code}: ${f.message}`);
+  }
+
+  // pump sends the next push: the pending events in mid order, at most
+  // MAX_PUSH_EVENTS and MAX_PUSH_BYTES, one push in flight at a time.
+  pump() {
+    if (!this.ws || !this.welcomed || this.inflight) return;
+    const batch = [];
+    let bytes = 0;
+    for (const r of this.outbox) {
+      if (r.state !== "pending") continue;
+      const n = JSON.stringify(r.event).length;
+      if (batch.length && (batch.length >= MAX_PUSH_EVENTS || bytes + n > MAX_PUSH_BYTES)) break;
+      batch.push(r.event);
+      bytes += n;
+    }
+    if (!batch.length) return;
+    if (this.send({ type: "push", events: batch })) this.inflight = batch.map((e) => e.id);
+  }
+
+  // make records new events (specs: [{kind, conv, data}]) in the outbox, in
+  // one transaction, applies them optimistically and pushes them. It returns
+  // one promise per event, settled by the relay's ack: {id, seq} or a
+  // WidgetError with the relay's code.
+  make(specs) {
+    const run = async () => {
+      const at = Date.now();
+      const recs = specs.map((s) => {
+        const id = s.id || uuidv7(at);
+        const event = {
+          id,
+          seq: 0,
+          conv: s.conv,
+          kind: s.kind,
+          actor: this.identity ? { id: this.identity.id, role: this.identity.role } : { id: "", role: this.auth.kind },
+          device: this.device,
+          mid: this.store.nextMid(this.device),
+          at,
+          base: this.cursor.seq,
+          data: s.data || {},
+        };
+        return { id, mid: event.mid, state: "pending", event };
+      });
+      await this.store.putOutbox(recs);
+      const ps = recs.map(
+        (r) =>
+          new Promise((resolve, reject) => {
+            this.waiters.set(r.id, { resolve, reject });
+          }),
+      );
+      for (const p of ps) p.catch(() => {});
+      this.outbox.push(...recs);
+      this.model.setPending(this.outbox);
+      this.onChange();
+      this.pump();
+      return { recs, ps };
+    };
+    const p = this.makes.then(run);
+    this.makes = p.catch(() => {});
+    return p;
+  }
+
+  // discard drops a failed event from the outbox.
+  async discard(id) {
+    this.outbox = this.outbox.filter((r) => r.id !== id);
+    await this.store.deleteOutbox([id]);
+    this.model.setPending(this.outbox);
+    this.onChange();
+  }
+
+  typing(conv, on) {
+    if (this.welcomed) this.send({ type: "typing", conv, on });
+  }
+}

@@ -1,0 +1,281 @@
+// UI draws the widget: a launcher bubble with an unread badge and a panel
+// with the conversation, inside a shadow root so the host page's CSS does not
+// leak in (and the widget's does not leak out). It only draws and reports
+// what the user did; the SDK decides.
+
+function el(doc, tag, attrs = {}, ...kids) {
+  const n = doc.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") n.className = v;
+    else if (k === "text") n.textContent = v;
+    else if (k.startsWith("on")) n.addEventListener(k.slice(2), v);
+    else n.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of kids) if (c) n.append(c);
+  return n;
+}
+
+// displayName names a participant for people: its name, else its id
+// without the role prefix ("agent:ana" → "ana").
+export function displayName(p) {
+  if (!p) return "";
+  if (p.name) return p.name;
+  if (p.role === "assistant") return "Assistant";
+  const i = (p.id || "").indexOf(":");
+  const s = i >= 0 ? p.id.slice(i + 1) : p.id || "";
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function time(at) {
+  if (!at) return "";
+  try {
+    return new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  } catch {
+    return "";
+  }
+}
+
+const STATUS_TEXT = {
+  offline: "Offline: your messages will be sent when you are back online.",
+  connecting: "Connecting…",
+  syncing: "",
+  online: "",
+  failed: "",
+};
+
+export class UI {
+  constructor(doc, css, opts) {
+    this.doc = doc;
+    this.css = css;
+    this.o = opts;
+    this.open = false;
+    this.lastCount = 0;
+    this.typingOn = false;
+    this.typingSent = 0;
+    this.typingTimer = null;
+  }
+
+  mount() {
+    const d = this.doc;
+    this.host = el(d, "div", { id: "threadline-widget", "data-threadline": "" });
+    const root = this.host.attachShadow({ mode: "open" });
+    const style = el(d, "style", { text: this.css });
+    this.badge = el(d, "span", { class: "badge", hidden: true, "aria-label": "unread messages" });
+    this.launcher = el(
+      d,
+      "button",
+      { class: "launcher", type: "button", "aria-label": "Open chat", onclick: () => (this.open ? this.o.close() : this.o.open()) },
+      el(d, "span", { class: "icon", "aria-hidden": "true", text: "💬" }),
+      this.badge,
+    );
+    if (this.o.hideLauncher) this.launcher.hidden = true;
+    this.select = el(d, "select", { class: "convs", hidden: true, "aria-label": "Conversations", onchange: () => this.o.select(this.select.value) });
+    this.statusLine = el(d, "div", { class: "status", role: "status" });
+    this.banner = el(d, "div", { class: "banner error", role: "alert", hidden: true });
+    this.list = el(d, "ol", { class: "timeline", "aria-live": "polite" });
+    this.typingLine = el(d, "div", { class: "typing", hidden: true });
+    this.input = el(d, "textarea", {
+      class: "input",
+      rows: 1,
+      placeholder: "Write a message…",
+      "aria-label": "Message",
+      oninput: () => this.onInput(),
+      onkeydown: (e) => {
+        if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+          e.preventDefault();
+          this.submit();
+        }
+      },
+    });
+    this.form = el(
+      d,
+      "form",
+      {
+        class: "composer",
+        onsubmit: (e) => {
+          e.preventDefault();
+          this.submit();
+        },
+      },
+      this.input,
+      el(d, "button", { class: "send", type: "submit", text: "Send" }),
+    );
+    this.panel = el(
+      d,
+      "section",
+      { class: "panel", role: "dialog", "aria-label": this.o.title, hidden: true },
+      el(
+        d,
+        "header",
+        {},
+        el(d, "div", { class: "title", text: this.o.title }),
+        this.select,
+        el(d, "button", { class: "close", type: "button", "aria-label": "Close chat", text: "×", onclick: () => this.o.close() }),
+      ),
+      this.statusLine,
+      this.banner,
+      this.list,
+      this.typingLine,
+      this.form,
+    );
+    root.append(style, this.panel, this.launcher);
+    this.root = root;
+    d.body.append(this.host);
+    d.addEventListener("visibilitychange", () => this.o.visible());
+  }
+
+  isOpen() {
+    return this.open;
+  }
+
+  setOpen(open) {
+    this.open = open;
+    this.panel.hidden = !open;
+    this.launcher.setAttribute("aria-label", open ? "Close chat" : "Open chat");
+    this.launcher.classList.toggle("opened", open);
+    this.updateBadge();
+    if (open) {
+      this.scrollDown();
+      this.input.focus({ preventScroll: true });
+    } else {
+      this.stopTyping();
+    }
+  }
+
+  setStatus(state, err) {
+    this.host.dataset.state = state;
+    this.statusLine.textContent = STATUS_TEXT[state] || "";
+    this.statusLine.hidden = !this.statusLine.textContent;
+    if (state === "failed" && err) this.showError(err);
+    else if (state === "online" || state === "syncing") this.showError(null);
+  }
+
+  showError(err) {
+    if (!err) {
+      this.banner.hidden = true;
+      this.banner.textContent = "";
+      delete this.banner.dataset.code;
+      return;
+    }
+    this.banner.hidden = false;
+    this.banner.dataset.code = err.code || "error";
+    this.banner.textContent = err.code === "unauthorized" ? `We could not verify who you are (unauthorized): ${err.message}` : err.message;
+  }
+
+  updateBadge() {
+    const n = this.unread || 0;
+    this.badge.hidden = this.open || n === 0;
+    this.badge.textContent = n > 99 ? "99+" : String(n);
+    this.host.dataset.unread = String(n);
+  }
+
+  // render draws a view: {me, conversations, conv, timeline: {items,
+  // seenItem}, unread, typing: [participant]}.
+  render(v) {
+    const d = this.doc;
+    this.unread = v.unread;
+    this.updateBadge();
+    // conversation picker, when there is more than one
+    const convs = v.conversations.slice().reverse();
+    this.select.hidden = convs.length < 2;
+    if (this.select.dataset.list !== convs.join(",") || this.select.value !== v.conv) {
+      this.select.replaceChildren(
+        ...convs.map((id, i) => el(d, "option", { value: id, text: i === 0 ? "Latest conversation" : `Earlier conversation ${convs.length - i}`, selected: id === v.conv })),
+      );
+      this.select.dataset.list = convs.join(",");
+      this.select.value = v.conv;
+    }
+    this.host.dataset.conversation = v.conv || "";
+    const atBottom = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
+    const rows = [];
+    for (const it of v.timeline.items) {
+      const row = this.item(it);
+      if (row) rows.push(row);
+      if (it.id === v.timeline.seenItem) rows.push(el(d, "li", { class: "seen", text: "Seen" }));
+    }
+    if (!rows.length) rows.push(el(d, "li", { class: "empty", text: v.draft ? "Write your message below." : "Ask us anything: we usually answer within minutes." }));
+    this.list.replaceChildren(...rows);
+    const names = v.typing.map(displayName);
+    this.typingLine.hidden = names.length === 0;
+    this.typingLine.textContent = names.length ? `${names.join(", ")} ${names.length > 1 ? "are" : "is"} typing…` : "";
+    if (atBottom || v.timeline.items.length !== this.lastCount) this.scrollDown();
+    this.lastCount = v.timeline.items.length;
+  }
+
+  item(it) {
+    const d = this.doc;
+    const base = { "data-id": it.id, "data-kind": it.kind, "data-seq": it.seq || 0, "data-state": it.state };
+    switch (it.kind) {
+      case "message.sent": {
+        const mine = it.actor.role === "contact" || it.actor.role === "visitor" || (it.actor.id === "" && it.state !== "sent");
+        const meta = el(d, "div", { class: "meta" });
+        if (!mine) meta.append(el(d, "span", { class: "author", text: displayName(it.actor) }));
+        meta.append(el(d, "time", { text: time(it.at) }));
+        if (it.state === "pending") meta.append(el(d, "span", { class: "pending", text: "Sending…" }));
+        const li = el(d, "li", { ...base, class: `msg ${mine ? "mine" : "theirs"} ${it.state}` }, el(d, "div", { class: "bubble", text: it.text }), meta);
+        if (it.state === "failed") {
+          li.append(
+            el(
+              d,
+              "div",
+              { class: "failed-note", role: "alert" },
+              el(d, "span", { text: `Not sent: ${it.error ? it.error.message || it.error.code : "refused"}` }),
+              el(d, "button", { type: "button", class: "retry", text: "Retry", onclick: () => this.o.retry(it.id) }),
+              el(d, "button", { type: "button", class: "discard", text: "Discard", onclick: () => this.o.discard(it.id) }),
+            ),
+          );
+        }
+        return li;
+      }
+      case "thread.started":
+        if (!it.topic) return null; // a thread a message started: no label to show
+        return el(d, "li", { ...base, class: "sep thread-start", "data-topic": it.topic }, el(d, "span", { text: it.topic }));
+      case "thread.ended":
+        if (!it.topic) return null;
+        return el(d, "li", { ...base, class: "sep thread-end", "data-topic": it.topic }, el(d, "span", { text: `${it.topic}: ended` }));
+      case "status.changed":
+        return el(d, "li", { ...base, class: "sys", text: it.status === "resolved" ? "Conversation resolved" : "Conversation reopened" });
+      case "participant.joined":
+        return el(d, "li", { ...base, class: "sys", text: `${displayName(it.participant)} joined` });
+      case "participant.left":
+        return el(d, "li", { ...base, class: "sys", text: `${displayName(it.participant)} left` });
+      case "assistant.handed_off":
+        return el(d, "li", { ...base, class: "sys", text: it.participant ? `Handed over to ${displayName(it.participant)}` : "Handed over to the team" });
+    }
+    return null;
+  }
+
+  scrollDown() {
+    this.list.scrollTop = this.list.scrollHeight;
+  }
+
+  submit() {
+    const text = this.input.value;
+    if (!text.trim()) return;
+    this.input.value = "";
+    this.stopTyping();
+    this.o.send(text);
+  }
+
+  // onInput renews "typing" every 3 s while the user types (the relay lets it
+  // lapse after 6 s) and ends it after 4 s without a keystroke.
+  onInput() {
+    const now = Date.now();
+    if (!this.typingOn || now - this.typingSent > 3000) {
+      this.typingOn = true;
+      this.typingSent = now;
+      this.o.typing(true);
+    }
+    clearTimeout(this.typingTimer);
+    this.typingTimer = setTimeout(() => this.stopTyping(), 4000);
+  }
+
+  stopTyping() {
+    clearTimeout(this.typingTimer);
+    if (this.typingOn) {
+      this.typingOn = false;
+      this.o.typing(false);
+    }
+  }
+}
