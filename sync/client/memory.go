@@ -58,6 +58,7 @@ type Memory struct {
 	outbox []*outboxItem // in mid order
 	byID   map[string]*outboxItem
 	logged int // outbox items acknowledged with a seq
+	views  map[string]*conv.Conversation // optimistic states, by conversation; dropped when either side changes
 
 	changed chan struct{}
 }
@@ -95,6 +96,7 @@ func NewMemory(me conv.Participant, device string) *Memory {
 		convs:     map[string]*conv.Conversation{},
 		timelines: map[string][]conv.Event{},
 		byID:      map[string]*outboxItem{},
+		views:     map[string]*conv.Conversation{},
 		changed:   make(chan struct{}),
 	}
 }
@@ -162,6 +164,9 @@ func (m *Memory) ApplyCanonical(epoch string, events []conv.Event, upTo uint64) 
 		}
 		m.timelines[e.Conv] = append(m.timelines[e.Conv], e)
 		m.events++
+		if len(m.views) > 0 {
+			delete(m.views, e.Conv)
+		}
 		m.seq = e.Seq
 		if len(m.byID) > 0 {
 			if it, ok := m.byID[e.ID]; ok {
@@ -186,6 +191,7 @@ func (m *Memory) ApplyCanonical(epoch string, events []conv.Event, upTo uint64) 
 }
 
 func (m *Memory) removeLocked(it *outboxItem) {
+	delete(m.views, it.Event.Conv)
 	if it.State == OutboxLogged {
 		m.logged--
 	}
@@ -205,6 +211,7 @@ func (m *Memory) Acknowledged(results []Outcome) error {
 		switch {
 		case r.Err != nil:
 			it.State, it.Err = OutboxFailed, r.Err
+			delete(m.views, it.Event.Conv)
 		case r.Seq == 0:
 			m.removeLocked(it)
 		case r.Seq <= m.seq: // applied already without our copy (not visible to us)
@@ -227,6 +234,7 @@ func (m *Memory) Reset(epoch string) error {
 	m.convs = map[string]*conv.Conversation{}
 	m.timelines = map[string][]conv.Event{}
 	m.events, m.unapplied = 0, 0
+	m.views = map[string]*conv.Conversation{}
 	for _, it := range m.outbox {
 		if it.State == OutboxLogged {
 			it.State, it.Seq = OutboxPending, 0
@@ -302,9 +310,11 @@ func (m *Memory) Act(convID string, kind conv.Kind, data any) (conv.Event, error
 		Base:   m.seq,
 		Data:   raw,
 	}
-	if _, _, err := conv.Apply(m.viewLocked(convID), e, conv.Env{}); err != nil {
+	next, _, err := conv.Apply(m.viewLocked(convID), e, conv.Env{})
+	if err != nil {
 		return conv.Event{}, err
 	}
+	m.views[convID] = next
 	m.lastMid++
 	it := &outboxItem{Event: e, State: OutboxPending}
 	m.outbox = append(m.outbox, it)
@@ -449,6 +459,9 @@ func (m *Memory) Timeline(id string) []conv.Event {
 // canonical state. Events the reducer now refuses (the log moved under
 // them) are left out of the view; the relay will say what becomes of them.
 func (m *Memory) viewLocked(id string) *conv.Conversation {
+	if c, ok := m.views[id]; ok {
+		return c
+	}
 	c := m.convs[id]
 	for _, it := range m.outbox {
 		if it.Event.Conv != id || it.State == OutboxFailed {
@@ -457,6 +470,9 @@ func (m *Memory) viewLocked(id string) *conv.Conversation {
 		if next, _, err := conv.Apply(c, it.Event, conv.Env{}); err == nil {
 			c = next
 		}
+	}
+	if c != nil {
+		m.views[id] = c
 	}
 	return c
 }
