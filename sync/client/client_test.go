@@ -105,7 +105,9 @@ func start(t testing.TB, url string, mem *Memory, auth protocol.Auth, tweak func
 	return h
 }
 
-func agentAuth(token string) protocol.Auth { return protocol.Auth{Kind: protocol.AuthAgent, Token: token} }
+func agentAuth(token string) protocol.Auth {
+	return protocol.Auth{Kind: protocol.AuthAgent, Token: token}
+}
 
 // waitFor polls cond until it holds, failing the test after 10 s.
 func waitFor(t testing.TB, what string, cond func() bool) {

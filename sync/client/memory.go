@@ -57,7 +57,7 @@ type Memory struct {
 
 	outbox []*outboxItem // in mid order
 	byID   map[string]*outboxItem
-	logged int // outbox items acknowledged with a seq
+	logged int                           // outbox items acknowledged with a seq
 	views  map[string]*conv.Conversation // optimistic states, by conversation; dropped when either side changes
 
 	changed chan struct{}
