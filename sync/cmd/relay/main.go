@@ -1,0 +1,150 @@
+// Command relay serves Threadline's sync protocol: it orders the events of
+// its workspaces in a durable log and fans them out to devices.
+//
+//	relay --listen 127.0.0.1:8470 --data DIR --config relay.json
+//
+// Without --config it hosts one demo workspace, "demo", whose tokens and
+// identity secret are made on first start, kept in DIR/demo-config.json and
+// printed to stdout once at each start. See package relay for the config
+// format and how secrets come from the environment.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/threadline/threadline/sync/relay"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "relay:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	listen := flag.String("listen", "127.0.0.1:8470", "address to serve on")
+	data := flag.String("data", "relay-data", "directory of the relay's log")
+	config := flag.String("config", "", "workspaces config file (JSON); none: a demo workspace")
+	flag.Parse()
+
+	lg := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	if err := os.MkdirAll(*data, 0o700); err != nil {
+		return err
+	}
+	var cfg *relay.Config
+	var err error
+	if *config != "" {
+		cfg, err = relay.LoadConfig(*config)
+	} else {
+		cfg, err = demoConfig(*data)
+	}
+	if err != nil {
+		return err
+	}
+
+	log, err := relay.OpenBadgerLog(filepath.Join(*data, "log"), lg)
+	if err != nil {
+		return err
+	}
+	srv, err := relay.New(cfg, log, relay.Options{Logger: lg})
+	if err != nil {
+		log.Close()
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		srv.Shutdown(context.Background())
+		log.Close()
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second, // cleared on WebSocket upgrade
+		WriteTimeout:      30 * time.Second, // cleared on WebSocket upgrade
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(lg.Handler(), slog.LevelWarn),
+	}
+	lg.Info("listening", "addr", ln.Addr().String(), "data", *data)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+
+	select {
+	case <-ctx.Done():
+		lg.Info("shutting down")
+	case err = <-serveErr:
+		lg.Error("server stopped", "err", err)
+	}
+	// Stop accepting, close the sessions (4010), let queued group commits
+	// finish, then close the log.
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if herr := hs.Shutdown(sctx); herr != nil {
+		lg.Warn("http shutdown", "err", herr)
+	}
+	if rerr := srv.Shutdown(sctx); rerr != nil {
+		lg.Warn("relay shutdown", "err", rerr)
+	}
+	if cerr := log.Close(); cerr != nil {
+		return cerr
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// demoConfig loads the demo workspace kept in dir, making it on first use,
+// and prints its tokens once.
+func demoConfig(dir string) (*relay.Config, error) {
+	path := filepath.Join(dir, "demo-config.json")
+	b, err := os.ReadFile(path)
+	var cfg *relay.Config
+	switch {
+	case err == nil:
+		cfg, err = relay.ParseConfig(b, os.LookupEnv)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	case errors.Is(err, os.ErrNotExist):
+		cfg = relay.DemoConfig()
+		b, err := json.MarshalIndent(cfg, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, err
+	}
+	w := cfg.Workspaces[0]
+	fmt.Printf("Threadline relay demo workspace %q (kept in %s)\n", w.ID, path)
+	fmt.Printf("  identity secret:  %s\n", w.IdentitySecret)
+	for _, a := range w.Agents {
+		fmt.Printf("  agent %-10s token: %s\n", a.ID, a.Token)
+	}
+	for _, a := range w.Assistants {
+		fmt.Printf("  assistant %-6s token: %s\n", a.ID, a.Token)
+	}
+	return cfg, nil
+}

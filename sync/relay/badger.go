@@ -1,0 +1,412 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/protocol"
+)
+
+// BadgerLog is the embedded Log: one Badger database in a directory. Every
+// Append is one Badger transaction written with SyncWrites, so it is on disk
+// (one fsync for the whole batch) when Append returns.
+//
+// Values stay below Badger's value threshold, so everything lives in the LSM
+// tree and the value log needs no garbage collection.
+type BadgerLog struct {
+	db  *badger.DB
+	log *slog.Logger
+}
+
+// OpenBadgerLog opens (creating if needed) the log stored in dir. logger
+// receives Badger's warnings and errors; nil discards them.
+func OpenBadgerLog(dir string, logger *slog.Logger) (*BadgerLog, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts := badger.DefaultOptions(dir).
+		WithSyncWrites(true).
+		WithNumVersionsToKeep(1).
+		WithDetectConflicts(false).
+		WithMetricsEnabled(false).
+		WithLogger(badgerLogger{logger.With("component", "badger")})
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("relay: open log in %s: %w", dir, err)
+	}
+	return &BadgerLog{db: db, log: logger}, nil
+}
+
+// Open implements Log.
+func (l *BadgerLog) Open(ws string) (string, uint64, error) {
+	if err := checkKeyPart("workspace id", ws); err != nil {
+		return "", 0, err
+	}
+	var epoch string
+	err := l.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(epochKey(ws))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error { epoch = string(v); return nil })
+	})
+	if err != nil {
+		return "", 0, fmt.Errorf("relay: open workspace %s: %w", ws, err)
+	}
+	if epoch == "" {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", 0, err
+		}
+		epoch = hex.EncodeToString(b[:])
+		err := l.db.Update(func(txn *badger.Txn) error { return txn.Set(epochKey(ws), []byte(epoch)) })
+		if err != nil {
+			return "", 0, fmt.Errorf("relay: create workspace %s: %w", ws, err)
+		}
+	}
+	head, err := l.head(ws)
+	if err != nil {
+		return "", 0, err
+	}
+	return epoch, head, nil
+}
+
+// head finds the newest seq by seeking to the end of ws's events.
+func (l *BadgerLog) head(ws string) (uint64, error) {
+	var head uint64
+	err := l.db.View(func(txn *badger.Txn) error {
+		p := eventPrefix(ws)
+		opts := badger.DefaultIteratorOptions
+		opts.Reverse = true
+		opts.PrefetchValues = false
+		opts.Prefix = p
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		seek := append(bytes.Clone(p), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+		it.Seek(seek)
+		if it.ValidForPrefix(p) {
+			head = seqAtEnd(it.Item().Key())
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("relay: head of %s: %w", ws, err)
+	}
+	return head, nil
+}
+
+// Append implements Log: one transaction, synced on commit.
+func (l *BadgerLog) Append(ws string, b *Batch) error {
+	txn := l.db.NewTransaction(true)
+	defer txn.Discard()
+	set := func(k, v []byte) error { return txn.Set(k, v) }
+	for _, r := range b.Events {
+		e := r.Event
+		if err := set(eventKey(ws, e.Seq), r.JSON); err != nil {
+			return fmt.Errorf("relay: append %s seq %d: %w", ws, e.Seq, err)
+		}
+		if err := set(indexKey(ws, e.Conv, e.Seq), nil); err != nil {
+			return fmt.Errorf("relay: index %s seq %d: %w", ws, e.Seq, err)
+		}
+	}
+	for _, c := range b.States {
+		v, err := json.Marshal(c)
+		if err != nil {
+			return fmt.Errorf("relay: encode conversation %s: %w", c.ID, err)
+		}
+		if err := set(stateKey(ws, c.ID), v); err != nil {
+			return fmt.Errorf("relay: store conversation %s: %w", c.ID, err)
+		}
+	}
+	for _, o := range b.Owners {
+		k := ownerKey(ws, o.Participant, o.Conv)
+		var err error
+		if o.Remove {
+			err = txn.Delete(k)
+		} else {
+			err = set(k, binary.BigEndian.AppendUint64(nil, o.Since))
+		}
+		if err != nil {
+			return fmt.Errorf("relay: owner %s of %s: %w", o.Participant, o.Conv, err)
+		}
+	}
+	type dev struct{ identity, device string }
+	highest := map[dev]uint64{}
+	for _, r := range b.Results {
+		if err := set(resultKey(ws, r.Identity, r.Device, r.Mid), encodeResult(r.Result)); err != nil {
+			return fmt.Errorf("relay: result of mid %d: %w", r.Mid, err)
+		}
+		d := dev{r.Identity, r.Device}
+		highest[d] = max(highest[d], r.Mid)
+	}
+	for d, mid := range highest {
+		k := midKey(ws, d.identity, d.device)
+		// Results may answer mids below the highest (a gap filled late), so
+		// keep the stored highest when it is larger.
+		cur, err := getU64(txn, k)
+		if err != nil {
+			return err
+		}
+		if mid > cur {
+			if err := set(k, binary.BigEndian.AppendUint64(nil, mid)); err != nil {
+				return fmt.Errorf("relay: highest mid: %w", err)
+			}
+		}
+	}
+	for _, v := range b.Visitors {
+		if err := set(visitorKey(ws, v.Hash), []byte(v.ID)); err != nil {
+			return fmt.Errorf("relay: store visitor: %w", err)
+		}
+	}
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("relay: commit %d events to %s: %w", len(b.Events), ws, err)
+	}
+	return nil
+}
+
+func getU64(txn *badger.Txn, k []byte) (uint64, error) {
+	item, err := txn.Get(k)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	err = item.Value(func(v []byte) error {
+		if len(v) != 8 {
+			return fmt.Errorf("relay: corrupt number at %q", k)
+		}
+		n = binary.BigEndian.Uint64(v)
+		return nil
+	})
+	return n, err
+}
+
+// Scan implements Log.
+func (l *BadgerLog) Scan(ws string, from, to uint64, fn func(uint64, []byte) error) error {
+	if from > to {
+		return nil
+	}
+	return l.db.View(func(txn *badger.Txn) error {
+		p := eventPrefix(ws)
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = p
+		opts.PrefetchSize = 256
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Seek(eventKey(ws, from)); it.ValidForPrefix(p); it.Next() {
+			item := it.Item()
+			seq := seqAtEnd(item.Key())
+			if seq > to {
+				break
+			}
+			raw, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if err := fn(seq, raw); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Events implements Log.
+func (l *BadgerLog) Events(ws string, seqs []uint64) ([][]byte, error) {
+	out := make([][]byte, 0, len(seqs))
+	err := l.db.View(func(txn *badger.Txn) error {
+		for _, s := range seqs {
+			item, err := txn.Get(eventKey(ws, s))
+			if err != nil {
+				return fmt.Errorf("relay: event %d of %s: %w", s, ws, err)
+			}
+			raw, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			out = append(out, raw)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ConversationSeqs implements Log.
+func (l *BadgerLog) ConversationSeqs(ws, id string, after, upTo uint64) ([]uint64, error) {
+	if len(id) > 255 || after >= upTo {
+		return nil, nil
+	}
+	var seqs []uint64
+	err := l.db.View(func(txn *badger.Txn) error {
+		p := indexPrefix(ws, id)
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = p
+		opts.PrefetchValues = false
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Seek(indexKey(ws, id, after+1)); it.ValidForPrefix(p); it.Next() {
+			seq := seqAtEnd(it.Item().Key())
+			if seq > upTo {
+				break
+			}
+			seqs = append(seqs, seq)
+		}
+		return nil
+	})
+	return seqs, err
+}
+
+// Conversation implements Log.
+func (l *BadgerLog) Conversation(ws, id string) (*conv.Conversation, error) {
+	if len(id) > 255 {
+		return nil, nil
+	}
+	var c *conv.Conversation
+	err := l.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(stateKey(ws, id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			c = new(conv.Conversation)
+			return json.Unmarshal(v, c)
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("relay: conversation %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// Owned implements Log.
+func (l *BadgerLog) Owned(ws, participant string) ([]Owned, error) {
+	if len(participant) > 255 {
+		return nil, nil
+	}
+	var out []Owned
+	err := l.db.View(func(txn *badger.Txn) error {
+		p := ownerPrefix(ws, participant)
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = p
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.ValidForPrefix(p); it.Next() {
+			item := it.Item()
+			o := Owned{Conv: lastStr(item.Key(), p)}
+			if err := item.Value(func(v []byte) error {
+				if len(v) == 8 {
+					o.Since = binary.BigEndian.Uint64(v)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			out = append(out, o)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// LastMid implements Log.
+func (l *BadgerLog) LastMid(ws, identity, device string) (uint64, error) {
+	if len(identity) > 255 || len(device) > 255 {
+		return 0, nil
+	}
+	var mid uint64
+	err := l.db.View(func(txn *badger.Txn) error {
+		var err error
+		mid, err = getU64(txn, midKey(ws, identity, device))
+		return err
+	})
+	return mid, err
+}
+
+// Result implements Log.
+func (l *BadgerLog) Result(ws, identity, device string, mid uint64) (protocol.Result, bool, error) {
+	var r protocol.Result
+	found := false
+	err := l.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(resultKey(ws, identity, device, mid))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			var err error
+			r, err = decodeResult(v)
+			found = err == nil
+			return err
+		})
+	})
+	return r, found, err
+}
+
+// Visitor implements Log.
+func (l *BadgerLog) Visitor(ws string, h [32]byte) (string, bool, error) {
+	var id string
+	err := l.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(visitorKey(ws, h))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error { id = string(v); return nil })
+	})
+	return id, id != "", err
+}
+
+// Check implements Log: it writes (and syncs) a probe key.
+func (l *BadgerLog) Check() error {
+	if l.db.IsClosed() {
+		return errors.New("relay: log is closed")
+	}
+	v := binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))
+	return l.db.Update(func(txn *badger.Txn) error { return txn.Set(healthKey, v) })
+}
+
+// Close implements Log.
+func (l *BadgerLog) Close() error {
+	if err := l.db.Close(); err != nil {
+		return fmt.Errorf("relay: close log: %w", err)
+	}
+	return nil
+}
+
+// badgerLogger sends Badger's warnings and errors to slog; its chatty info
+// and debug lines are dropped.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Log(context.Background(), slog.LevelError, trimNL(fmt.Sprintf(f, a...)))
+}
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Log(context.Background(), slog.LevelWarn, trimNL(fmt.Sprintf(f, a...)))
+}
+func (badgerLogger) Infof(string, ...any)  {}
+func (badgerLogger) Debugf(string, ...any) {}
+
+func trimNL(s string) string { return string(bytes.TrimRight([]byte(s), "\n")) }

@@ -1,0 +1,232 @@
+package relay
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/threadline/threadline/backend/conv"
+)
+
+// Config is the relay's configuration file (DESIGN §8).
+type Config struct {
+	Workspaces []WorkspaceConfig `json:"workspaces"`
+}
+
+// WorkspaceConfig is one workspace the relay hosts.
+type WorkspaceConfig struct {
+	ID             string              `json:"id"`
+	Name           string              `json:"name"`
+	IdentitySecret string              `json:"identitySecret"`
+	Agents         []Member            `json:"agents"`
+	Assistants     []Member            `json:"assistants"`
+	Attributes     []conv.AttributeDef `json:"attributes"`
+}
+
+// Member is an agent or an assistant and the token it authenticates with.
+type Member struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Token string `json:"token"`
+}
+
+// LoadConfig reads a config file, resolves "$NAME" references from the
+// environment and validates it.
+func LoadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("relay: read config: %w", err)
+	}
+	return ParseConfig(b, os.LookupEnv)
+}
+
+// ParseConfig decodes a config, resolves secrets from env (os.LookupEnv in
+// production) and validates it. Unknown fields are an error, so a typo does
+// not silently drop a setting.
+func ParseConfig(b []byte, env func(string) (string, bool)) (*Config, error) {
+	var c Config
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("relay: parse config: %w", err)
+	}
+	if err := c.resolve(env); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// resolve replaces every secret written "$NAME" or "${NAME}" with the
+// environment variable NAME, and applies THREADLINE_<WS>_IDENTITY_SECRET,
+// THREADLINE_<WS>_AGENT_<ID>_TOKEN and THREADLINE_<WS>_ASSISTANT_<ID>_TOKEN
+// overrides (names upper-cased, anything but letters and digits as "_").
+func (c *Config) resolve(env func(string) (string, bool)) error {
+	ref := func(where, v string) (string, error) {
+		name, ok := envRef(v)
+		if !ok {
+			return v, nil
+		}
+		s, ok := env(name)
+		if !ok || s == "" {
+			return "", fmt.Errorf("relay: config: %s names environment variable %s, which is not set", where, name)
+		}
+		return s, nil
+	}
+	override := func(v *string, name string) {
+		if s, ok := env(name); ok && s != "" {
+			*v = s
+		}
+	}
+	for i := range c.Workspaces {
+		w := &c.Workspaces[i]
+		ws := envPart(w.ID)
+		override(&w.IdentitySecret, "THREADLINE_"+ws+"_IDENTITY_SECRET")
+		var err error
+		if w.IdentitySecret, err = ref("workspace "+w.ID+" identitySecret", w.IdentitySecret); err != nil {
+			return err
+		}
+		for j := range w.Agents {
+			a := &w.Agents[j]
+			override(&a.Token, "THREADLINE_"+ws+"_AGENT_"+envPart(a.ID)+"_TOKEN")
+			if a.Token, err = ref("agent "+a.ID+" token", a.Token); err != nil {
+				return err
+			}
+		}
+		for j := range w.Assistants {
+			a := &w.Assistants[j]
+			override(&a.Token, "THREADLINE_"+ws+"_ASSISTANT_"+envPart(a.ID)+"_TOKEN")
+			if a.Token, err = ref("assistant "+a.ID+" token", a.Token); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func envRef(v string) (string, bool) {
+	switch {
+	case strings.HasPrefix(v, "${") && strings.HasSuffix(v, "}") && len(v) > 3:
+		return v[2 : len(v)-1], true
+	case strings.HasPrefix(v, "$") && len(v) > 1 && !strings.ContainsAny(v, "{}"):
+		return v[1:], true
+	}
+	return "", false
+}
+
+func envPart(s string) string {
+	b := []byte(strings.ToUpper(s))
+	for i, c := range b {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// MinSecretLen is the shortest identity secret or token the relay accepts.
+const MinSecretLen = 16
+
+// Validate checks ids, tokens and attribute definitions.
+func (c *Config) Validate() error {
+	if len(c.Workspaces) == 0 {
+		return errors.New("relay: config: no workspaces")
+	}
+	wsSeen := map[string]bool{}
+	for _, w := range c.Workspaces {
+		if err := validID("workspace id", w.ID); err != nil {
+			return err
+		}
+		if wsSeen[w.ID] {
+			return fmt.Errorf("relay: config: workspace %s appears twice", w.ID)
+		}
+		wsSeen[w.ID] = true
+		if len(w.IdentitySecret) < MinSecretLen {
+			return fmt.Errorf("relay: config: workspace %s: identitySecret must be at least %d characters", w.ID, MinSecretLen)
+		}
+		ids := map[string]bool{}
+		tokens := map[string]bool{}
+		for _, group := range []struct {
+			kind    string
+			members []Member
+		}{{"agent", w.Agents}, {"assistant", w.Assistants}} {
+			for _, m := range group.members {
+				if err := validID(group.kind+" id", m.ID); err != nil {
+					return fmt.Errorf("workspace %s: %w", w.ID, err)
+				}
+				key := group.kind + ":" + m.ID
+				if ids[key] {
+					return fmt.Errorf("relay: config: workspace %s: %s %s appears twice", w.ID, group.kind, m.ID)
+				}
+				ids[key] = true
+				if len(m.Token) < MinSecretLen {
+					return fmt.Errorf("relay: config: workspace %s: %s %s: token must be at least %d characters", w.ID, group.kind, m.ID, MinSecretLen)
+				}
+				if tokens[m.Token] {
+					return fmt.Errorf("relay: config: workspace %s: two members share a token", w.ID)
+				}
+				tokens[m.Token] = true
+			}
+		}
+		keys := map[string]bool{}
+		for _, a := range w.Attributes {
+			if a.Key == "" || len(a.Key) > conv.MaxIDChars || keys[a.Key] {
+				return fmt.Errorf("relay: config: workspace %s: attribute key %q is empty, too long or repeated", w.ID, a.Key)
+			}
+			keys[a.Key] = true
+			switch a.Type {
+			case conv.AttrString, conv.AttrNumber, conv.AttrBool:
+				if len(a.Values) > 0 {
+					return fmt.Errorf("relay: config: workspace %s: attribute %s: values are for enums", w.ID, a.Key)
+				}
+			case conv.AttrEnum:
+				if len(a.Values) == 0 {
+					return fmt.Errorf("relay: config: workspace %s: enum attribute %s has no values", w.ID, a.Key)
+				}
+			default:
+				return fmt.Errorf("relay: config: workspace %s: attribute %s: unknown type %q", w.ID, a.Key, a.Type)
+			}
+		}
+	}
+	return nil
+}
+
+func validID(what, id string) error {
+	if id == "" || len(id) > conv.MaxIDChars-len("assistant:") || strings.ContainsAny(id, ":\x00") {
+		return fmt.Errorf("relay: config: %s %q must be 1–%d characters without ':'", what, id, conv.MaxIDChars-len("assistant:"))
+	}
+	return nil
+}
+
+// DemoConfig returns a single workspace "demo" with an agent, an assistant,
+// the sample attributes of DESIGN §8 and fresh random tokens and secret.
+func DemoConfig() *Config {
+	return &Config{Workspaces: []WorkspaceConfig{{
+		ID:             "demo",
+		Name:           "Demo workspace",
+		IdentitySecret: randomSecret(),
+		Agents:         []Member{{ID: "demo", Name: "Demo Agent", Token: randomSecret()}},
+		Assistants:     []Member{{ID: "bot", Name: "Demo Bot", Token: randomSecret()}},
+		Attributes: []conv.AttributeDef{
+			{Key: "plan", Type: conv.AttrEnum, Values: []string{"free", "pro"}},
+			{Key: "seats", Type: conv.AttrNumber},
+			{Key: "vip", Type: conv.AttrBool},
+			{Key: "company", Type: conv.AttrString},
+		},
+	}}}
+}
+
+func randomSecret() string {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,106 @@
+package relay
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Badger key layout. Every key starts with a one-byte table prefix, then the
+// workspace id as a length-prefixed string (one length byte, then the bytes),
+// then the table's own fields. Strings are length-prefixed the same way and
+// numbers are fixed-width big-endian, so a prefix scan returns keys in order
+// (by seq for the tables that end in one).
+//
+//	'E' ws                                  → epoch (string)
+//	'e' ws seq(8)                           → event JSON, as delivered (seq set)
+//	'i' ws conv seq(8)                      → (empty) the conversation index: seqs of conv's events
+//	's' ws conv                             → conv.Conversation JSON: current state
+//	'o' ws participant conv                 → since(8): participant's conversations and the seq it got each
+//	'm' ws identity device                  → highest processed mid(8)
+//	'r' ws identity device mid(8)           → encoded protocol.Result of that mid (see encodeResult)
+//	'v' ws sha256(visitor token)(32)        → visitor participant id
+//	'h'                                     → health probe (last write time)
+//
+// Strings are at most 255 bytes (ids are at most conv.MaxIDChars).
+const (
+	tEpoch   = 'E'
+	tEvent   = 'e'
+	tIndex   = 'i'
+	tState   = 's'
+	tOwner   = 'o'
+	tMid     = 'm'
+	tResult  = 'r'
+	tVisitor = 'v'
+	tHealth  = 'h'
+)
+
+var errKeyPart = errors.New("relay: key part longer than 255 bytes")
+
+type keyBuf []byte
+
+func newKey(table byte, ws string) keyBuf {
+	k := make(keyBuf, 0, 64)
+	k = append(k, table)
+	return k.str(ws)
+}
+
+func (k keyBuf) str(s string) keyBuf {
+	if len(s) > 255 {
+		panic(errKeyPart) // callers validate lengths first; see checkKeyPart
+	}
+	k = append(k, byte(len(s)))
+	return append(k, s...)
+}
+
+func (k keyBuf) u64(n uint64) keyBuf { return binary.BigEndian.AppendUint64(k, n) }
+
+func (k keyBuf) raw(b []byte) keyBuf { return append(k, b...) }
+
+func checkKeyPart(what, s string) error {
+	if len(s) > 255 {
+		return fmt.Errorf("%s is %d bytes; at most 255: %w", what, len(s), errKeyPart)
+	}
+	return nil
+}
+
+func epochKey(ws string) []byte             { return newKey(tEpoch, ws) }
+func eventPrefix(ws string) []byte          { return newKey(tEvent, ws) }
+func eventKey(ws string, seq uint64) []byte { return newKey(tEvent, ws).u64(seq) }
+func indexPrefix(ws, conv string) []byte    { return newKey(tIndex, ws).str(conv) }
+func indexKey(ws, conv string, seq uint64) []byte {
+	return newKey(tIndex, ws).str(conv).u64(seq)
+}
+func stateKey(ws, conv string) []byte           { return newKey(tState, ws).str(conv) }
+func ownerPrefix(ws, participant string) []byte { return newKey(tOwner, ws).str(participant) }
+func ownerKey(ws, participant, conv string) []byte {
+	return newKey(tOwner, ws).str(participant).str(conv)
+}
+func midKey(ws, identity, device string) []byte { return newKey(tMid, ws).str(identity).str(device) }
+func resultKey(ws, identity, device string, mid uint64) []byte {
+	return newKey(tResult, ws).str(identity).str(device).u64(mid)
+}
+func visitorKey(ws string, tokenHash [32]byte) []byte { return newKey(tVisitor, ws).raw(tokenHash[:]) }
+
+var healthKey = []byte{tHealth}
+
+// seqAtEnd reads the big-endian seq that ends key k.
+func seqAtEnd(k []byte) uint64 {
+	if len(k) < 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k[len(k)-8:])
+}
+
+// lastStr reads the length-prefixed string that ends key k after prefix p.
+func lastStr(k, p []byte) string {
+	if len(k) <= len(p) {
+		return ""
+	}
+	rest := k[len(p):]
+	n := int(rest[0])
+	if len(rest) < 1+n {
+		return ""
+	}
+	return string(rest[1 : 1+n])
+}

@@ -1,0 +1,165 @@
+package relay
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/protocol"
+)
+
+// Log is the relay's durable, ordered store: one gap-free log of events per
+// workspace, plus what the relay must remember to validate and answer
+// resends. The relay calls Append from one goroutine per workspace and
+// everything else from any goroutine.
+//
+// The embedded implementation is BadgerLog. A NATS JetStream implementation
+// (DESIGN §6) maps a workspace to a stream, seq to the stream sequence,
+// Append to a batch publish with Nats-Msg-Id de-duplication, and the indexes
+// below to key-value buckets.
+type Log interface {
+	// Open returns the workspace's epoch and head (newest seq, 0 when
+	// empty). The first Open of a workspace creates its log and a random
+	// epoch; later ones, across restarts, return the same epoch.
+	Open(ws string) (epoch string, head uint64, err error)
+
+	// Append writes b atomically and durably: when it returns nil, all of b
+	// survives a crash; when it fails, none of it is visible. b.Events
+	// continue the log gap-free from the current head.
+	Append(ws string, b *Batch) error
+
+	// Scan calls fn with each event of ws with from <= seq <= to, in seq
+	// order, as the JSON Append stored. fn may keep raw. A non-nil error from
+	// fn stops the scan and is returned.
+	Scan(ws string, from, to uint64, fn func(seq uint64, raw []byte) error) error
+
+	// Events returns the stored JSON of the events with the given seqs, in
+	// the same order.
+	Events(ws string, seqs []uint64) ([][]byte, error)
+
+	// ConversationSeqs returns the seqs of conversation id's events with
+	// after < seq <= upTo, ascending.
+	ConversationSeqs(ws, id string, after, upTo uint64) ([]uint64, error)
+
+	// Conversation returns the current state of conversation id, or nil when
+	// it does not exist.
+	Conversation(ws, id string) (*conv.Conversation, error)
+
+	// Owned returns the conversations that belong to participant (a contact
+	// or visitor id), each with the seq at which it got it.
+	Owned(ws, participant string) ([]Owned, error)
+
+	// LastMid returns the highest mid processed for (identity, device).
+	LastMid(ws, identity, device string) (uint64, error)
+
+	// Result returns what was answered for (identity, device, mid), if that
+	// mid was processed.
+	Result(ws, identity, device string, mid uint64) (protocol.Result, bool, error)
+
+	// Visitor returns the visitor id a visitor token (given by its SHA-256)
+	// stands for.
+	Visitor(ws string, tokenHash [32]byte) (id string, ok bool, err error)
+
+	// Check reports whether the log can take writes now.
+	Check() error
+
+	// Close flushes and closes the log. Nothing may be called afterwards.
+	Close() error
+}
+
+// Batch is what one group commit writes for a workspace.
+type Batch struct {
+	// Events to log, seqs head+1, head+2, … in order, with their JSON.
+	Events []Record
+	// States are the new states of the conversations the events changed.
+	States []*conv.Conversation
+	// Owners change which participant a conversation belongs to.
+	Owners []Ownership
+	// Results are the outcomes of processed mids; the log also raises each
+	// (identity, device)'s highest processed mid to the largest one here.
+	Results []MidResult
+	// Visitors are new visitor tokens.
+	Visitors []VisitorToken
+}
+
+// Record is one event to log and its JSON encoding.
+type Record struct {
+	Event conv.Event
+	JSON  []byte
+}
+
+// Owned is a conversation a participant owns, and the seq since when.
+type Owned struct {
+	Conv  string
+	Since uint64
+}
+
+// Ownership adds (or, with Remove, removes) conversation Conv from the
+// conversations of Participant, as of seq Since.
+type Ownership struct {
+	Participant string
+	Conv        string
+	Since       uint64
+	Remove      bool
+}
+
+// MidResult is the outcome of one processed mid.
+type MidResult struct {
+	Identity, Device string
+	Mid              uint64
+	Result           protocol.Result
+}
+
+// VisitorToken maps a visitor token's SHA-256 to its visitor id.
+type VisitorToken struct {
+	Hash [32]byte
+	ID   string
+}
+
+// encodeResult writes r compactly: id length(1) id, then 0 seq(8), or 1 code
+// length(1) code message.
+func encodeResult(r protocol.Result) []byte {
+	b := make([]byte, 0, 2+len(r.ID)+9)
+	b = append(b, byte(min(len(r.ID), 255)))
+	b = append(b, r.ID[:min(len(r.ID), 255)]...)
+	if r.Error == nil {
+		b = append(b, 0)
+		return binary.BigEndian.AppendUint64(b, r.Seq)
+	}
+	code := string(r.Error.Code)
+	b = append(b, 1, byte(min(len(code), 255)))
+	b = append(b, code[:min(len(code), 255)]...)
+	return append(b, r.Error.Message...)
+}
+
+var errBadResult = errors.New("relay: corrupt stored result")
+
+func decodeResult(b []byte) (protocol.Result, error) {
+	var r protocol.Result
+	if len(b) < 2 {
+		return r, errBadResult
+	}
+	n := int(b[0])
+	if len(b) < 2+n {
+		return r, errBadResult
+	}
+	r.ID = string(b[1 : 1+n])
+	b = b[1+n:]
+	switch b[0] {
+	case 0:
+		if len(b) != 9 {
+			return r, errBadResult
+		}
+		r.Seq = binary.BigEndian.Uint64(b[1:])
+	case 1:
+		if len(b) < 2 || len(b) < 2+int(b[1]) {
+			return r, errBadResult
+		}
+		c := int(b[1])
+		r.Error = &conv.Error{Code: conv.Code(b[2 : 2+c]), Message: string(b[2+c:])}
+	default:
+		return r, fmt.Errorf("%w: tag %d", errBadResult, b[0])
+	}
+	return r, nil
+}

@@ -1,0 +1,296 @@
+package relay
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/threadline/threadline/sync/protocol"
+)
+
+// Options tune a Server. The zero value uses the protocol's numbers.
+type Options struct {
+	// Logger receives structured logs; nil discards them. Tokens, hashes
+	// and secrets are never logged.
+	Logger *slog.Logger
+
+	// PingInterval, IdleTimeout and TypingTTL default to protocol's.
+	PingInterval time.Duration
+	IdleTimeout  time.Duration
+	TypingTTL    time.Duration
+	// HelloTimeout is how long a new connection may take to say hello
+	// (default 10 s).
+	HelloTimeout time.Duration
+	// RatePerSecond and RateBurst limit the events one session pushes
+	// (default protocol.RatePerSecond and protocol.RateBurst). Raise them
+	// only for load tests or trusted integrations.
+	RatePerSecond float64
+	RateBurst     float64
+
+	queueDepth int // frames queued per session; protocol.SendQueueDepth
+}
+
+func (o *Options) defaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = protocol.PingInterval
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = protocol.IdleTimeout
+	}
+	if o.TypingTTL <= 0 {
+		o.TypingTTL = protocol.TypingTTL
+	}
+	if o.HelloTimeout <= 0 {
+		o.HelloTimeout = 10 * time.Second
+	}
+	if o.RatePerSecond <= 0 {
+		o.RatePerSecond = protocol.RatePerSecond
+	}
+	if o.RateBurst <= 0 {
+		o.RateBurst = protocol.RateBurst
+	}
+	if o.queueDepth <= 0 {
+		o.queueDepth = protocol.SendQueueDepth
+	}
+}
+
+// Server is a relay: it serves the sync protocol for the workspaces of its
+// config, on top of a Log.
+type Server struct {
+	opts       Options
+	lg         *slog.Logger
+	log        Log
+	workspaces map[string]*workspace
+	m          *metrics
+	mux        *http.ServeMux
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	closing  bool
+	wg       sync.WaitGroup // one per session reader
+}
+
+// New starts a relay for cfg's workspaces on log. The caller owns log and
+// closes it after Shutdown.
+func New(cfg *Config, log Log, opts Options) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	opts.defaults()
+	s := &Server{
+		opts:       opts,
+		lg:         opts.Logger,
+		log:        log,
+		workspaces: map[string]*workspace{},
+		m:          newMetrics(),
+		mux:        http.NewServeMux(),
+		sessions:   map[*session]struct{}{},
+	}
+	for _, wc := range cfg.Workspaces {
+		w, err := newWorkspace(s, wc)
+		if err != nil {
+			for _, w := range s.workspaces {
+				w.stop()
+			}
+			return nil, err
+		}
+		s.workspaces[wc.ID] = w
+		s.lg.Info("workspace open", "workspace", w.id, "epoch", w.epoch, "head", w.head)
+	}
+	s.mux.HandleFunc(protocol.Path, s.serveSync)
+	s.mux.HandleFunc("/healthz", s.serveHealth)
+	s.mux.Handle("/metrics", s.m.handler())
+	return s, nil
+}
+
+// Handler returns the relay's mux: /v1/sync, /healthz and /metrics. More
+// routes (the web widget's /widget.js and /demo) can be mounted on it.
+func (s *Server) Handler() *http.ServeMux { return s.mux }
+
+// Epoch returns workspace ws's epoch ("" for an unknown workspace).
+func (s *Server) Epoch(ws string) string {
+	if w := s.workspaces[ws]; w != nil {
+		return w.epoch
+	}
+	return ""
+}
+
+// Head returns workspace ws's published head.
+func (s *Server) Head(ws string) uint64 {
+	if w := s.workspaces[ws]; w != nil {
+		return w.published()
+	}
+	return 0
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	err := s.health()
+	switch {
+	case closing:
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+	case err != nil:
+		http.Error(w, "log unavailable", http.StatusServiceUnavailable)
+	default:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	}
+}
+
+func (s *Server) health() error {
+	for _, w := range s.workspaces {
+		w.mu.RLock()
+		err := w.broken
+		w.mu.RUnlock()
+		if err != nil {
+			return err
+		}
+	}
+	return s.log.Check()
+}
+
+// Read buffer sizes of a hijacked connection. net/http hands over 4 KiB
+// each way; these are smaller so an idle connection stays cheap (large
+// reads and writes bypass bufio anyway).
+const (
+	connReadBuf  = 1 << 10
+	connWriteBuf = 2 << 10
+)
+
+func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		http.Error(w, "relay shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	sess := &session{srv: s, remote: r.RemoteAddr, accepted: time.Now()}
+	c, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
+		// Authentication rides in the hello, never in cookies, so any
+		// origin may connect: the widget runs on customers' sites.
+		InsecureSkipVerify: true,
+		CompressionMode:    websocket.CompressionDisabled,
+		OnPongReceived:     func(context.Context, []byte) { sess.lastHeard.Store(time.Now().UnixNano()) },
+	})
+	if err != nil {
+		return // Accept has answered
+	}
+	// The limit is enforced by readFrame (so it can answer too_large and
+	// close with 4009); this is the library's backstop a byte above it.
+	c.SetReadLimit(protocol.MaxFrameBytes + 1)
+	sess.conn = c
+	sess.lastHeard.Store(time.Now().UnixNano())
+	sess.events = newTokenBucket(s.opts.RatePerSecond, s.opts.RateBurst)
+	sess.typing = newTokenBucket(5, 20)
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		c.Close(protocol.CloseShuttingDown, "relay shutting down")
+		return
+	}
+	s.sessions[sess] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.m.connections.Add(1)
+	sess.timer = time.AfterFunc(s.opts.PingInterval, sess.heartbeat)
+	// The reader runs on its own goroutine so that net/http's connection
+	// goroutine and its buffers are released now.
+	go sess.run()
+}
+
+func (s *Server) forget(sess *session) {
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+	s.m.connections.Add(-1)
+	s.wg.Done()
+}
+
+// Shutdown closes every session with 4010 (relay shutting down), lets the
+// writers finish the group commits already queued, so that every event
+// acknowledged is durable, and stops them. It does not close the log. If
+// ctx ends first, the remaining connections are dropped without a close
+// handshake.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	sessions := make([]*session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range sessions {
+		sess.closeWith(protocol.CloseShuttingDown, "relay shutting down")
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("relay: shutdown: %w", ctx.Err())
+		for _, sess := range sessions {
+			_ = sess.conn.CloseNow()
+		}
+		<-done
+	}
+	for _, w := range s.workspaces {
+		w.stop()
+	}
+	s.lg.Info("relay stopped")
+	return err
+}
+
+// smallBuffers makes the hijacked connection use smaller bufio buffers than
+// net/http's 4 KiB pair (see connReadBuf).
+type smallBuffers struct{ http.ResponseWriter }
+
+func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if brw.Writer.Buffered() > 0 {
+		if err := brw.Writer.Flush(); err != nil {
+			c.Close()
+			return nil, nil, err
+		}
+	}
+	var src io.Reader = c
+	n := brw.Reader.Buffered()
+	if n > 0 {
+		// Bytes the client sent right after its upgrade request: keep them
+		// in front, inside the new reader's buffer (the library re-reads
+		// what is buffered, then the conn).
+		b, _ := brw.Reader.Peek(n)
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(b)), c)
+	}
+	br := bufio.NewReaderSize(src, max(connReadBuf, n))
+	if n > 0 {
+		if _, err := br.Peek(n); err != nil {
+			c.Close()
+			return nil, nil, err
+		}
+	}
+	return c, bufio.NewReadWriter(br, bufio.NewWriterSize(c, connWriteBuf)), nil
+}
+
+var _ = errors.New

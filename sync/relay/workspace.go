@@ -1,0 +1,690 @@
+package relay
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/protocol"
+)
+
+// A workspace is one hosted team: its configuration, the single writer
+// goroutine that orders its events (group commit), and the hub that fans
+// logged events out to its live sessions.
+type workspace struct {
+	srv     *Server
+	id      string
+	name    string
+	schema  conv.Schema
+	secret  []byte
+	members []member
+	epoch   string
+
+	// The writer: requests queue up here and the writer goroutine drains
+	// them in groups. qmu guards stopped against sends on a closed queue.
+	queue   chan *request
+	qmu     sync.RWMutex
+	stopped bool
+	done    chan struct{}
+
+	// Writer-owned (only the writer goroutine touches these).
+	head uint64                      // committed head
+	mids *boundedMap[devKey, uint64] // highest processed mid per device
+
+	// The hub. mu guards everything below; the writer holds it to publish
+	// a committed group, sessions to go live and to relay typing.
+	mu     sync.RWMutex
+	pub    uint64                                  // published head: committed and fanned out
+	states *boundedMap[string, *conv.Conversation] // current conversation states (only the writer puts)
+	team   map[*session]struct{}                   // live agent and assistant sessions
+	users  map[string]map[*session]struct{}        // live contact and visitor sessions by participant id
+	typing map[typingKey]*time.Timer
+	broken error // the last log failure; cleared by the next successful commit
+}
+
+// member is an agent or assistant: who it is and its token's SHA-256.
+type member struct {
+	who       conv.Participant
+	tokenHash [32]byte
+}
+
+type devKey struct{ identity, device string }
+
+type typingKey struct{ conv, participant string }
+
+// Group limits keep one commit inside one Badger transaction.
+const (
+	maxGroupEvents = 4000
+	maxGroupBytes  = 4 << 20
+	stateCacheSize = 100_000
+	midCacheSize   = 100_000
+)
+
+func newWorkspace(srv *Server, cfg WorkspaceConfig) (*workspace, error) {
+	epoch, head, err := srv.log.Open(cfg.ID)
+	if err != nil {
+		return nil, err
+	}
+	w := &workspace{
+		srv:    srv,
+		id:     cfg.ID,
+		name:   cfg.Name,
+		schema: conv.NewSchema(cfg.Attributes),
+		secret: []byte(cfg.IdentitySecret),
+		epoch:  epoch,
+		queue:  make(chan *request, 1024),
+		done:   make(chan struct{}),
+		head:   head,
+		mids:   newBoundedMap[devKey, uint64](midCacheSize),
+		pub:    head,
+		states: newBoundedMap[string, *conv.Conversation](stateCacheSize),
+		team:   map[*session]struct{}{},
+		users:  map[string]map[*session]struct{}{},
+		typing: map[typingKey]*time.Timer{},
+	}
+	for _, a := range cfg.Agents {
+		w.members = append(w.members, member{
+			who:       conv.Participant{ID: "agent:" + a.ID, Role: conv.RoleAgent, Name: a.Name},
+			tokenHash: sha256.Sum256([]byte(a.Token)),
+		})
+	}
+	for _, a := range cfg.Assistants {
+		w.members = append(w.members, member{
+			who:       conv.Participant{ID: "ai:" + a.ID, Role: conv.RoleAssistant, Name: a.Name},
+			tokenHash: sha256.Sum256([]byte(a.Token)),
+		})
+	}
+	go w.run()
+	return w, nil
+}
+
+// request is work for the writer: a push, a new visitor, or identifying a
+// visitor as a contact. The writer fills the answer and closes done.
+type request struct {
+	kind reqKind
+
+	who    conv.Participant // push: the session's identity
+	device string
+	events []conv.Event
+
+	visitor VisitorToken // newVisitor
+
+	visitorID string           // identify
+	contact   conv.Participant // identify
+
+	size int // estimated bytes, for group limits
+
+	// Answers.
+	results    []protocol.Result
+	identified []string // identify: the conversations that moved
+	err        error
+	done       chan struct{}
+}
+
+type reqKind uint8
+
+const (
+	reqPush reqKind = iota
+	reqVisitor
+	reqIdentify
+)
+
+var errStopped = errors.New("relay: shutting down")
+
+// submit hands r to the writer and waits for its answer.
+func (w *workspace) submit(r *request) error {
+	r.done = make(chan struct{})
+	w.qmu.RLock()
+	if w.stopped {
+		w.qmu.RUnlock()
+		return errStopped
+	}
+	w.queue <- r
+	w.qmu.RUnlock()
+	<-r.done
+	return r.err
+}
+
+// stop lets the writer finish what is queued, then waits for it to exit.
+func (w *workspace) stop() {
+	w.qmu.Lock()
+	if !w.stopped {
+		w.stopped = true
+		close(w.queue)
+	}
+	w.qmu.Unlock()
+	<-w.done
+	w.mu.Lock()
+	for k, t := range w.typing {
+		t.Stop()
+		delete(w.typing, k)
+	}
+	w.mu.Unlock()
+}
+
+// run is the writer goroutine: it takes the first waiting request, drains
+// whatever else is queued (up to the group limits), and commits them all in
+// one transaction with one fsync.
+func (w *workspace) run() {
+	defer close(w.done)
+	var group []*request
+	for r := range w.queue {
+		group = append(group[:0], r)
+		events, bytes := len(r.events), r.size
+	drain:
+		for events < maxGroupEvents && bytes < maxGroupBytes {
+			select {
+			case r, ok := <-w.queue:
+				if !ok {
+					break drain
+				}
+				group = append(group, r)
+				events += len(r.events)
+				bytes += r.size
+			default:
+				break drain
+			}
+		}
+		w.commit(group)
+		clear(group)
+	}
+}
+
+// group is the overlay a commit builds on top of the committed state.
+type group struct {
+	w       *workspace
+	batch   Batch
+	next    uint64 // seq the next logged event takes
+	states  map[string]*conv.Conversation
+	mids    map[devKey]uint64
+	results map[midKeyT]protocol.Result
+	owners  map[string][]Ownership // by participant, in order
+	moved   []movedConv            // conversations identified in this group
+}
+
+type midKeyT struct {
+	devKey
+	mid uint64
+}
+
+type movedConv struct {
+	conv    string
+	contact conv.Participant
+	seq     uint64
+}
+
+func (w *workspace) commit(reqs []*request) {
+	g := &group{
+		w:       w,
+		next:    w.head + 1,
+		states:  map[string]*conv.Conversation{},
+		mids:    map[devKey]uint64{},
+		results: map[midKeyT]protocol.Result{},
+		owners:  map[string][]Ownership{},
+	}
+	var err error
+	for _, r := range reqs {
+		switch r.kind {
+		case reqPush:
+			r.results = make([]protocol.Result, len(r.events))
+			for i := range r.events {
+				if r.results[i], err = g.push(r.who, r.device, r.events[i]); err != nil {
+					break
+				}
+			}
+		case reqVisitor:
+			g.batch.Visitors = append(g.batch.Visitors, r.visitor)
+		case reqIdentify:
+			r.identified, err = g.identify(r.visitorID, r.contact)
+		}
+		if err != nil {
+			break
+		}
+	}
+	b := &g.batch
+	for _, c := range g.states {
+		b.States = append(b.States, c)
+	}
+	if err == nil && (len(b.Events) > 0 || len(b.Results) > 0 || len(b.Visitors) > 0) {
+		err = w.srv.log.Append(w.id, b)
+	}
+	if err != nil {
+		w.srv.lg.Error("log append failed; the group is refused and its sessions will resend",
+			"workspace", w.id, "events", len(b.Events), "err", err)
+		w.mu.Lock()
+		w.broken = err
+		w.mu.Unlock()
+		for _, r := range reqs {
+			r.results, r.identified, r.err = nil, nil, err
+			close(r.done)
+		}
+		return
+	}
+	if n := len(b.Events); n > 0 {
+		w.head = b.Events[n-1].Event.Seq
+	}
+	for k, m := range g.mids {
+		w.mids.put(k, m)
+	}
+	w.srv.m.eventsLogged.Add(uint64(len(b.Events)))
+	w.srv.m.groupCommits.Add(1)
+	w.publish(g)
+	for _, r := range reqs {
+		close(r.done)
+	}
+}
+
+// push validates one pushed event and, when it changes something, adds it
+// (after its derived events) to the group. The error is a log failure; a
+// rejected event is a result.
+func (g *group) push(who conv.Participant, device string, e conv.Event) (protocol.Result, error) {
+	w := g.w
+	reject := func(code conv.Code, msg string) protocol.Result {
+		w.srv.m.reject(string(code))
+		return protocol.Result{ID: e.ID, Error: &conv.Error{Code: code, Message: msg}}
+	}
+	if e.Device == "" {
+		e.Device = device
+	}
+	if e.Device != device {
+		return reject(conv.CodeInvalid, "an event's device must be the session's device"), nil
+	}
+	if e.Mid == 0 {
+		return reject(conv.CodeInvalid, "an event needs its device's mid (1, 2, 3, …)"), nil
+	}
+	dk := devKey{who.ID, device}
+	mk := midKeyT{dk, e.Mid}
+	highest, err := g.highestMid(dk)
+	if err != nil {
+		return protocol.Result{}, err
+	}
+	if e.Mid <= highest {
+		// A resend: answer as the first time. (A mid below the highest that
+		// was never processed, a gap the device filled late, is processed.)
+		if r, ok := g.results[mk]; ok {
+			return r, nil
+		}
+		r, ok, err := w.srv.log.Result(w.id, who.ID, device, e.Mid)
+		if err != nil {
+			return protocol.Result{}, err
+		}
+		if ok {
+			return r, nil
+		}
+	}
+
+	e.Actor = conv.Participant{ID: who.ID, Role: who.Role} // never trusted from the client
+	e.Seq, e.Cause = 0, ""
+	c, err := g.state(e.Conv)
+	if err != nil {
+		return protocol.Result{}, err
+	}
+	next, out, aerr := conv.Apply(c, e, conv.Env{Schema: w.schema, NextSeq: g.next})
+	var res protocol.Result
+	switch {
+	case aerr != nil:
+		ce := &conv.Error{Code: conv.CodeOf(aerr), Message: aerr.Error()}
+		var cerr *conv.Error
+		if errors.As(aerr, &cerr) {
+			ce.Message = cerr.Message
+		}
+		w.srv.m.reject(string(ce.Code))
+		res = protocol.Result{ID: e.ID, Error: ce}
+	case len(out) == 0:
+		res = protocol.Result{ID: e.ID}
+	default:
+		g.log(out, next)
+		res = protocol.Result{ID: e.ID, Seq: out[len(out)-1].Seq}
+	}
+	g.results[mk] = res
+	g.mids[dk] = max(g.mids[dk], e.Mid)
+	g.batch.Results = append(g.batch.Results, MidResult{Identity: who.ID, Device: device, Mid: e.Mid, Result: res})
+	return res, nil
+}
+
+// log adds Apply's output to the batch and the overlay.
+func (g *group) log(out []conv.Event, next *conv.Conversation) {
+	for _, e := range out {
+		raw, err := json.Marshal(e)
+		if err != nil {
+			panic("relay: encode event: " + err.Error()) // Apply's output always encodes
+		}
+		g.batch.Events = append(g.batch.Events, Record{Event: e, JSON: raw})
+		switch e.Kind {
+		case conv.KindConversationCreated:
+			g.own(Ownership{Participant: next.Contact.ID, Conv: e.Conv, Since: e.Seq})
+		case conv.KindContactIdentified:
+			var d conv.ContactIdentified
+			_ = json.Unmarshal(e.Data, &d)
+			g.own(Ownership{Participant: d.Visitor.ID, Conv: e.Conv, Remove: true})
+			g.own(Ownership{Participant: d.Contact.ID, Conv: e.Conv, Since: e.Seq})
+			g.moved = append(g.moved, movedConv{conv: e.Conv, contact: d.Contact, seq: e.Seq})
+		}
+	}
+	g.next = out[len(out)-1].Seq + 1
+	g.states[next.ID] = next
+}
+
+func (g *group) own(o Ownership) {
+	g.batch.Owners = append(g.batch.Owners, o)
+	g.owners[o.Participant] = append(g.owners[o.Participant], o)
+}
+
+// state returns conversation id as of everything before in the group.
+func (g *group) state(id string) (*conv.Conversation, error) {
+	if c, ok := g.states[id]; ok {
+		return c, nil
+	}
+	w := g.w
+	if c, ok := w.states.get(id); ok {
+		return c, nil
+	}
+	c, err := w.srv.log.Conversation(w.id, id)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
+		w.mu.Lock()
+		w.states.put(id, c)
+		w.mu.Unlock()
+	}
+	return c, nil
+}
+
+func (g *group) highestMid(dk devKey) (uint64, error) {
+	h := g.mids[dk]
+	if m, ok := g.w.mids.get(dk); ok {
+		return max(h, m), nil
+	}
+	m, err := g.w.srv.log.LastMid(g.w.id, dk.identity, dk.device)
+	if err != nil {
+		return 0, err
+	}
+	g.w.mids.put(dk, m)
+	return max(h, m), nil
+}
+
+// owned lists participant's conversations as of everything before in the group.
+func (g *group) owned(participant string) ([]string, error) {
+	os, err := g.w.srv.log.Owned(g.w.id, participant)
+	if err != nil {
+		return nil, err
+	}
+	var convs []string
+	for _, o := range os {
+		convs = append(convs, o.Conv)
+	}
+	for _, o := range g.owners[participant] {
+		if o.Remove {
+			convs = slices.DeleteFunc(convs, func(c string) bool { return c == o.Conv })
+		} else if !slices.Contains(convs, o.Conv) {
+			convs = append(convs, o.Conv)
+		}
+	}
+	return convs, nil
+}
+
+// identifyNS names contact.identified events: their ids are derived from
+// the conversation and the contact, so identifying twice names one event.
+var identifyNS = uuid.MustParse("0b6f3f1e-8a0c-4c43-9d7e-2f4a1e5c7b90")
+
+// identify logs contact.identified for each of the visitor's conversations.
+func (g *group) identify(visitorID string, contact conv.Participant) ([]string, error) {
+	convs, err := g.owned(visitorID)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(convs)
+	visitor := conv.Participant{ID: visitorID, Role: conv.RoleVisitor}
+	contact = conv.Participant{ID: contact.ID, Role: conv.RoleContact}
+	var moved []string
+	for _, id := range convs {
+		c, err := g.state(id)
+		if err != nil {
+			return nil, err
+		}
+		e := conv.Event{
+			ID:    uuid.NewSHA1(identifyNS, []byte(id+"\x00"+contact.ID)).String(),
+			Conv:  id,
+			Kind:  conv.KindContactIdentified,
+			Actor: conv.System,
+			At:    time.Now().UnixMilli(),
+			Base:  g.next - 1,
+			Data:  conv.MustData(conv.ContactIdentified{Visitor: visitor, Contact: contact}),
+		}
+		next, out, aerr := conv.Apply(c, e, conv.Env{Schema: g.w.schema, NextSeq: g.next})
+		if aerr != nil {
+			g.w.srv.lg.Warn("identify: conversation not moved", "workspace", g.w.id, "conv", id, "err", aerr)
+			continue
+		}
+		if len(out) > 0 {
+			g.log(out, next)
+			moved = append(moved, id)
+		}
+	}
+	return moved, nil
+}
+
+// publish makes a committed group visible: caches the new states, advances
+// the published head and queues the events for every live session that may
+// see them. It never blocks on a session.
+func (w *workspace) publish(g *group) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.broken = nil
+	for id, c := range g.states {
+		w.states.put(id, c)
+	}
+	w.pub = w.head
+	evs := g.batch.Events
+	if len(evs) == 0 {
+		return
+	}
+	if len(w.team) > 0 {
+		raws := make([][]byte, len(evs))
+		for i := range evs {
+			raws[i] = evs[i].JSON
+		}
+		frames := eventsFrames(raws)
+		for s := range w.team {
+			s.sendAll(frames)
+		}
+	}
+	if len(w.users) == 0 {
+		return
+	}
+	// Contacts and visitors: each gets the events of its own conversations
+	// it may see, judged on the conversation's current state.
+	per := map[string][]Record{}
+	for _, r := range evs {
+		c := w.stateLocked(r.Event.Conv)
+		if c == nil || w.users[c.Contact.ID] == nil {
+			continue
+		}
+		if conv.Visible(c.Contact, c, r.Event) {
+			per[c.Contact.ID] = append(per[c.Contact.ID], r)
+		}
+	}
+	// A conversation that just moved to a contact brings its history to the
+	// contact's live sessions (ascending within the conversation).
+	first := evs[0].Event.Seq
+	for _, m := range g.moved {
+		if w.users[m.contact.ID] == nil {
+			continue
+		}
+		hist, err := w.history(m.conv, first-1)
+		if err != nil {
+			w.srv.lg.Error("identify: read history", "workspace", w.id, "conv", m.conv, "err", err)
+			continue
+		}
+		per[m.contact.ID] = append(per[m.contact.ID], hist...)
+	}
+	for pid, recs := range per {
+		slices.SortFunc(recs, func(a, b Record) int { return cmpU64(a.Event.Seq, b.Event.Seq) })
+		raws := make([][]byte, len(recs))
+		for i := range recs {
+			raws[i] = recs[i].JSON
+		}
+		frames := eventsFrames(raws)
+		for s := range w.users[pid] {
+			s.sendAll(frames)
+		}
+	}
+}
+
+// history reads conversation id's events up to seq upTo that its contact may
+// see. Called with mu held.
+func (w *workspace) history(id string, upTo uint64) ([]Record, error) {
+	c := w.stateLocked(id)
+	seqs, err := w.srv.log.ConversationSeqs(w.id, id, 0, upTo)
+	if err != nil || len(seqs) == 0 {
+		return nil, err
+	}
+	raws, err := w.srv.log.Events(w.id, seqs)
+	if err != nil {
+		return nil, err
+	}
+	var out []Record
+	for _, raw := range raws {
+		var e conv.Event
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, fmt.Errorf("relay: decode stored event: %w", err)
+		}
+		if conv.Visible(c.Contact, c, e) {
+			out = append(out, Record{Event: e, JSON: raw})
+		}
+	}
+	return out, nil
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// stateLocked returns conversation id's current state; mu is held.
+func (w *workspace) stateLocked(id string) *conv.Conversation {
+	if c, ok := w.states.get(id); ok {
+		return c
+	}
+	c, err := w.srv.log.Conversation(w.id, id)
+	if err != nil {
+		w.srv.lg.Error("read conversation", "workspace", w.id, "conv", id, "err", err)
+		return nil
+	}
+	return c
+}
+
+// state returns conversation id's current state, from any goroutine.
+func (w *workspace) state(id string) (*conv.Conversation, error) {
+	w.mu.RLock()
+	c, ok := w.states.get(id)
+	w.mu.RUnlock()
+	if ok {
+		return c, nil
+	}
+	return w.srv.log.Conversation(w.id, id)
+}
+
+// published returns the published head.
+func (w *workspace) published() uint64 {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.pub
+}
+
+// goLive adds s to the hub if it has caught up with the published head,
+// queueing its caughtUp frame in the same critical section so that no live
+// event can come before it.
+func (w *workspace) goLive(s *session, pos uint64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if pos != w.pub {
+		return false
+	}
+	if s.who.IsTeam() {
+		w.team[s] = struct{}{}
+	} else {
+		m := w.users[s.who.ID]
+		if m == nil {
+			m = map[*session]struct{}{}
+			w.users[s.who.ID] = m
+		}
+		m[s] = struct{}{}
+	}
+	s.live(caughtUpFrame(w.epoch, pos))
+	return true
+}
+
+func (w *workspace) leave(s *session) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.team, s)
+	if m := w.users[s.who.ID]; m != nil {
+		delete(m, s)
+		if len(m) == 0 {
+			delete(w.users, s.who.ID)
+		}
+	}
+}
+
+// relayTyping shows who typing (or not) in conversation c to the live
+// sessions that may see it, and lapses it after protocol.TypingTTL unless
+// renewed.
+func (w *workspace) relayTyping(c *conv.Conversation, who conv.Participant, on bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	k := typingKey{c.ID, who.ID}
+	t := w.typing[k]
+	switch {
+	case on && t != nil:
+		t.Reset(w.srv.opts.TypingTTL)
+	case on:
+		w.typing[k] = time.AfterFunc(w.srv.opts.TypingTTL, func() { w.lapseTyping(k, c.ID, who) })
+	case t != nil:
+		t.Stop()
+		delete(w.typing, k)
+	default:
+		return // not typing, nothing to stop
+	}
+	w.typingLocked(c, who, on)
+}
+
+func (w *workspace) lapseTyping(k typingKey, convID string, who conv.Participant) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.typing[k]; !ok {
+		return
+	}
+	delete(w.typing, k)
+	if c := w.stateLocked(convID); c != nil {
+		w.typingLocked(c, who, false)
+	}
+}
+
+func (w *workspace) typingLocked(c *conv.Conversation, who conv.Participant, on bool) {
+	p := conv.Participant{ID: who.ID, Role: who.Role}
+	f := mustJSON(protocol.Typing{Type: protocol.TypeTyping, Conv: c.ID, Participant: &p, On: on})
+	for s := range w.team {
+		if conv.TypingVisible(s.who, c, who) {
+			s.send(f)
+		}
+	}
+	for s := range w.users[c.Contact.ID] {
+		if conv.TypingVisible(s.who, c, who) {
+			s.send(f)
+		}
+	}
+}
