@@ -39,14 +39,23 @@ type Local interface {
 	// id and a new mid: the relay answers a resent mid as it did the first
 	// time, so resending the same one would fail the same way.
 	Pending() ([]conv.Event, error)
-	// ApplyCanonical stores canonical events (seq ascending, each above the
-	// cursor), moves the cursor to (epoch, upTo) — upTo may be past the last
-	// event, since a device does not see every event of its workspace — and
-	// rebases the pending events on top. It is durable when it returns: the
-	// next Cursor must say (epoch, upTo). A pending event whose id comes back
-	// canonical is no longer pending. events may be empty (a caughtUp only
-	// moves the cursor). The Client applies frames strictly in log order and
-	// never hands the same seq twice in one epoch.
+	// ApplyCanonical stores canonical events and moves the cursor to
+	// (epoch, upTo) — upTo may be past the last event, since a device does
+	// not see every event of its workspace — and rebases the pending events
+	// on top. It is durable when it returns: the next Cursor must say
+	// (epoch, upTo). A pending event whose id comes back canonical is no
+	// longer pending. events may be empty (a caughtUp only moves the cursor).
+	//
+	// Events come in the relay's order: seqs strictly ascending within one
+	// call, and ascending within each conversation across calls. They are
+	// usually above the cursor, but not always: when a conversation becomes
+	// a contact's (a visitor identified, a conversation created for it), the
+	// relay sends that conversation's history to the contact's devices, and
+	// its seqs lie below the cursor of a device that was already in sync.
+	// So Local keeps every event it does not hold yet, wherever its seq
+	// falls, and ignores one it holds already (same id, or a seq at or below
+	// the last one it holds of that conversation): after a reconnect the
+	// relay may send an event twice.
 	ApplyCanonical(epoch string, events []conv.Event, upTo uint64) error
 	// Acknowledged records pushed events' outcomes, in push order: seq > 0
 	// logged (its canonical copy arrives or has arrived as an event), seq 0

@@ -154,8 +154,9 @@ func (m *Memory) ApplyCanonical(epoch string, events []conv.Event, upTo uint64) 
 	m.epoch = epoch
 	removed := false
 	for _, e := range events {
-		if e.Seq <= m.seq {
-			return fmt.Errorf("client: memory: seq %d at or below the cursor %d", e.Seq, m.seq)
+		tl := m.timelines[e.Conv]
+		if len(tl) > 0 && e.Seq <= tl[len(tl)-1].Seq {
+			continue // held already: conversations come in order, so it was sent twice
 		}
 		if next, err := conv.Replay(m.convs[e.Conv], e); err == nil {
 			m.convs[e.Conv] = next
@@ -167,7 +168,6 @@ func (m *Memory) ApplyCanonical(epoch string, events []conv.Event, upTo uint64) 
 		if len(m.views) > 0 {
 			delete(m.views, e.Conv)
 		}
-		m.seq = e.Seq
 		if len(m.byID) > 0 {
 			if it, ok := m.byID[e.ID]; ok {
 				m.removeLocked(it)

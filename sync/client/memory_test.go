@@ -189,3 +189,39 @@ func TestSlowLocalKeepsOrderAndConnection(t *testing.T) {
 	}
 	sameAsRelay(t, r, mem)
 }
+
+func TestMemoryTakesHistoryBelowTheCursor(t *testing.T) {
+	m := NewMemory(contact, "dev-1")
+	mk := func(seq uint64, id, convID string, k conv.Kind, d any) conv.Event {
+		return conv.Event{ID: id, Seq: seq, Conv: convID, Kind: k, Actor: ana, Data: conv.MustData(d)}
+	}
+	a := []conv.Event{
+		mk(10, "a1", "A", conv.KindConversationCreated, conv.Created{Contact: &contact}),
+		mk(12, "a2", "A", conv.KindNoteAdded, conv.Note{Text: "x"}),
+	}
+	if err := m.ApplyCanonical("e", a, 20); err != nil {
+		t.Fatal(err)
+	}
+	// Conversation B just became this contact's: its history comes, below the cursor,
+	// with one event of A sent again.
+	b := []conv.Event{
+		mk(3, "b1", "B", conv.KindConversationCreated, conv.Created{Contact: &contact}),
+		mk(5, "b2", "B", conv.KindPriorityChanged, conv.PriorityChanged{Priority: conv.PriorityHigh}),
+		mk(12, "a2", "A", conv.KindNoteAdded, conv.Note{Text: "x"}),
+		mk(21, "b3", "B", conv.KindNoteAdded, conv.Note{Text: "y"}),
+	}
+	if err := m.ApplyCanonical("e", b, 21); err != nil {
+		t.Fatal(err)
+	}
+	if _, s, _ := m.Cursor(); s != 21 {
+		t.Errorf("cursor = %d; want 21", s)
+	}
+	if m.Len() != 5 {
+		t.Errorf("holds %d events; want 5 (the resent one once)", m.Len())
+	}
+	cb, ok := m.Canonical("B")
+	ca, _ := m.Canonical("A")
+	if !ok || cb.Priority != conv.PriorityHigh || cb.Notes != 1 || ca.Notes != 1 {
+		t.Errorf("A = %+v\nB = %+v", ca, cb)
+	}
+}

@@ -294,13 +294,19 @@ func (s *session) handle(f *inFrame) error {
 	}
 	switch f.Type {
 	case protocol.TypeEvents:
+		if err := ascending(f.Events); err != nil {
+			return err
+		}
 		evs := f.Events
-		// Merge the events frames already waiting: one durable write for many.
+		// Merge the events frames already waiting, one durable write for
+		// many, as long as seqs keep ascending (a contact's frame may start
+		// below the last one: see apply).
 	merge:
 		for len(evs) < mergeMax {
 			select {
 			case g := <-s.frames:
-				if g.err == nil && g.Type == protocol.TypeEvents {
+				if g.err == nil && g.Type == protocol.TypeEvents && ascending(g.Events) == nil &&
+					(len(g.Events) == 0 || len(evs) == 0 || g.Events[0].Seq > evs[len(evs)-1].Seq) {
 					evs = append(evs, g.Events...)
 					continue
 				}
@@ -344,28 +350,20 @@ func (s *session) handle(f *inFrame) error {
 	return nil
 }
 
-// apply hands canonical events to Local, strictly in log order: events at or
-// below the cursor (already applied) are skipped; a seq going backwards is a
-// broken stream, and the connection is dropped to resume from the cursor.
+// apply hands canonical events to Local, in the order the relay sent them
+// (ascending seqs, checked per frame), and moves the cursor to the highest
+// seq seen. Events are not filtered against the cursor: when a conversation
+// becomes a contact's (created for it, or a visitor identified), the relay
+// sends its history, whose seqs lie below the cursor of the contact's other
+// devices. Local keeps what it does not hold yet and ignores the rest.
 func (s *session) apply(evs []conv.Event) error {
 	n := uint64(len(evs))
-	fresh := evs[:0]
-	last := s.applied
-	for _, e := range evs {
-		switch {
-		case e.Seq <= s.applied:
-			continue
-		case e.Seq <= last:
-			return fmt.Errorf("client: relay sent seq %d after %d", e.Seq, last)
+	if n > 0 {
+		upTo := max(s.applied, evs[n-1].Seq)
+		if err := s.c.opts.Local.ApplyCanonical(s.epoch, evs, upTo); err != nil {
+			return fmt.Errorf("client: apply events %d..%d: %w", evs[0].Seq, evs[n-1].Seq, err)
 		}
-		last = e.Seq
-		fresh = append(fresh, e)
-	}
-	if len(fresh) > 0 {
-		if err := s.c.opts.Local.ApplyCanonical(s.epoch, fresh, last); err != nil {
-			return fmt.Errorf("client: apply events %d..%d: %w", fresh[0].Seq, last, err)
-		}
-		s.applied = last
+		s.applied = upTo
 	}
 	if !s.caughtUp {
 		s.received += n
@@ -488,6 +486,23 @@ func (s *session) maybePush(ctx context.Context) error {
 	s.wantPush = more
 	s.log.Debug("sync: pushed", "events", len(ids))
 	c.n.update(func(st *Status) { st.Pushing = len(ids) })
+	return nil
+}
+
+// ascending checks that a frame's events come in strictly ascending seqs;
+// a frame that does not is a broken stream, and the connection is dropped
+// to resume from the cursor.
+func ascending(evs []conv.Event) error {
+	for i := 1; i < len(evs); i++ {
+		if evs[i].Seq <= evs[i-1].Seq {
+			return fmt.Errorf("client: relay sent seq %d after %d in one frame", evs[i].Seq, evs[i-1].Seq)
+		}
+	}
+	for _, e := range evs {
+		if e.Seq == 0 {
+			return fmt.Errorf("client: relay sent event %s without a seq", e.ID)
+		}
+	}
 	return nil
 }
 
