@@ -1,0 +1,447 @@
+package relay
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+
+	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/protocol"
+)
+
+// The test workspace.
+const (
+	testWS     = "acme"
+	testSecret = "acme-identity-secret-0123456789"
+	tokAna     = "token-ana-0123456789abcdef"
+	tokBen     = "token-ben-0123456789abcdef"
+	tokFAQ     = "token-faq-0123456789abcdef"
+)
+
+func testConfig() *Config {
+	return &Config{Workspaces: []WorkspaceConfig{{
+		ID:             testWS,
+		Name:           "Acme Hosting",
+		IdentitySecret: testSecret,
+		Agents: []Member{
+			{ID: "ana", Name: "Ana", Token: tokAna},
+			{ID: "ben", Name: "Ben", Token: tokBen},
+		},
+		Assistants: []Member{{ID: "faq", Name: "FAQ bot", Token: tokFAQ}},
+		Attributes: []conv.AttributeDef{
+			{Key: "plan", Type: conv.AttrEnum, Values: []string{"free", "pro"}},
+			{Key: "seats", Type: conv.AttrNumber},
+			{Key: "vip", Type: conv.AttrBool},
+			{Key: "company", Type: conv.AttrString},
+		},
+	}}}
+}
+
+func contactHash(id string) string {
+	m := hmac.New(sha256.New, []byte(testSecret))
+	m.Write([]byte(id))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// testRelay is a real relay on a real Badger log, served by httptest.
+type testRelay struct {
+	t    testing.TB
+	dir  string
+	opts Options
+	log  *BadgerLog
+	srv  *Server
+	hs   *httptest.Server
+	url  string
+}
+
+func newTestRelay(t testing.TB, opts ...func(*Options)) *testRelay {
+	t.Helper()
+	r := &testRelay{t: t, dir: t.TempDir()}
+	for _, o := range opts {
+		o(&r.opts)
+	}
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *testRelay) start() {
+	r.t.Helper()
+	var err error
+	r.log, err = OpenBadgerLog(r.dir, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.srv, err = New(testConfig(), r.log, r.opts)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.hs = httptest.NewServer(r.srv.Handler())
+	r.url = "ws" + strings.TrimPrefix(r.hs.URL, "http") + protocol.Path
+}
+
+func (r *testRelay) stop() {
+	if r.srv == nil {
+		return
+	}
+	r.hs.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := r.srv.Shutdown(ctx); err != nil {
+		r.t.Errorf("Shutdown: %v", err)
+	}
+	if err := r.log.Close(); err != nil {
+		r.t.Errorf("log Close: %v", err)
+	}
+	r.srv = nil
+}
+
+func (r *testRelay) restart() {
+	r.t.Helper()
+	r.stop()
+	r.start()
+}
+
+func (r *testRelay) head() uint64 { return r.srv.Head(testWS) }
+
+// client is a raw protocol client: frames in, frames out.
+type client struct {
+	t      testing.TB
+	c      *websocket.Conn
+	frames chan frame
+	done   chan struct{}
+	err    error // why the reader stopped; read after done
+	device string
+	mid    uint64
+}
+
+type frame struct {
+	Type string
+	Raw  []byte
+}
+
+const waitFrame = 10 * time.Second
+
+func dial(t testing.TB, url string) *client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	c.SetReadLimit(4 << 20)
+	cl := &client{t: t, c: c, frames: make(chan frame, 4096), done: make(chan struct{}), device: "dev-" + uuid.NewString()[:8]}
+	go cl.read()
+	t.Cleanup(func() { c.CloseNow() })
+	return cl
+}
+
+func (c *client) read() {
+	defer close(c.done)
+	for {
+		_, b, err := c.c.Read(context.Background())
+		if err != nil {
+			c.err = err
+			return
+		}
+		var f struct{ Type string }
+		_ = json.Unmarshal(b, &f)
+		c.frames <- frame{Type: f.Type, Raw: b}
+	}
+}
+
+func (c *client) sendRaw(s string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.c.Write(ctx, websocket.MessageText, []byte(s)); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+func (c *client) send(v any) {
+	c.t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.sendRaw(string(b))
+}
+
+// next returns the next frame, failing the test after waitFrame.
+func (c *client) next() frame {
+	c.t.Helper()
+	select {
+	case f := <-c.frames:
+		return f
+	case <-time.After(waitFrame):
+		c.t.Fatalf("no frame within %v", waitFrame)
+	}
+	return frame{}
+}
+
+// nextOf returns the next frame of type typ, skipping others of skip.
+func (c *client) nextOf(typ string, skip ...string) frame {
+	c.t.Helper()
+	for {
+		f := c.next()
+		if f.Type == typ {
+			return f
+		}
+		ok := false
+		for _, s := range skip {
+			ok = ok || s == f.Type
+		}
+		if !ok {
+			c.t.Fatalf("got %s frame %s; want %s", f.Type, trunc(f.Raw), typ)
+		}
+	}
+}
+
+// quiet asserts no frame arrives within d.
+func (c *client) quiet(d time.Duration) {
+	c.t.Helper()
+	select {
+	case f := <-c.frames:
+		c.t.Fatalf("unexpected %s frame: %s", f.Type, trunc(f.Raw))
+	case <-time.After(d):
+	}
+}
+
+func trunc(b []byte) string {
+	if len(b) > 400 {
+		return string(b[:400]) + "…"
+	}
+	return string(b)
+}
+
+func decode[T any](t testing.TB, f frame) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(f.Raw, &v); err != nil {
+		t.Fatalf("decode %s: %v", trunc(f.Raw), err)
+	}
+	return v
+}
+
+// closed waits for the connection to end and returns its close code.
+func (c *client) closed() websocket.StatusCode {
+	c.t.Helper()
+	// Drain frames so the reader can reach the close.
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case <-c.frames:
+		case <-c.done:
+			for len(c.frames) > 0 {
+				<-c.frames
+			}
+			return websocket.CloseStatus(c.err)
+		case <-deadline:
+			c.t.Fatal("connection not closed")
+		}
+	}
+}
+
+// expectError reads frames until an error frame and checks it.
+func (c *client) expectError(code string, fatal bool) protocol.Error {
+	c.t.Helper()
+	f := c.nextOf(protocol.TypeError, protocol.TypeEvents, protocol.TypeCaughtUp, protocol.TypeTyping)
+	e := decode[protocol.Error](c.t, f)
+	if e.Code != code || e.Fatal != fatal {
+		c.t.Fatalf("error = %s (fatal %v) %q; want %s (fatal %v)", e.Code, e.Fatal, e.Message, code, fatal)
+	}
+	return e
+}
+
+func hello(ws string, device string, cur protocol.Cursor, a protocol.Auth) protocol.Hello {
+	return protocol.Hello{Type: protocol.TypeHello, Protocol: protocol.Version, Workspace: ws, Device: device, Cursor: cur, Auth: a}
+}
+
+func agentAuth(tok string) protocol.Auth { return protocol.Auth{Kind: protocol.AuthAgent, Token: tok} }
+func contactAuth(id string) protocol.Auth {
+	return protocol.Auth{Kind: protocol.AuthContact, ContactID: id, Hash: contactHash(id)}
+}
+
+// session is a welcomed client with everything it received.
+type tsession struct {
+	*client
+	welcome  protocol.Welcome
+	backlog  []conv.Event
+	caughtUp protocol.Cursor
+}
+
+// connect dials, says hello with auth and cursor, and reads the backlog up
+// to caughtUp.
+func connect(t testing.TB, url string, a protocol.Auth, cur protocol.Cursor, device ...string) *tsession {
+	t.Helper()
+	c := dial(t, url)
+	if len(device) > 0 {
+		c.device = device[0]
+	}
+	c.send(hello(testWS, c.device, cur, a))
+	f := c.next()
+	if f.Type != protocol.TypeWelcome {
+		t.Fatalf("hello as %s: got %s", a.Kind, trunc(f.Raw))
+	}
+	s := &tsession{client: c, welcome: decode[protocol.Welcome](t, f)}
+	c.mid = s.welcome.LastMid
+	for {
+		f := c.next()
+		switch f.Type {
+		case protocol.TypeEvents:
+			s.backlog = append(s.backlog, decode[protocol.Events](t, f).Events...)
+		case protocol.TypeCaughtUp:
+			s.caughtUp = decode[protocol.CaughtUp](t, f).Cursor
+			return s
+		default:
+			t.Fatalf("during backlog: %s", trunc(f.Raw))
+		}
+	}
+}
+
+// ev makes an event of the client's device with the next mid.
+func (c *client) ev(kind conv.Kind, convID string, data any) conv.Event {
+	c.mid++
+	return conv.Event{
+		ID:     uuid.Must(uuid.NewV7()).String(),
+		Conv:   convID,
+		Kind:   kind,
+		Device: c.device,
+		Mid:    c.mid,
+		At:     time.Now().UnixMilli(),
+		Data:   conv.MustData(data),
+	}
+}
+
+// push sends events and returns the ack (skipping events frames, which
+// it returns too).
+func (c *client) push(evs ...conv.Event) ([]protocol.Result, []conv.Event) {
+	c.t.Helper()
+	if evs == nil {
+		evs = []conv.Event{}
+	}
+	c.send(protocol.Push{Type: protocol.TypePush, Events: evs})
+	var got []conv.Event
+	for {
+		f := c.next()
+		switch f.Type {
+		case protocol.TypeEvents:
+			got = append(got, decode[protocol.Events](c.t, f).Events...)
+		case protocol.TypeAck:
+			a := decode[protocol.Ack](c.t, f)
+			if len(a.Results) != len(evs) {
+				c.t.Fatalf("ack has %d results for %d events", len(a.Results), len(evs))
+			}
+			return a.Results, got
+		case protocol.TypeTyping:
+		default:
+			c.t.Fatalf("push: got %s", trunc(f.Raw))
+		}
+	}
+}
+
+// mustLog pushes events and fails unless every one is logged.
+func (c *client) mustLog(evs ...conv.Event) []protocol.Result {
+	c.t.Helper()
+	res, _ := c.push(evs...)
+	for i, r := range res {
+		if r.Error != nil || r.Seq == 0 {
+			c.t.Fatalf("push %s: result %+v; want logged", evs[i].Kind, r)
+		}
+	}
+	return res
+}
+
+// events reads events frames until n events arrived.
+func (c *client) events(n int) []conv.Event {
+	c.t.Helper()
+	var got []conv.Event
+	for len(got) < n {
+		f := c.nextOf(protocol.TypeEvents, protocol.TypeAck, protocol.TypeTyping)
+		got = append(got, decode[protocol.Events](c.t, f).Events...)
+	}
+	return got
+}
+
+// wholeLog returns every event of the test workspace, read as a new agent
+// device.
+func wholeLog(t testing.TB, url string) []conv.Event {
+	t.Helper()
+	s := connect(t, url, agentAuth(tokAna), protocol.Cursor{})
+	s.c.Close(websocket.StatusNormalClosure, "")
+	return s.backlog
+}
+
+// checkGapFree asserts evs are seqs 1..n with distinct ids.
+func checkGapFree(t testing.TB, evs []conv.Event) {
+	t.Helper()
+	ids := map[string]uint64{}
+	for i, e := range evs {
+		if e.Seq != uint64(i+1) {
+			t.Fatalf("event %d has seq %d; want %d", i, e.Seq, i+1)
+		}
+		if prev, dup := ids[e.ID]; dup {
+			t.Fatalf("event %s logged twice: seqs %d and %d", e.ID, prev, e.Seq)
+		}
+		ids[e.ID] = e.Seq
+	}
+}
+
+func kinds(evs []conv.Event) string {
+	var b strings.Builder
+	for i, e := range evs {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString(string(e.Kind))
+	}
+	return b.String()
+}
+
+func newConvID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// created is the data of a conversation.created for contact (empty: the
+// actor's own).
+func created(contact string) conv.Created {
+	if contact == "" {
+		return conv.Created{Subject: "help"}
+	}
+	role := conv.RoleContact
+	if strings.HasPrefix(contact, "visitor:") {
+		role = conv.RoleVisitor
+	}
+	return conv.Created{Subject: "help", Contact: &conv.Participant{ID: contact, Role: role}}
+}
+
+func msg(text string) conv.Message { return conv.Message{Text: text} }
+
+var errTimeout = errors.New("timeout")
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(d time.Duration, cond func() bool) error {
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		if cond() {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return errTimeout
+}
+
+var _ = fmt.Sprint
+var _ sync.Mutex
