@@ -165,3 +165,17 @@ func Bundle(relayURL string) ([]byte, error) {
 	b.WriteString("})();\n")
 	return b.Bytes(), nil
 }
+
+// Patterns are the paths Handler serves, for a mux that serves other things
+// too (the relay's: /v1/sync, /healthz, /metrics).
+var Patterns = []string{"/widget.js", "/widget/", "/demo"}
+
+// Mount serves the widget on mux, next to whatever mux serves already:
+//
+//	widget.Mount(srv.Handler(), widget.Options{Demo: widget.Demo{Workspace: "acme"}})
+func Mount(mux *http.ServeMux, opts Options) {
+	h := Handler(opts)
+	for _, p := range Patterns {
+		mux.Handle(p, h)
+	}
+}

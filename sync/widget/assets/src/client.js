@@ -104,6 +104,7 @@ export class Client {
       const auth = { ...this.auth };
       const vt = this.store.visitorToken;
       if (vt) auth.visitorToken = vt;
+      this.sentVisitorToken = !!vt;
       this.send({
         type: "hello",
         protocol: PROTOCOL,
@@ -179,7 +180,17 @@ export class Client {
     this.inflight = null;
     this.welcomed = false;
     if (this.stopped) return;
-    if (!retryable(code) || (this.fatal && !retryable(this.closeCodeFor(this.fatal.code)))) {
+    const refused = !retryable(code) || (this.fatal && !retryable(this.closeCodeFor(this.fatal.code)));
+    if (refused && this.sentVisitorToken && (!this.fatal || this.fatal.code === "unauthorized")) {
+      // A visitor token this relay does not know (its log was replaced, or
+      // the token is from another relay): forget it and say hello without
+      // it, once. A contact's wrong hash is refused again, for good.
+      this.store.visitorToken = "";
+      this.sentVisitorToken = false;
+      this.connect();
+      return;
+    }
+    if (refused) {
       const f = this.fatal || { code: "closed", message: reason || `the relay closed the connection (${code})` };
       const err = new WidgetError(f.code, `Threadline: the relay refused this session: ${f.code}: ${f.message}`);
       this.setState("failed", err);

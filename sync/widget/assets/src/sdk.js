@@ -203,8 +203,10 @@ export class Widget {
       this.ui = new UI(this.env.document, this.env.css || "", {
         title: o.title || "Chat with us",
         hideLauncher: !!o.hideLauncher,
-        open: () => this.open(),
-        close: () => this.close(),
+        // The launcher works before start has finished (or after it
+        // failed: the panel shows why); the API's open and close do not.
+        open: () => (this.started ? this.open() : this.ui.setOpen(true)),
+        close: () => (this.started ? this.close() : this.ui.setOpen(false)),
         send: (text) => this.sendText(text).catch((err) => this.report(err)),
         select: (id) => {
           this.selected = id;
