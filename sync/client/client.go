@@ -48,6 +48,14 @@ type Options struct {
 	// reconnect to start again from the shortest delay; 10 s when zero.
 	StableAfter time.Duration
 	HTTPClient  *http.Client // for the WebSocket handshake; http.DefaultClient when nil
+
+	// PushRate and PushBurst pace pushes under the relay's per-session rate
+	// limit (events per second, and the burst allowed); they default to
+	// protocol.RatePerSecond and protocol.RateBurst. Raise them only for a
+	// relay configured with higher limits (a trusted integration, a load
+	// test).
+	PushRate  float64
+	PushBurst float64
 }
 
 // Errors.
@@ -166,6 +174,13 @@ func New(opts Options) (*Client, error) {
 	if opts.StableAfter <= 0 {
 		opts.StableAfter = 10 * time.Second
 	}
+	if opts.PushRate <= 0 {
+		opts.PushRate = protocol.RatePerSecond
+	}
+	if opts.PushBurst <= 0 {
+		opts.PushBurst = protocol.RateBurst
+	}
+	opts.PushBurst = max(opts.PushBurst, 1)
 	return &Client{
 		opts:      opts,
 		log:       opts.Logger.With("workspace", opts.Workspace, "device", opts.Device),

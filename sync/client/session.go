@@ -108,7 +108,7 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 		frames:   make(chan *inFrame, frameQueue),
 		stop:     make(chan struct{}),
 		maxBatch: protocol.MaxPushEvents,
-		tokens:   protocol.RateBurst,
+		tokens:   c.opts.PushBurst,
 		tokensAt: time.Now(),
 	}
 	s.alive()
@@ -409,7 +409,8 @@ func (s *session) maybePush(ctx context.Context) error {
 
 	// Pace: wait for enough tokens for a worthwhile push.
 	now := time.Now()
-	s.tokens = min(float64(protocol.RateBurst), s.tokens+now.Sub(s.tokensAt).Seconds()*protocol.RatePerSecond)
+	rate := s.c.opts.PushRate
+	s.tokens = min(s.c.opts.PushBurst, s.tokens+now.Sub(s.tokensAt).Seconds()*rate)
 	s.tokensAt = now
 	limit := min(s.maxBatch, int(s.tokens))
 
@@ -458,8 +459,8 @@ func (s *session) maybePush(ctx context.Context) error {
 	}
 	if len(ids) == 0 {
 		if more { // out of tokens: come back when there are enough for a push
-			need := min(s.maxBatch, protocol.RatePerSecond/5)
-			s.schedule(time.Duration((float64(need) - s.tokens) / protocol.RatePerSecond * float64(time.Second)))
+			need := min(float64(s.maxBatch), max(1, rate/5), s.c.opts.PushBurst)
+			s.schedule(time.Duration((need - s.tokens) / rate * float64(time.Second)))
 		}
 		return nil
 	}
@@ -519,33 +520,56 @@ func (s *session) onAck(f *inFrame) error {
 		s.log.Warn("sync: ack with no push in flight; ignored", "results", len(f.Results))
 		return nil
 	}
-	byID := make(map[string]protocol.Result, len(f.Results))
-	for _, r := range f.Results {
-		byID[r.ID] = r
-	}
 	out := make([]Outcome, 0, len(s.inflight))
 	missing := 0
-	for _, id := range s.inflight {
-		r, ok := byID[id]
-		if !ok {
-			missing++ // pushed again next time
-			continue
+	if len(f.Results) == len(s.inflight) {
+		// Results come in push order. One that names another id answers a
+		// mid this device already used for another event (a device id reused
+		// by a store that forgot its mids): that event can never be logged
+		// under its mid, so it fails, for the user to retry under a new one.
+		for i, id := range s.inflight {
+			r := f.Results[i]
+			if r.ID != id {
+				s.log.Error("sync: the relay already processed this mid for another event; is this device id reused?",
+					"id", id, "other", r.ID)
+				out = append(out, Outcome{ID: id, Err: &conv.Error{Code: conv.CodeConflict,
+					Message: "this device already used the event's mid for event " + r.ID + "; retry it"}})
+				continue
+			}
+			out = append(out, Outcome{ID: id, Seq: r.Seq, Err: r.Error})
 		}
-		out = append(out, Outcome{ID: id, Seq: r.Seq, Err: r.Error})
-		if r.Error != nil {
-			s.log.Info("sync: relay rejected an event", "id", id, "code", r.Error.Code, "msg", r.Error.Message)
+	} else {
+		byID := make(map[string]protocol.Result, len(f.Results))
+		for _, r := range f.Results {
+			byID[r.ID] = r
 		}
-	}
-	if missing > 0 || len(f.Results) != len(s.inflight) {
+		for _, id := range s.inflight {
+			r, ok := byID[id]
+			if !ok {
+				missing++ // pushed again, after a backoff
+				continue
+			}
+			out = append(out, Outcome{ID: id, Seq: r.Seq, Err: r.Error})
+		}
 		s.log.Warn("sync: ack does not match the push", "pushed", len(s.inflight), "results", len(f.Results), "missing", missing)
+	}
+	for _, o := range out {
+		if o.Err != nil {
+			s.log.Info("sync: relay rejected an event", "id", o.ID, "code", o.Err.Code, "msg", o.Err.Message)
+		}
 	}
 	if err := s.c.opts.Local.Acknowledged(out); err != nil {
 		return fmt.Errorf("client: record acknowledgements: %w", err)
 	}
 	s.c.rememberOutcomes(out)
 	s.inflight = nil
-	s.pushFails = 0
 	s.wantPush = true
+	if missing > 0 {
+		s.schedule(s.c.opts.Backoff.Delay(s.pushFails, s.c.rnd()))
+		s.pushFails++
+	} else {
+		s.pushFails = 0
+	}
 	s.c.n.update(func(st *Status) { st.Pushing = 0 })
 	return nil
 }
