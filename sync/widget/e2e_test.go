@@ -107,7 +107,7 @@ func TestBrowser(t *testing.T) {
 			}
 		}
 	}
-	if once == 0 {
+	if once == 0 && os.Getenv("THREADLINE_E2E_ONLY") == "" {
 		t.Error("no exactly-once message reached the agent: the offline scenarios did not run")
 	}
 }

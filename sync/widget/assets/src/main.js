@@ -22,7 +22,8 @@ export function main(win, config) {
   win.$threadline = widget.queue;
   win.Threadline = widget.api();
   const workspace = data.workspace || win.THREADLINE_WORKSPACE;
-  if (workspace) widget.start({ workspace, open: data.open === "true" });
+  const title = data.title || win.THREADLINE_TITLE;
+  if (workspace) widget.start({ workspace, title, open: data.open === "true" });
   win.dispatchEvent(new win.CustomEvent("threadline:loaded"));
 }
 

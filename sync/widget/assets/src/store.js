@@ -95,9 +95,12 @@ export class Store {
   }
 
   // nextMid hands out the device's next mid: 1, 2, 3, … never reused.
+  // Without localStorage the counter lives in memory: the device id does
+  // too, so a reloaded page is a new device whose mids start again at 1.
   nextMid(device) {
     const k = this.prefix + "mid:" + device;
-    const n = (parseInt(lsGet(k) || "0", 10) || 0) + 1;
+    const n = Math.max(parseInt(lsGet(k) || "0", 10) || 0, this.lastMid || 0) + 1;
+    this.lastMid = n;
     lsSet(k, String(n));
     return n;
   }
@@ -107,6 +110,7 @@ export class Store {
   bumpMid(device, n) {
     const k = this.prefix + "mid:" + device;
     if ((parseInt(lsGet(k) || "0", 10) || 0) < n) lsSet(k, String(n));
+    this.lastMid = Math.max(this.lastMid || 0, n);
   }
 
   get visitorToken() {

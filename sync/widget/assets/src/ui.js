@@ -36,6 +36,9 @@ function time(at) {
   }
 }
 
+const CHAT_ICON =
+  '<svg class="icon" aria-hidden="true" viewBox="0 0 24 24" width="28" height="28"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z"/></svg>';
+
 const STATUS_TEXT = {
   offline: "Offline: your messages will be sent when you are back online.",
   connecting: "Connecting…",
@@ -66,9 +69,10 @@ export class UI {
       d,
       "button",
       { class: "launcher", type: "button", "aria-label": "Open chat", onclick: () => (this.open ? this.o.close() : this.o.open()) },
-      el(d, "span", { class: "icon", "aria-hidden": "true", text: "💬" }),
       this.badge,
     );
+    // A constant icon (no emoji: a page's fonts may not have one).
+    this.launcher.insertAdjacentHTML("afterbegin", CHAT_ICON);
     if (this.o.hideLauncher) this.launcher.hidden = true;
     this.select = el(d, "select", { class: "convs", hidden: true, "aria-label": "Conversations", onchange: () => this.o.select(this.select.value) });
     this.statusLine = el(d, "div", { class: "status", role: "status" });
