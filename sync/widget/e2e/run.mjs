@@ -476,6 +476,29 @@ scenario("a push whose ack was lost is resent after a reload with the same id an
   assert.equal(await page.locator(`${W} li.msg.sent[data-id="${rec.id}"]`).count(), 1);
 });
 
+scenario("a visitor who identifies becomes the contact, and its conversation follows it to another device", async () => {
+  const { page } = await newPage();
+  const v = await start(page);
+  assert.equal(v.res.identity.role, "visitor");
+  await cmd(page, ["do", "chat:open"]);
+  const text = `Asked before signing in ${rand()}`;
+  await send(page, text);
+  const first = await waitFor("the agent to get the visitor's message", async () => (await agentMessages(text))[0]);
+  assert.equal(first.actor.role, "visitor");
+  const id = `signed-${rand()}`;
+  const r = await cmd(page, ["set", "user:id", [id, hash(id)]]);
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.equal(r.ok.identity.id, `contact:${id}`);
+  await waitFor("the agent to see contact.identified", async () =>
+    (await agentEvents()).find((e) => e.kind === "contact.identified" && e.conv === first.conv && e.data.contact.id === `contact:${id}`),
+  );
+  await waitFor("the history after identifying", async () => (await bubbles(page)).includes(text));
+  const B = await newPage();
+  await startContact(B.page, id);
+  await cmd(B.page, ["do", "chat:open"]);
+  await waitFor("the other device to show the visitor's conversation", async () => (await bubbles(B.page)).includes(text));
+});
+
 scenario("a wrong contact hash is refused: unauthorized, shown to the page", async () => {
   const { page } = await newPage();
   await page.evaluate(() => {

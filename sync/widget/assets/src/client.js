@@ -223,6 +223,7 @@ export class Client {
           this.cursor = { epoch: f.cursor.epoch, seq: f.cursor.seq };
           this.store.cursor = this.cursor;
         }
+        this.quiet = false;
         this.setState("online", null);
         this.onChange();
         return;
@@ -260,6 +261,9 @@ export class Client {
     if (f.visitorToken) this.store.visitorToken = f.visitorToken;
     this.store.bumpMid(this.device, f.lastMid || 0);
     this.welcomed = true;
+    // A device's first sync replays history: the page hears about what
+    // arrives from now on, not about old messages.
+    this.quiet = this.cursor.seq === 0;
     this.attempt = 0;
     this.model.setPending(this.outbox);
     this.setState("syncing", null);
@@ -279,7 +283,7 @@ export class Client {
     this.outbox = this.outbox.filter((r) => !this.model.has(r.id));
     this.model.setPending(this.outbox);
     this.onChange();
-    for (const n of notes) this.onNotify(n);
+    if (!this.quiet) for (const n of notes) this.onNotify(n);
   }
 
   async onAck(results) {

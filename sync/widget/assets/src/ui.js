@@ -61,7 +61,8 @@ export class UI {
 
   mount() {
     const d = this.doc;
-    this.host = el(d, "div", { id: "threadline-widget", "data-threadline": "" });
+    // A tag of its own, so the page's rules for div and friends miss it.
+    this.host = el(d, "threadline-widget", { id: "threadline-widget" });
     const root = this.host.attachShadow({ mode: "open" });
     const style = el(d, "style", { text: this.css });
     this.badge = el(d, "span", { class: "badge", hidden: true, "aria-label": "unread messages" });
