@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -168,7 +169,7 @@ func (l *BadgerLog) Append(ws string, b *Batch) error {
 		}
 	}
 	for _, v := range b.Visitors {
-		if err := set(visitorKey(ws, v.Hash), []byte(v.ID)); err != nil {
+		if err := set(visitorKey(ws, v.Hash), []byte(v.ID+"\x00"+v.Contact)); err != nil {
 			return fmt.Errorf("relay: store visitor: %w", err)
 		}
 	}
@@ -364,8 +365,8 @@ func (l *BadgerLog) Result(ws, identity, device string, mid uint64) (protocol.Re
 }
 
 // Visitor implements Log.
-func (l *BadgerLog) Visitor(ws string, h [32]byte) (string, bool, error) {
-	var id string
+func (l *BadgerLog) Visitor(ws string, h [32]byte) (VisitorToken, bool, error) {
+	vt := VisitorToken{Hash: h}
 	err := l.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(visitorKey(ws, h))
 		if errors.Is(err, badger.ErrKeyNotFound) {
@@ -374,9 +375,13 @@ func (l *BadgerLog) Visitor(ws string, h [32]byte) (string, bool, error) {
 		if err != nil {
 			return err
 		}
-		return item.Value(func(v []byte) error { id = string(v); return nil })
+		return item.Value(func(v []byte) error {
+			id, contact, _ := strings.Cut(string(v), "\x00")
+			vt.ID, vt.Contact = id, contact
+			return nil
+		})
 	})
-	return id, id != "", err
+	return vt, vt.ID != "", err
 }
 
 // Check implements Log: it writes (and syncs) a probe key.

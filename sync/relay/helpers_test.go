@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -125,6 +126,16 @@ type client struct {
 	err    error // why the reader stopped; read after done
 	device string
 	mid    uint64
+
+	mu  sync.Mutex
+	got []conv.Event // every event received, in order
+}
+
+// received returns every event the client has received so far.
+func (c *client) received() []conv.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.got)
 }
 
 type frame struct {
@@ -157,8 +168,16 @@ func (c *client) read() {
 			c.err = err
 			return
 		}
-		var f struct{ Type string }
+		var f struct {
+			Type   string
+			Events []conv.Event
+		}
 		_ = json.Unmarshal(b, &f)
+		if f.Type == protocol.TypeEvents {
+			c.mu.Lock()
+			c.got = append(c.got, f.Events...)
+			c.mu.Unlock()
+		}
 		c.frames <- frame{Type: f.Type, Raw: b}
 	}
 }

@@ -19,7 +19,7 @@ import (
 //	'o' ws participant conv                 → since(8): participant's conversations and the seq it got each
 //	'm' ws identity device                  → highest processed mid(8)
 //	'r' ws identity device mid(8)           → encoded protocol.Result of that mid (see encodeResult)
-//	'v' ws sha256(visitor token)(32)        → visitor participant id
+//	'v' ws sha256(visitor token)(32)        → visitor participant id, NUL, contact id it identified as
 //	'h'                                     → health probe (last write time)
 //
 // Strings are at most 255 bytes (ids are at most conv.MaxIDChars).

@@ -57,9 +57,9 @@ type Log interface {
 	// mid was processed.
 	Result(ws, identity, device string, mid uint64) (protocol.Result, bool, error)
 
-	// Visitor returns the visitor id a visitor token (given by its SHA-256)
+	// Visitor returns the visitor a visitor token (given by its SHA-256)
 	// stands for.
-	Visitor(ws string, tokenHash [32]byte) (id string, ok bool, err error)
+	Visitor(ws string, tokenHash [32]byte) (v VisitorToken, ok bool, err error)
 
 	// Check reports whether the log can take writes now.
 	Check() error
@@ -111,10 +111,12 @@ type MidResult struct {
 	Result           protocol.Result
 }
 
-// VisitorToken maps a visitor token's SHA-256 to its visitor id.
+// VisitorToken maps a visitor token's SHA-256 to its visitor id, and to the
+// contact it last identified as ("" if none).
 type VisitorToken struct {
-	Hash [32]byte
-	ID   string
+	Hash    [32]byte
+	ID      string
+	Contact string
 }
 
 // encodeResult writes r compactly: id length(1) id, then 0 seq(8), or 1 code

@@ -59,6 +59,7 @@ type session struct {
 	plan        []uint64        // end users: visible seqs still to send, all <= planTo
 	planTo      uint64          //
 	skipHistory map[string]bool // conversations this device identified in its hello
+	fresh       bool            // the hello's cursor was a visitor's: the contact's other conversations come whole
 }
 
 // inFrame is every client frame's fields in one struct, so a frame is
@@ -437,7 +438,7 @@ func (s *session) planFor(from, to uint64) ([]uint64, error) {
 			continue // not yet published
 		}
 		lo := from
-		if o.Since > from && !s.skipHistory[o.Conv] {
+		if !s.skipHistory[o.Conv] && (o.Since > from || s.fresh) {
 			lo = 0
 		}
 		ss, err := s.srv.log.ConversationSeqs(w.id, o.Conv, lo, to)
@@ -542,8 +543,11 @@ func (s *session) hello(f *inFrame) bool {
 	switch {
 	case f.Auth.Kind == protocol.AuthVisitor && visitorToken != "":
 		err = w.submit(&request{kind: reqVisitor, visitor: VisitorToken{Hash: sha256.Sum256([]byte(visitorToken)), ID: who.ID}})
-	case identify != "":
-		r := &request{kind: reqIdentify, visitorID: identify, contact: who}
+	case identify.ID != "":
+		// The device's cursor is a visitor's the first time it says hello
+		// as this contact: the contact's other conversations come whole.
+		s.fresh = identify.Contact != who.ID
+		r := &request{kind: reqIdentify, visitorID: identify.ID, visitor: identify, contact: who}
 		if err = w.submit(r); err == nil && len(r.identified) > 0 {
 			s.skipHistory = map[string]bool{}
 			for _, c := range r.identified {
@@ -578,6 +582,7 @@ func (s *session) hello(f *inFrame) bool {
 	s.pos = start
 	if !who.IsTeam() {
 		plan, err := s.planFor(start, head)
+		s.fresh = false // for the first range only
 		if err != nil {
 			return s.unavailable(err)
 		}
@@ -612,7 +617,7 @@ func (s *session) unavailable(err error) bool {
 // authenticate checks a hello's auth. It returns the identity, a new
 // visitor token to hand out, the visitor id a contact identifies, or a
 // message saying why it is refused.
-func (s *session) authenticate(a *protocol.Auth) (who conv.Participant, newToken, identify, refused string) {
+func (s *session) authenticate(a *protocol.Auth) (who conv.Participant, newToken string, identify VisitorToken, refused string) {
 	w := s.ws
 	switch a.Kind {
 	case protocol.AuthAgent, protocol.AuthAssistant:
@@ -628,31 +633,31 @@ func (s *session) authenticate(a *protocol.Auth) (who conv.Participant, newToken
 			}
 		}
 		if found < 0 {
-			return who, "", "", "bad token"
+			return who, "", VisitorToken{}, "bad token"
 		}
-		return w.members[found].who, "", "", ""
+		return w.members[found].who, "", VisitorToken{}, ""
 
 	case protocol.AuthContact:
 		id := "contact:" + a.ContactID
 		if a.ContactID == "" || len(id) > conv.MaxIDChars {
-			return who, "", "", "contactId must be 1–120 characters"
+			return who, "", VisitorToken{}, "contactId must be 1–120 characters"
 		}
 		got, err := hex.DecodeString(a.Hash)
 		mac := hmac.New(sha256.New, w.secret)
 		mac.Write([]byte(a.ContactID))
 		if err != nil || !hmac.Equal(got, mac.Sum(nil)) {
-			return who, "", "", "wrong contact hash"
+			return who, "", VisitorToken{}, "wrong contact hash"
 		}
 		who = conv.Participant{ID: id, Role: conv.RoleContact, Name: truncate(a.Name, conv.MaxNameChars)}
 		if a.VisitorToken != "" {
-			vid, ok, err := s.srv.log.Visitor(w.id, sha256.Sum256([]byte(a.VisitorToken)))
+			vt, ok, err := s.srv.log.Visitor(w.id, sha256.Sum256([]byte(a.VisitorToken)))
 			if err != nil {
-				return who, "", "", "visitor lookup failed"
+				return who, "", VisitorToken{}, "visitor lookup failed"
 			}
 			if !ok {
-				return who, "", "", "unknown visitor token"
+				return who, "", VisitorToken{}, "unknown visitor token"
 			}
-			identify = vid
+			identify = vt
 		}
 		return who, "", identify, ""
 
@@ -661,18 +666,18 @@ func (s *session) authenticate(a *protocol.Auth) (who conv.Participant, newToken
 			var b [32]byte
 			_, _ = rand.Read(b[:])
 			return conv.Participant{ID: "visitor:" + uuid.NewString(), Role: conv.RoleVisitor},
-				base64.RawURLEncoding.EncodeToString(b[:]), "", ""
+				base64.RawURLEncoding.EncodeToString(b[:]), VisitorToken{}, ""
 		}
-		vid, ok, err := s.srv.log.Visitor(w.id, sha256.Sum256([]byte(a.VisitorToken)))
+		vt, ok, err := s.srv.log.Visitor(w.id, sha256.Sum256([]byte(a.VisitorToken)))
 		if err != nil {
-			return who, "", "", "visitor lookup failed"
+			return who, "", VisitorToken{}, "visitor lookup failed"
 		}
 		if !ok {
-			return who, "", "", "unknown visitor token"
+			return who, "", VisitorToken{}, "unknown visitor token"
 		}
-		return conv.Participant{ID: vid, Role: conv.RoleVisitor}, "", "", ""
+		return conv.Participant{ID: vt.ID, Role: conv.RoleVisitor}, "", VisitorToken{}, ""
 	}
-	return who, "", "", fmt.Sprintf("unknown auth kind %q", a.Kind)
+	return who, "", VisitorToken{}, fmt.Sprintf("unknown auth kind %q", a.Kind)
 }
 
 func truncate(s string, n int) string {

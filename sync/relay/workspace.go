@@ -116,8 +116,8 @@ type request struct {
 
 	visitor VisitorToken // newVisitor
 
-	visitorID string           // identify
-	contact   conv.Participant // identify
+	visitorID string           // identify: the visitor (by id and token)…
+	contact   conv.Participant // …becomes this contact
 
 	size int // estimated bytes, for group limits
 
@@ -243,6 +243,9 @@ func (w *workspace) commit(reqs []*request) {
 			g.batch.Visitors = append(g.batch.Visitors, r.visitor)
 		case reqIdentify:
 			r.identified, err = g.identify(r.visitorID, r.contact)
+			if r.visitor.Contact != r.contact.ID {
+				g.batch.Visitors = append(g.batch.Visitors, VisitorToken{Hash: r.visitor.Hash, ID: r.visitorID, Contact: r.contact.ID})
+			}
 		}
 		if err != nil {
 			break
