@@ -1,0 +1,343 @@
+package store
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	badger "github.com/dgraph-io/badger/v4"
+	memdb "github.com/hashicorp/go-memdb"
+	"github.com/threadline/threadline/backend/conv"
+)
+
+// Reads take a memdb.WatchSet (nil: no watching): the channels they add fire
+// when what the read returned may have changed, so a view can block with
+// ws.WatchCtx until then instead of polling.
+
+// Cursor returns the canonical position: the log's epoch ("" before the
+// first sync) and the last seq applied.
+func (s *Store) Cursor(ws memdb.WatchSet) (epoch string, seq uint64) {
+	m := s.meta(ws)
+	return m.Epoch, m.Seq
+}
+
+// TotalUnread returns the local participant's unread count over every
+// conversation.
+func (s *Store) TotalUnread(ws memdb.WatchSet) int { return s.meta(ws).TotalUnread }
+
+// Row returns conversation id's row, or nil if the device has none.
+func (s *Store) Row(id string, ws memdb.WatchSet) *Row {
+	if s.ready() != nil {
+		return nil
+	}
+	ch, o, err := s.mdb.Txn(false).FirstWatch(tableConvs, indexID, id)
+	if err != nil {
+		return nil
+	}
+	ws.Add(ch)
+	if o == nil {
+		return nil
+	}
+	return o.(*Row)
+}
+
+// Outbox returns every outbox record (pending, sent, failed) in mid order.
+func (s *Store) Outbox(ws memdb.WatchSet) []*Pending {
+	it, err := s.mdb.Txn(false).Get(tableOutbox, indexID+"_prefix", "")
+	if err != nil {
+		return nil
+	}
+	ws.Add(it.WatchCh())
+	var out []*Pending
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*entry).pending())
+	}
+	return out
+}
+
+// Pending returns the events waiting to be pushed (state pending), in mid
+// order.
+func (s *Store) Pending(ws memdb.WatchSet) []conv.Event {
+	var out []conv.Event
+	for _, p := range s.Outbox(ws) {
+		if p.State == StatePending {
+			out = append(out, p.Event)
+		}
+	}
+	return out
+}
+
+// Log calls fn for every canonical event with a seq above after, in order,
+// until fn returns false.
+func (s *Store) Log(after uint64, fn func(conv.Event) bool) error {
+	return s.db.View(func(btx *badger.Txn) error {
+		prefix := []byte{prefixLog}
+		it := btx.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Seek(logKey(after + 1)); it.Valid(); it.Next() {
+			var e conv.Event
+			err := it.Item().Value(func(v []byte) error {
+				var err error
+				e, err = decodeEvent(string(v))
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("store: read log %d: %w", seqOfLogKey(it.Item().Key()), err)
+			}
+			if !fn(e) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// Timeline returns up to limit canonical items of conversation id, oldest
+// first, that come before seq before (0: the newest ones), and older, the
+// cursor for the page before them (0: none). The newest page (before == 0)
+// ends with the row's overlay: every pending, sent and failed item.
+func (s *Store) Timeline(id string, before uint64, limit int, ws memdb.WatchSet) (items []Item, older uint64, err error) {
+	r := s.Row(id, ws)
+	if r == nil {
+		return nil, 0, nil
+	}
+	if limit <= 0 {
+		limit = 50
+	}
+	prefix, err := itemPrefix(id)
+	if err != nil {
+		return nil, 0, err
+	}
+	var seek []byte
+	if before == 0 {
+		seek = append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	} else {
+		seek, _ = itemKey(id, before-1)
+	}
+	err = s.db.View(func(btx *badger.Txn) error {
+		it := btx.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true, PrefetchValues: true, PrefetchSize: min(limit+1, 100)})
+		defer it.Close()
+		for it.Seek(seek); it.Valid(); it.Next() {
+			if len(items) == limit {
+				older = items[len(items)-1].Event.Seq
+				break
+			}
+			var e conv.Event
+			err := it.Item().Value(func(v []byte) error {
+				var err error
+				e, err = decodeEvent(string(v))
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("store: read item of %s: %w", id, err)
+			}
+			items = append(items, Item{Event: e})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	for i, j := 0, len(items)-1; i < j; i, j = i+1, j-1 {
+		items[i], items[j] = items[j], items[i]
+	}
+	if before == 0 {
+		items = append(items, r.Overlay...)
+	}
+	return items, older, nil
+}
+
+// Sort orders an inbox page.
+type Sort uint8
+
+// Sorts.
+const (
+	ByActivity Sort = iota // latest activity first
+	ByPriority             // urgent first, then latest activity
+)
+
+// Query selects and orders an inbox page.
+type Query struct {
+	Status     conv.Status   // "": any
+	Priority   conv.Priority // "": any
+	Tag        string        // "": any
+	Assignee   string        // "": any; "none": unassigned; else a participant id
+	UnreadOnly bool
+	Sort       Sort
+	Cursor     string // "" for the first page; else a Page's next cursor
+	Limit      int    // default 50
+}
+
+// ErrBadCursor is returned for a cursor Page did not make.
+var ErrBadCursor = errors.New("store: bad inbox cursor")
+
+// Unassigned is the Assignee filter for conversations nobody is assigned to.
+const Unassigned = "none"
+
+// Page returns the rows q selects, in its order, and the cursor of the next
+// page ("" when there is none). The inbox table keeps rows by status, then
+// newest activity; a status filter is a prefix, the other filters are
+// checked row by row, and the priority order runs one pass per priority,
+// urgent first.
+func (s *Store) Page(q Query, ws memdb.WatchSet) ([]*Row, string, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	tbl := tableInbox
+	if q.UnreadOnly {
+		tbl = tableUnread
+	}
+	var scopes []byte
+	if q.Status != "" {
+		scopes = []byte{statusByte(q.Status)}
+	} else {
+		scopes = []byte{statusOpen, statusResolved, statusOther}
+	}
+	tag := strings.ToLower(strings.TrimSpace(q.Tag))
+	ranks := []int{-2} // -2: any priority
+	if q.Sort == ByPriority {
+		ranks = []int{3, 2, 1, 0, -1}
+	}
+	if q.Priority != "" {
+		ranks = []int{q.Priority.Rank()}
+	}
+	// resume: the rank and key (without its status byte) of the last row
+	// returned.
+	startRank, rest, err := decodeCursor(q.Cursor, q.Sort)
+	if err != nil {
+		return nil, "", err
+	}
+
+	txn := s.mdb.Txn(false)
+	if ws != nil {
+		var watch []byte
+		if len(scopes) == 1 {
+			watch = scopes
+		}
+		it, err := txn.Get(tbl, indexID+"_prefix", watch)
+		if err != nil {
+			return nil, "", err
+		}
+		ws.Add(it.WatchCh())
+	}
+
+	match := func(r *Row, rank int) bool {
+		v := &r.Sum
+		switch {
+		case rank != -2 && v.Priority.Rank() != rank && !(rank == -1 && v.Priority.Rank() < 0):
+			return false
+		case tag != "" && !v.HasTag(tag):
+			return false
+		case q.Assignee == Unassigned && v.Assignee != "":
+			return false
+		case q.Assignee != "" && q.Assignee != Unassigned && v.Assignee != q.Assignee:
+			return false
+		}
+		return true
+	}
+
+	var rows []*Row
+	var lastRank int
+	var lastKey []byte
+	resuming := q.Cursor != ""
+	for _, rank := range ranks {
+		if resuming && rankBefore(rank, startRank) {
+			continue
+		}
+		from := []byte(nil)
+		if resuming && rank == startRank {
+			from = rest
+		}
+		m, err := newMerge(txn, tbl, scopes, from)
+		if err != nil {
+			return nil, "", err
+		}
+		for e := m.next(); e != nil; e = m.next() {
+			if from != nil && bytes.Equal(e.key[1:], from) {
+				continue // the last row of the previous page
+			}
+			r := e.row()
+			if !match(r, rank) {
+				continue
+			}
+			if len(rows) == limit {
+				return rows, encodeCursor(q.Sort, lastRank, lastKey), nil
+			}
+			rows = append(rows, r)
+			lastRank, lastKey = rank, e.key[1:]
+		}
+	}
+	return rows, "", nil
+}
+
+// rankBefore reports whether rank comes before start in the priority order
+// (urgent 3 first, unknown -1 last).
+func rankBefore(rank, start int) bool { return rank > start }
+
+// merge iterates an inbox table over several status prefixes at once, in
+// the order of the key after the status byte (newest activity, then id).
+type merge struct {
+	its   []memdb.ResultIterator
+	heads []*entry
+	stat  []byte
+}
+
+func newMerge(txn *memdb.Txn, tbl string, scopes, from []byte) (*merge, error) {
+	m := &merge{stat: scopes}
+	for _, sb := range scopes {
+		start := append([]byte{sb}, from...)
+		it, err := txn.LowerBound(tbl, indexID, start)
+		if err != nil {
+			return nil, err
+		}
+		m.its = append(m.its, it)
+		m.heads = append(m.heads, nil)
+		m.advance(len(m.its) - 1)
+	}
+	return m, nil
+}
+
+func (m *merge) advance(i int) {
+	m.heads[i] = nil
+	if o := m.its[i].Next(); o != nil {
+		if e := o.(*entry); e.key[0] == m.stat[i] {
+			m.heads[i] = e
+		}
+	}
+}
+
+func (m *merge) next() *entry {
+	best := -1
+	for i, h := range m.heads {
+		if h != nil && (best < 0 || bytes.Compare(h.key[1:], m.heads[best].key[1:]) < 0) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	e := m.heads[best]
+	m.advance(best)
+	return e
+}
+
+// A cursor is base64url of: 'c', the sort, the rank + 2, and the last key
+// without its status byte.
+func encodeCursor(sort Sort, rank int, key []byte) string {
+	b := append([]byte{'c', byte(sort), byte(rank + 2)}, key...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(c string, sort Sort) (int, []byte, error) {
+	if c == "" {
+		return 0, nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) < 3+8 || b[0] != 'c' || Sort(b[1]) != sort || b[2] > 5 {
+		return 0, nil, ErrBadCursor
+	}
+	return int(b[2]) - 2, b[3:], nil
+}

@@ -1,0 +1,123 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	memdb "github.com/hashicorp/go-memdb"
+	"github.com/threadline/threadline/backend/conv"
+)
+
+// memdb tables. Each has a single "id" index over bytes the store builds, so
+// that opening can insert the 100,000 rows of a big store in key order (a
+// go-memdb insert costs about a microsecond per index entry; sorted inserts
+// keep that cost flat, and few entries per row keep opening under its
+// budget). Secondary orders live in their own tables of entries.
+const (
+	tableConvs   = "convs"   // *Row by conversation id
+	tableInbox   = "inbox"   // *entry by inboxKey: every row with a View
+	tableUnread  = "unread"  // *entry by inboxKey: rows with Unread > 0
+	tablePending = "pending" // *Pending by event id
+	tableOutbox  = "outbox"  // *entry by mid[8]: the same records in mid order
+	tableMeta    = "meta"    // *Meta, one object
+)
+
+const indexID = "id"
+
+// entry is an object of an index table: its key and what it points to.
+type entry struct {
+	key []byte
+	obj any
+}
+
+func (e *entry) row() *Row         { return e.obj.(*Row) }
+func (e *entry) pending() *Pending { return e.obj.(*Pending) }
+
+// Meta is the device's position and counters, as memdb holds them.
+type Meta struct {
+	Epoch       string
+	Seq         uint64 // the canonical cursor
+	Mid         uint64 // the last mid given to a local event
+	Gen         uint64 // bumped by every write that changes a conversation row
+	TotalUnread int    // sum of every row's Unread
+}
+
+// bytesIndex indexes an object by the bytes key returns. Queries pass a
+// []byte (or a string) as the one argument.
+type bytesIndex struct{ key func(obj any) []byte }
+
+func (x bytesIndex) FromObject(obj any) (bool, []byte, error) {
+	k := x.key(obj)
+	return k != nil, k, nil
+}
+
+func (bytesIndex) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("store: one index argument, got %d", len(args))
+	}
+	switch a := args[0].(type) {
+	case []byte:
+		return a, nil
+	case string:
+		return []byte(a), nil
+	}
+	return nil, fmt.Errorf("store: index argument %T", args[0])
+}
+
+func (x bytesIndex) PrefixFromArgs(args ...any) ([]byte, error) { return x.FromArgs(args...) }
+
+func table(name string, key func(obj any) []byte) *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: name,
+		Indexes: map[string]*memdb.IndexSchema{
+			indexID: {Name: indexID, Unique: true, Indexer: bytesIndex{key: key}},
+		},
+	}
+}
+
+func entryKey(obj any) []byte { return obj.(*entry).key }
+
+func newSchema() *memdb.DBSchema {
+	return &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
+		tableConvs:   table(tableConvs, func(o any) []byte { return []byte(o.(*Row).ID) }),
+		tableInbox:   table(tableInbox, entryKey),
+		tableUnread:  table(tableUnread, entryKey),
+		tablePending: table(tablePending, func(o any) []byte { return []byte(o.(*Pending).Event.ID) }),
+		tableOutbox:  table(tableOutbox, entryKey),
+		tableMeta:    table(tableMeta, func(any) []byte { return []byte{'m'} }),
+	}}
+}
+
+// Status bytes of inbox keys: the first byte of every inbox key, so a status
+// filter is a prefix.
+const (
+	statusOpen     byte = 'o'
+	statusResolved byte = 'r'
+	statusOther    byte = 'x'
+)
+
+func statusByte(s conv.Status) byte {
+	switch s {
+	case conv.StatusOpen:
+		return statusOpen
+	case conv.StatusResolved:
+		return statusResolved
+	}
+	return statusOther
+}
+
+// inboxKey orders rows newest activity first within a status:
+//
+//	status[1] ^lastActivityAt[8] id
+//
+// (the activity is inverted so that ascending iteration is newest first).
+func inboxKey(r *Row) []byte { return inboxKeyOf(r.ID, r.Sum) }
+
+func inboxKeyOf(id string, s Summary) []byte {
+	k := make([]byte, 0, 9+len(id))
+	k = append(k, statusByte(s.Status))
+	k = binary.BigEndian.AppendUint64(k, ^uint64(max(s.LastActivityAt, 0)))
+	return append(k, id...)
+}
+
+func outboxKey(mid uint64) []byte { return binary.BigEndian.AppendUint64(nil, mid) }

@@ -1,0 +1,321 @@
+package store
+
+import (
+	"errors"
+	"reflect"
+	"slices"
+	"testing"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/threadline/threadline/backend/conv"
+)
+
+func openStore(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(dir, Options{Me: me})
+	if err != nil {
+		t.Fatalf("Open(%s) = %v", dir, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// run drives a world for n steps, then optionally settles it: push and
+// deliver everything.
+func run(t *testing.T, seed int64, s *Store, n int, settle bool) *world {
+	w := newWorld(t, seed, s)
+	for range n {
+		w.step()
+	}
+	if settle {
+		for range 3 {
+			var outs []Outcome
+			for _, e := range s.Pending(nil) {
+				_, o := w.r.accept(e)
+				outs = append(outs, o)
+			}
+			w.deliver()
+			if err := s.Acknowledged(outs); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return w
+}
+
+func TestReopenKeepsEverything(t *testing.T) {
+	for _, seed := range seeds() {
+		dir := t.TempDir()
+		s := openStore(t, dir)
+		run(t, seed, s, 300, false)
+		before := takeSnapshot(t, s)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s = openStore(t, dir)
+		if d := diff(before, takeSnapshot(t, s)); d != "" {
+			t.Fatalf("seed %d: reopened store differs: %s", seed, d)
+		}
+	}
+}
+
+func TestRebuildEqualsIncremental(t *testing.T) {
+	for _, seed := range seeds() {
+		dir := t.TempDir()
+		s := openStore(t, dir)
+		run(t, seed, s, 400, false)
+		incremental := takeSnapshot(t, s)
+		if len(incremental.Rows) == 0 {
+			t.Fatalf("seed %d: the random run made no conversation", seed)
+		}
+		if err := s.Rebuild(); err != nil {
+			t.Fatalf("seed %d: Rebuild() = %v", seed, err)
+		}
+		if d := diff(incremental, takeSnapshot(t, s)); d != "" {
+			t.Fatalf("seed %d: rebuilt state differs from the incremental one: %s", seed, d)
+		}
+		if err := s.Rebuild(); err != nil { // replaying the same log twice gives the same state
+			t.Fatal(err)
+		}
+		if d := diff(incremental, takeSnapshot(t, s)); d != "" {
+			t.Fatalf("seed %d: second rebuild differs: %s", seed, d)
+		}
+		s.Close()
+		s = openStore(t, dir)
+		if d := diff(incremental, takeSnapshot(t, s)); d != "" {
+			t.Fatalf("seed %d: reopened rebuilt store differs: %s", seed, d)
+		}
+	}
+}
+
+// A settled device (nothing pending, everything delivered) holds exactly
+// the relay's state, and its view is the canonical state.
+func TestSettledDeviceEqualsRelay(t *testing.T) {
+	for _, seed := range seeds() {
+		s := openStore(t, t.TempDir())
+		w := run(t, seed, s, 300, true)
+		for _, p := range s.Outbox(nil) {
+			if p.State != StateFailed {
+				t.Fatalf("seed %d: outbox still holds %s %s (%s) after settling", seed, p.Event.Kind, p.Event.ID, p.State)
+			}
+		}
+		for id, want := range w.r.state {
+			r := s.Row(id, nil)
+			if r == nil {
+				t.Fatalf("seed %d: no row for %s", seed, id)
+			}
+			if !reflect.DeepEqual(r.Canon(), want) {
+				t.Fatalf("seed %d: Canon(%s) = %+v; want the relay's %+v", seed, id, r.Canon(), want)
+			}
+			if r.Failed == 0 && r.View() != r.Canon() {
+				t.Errorf("seed %d: View(%s) is not Canon with nothing pending", seed, id)
+			}
+			// The unread count is rule 8, counted from the relay's log.
+			mark, n := want.SeenBy(me.ID), 0
+			for _, e := range w.r.log {
+				if e.Conv == id && e.Seq > mark && conv.CountsAsUnread(me, want, e) {
+					n++
+				}
+			}
+			if r.Unread != n || r.CanonUnread != n {
+				t.Errorf("seed %d: Unread(%s) = %d/%d; want %d", seed, id, r.Unread, r.CanonUnread, n)
+			}
+		}
+		if _, seq := s.Cursor(nil); seq != w.r.head {
+			t.Errorf("seed %d: Cursor() seq = %d; want the relay's head %d", seed, seq, w.r.head)
+		}
+	}
+}
+
+// Rows handed out by memdb are never changed by later writes.
+func TestRowsNotMutatedInPlace(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	w := newWorld(t, 7, s)
+	type kept struct {
+		ptr         *Row
+		copy        rowCopy
+		canon, view *conv.Conversation
+	}
+	var all []kept
+	for range 300 {
+		w.step()
+		for _, id := range someIDs {
+			if r := s.Row(id, nil); r != nil {
+				k := kept{ptr: r, copy: copyRow(r), canon: r.Canon().Clone(), view: r.View().Clone()}
+				k.copy.Overlay = slices.Clone(r.Overlay)
+				all = append(all, k)
+			}
+		}
+	}
+	for i, k := range all {
+		if !reflect.DeepEqual(copyRow(k.ptr), k.copy) || !reflect.DeepEqual(k.ptr.Canon(), k.canon) || !reflect.DeepEqual(k.ptr.View(), k.view) {
+			t.Fatalf("row %d (%s) was modified in place after it was handed out", i, k.ptr.ID)
+		}
+	}
+}
+
+func TestReset(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	w := run(t, 5, s, 200, true)
+	// Something pending, something sent, something failed.
+	_, seq := s.Cursor(nil)
+	c := conv.Event{ID: "new-c", Conv: "cz", Kind: conv.KindConversationCreated, Actor: me, Base: seq,
+		Data: conv.MustData(conv.Created{Contact: &alice, Subject: "after reset"})}
+	m := conv.Event{ID: "new-m", Conv: "cz", Kind: conv.KindMessageSent, Actor: me, Base: seq, Data: conv.MustData(conv.Message{Text: "kept"})}
+	if _, err := s.AddLocal([]conv.Event{c, m}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Acknowledged([]Outcome{{ID: "new-c", Seq: w.r.head + 5}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reset("ep2"); err != nil {
+		t.Fatalf("Reset() = %v", err)
+	}
+	check := func(s *Store) {
+		t.Helper()
+		if ep, seq := s.Cursor(nil); ep != "ep2" || seq != 0 {
+			t.Fatalf("Cursor() = %q %d; want ep2 0", ep, seq)
+		}
+		var ids []string
+		for _, e := range s.Pending(nil) {
+			ids = append(ids, e.ID)
+		}
+		if !slices.Contains(ids, "new-c") || !slices.Contains(ids, "new-m") {
+			t.Fatalf("Pending() = %v; want the sent and the pending events again", ids)
+		}
+		for _, id := range someIDs {
+			if r := s.Row(id, nil); r != nil && r.Canon() != nil {
+				t.Fatalf("Row(%s).Canon survives a reset", id)
+			}
+		}
+		r := s.Row("cz", nil)
+		if r == nil || r.View() == nil || r.View().Subject != "after reset" || len(r.Overlay) != 3 {
+			t.Fatalf("Row(cz) = %+v; want the pending conversation with its 3 items", r)
+		}
+		n := 0
+		s.Log(0, func(conv.Event) bool { n++; return true })
+		if n != 0 {
+			t.Fatalf("the log holds %d events after a reset", n)
+		}
+	}
+	check(s)
+	s.Close()
+	check(openStore(t, dir))
+}
+
+// A Reset or Rebuild cut short by a crash is finished when the store opens.
+func TestInterruptedResetAndRebuild(t *testing.T) {
+	for _, flag := range []byte{flagResetting, flagRebuilding} {
+		dir := t.TempDir()
+		s := openStore(t, dir)
+		run(t, 11, s, 200, false)
+		want := takeSnapshot(t, s)
+		m := s.meta(nil)
+		err := s.db.Update(func(btx *badger.Txn) error {
+			if flag == flagRebuilding { // half a rebuild: some rows gone
+				if err := btx.Delete(convKey("c1")); err != nil {
+					return err
+				}
+			}
+			return btx.Set(metaKey, encodeMeta(metaValue{Epoch: m.Epoch, Seq: m.Seq, Mid: m.Mid, Flags: flag}))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		s = openStore(t, dir)
+		got := takeSnapshot(t, s)
+		if flag == flagRebuilding {
+			if d := diff(want, got); d != "" {
+				t.Fatalf("after an interrupted rebuild: %s", d)
+			}
+			continue
+		}
+		if got.Seq != 0 || len(got.Items) != 0 && hasCanonical(got) {
+			t.Fatalf("after an interrupted reset: cursor %d, canonical items left", got.Seq)
+		}
+		if !reflect.DeepEqual(got.Outbox, want.Outbox) && len(got.Outbox) != len(want.Outbox) {
+			t.Fatalf("after an interrupted reset the outbox changed: %d records; want %d", len(got.Outbox), len(want.Outbox))
+		}
+	}
+}
+
+func hasCanonical(s snapshot) bool {
+	for _, items := range s.Items {
+		for _, it := range items {
+			if it.State == StateCanonical {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestOutboxVerbs(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	c := conv.Event{ID: "c", Conv: "c1", Kind: conv.KindConversationCreated, Actor: me, Data: conv.MustData(conv.Created{Contact: &alice})}
+	m := conv.Event{ID: "m", Conv: "c1", Kind: conv.KindMessageSent, Actor: me, Data: conv.MustData(conv.Message{Text: "hello"})}
+	stored, err := s.AddLocal([]conv.Event{c, m})
+	if err != nil || len(stored) != 2 || stored[0].Mid != 1 || stored[1].Mid != 2 {
+		t.Fatalf("AddLocal() = %+v, %v; want two events with mids 1, 2", stored, err)
+	}
+	// A rejected draft stores nothing, not even the valid ones before it.
+	bad := conv.Event{ID: "x", Conv: "c1", Kind: conv.KindThreadStarted, Actor: me, Data: conv.MustData(conv.ThreadStarted{Thread: "t"})}
+	ok := conv.Event{ID: "y", Conv: "c1", Kind: conv.KindNoteAdded, Actor: me, Data: conv.MustData(conv.Note{Text: "n"})}
+	if _, err := s.AddLocal([]conv.Event{ok, bad}); !errors.Is(err, conv.ErrInvalid) {
+		t.Fatalf("AddLocal(thread.started without topic) = %v; want invalid", err)
+	}
+	if n := len(s.Outbox(nil)); n != 2 {
+		t.Fatalf("outbox holds %d records after a rejection; want 2", n)
+	}
+	if err := s.Acknowledged([]Outcome{{ID: "c", Err: &conv.Error{Code: conv.CodeConflict, Message: "taken"}}, {ID: "m", Err: &conv.Error{Code: conv.CodeNoSuchConversation, Message: "no"}}}); err != nil {
+		t.Fatal(err)
+	}
+	r := s.Row("c1", nil)
+	if r == nil || r.Failed != 2 || len(r.Overlay) != 2 || r.Overlay[0].Err.Code != conv.CodeConflict || r.View() == nil || !r.Placeholder {
+		t.Fatalf("Row(c1) = %+v; want both failed items visible with their errors", r)
+	}
+	if _, err := s.Retry("m", "m2", 5); !errors.Is(err, conv.ErrNoSuchConversation) {
+		t.Fatalf("Retry(message before its conversation) = %v; want no_such_conversation", err)
+	}
+	if _, err := s.Retry("nope", "z", 5); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Retry(unknown) = %v; want ErrNotFound", err)
+	}
+	e, err := s.Retry("c", "c2", 5)
+	if err != nil || e.ID != "c2" || e.Mid != 3 || e.At != 5 {
+		t.Fatalf("Retry(c) = %+v, %v; want a fresh event c2 with mid 3", e, err)
+	}
+	if _, err := s.Retry("c2", "c3", 6); !errors.Is(err, ErrNotFailed) {
+		t.Fatalf("Retry(pending) = %v; want ErrNotFailed", err)
+	}
+	if err := s.Discard("m"); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, p := range s.Outbox(nil) {
+		ids = append(ids, p.Event.ID+"/"+p.State.String())
+	}
+	if want := []string{"c2/pending"}; !slices.Equal(ids, want) {
+		t.Fatalf("outbox = %v; want %v", ids, want)
+	}
+	// Sent, then its canonical copy arrives: gone from the outbox, one item.
+	if err := s.Acknowledged([]Outcome{{ID: "c2", Seq: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if p := s.Outbox(nil); len(p) != 1 || p[0].State != StateSent || p[0].Seq != 1 {
+		t.Fatalf("outbox after ack = %+v; want c2 sent with seq 1", p)
+	}
+	canon := e
+	canon.Seq = 1
+	if err := s.ApplyCanonical("ep", []conv.Event{canon}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if p := s.Outbox(nil); len(p) != 0 {
+		t.Fatalf("outbox after the canonical copy = %+v; want empty", p)
+	}
+	items, _, _ := s.Timeline("c1", 0, 50, nil)
+	if len(items) != 1 || items[0].State != StateCanonical || items[0].Event.ID != "c2" {
+		t.Fatalf("Timeline(c1) = %+v; want the one canonical creation", items)
+	}
+}

@@ -1,0 +1,678 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	badger "github.com/dgraph-io/badger/v4"
+	memdb "github.com/hashicorp/go-memdb"
+	"github.com/threadline/threadline/backend/conv"
+)
+
+// Errors of the outbox verbs.
+var (
+	ErrNotFound  = errors.New("store: no such event in the outbox")
+	ErrNotFailed = errors.New("store: the event has not failed")
+)
+
+// maxChunk bounds the canonical events one Badger transaction takes (a
+// transaction has a size limit); a longer batch is written in several.
+const maxChunk = 512
+
+// writer is the working state of one write: the memdb write transaction,
+// the Badger transaction, and copies of what it changes.
+type writer struct {
+	s     *Store
+	txn   *memdb.Txn
+	btx   *badger.Txn
+	meta  Meta
+	rows  map[string]*work
+	order []string // touched ids, in first-touch order
+}
+
+// work is a touched conversation: a copy of its row, its decoded canonical
+// state, and whether that changed.
+type work struct {
+	row   *Row
+	canon *conv.Conversation
+	dirty bool
+}
+
+func (s *Store) newWriter(txn *memdb.Txn, btx *badger.Txn) (*writer, error) {
+	m, err := txn.First(tableMeta, indexID, "m")
+	if err != nil {
+		return nil, err
+	}
+	return &writer{s: s, txn: txn, btx: btx, meta: *m.(*Meta), rows: map[string]*work{}}, nil
+}
+
+// work returns conversation id's working copy, copying its row from memdb
+// on first touch (memdb's object is never changed).
+func (w *writer) work(id string) (*work, error) {
+	if wk, ok := w.rows[id]; ok {
+		return wk, nil
+	}
+	wk := &work{}
+	o, err := w.txn.First(tableConvs, indexID, id)
+	if err != nil {
+		return nil, err
+	}
+	if o != nil {
+		wk.row = o.(*Row).clone()
+		wk.canon = wk.row.Canon()
+	} else {
+		wk.row = &Row{ID: id}
+	}
+	w.rows[id] = wk
+	w.order = append(w.order, id)
+	return wk, nil
+}
+
+// touch marks conversation id for a rebase at the end of the write.
+func (w *writer) touch(id string) error {
+	_, err := w.work(id)
+	return err
+}
+
+// canonical applies one canonical event: log it (unless relog is false, as
+// in Rebuild), apply it to its conversation, and drop the outbox record it
+// answers. An event the store holds already is skipped: the relay may send
+// one twice after a reconnect.
+func (w *writer) canonical(e conv.Event, relog bool) error {
+	if e.Conv == "" || len(e.Conv) > 255 {
+		w.s.log.Warn("store: canonical event without a usable conversation id", "seq", e.Seq, "id", e.ID)
+		return w.logEvent(e, relog)
+	}
+	wk, err := w.work(e.Conv)
+	if err != nil {
+		return err
+	}
+	if relog {
+		if wk.canon != nil && e.Seq <= wk.canon.LastSeq {
+			return nil // held already: at or below the last seq of its conversation
+		}
+		if e.Seq <= w.meta.Seq { // below the cursor: new history, or a duplicate?
+			if _, err := w.btx.Get(logKey(e.Seq)); err == nil {
+				return nil
+			} else if !errors.Is(err, badger.ErrKeyNotFound) {
+				return err
+			}
+		}
+	}
+	if err := w.logEvent(e, relog); err != nil {
+		return err
+	}
+	next, unread, changed, err := canonStep(w.s.me, w.s.log, txnItems{w.s.me, w.btx}, wk.canon, wk.row.CanonUnread, e)
+	if err != nil {
+		return err
+	}
+	if changed {
+		wk.canon, wk.row.CanonUnread, wk.dirty = next, unread, true
+	}
+	if o, err := w.txn.First(tablePending, indexID, e.ID); err != nil {
+		return err
+	} else if o != nil {
+		if err := w.removePending(o.(*Pending)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *writer) logEvent(e conv.Event, relog bool) error {
+	if !relog {
+		return nil
+	}
+	if err := w.btx.Set(logKey(e.Seq), encodeEvent(nil, e)); err != nil {
+		return fmt.Errorf("store: log %d: %w", e.Seq, err)
+	}
+	return nil
+}
+
+func (w *writer) putPending(p *Pending) error {
+	if err := w.btx.Set(pendingKey(p.Event.Mid), encodePending(p)); err != nil {
+		return fmt.Errorf("store: put outbox %d: %w", p.Event.Mid, err)
+	}
+	if err := insertPending(w.txn, p); err != nil {
+		return err
+	}
+	return w.touch(p.Event.Conv)
+}
+
+func (w *writer) removePending(p *Pending) error {
+	if err := w.btx.Delete(pendingKey(p.Event.Mid)); err != nil {
+		return fmt.Errorf("store: delete outbox %d: %w", p.Event.Mid, err)
+	}
+	if err := deletePending(w.txn, p); err != nil {
+		return err
+	}
+	return w.touch(p.Event.Conv)
+}
+
+// outbox returns the records of the outbox (as this write has left it) of
+// the touched conversations, in mid order.
+func (w *writer) outbox() (map[string][]*Pending, error) {
+	it, err := w.txn.Get(tableOutbox, indexID+"_prefix", "")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]*Pending{}
+	for o := it.Next(); o != nil; o = it.Next() {
+		p := o.(*entry).pending()
+		if _, ok := w.rows[p.Event.Conv]; ok {
+			out[p.Event.Conv] = append(out[p.Event.Conv], p)
+		}
+	}
+	return out, nil
+}
+
+// finish persists the canonical states that changed, rebases every touched
+// row, updates memdb's rows and index entries, and writes the meta if it
+// changed (always when a row's canonical state did: its gen moves).
+func (w *writer) finish(metaChanged bool) error {
+	if len(w.rows) > 0 {
+		recs, err := w.outbox()
+		if err != nil {
+			return err
+		}
+		for _, id := range w.order {
+			wk := w.rows[id]
+			r := wk.row
+			if wk.dirty {
+				metaChanged = true
+				if wk.canon != nil {
+					r.canon = newCanonical(wk.canon)
+					err = w.btx.Set(convKey(id), encodeRow(r.CanonUnread, r.canon))
+				} else {
+					r.canon = nil
+					err = w.btx.Delete(convKey(id))
+				}
+				if err != nil {
+					return fmt.Errorf("store: put conversation %s: %w", id, err)
+				}
+			}
+			if err := w.s.rebase(w.btx, r, recs[id]); err != nil {
+				return err
+			}
+			if err := w.putRow(r); err != nil {
+				return err
+			}
+		}
+		for _, wk := range w.rows {
+			if wk.dirty {
+				w.meta.Gen++
+				break
+			}
+		}
+	}
+	if metaChanged {
+		mv := metaValue{Epoch: w.meta.Epoch, Seq: w.meta.Seq, Mid: w.meta.Mid, Gen: w.meta.Gen}
+		if err := w.btx.Set(metaKey, encodeMeta(mv)); err != nil {
+			return fmt.Errorf("store: put meta: %w", err)
+		}
+	}
+	m := w.meta
+	return w.txn.Insert(tableMeta, &m)
+}
+
+// putRow replaces r's row and index entries in memdb.
+func (w *writer) putRow(r *Row) error {
+	o, err := w.txn.First(tableConvs, indexID, r.ID)
+	if err != nil {
+		return err
+	}
+	gone := r.canon == nil && !r.hasView() && len(r.Overlay) == 0
+	if o != nil {
+		old := o.(*Row)
+		if old.hasView() {
+			k := inboxKey(old)
+			if err := w.txn.Delete(tableInbox, &entry{key: k}); err != nil {
+				return fmt.Errorf("store: unindex %s: %w", old.ID, err)
+			}
+			if old.Unread > 0 {
+				if err := w.txn.Delete(tableUnread, &entry{key: k}); err != nil {
+					return fmt.Errorf("store: unindex unread %s: %w", old.ID, err)
+				}
+				w.meta.TotalUnread -= old.Unread
+			}
+		}
+		if gone {
+			return w.txn.Delete(tableConvs, old)
+		}
+	} else if gone {
+		return nil
+	}
+	if err := w.txn.Insert(tableConvs, r); err != nil {
+		return err
+	}
+	if r.hasView() {
+		k := inboxKey(r)
+		if err := w.txn.Insert(tableInbox, &entry{key: k, obj: r}); err != nil {
+			return err
+		}
+		if r.Unread > 0 {
+			if err := w.txn.Insert(tableUnread, &entry{key: k, obj: r}); err != nil {
+				return err
+			}
+			w.meta.TotalUnread += r.Unread
+		}
+	}
+	return nil
+}
+
+// AddLocal stores events made on this device as pending, in order: it gives
+// each the next mid and the cursor seq as base, validates it with conv.Apply
+// against the optimistic view (the previous drafts included), and rebases.
+// If any draft is rejected, it returns that *conv.Error and stores nothing.
+// A draft that would change nothing is skipped. It returns the stored
+// events; they are on disk when it returns.
+func (s *Store) AddLocal(drafts []conv.Event) ([]conv.Event, error) {
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
+	txn := s.mdb.Txn(true)
+	defer txn.Abort()
+	var stored []conv.Event
+	err := s.db.Update(func(btx *badger.Txn) error {
+		var err error
+		stored, err = s.addLocalTxn(txn, btx, drafts)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	txn.Commit()
+	return stored, nil
+}
+
+func (s *Store) addLocalTxn(txn *memdb.Txn, btx *badger.Txn, drafts []conv.Event) ([]conv.Event, error) {
+	w, err := s.newWriter(txn, btx)
+	if err != nil {
+		return nil, err
+	}
+	views := map[string]*conv.Conversation{}
+	var stored []conv.Event
+	for _, d := range drafts {
+		view, ok := views[d.Conv]
+		if !ok {
+			if o, err := txn.First(tableConvs, indexID, d.Conv); err != nil {
+				return nil, err
+			} else if o != nil && !o.(*Row).Placeholder {
+				view = o.(*Row).View()
+			}
+		}
+		d.Seq = 0
+		d.Base = w.meta.Seq
+		d.Mid = w.meta.Mid + 1
+		next, evs, err := conv.Apply(view, d, conv.Env{Schema: s.schema})
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) == 0 {
+			continue
+		}
+		views[d.Conv] = next
+		w.meta.Mid++
+		if err := w.putPending(&Pending{Event: d, State: StatePending}); err != nil {
+			return nil, err
+		}
+		stored = append(stored, d)
+	}
+	if len(stored) == 0 {
+		return nil, nil
+	}
+	return stored, w.finish(true)
+}
+
+// ApplyCanonical stores canonical events (seq ascending; those at or below
+// the cursor are skipped), moves the cursor to (epoch, upTo) — or to the
+// last event's seq if that is higher —, drops the outbox records whose
+// events came back canonical, and rebases. An epoch other than the stored
+// one (once there is one) resets the store first. It is durable when it
+// returns. A long batch is written in chunks, each durable with its cursor.
+func (s *Store) ApplyCanonical(epoch string, events []conv.Event, upTo uint64) error {
+	return s.Commit(epoch, events, upTo, nil)
+}
+
+// Acknowledged records pushed events' outcomes: seq > 0 marks the event sent
+// (or drops it if the cursor is already past that seq: its canonical copy
+// has been applied or is not coming), seq 0 drops it, an error marks it
+// failed. A rejected seen.marked is dropped: there is nothing to retry. An
+// outcome for an id not in the outbox is ignored.
+func (s *Store) Acknowledged(outcomes []Outcome) error {
+	if err := s.ready(); err != nil {
+		return err
+	}
+	txn := s.mdb.Txn(true)
+	defer txn.Abort()
+	err := s.db.Update(func(btx *badger.Txn) error {
+		w, err := s.newWriter(txn, btx)
+		if err != nil {
+			return err
+		}
+		if err := w.acknowledgedTxn(outcomes); err != nil {
+			return err
+		}
+		return w.finish(false)
+	})
+	if err != nil {
+		return err
+	}
+	txn.Commit()
+	return nil
+}
+
+func (w *writer) acknowledgedTxn(outcomes []Outcome) error {
+	for _, o := range outcomes {
+		obj, err := w.txn.First(tablePending, indexID, o.ID)
+		if err != nil {
+			return err
+		}
+		if obj == nil {
+			continue
+		}
+		p := obj.(*Pending)
+		switch {
+		case o.Err != nil && p.Event.Kind == conv.KindSeenMarked,
+			o.Err == nil && o.Seq == 0,
+			o.Err == nil && o.Seq <= w.meta.Seq:
+			err = w.removePending(p)
+		case o.Err != nil:
+			e := *o.Err
+			err = w.putPending(&Pending{Event: p.Event, State: StateFailed, Err: &e})
+		default:
+			err = w.putPending(&Pending{Event: p.Event, State: StateSent, Seq: o.Seq})
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Commit is ApplyCanonical and Acknowledged in one durable write: the local
+// sequencer (no relay) logs events and answers its outbox at once.
+func (s *Store) Commit(epoch string, events []conv.Event, upTo uint64, outcomes []Outcome) error {
+	if err := s.ready(); err != nil {
+		return err
+	}
+	for {
+		chunk := events
+		last := len(events) <= maxChunk
+		if !last {
+			chunk = events[:maxChunk]
+		}
+		to := upTo
+		if !last {
+			to = chunk[len(chunk)-1].Seq
+		}
+		var outs []Outcome
+		if last {
+			outs = outcomes
+		}
+		if err := s.commitChunk(epoch, chunk, to, outs); err != nil {
+			return err
+		}
+		if last {
+			return nil
+		}
+		events = events[maxChunk:]
+	}
+}
+
+func (s *Store) commitChunk(epoch string, events []conv.Event, upTo uint64, outcomes []Outcome) error {
+	txn := s.mdb.Txn(true)
+	defer txn.Abort()
+	m, err := txn.First(tableMeta, indexID, "m")
+	if err != nil {
+		return err
+	}
+	if cur := m.(*Meta).Epoch; cur != "" && cur != epoch {
+		s.log.Warn("store: canonical events of another epoch; resetting", "have", cur, "got", epoch)
+		if err := s.resetTxn(txn, epoch); err != nil {
+			return err
+		}
+	}
+	err = s.db.Update(func(btx *badger.Txn) error {
+		return s.commitTxn(txn, btx, epoch, events, upTo, outcomes)
+	})
+	if err != nil {
+		return err
+	}
+	txn.Commit()
+	return nil
+}
+
+func (s *Store) commitTxn(txn *memdb.Txn, btx *badger.Txn, epoch string, events []conv.Event, upTo uint64, outcomes []Outcome) error {
+	w, err := s.newWriter(txn, btx)
+	if err != nil {
+		return err
+	}
+	before := w.meta
+	if w.meta.Epoch == "" {
+		w.meta.Epoch = epoch
+	}
+	for _, e := range events {
+		if err := w.canonical(e, true); err != nil {
+			return err
+		}
+		w.meta.Seq = max(w.meta.Seq, e.Seq)
+	}
+	w.meta.Seq = max(w.meta.Seq, upTo)
+	if err := w.acknowledgedTxn(outcomes); err != nil {
+		return err
+	}
+	// Sent events whose seq the cursor has passed without their copy
+	// arriving are logged but not for this device: drop them.
+	if w.meta.Seq > before.Seq {
+		it, err := txn.Get(tableOutbox, indexID+"_prefix", "")
+		if err != nil {
+			return err
+		}
+		var gone []*Pending
+		for o := it.Next(); o != nil; o = it.Next() {
+			if p := o.(*entry).pending(); p.State == StateSent && p.Seq <= w.meta.Seq {
+				gone = append(gone, p)
+			}
+		}
+		for _, p := range gone {
+			if err := w.removePending(p); err != nil {
+				return err
+			}
+		}
+	}
+	return w.finish(w.meta.Epoch != before.Epoch || w.meta.Seq != before.Seq)
+}
+
+// Retry makes a fresh event from a failed one — the same kind, conversation
+// and data, with the new id newID, the next mid, the cursor as base and at as
+// its time — validates it against the optimistic view and stores it as
+// pending in place of the failed one, in one durable write. A rejection
+// returns the *conv.Error and changes nothing; a retry that would now change
+// nothing just drops the failed event (and returns a zero Event).
+func (s *Store) Retry(id, newID string, at int64) (conv.Event, error) {
+	if err := s.ready(); err != nil {
+		return conv.Event{}, err
+	}
+	txn := s.mdb.Txn(true)
+	defer txn.Abort()
+	var out conv.Event
+	err := s.db.Update(func(btx *badger.Txn) error {
+		var err error
+		out, err = s.retryTxn(txn, btx, id, newID, at)
+		return err
+	})
+	if err != nil {
+		return conv.Event{}, err
+	}
+	txn.Commit()
+	return out, nil
+}
+
+func (s *Store) retryTxn(txn *memdb.Txn, btx *badger.Txn, id, newID string, at int64) (conv.Event, error) {
+	w, err := s.newWriter(txn, btx)
+	if err != nil {
+		return conv.Event{}, err
+	}
+	obj, err := txn.First(tablePending, indexID, id)
+	if err != nil {
+		return conv.Event{}, err
+	}
+	if obj == nil {
+		return conv.Event{}, ErrNotFound
+	}
+	p := obj.(*Pending)
+	if p.State != StateFailed {
+		return conv.Event{}, ErrNotFailed
+	}
+	var view *conv.Conversation
+	if o, err := txn.First(tableConvs, indexID, p.Event.Conv); err != nil {
+		return conv.Event{}, err
+	} else if o != nil && !o.(*Row).Placeholder {
+		view = o.(*Row).View()
+	}
+	e := p.Event
+	e.ID, e.At, e.Seq, e.Base, e.Mid = newID, at, 0, w.meta.Seq, w.meta.Mid+1
+	_, evs, err := conv.Apply(view, e, conv.Env{Schema: s.schema})
+	if err != nil {
+		return conv.Event{}, err
+	}
+	if err := w.removePending(p); err != nil {
+		return conv.Event{}, err
+	}
+	if len(evs) > 0 {
+		w.meta.Mid++
+		if err := w.putPending(&Pending{Event: e, State: StatePending}); err != nil {
+			return conv.Event{}, err
+		}
+	} else {
+		e = conv.Event{}
+	}
+	return e, w.finish(true)
+}
+
+// Discard drops a failed event for good.
+func (s *Store) Discard(id string) error {
+	if err := s.ready(); err != nil {
+		return err
+	}
+	txn := s.mdb.Txn(true)
+	defer txn.Abort()
+	err := s.db.Update(func(btx *badger.Txn) error {
+		w, err := s.newWriter(txn, btx)
+		if err != nil {
+			return err
+		}
+		obj, err := txn.First(tablePending, indexID, id)
+		if err != nil {
+			return err
+		}
+		if obj == nil {
+			return ErrNotFound
+		}
+		if obj.(*Pending).State != StateFailed {
+			return ErrNotFailed
+		}
+		if err := w.removePending(obj.(*Pending)); err != nil {
+			return err
+		}
+		return w.finish(false)
+	})
+	if err != nil {
+		return err
+	}
+	txn.Commit()
+	return nil
+}
+
+// Reset drops all canonical state (the log, the timeline items, the
+// conversation rows) because the relay's log changed epoch, and moves the
+// cursor to (epoch, 0). The outbox stays: sent events go back to pending, to
+// be pushed again; failed ones stay failed. An interrupted Reset is finished
+// when the store opens.
+func (s *Store) Reset(epoch string) error {
+	if err := s.ready(); err != nil {
+		return err
+	}
+	txn := s.mdb.Txn(true)
+	defer txn.Abort()
+	if err := s.resetTxn(txn, epoch); err != nil {
+		return err
+	}
+	txn.Commit()
+	return nil
+}
+
+func (s *Store) resetTxn(txn *memdb.Txn, epoch string) error {
+	m, err := txn.First(tableMeta, indexID, "m")
+	if err != nil {
+		return err
+	}
+	meta := *m.(*Meta)
+	it, err := txn.Get(tableOutbox, indexID+"_prefix", "")
+	if err != nil {
+		return err
+	}
+	var recs []*Pending
+	for o := it.Next(); o != nil; o = it.Next() {
+		recs = append(recs, o.(*entry).pending())
+	}
+	// 1. Say a reset is under way, with the new cursor and the outbox.
+	mark := metaValue{Epoch: epoch, Seq: 0, Mid: meta.Mid, Gen: meta.Gen + 1, Flags: flagResetting}
+	err = s.db.Update(func(btx *badger.Txn) error {
+		for _, p := range recs {
+			if p.State == StateSent {
+				q := &Pending{Event: p.Event, State: StatePending}
+				if err := btx.Set(pendingKey(q.Event.Mid), encodePending(q)); err != nil {
+					return err
+				}
+			}
+		}
+		return btx.Set(metaKey, encodeMeta(mark))
+	})
+	if err != nil {
+		return fmt.Errorf("store: reset: %w", err)
+	}
+	// 2. Drop the canonical tables (the writer lock is held: nothing
+	// writes meanwhile).
+	if err := s.db.DropPrefix([]byte{prefixLog}, []byte{prefixTimeline}, []byte{prefixConv}, []byte{prefixSnapshot}); err != nil {
+		return fmt.Errorf("store: reset: %w", err)
+	}
+	// 3. Done; rebuild memdb from the outbox alone.
+	mark.Flags = 0
+	return s.db.Update(func(btx *badger.Txn) error {
+		if err := btx.Set(metaKey, encodeMeta(mark)); err != nil {
+			return err
+		}
+		for _, t := range []string{tableConvs, tableInbox, tableUnread, tablePending, tableOutbox} {
+			if _, err := txn.DeleteAll(t, indexID+"_prefix", ""); err != nil {
+				return err
+			}
+		}
+		w := &writer{s: s, txn: txn, btx: btx, meta: Meta{Epoch: epoch, Mid: meta.Mid, Gen: mark.Gen}, rows: map[string]*work{}}
+		for _, p := range recs {
+			q := p
+			if p.State == StateSent {
+				q = &Pending{Event: p.Event, State: StatePending}
+			}
+			if err := insertPending(txn, q); err != nil {
+				return err
+			}
+			if err := w.touch(q.Event.Conv); err != nil {
+				return err
+			}
+		}
+		return w.finish(false)
+	})
+}
+
+// meta returns the current meta, adding its watch channel to ws.
+func (s *Store) meta(ws memdb.WatchSet) *Meta {
+	txn := s.mdb.Txn(false)
+	ch, m, err := txn.FirstWatch(tableMeta, indexID, "m")
+	if err != nil || m == nil {
+		return &Meta{}
+	}
+	ws.Add(ch)
+	return m.(*Meta)
+}
