@@ -124,7 +124,20 @@ export class UI {
       this.typingLine,
       this.form,
     );
-    root.append(style, this.panel, this.launcher);
+    // A constructed style sheet where the browser has them: a page whose
+    // Content-Security-Policy forbids inline styles still styles the widget.
+    let sheet = null;
+    try {
+      const win = d.defaultView;
+      if (win && win.CSSStyleSheet && "adoptedStyleSheets" in root) {
+        sheet = new win.CSSStyleSheet();
+        sheet.replaceSync(this.css);
+        root.adoptedStyleSheets = [sheet];
+      }
+    } catch {
+      sheet = null;
+    }
+    root.append(...(sheet ? [] : [style]), this.panel, this.launcher);
     this.root = root;
     d.body.append(this.host);
     d.addEventListener("visibilitychange", () => this.o.visible());
