@@ -419,6 +419,15 @@ export class Client {
     this.onChange();
   }
 
+  // settled resolves once no event waits to be pushed or acknowledged, or
+  // after ms, whichever comes first.
+  async settled(ms) {
+    const until = Date.now() + ms;
+    while (this.outbox.some((r) => r.state === "pending") && Date.now() < until && this.state !== "failed") {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   typing(conv, on) {
     if (this.welcomed) this.send({ type: "typing", conv, on });
   }

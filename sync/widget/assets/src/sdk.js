@@ -485,9 +485,12 @@ export class Widget {
     this.identityOpts = o;
     if (this.started && name === "user:id") {
       // Identify now: a new session as the contact, carrying the visitor
-      // token so the visitor's conversations move with it.
-      this.started = false;
-      return this.doStart({ ...this.options, ...o });
+      // token so the visitor's conversations move with it. What the visitor
+      // has not pushed yet gets a few seconds to go out first.
+      return this.client.settled(3000).then(() => {
+        this.started = false;
+        return this.doStart({ ...this.options, ...o });
+      });
     }
     return undefined;
   }
