@@ -163,14 +163,15 @@ func (s *slowLocal) ApplyCanonical(epoch string, events []conv.Event, upTo uint6
 
 func TestSlowLocalKeepsOrderAndConnection(t *testing.T) {
 	r := newFakeRelay(t)
-	fill(t, r, 30_000, 60)
+	fill(t, r, 12_000, 60)
 	_, head := r.head()
 	mem := NewMemory(ana, uuid.NewString())
-	slow := &slowLocal{Memory: mem, delay: 120 * time.Millisecond}
+	// Every ApplyCanonical outlasts the idle timeout by far.
+	slow := &slowLocal{Memory: mem, delay: 500 * time.Millisecond}
 	h := start(t, r.url(), mem, agentAuth("ana-token"), func(o *Options) {
 		o.Local = slow
-		o.PingInterval = 20 * time.Millisecond
-		o.IdleTimeout = 80 * time.Millisecond
+		o.PingInterval = 50 * time.Millisecond
+		o.IdleTimeout = 250 * time.Millisecond
 	})
 	waitState(t, h.c, StateOnline)
 	if _, s, _ := mem.Cursor(); s != head {

@@ -67,6 +67,7 @@ type session struct {
 	lastAlive atomic.Int64 // unix nanos of the last frame, ping or pong
 	busy      atomic.Bool  // the reader is waiting for the loop: the relay is alive, we are behind
 	dead      atomic.Bool  // the heartbeat gave up
+	pinging   atomic.Bool  // a ping is waiting for its pong
 
 	welcome   protocol.Welcome
 	epoch     string
@@ -676,12 +677,22 @@ func (s *session) heartbeat() {
 			s.conn.CloseNow()
 			return
 		}
-		if silent >= s.c.opts.PingInterval/2 {
-			ctx, cancel := context.WithTimeout(context.Background(), tick)
-			if s.conn.Ping(ctx) == nil {
-				s.alive()
-			}
-			cancel()
+		if silent >= s.c.opts.PingInterval/2 && s.pinging.CompareAndSwap(false, true) {
+			// One ping at a time, on its own goroutine, so that this loop
+			// keeps watching the clock. Its context is long: coder/websocket
+			// closes the connection when a write's context ends, even just
+			// after the write, so a short one could kill a healthy
+			// connection. The pong counts through OnPongReceived.
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				defer s.pinging.Store(false)
+				ctx, cancel := context.WithTimeout(context.Background(), s.c.opts.IdleTimeout)
+				defer cancel()
+				if s.conn.Ping(ctx) == nil {
+					s.alive()
+				}
+			}()
 		}
 	}
 }
