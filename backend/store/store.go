@@ -57,9 +57,11 @@ var ErrClosed = errors.New("store: closed")
 // timeline items stay on disk.
 //
 // Opening has two phases. Open returns after the first, which indexes the
-// inbox list: InboxPage and TotalUnread answer at once. The second indexes
-// conversations by id, in the background; reads by id and writes wait for
-// it (about as long again as the first phase for 100,000 conversations).
+// outbox, the unread conversations and the newest rows of each status: the
+// first inbox page, the unread ones and TotalUnread answer at once. The
+// second, in the background, indexes the rest of the inbox list and the
+// conversations by id; reads by id, writes and the pages the first phase
+// cannot answer wait for it.
 func Open(dir string, opts Options) (*Store, error) {
 	if opts.Me.ID == "" {
 		return nil, errors.New("store: Options.Me is required")
@@ -173,20 +175,30 @@ func (s *Store) load() (rebuild bool, err error) {
 		return false, err
 	}
 
-	// Phase 1: the outbox, the inbox list and the meta.
+	// Phase 1: the outbox, the meta, every unread entry and the head of
+	// each status's inbox list: enough for the first page.
+	entries := inboxEntries(rows)
+	head, rest := splitHeads(entries)
 	txn := s.mdb.Txn(true)
 	defer txn.Abort()
-	if err := s.loadInboxTxn(txn, rows, outbox, m); err != nil {
+	if err := s.loadInboxTxn(txn, head, entries, outbox, m); err != nil {
 		return false, err
 	}
 	txn.Commit()
 
-	// Phase 2, in the background: conversations by id. Writers and reads
-	// by id wait for it (ready).
+	// Phase 2, in the background: the rest of the inbox list, and the
+	// conversations by id. Writers, reads by id and the pages phase 1
+	// cannot answer wait for it (ready).
 	txn2 := s.mdb.Txn(true)
 	go func() {
 		defer close(s.indexed)
 		defer txn2.Abort()
+		for _, e := range rest {
+			if err := txn2.Insert(tableInbox, e); err != nil {
+				s.indexErr = fmt.Errorf("store: index inbox: %w", err)
+				return
+			}
+		}
 		if !slices.IsSortedFunc(rows, byID) {
 			slices.SortFunc(rows, byID)
 		}
@@ -369,42 +381,75 @@ func (s *Store) rebaseLoaded(btx *badger.Txn, rows []*Row, outbox []*Pending) ([
 	return rows, nil
 }
 
-// loadInboxTxn inserts the outbox, the inbox and unread entries (in key
-// order: sorted inserts keep go-memdb's radix tree writes cheap) and the
-// meta.
-func (s *Store) loadInboxTxn(txn *memdb.Txn, rows []*Row, outbox []*Pending, m metaValue) error {
+// headRows is how many rows of each status's inbox list the first phase of
+// opening indexes: the first pages of the default views.
+const headRows = 1024
+
+// inboxEntries returns the inbox entries of rows, in key order (the
+// snapshot's order, but for rows that rebased elsewhere).
+func inboxEntries(rows []*Row) []*entry {
+	out := make([]*entry, 0, len(rows))
+	for _, r := range rows {
+		if r.hasView() {
+			out = append(out, &entry{key: inboxKey(r), obj: r})
+		}
+	}
+	byKey := func(a, b *entry) int { return bytes.Compare(a.key, b.key) }
+	if !slices.IsSortedFunc(out, byKey) {
+		slices.SortFunc(out, byKey)
+	}
+	return out
+}
+
+// splitHeads splits sorted inbox entries into the first headRows of each
+// status and the rest.
+func splitHeads(entries []*entry) (head, rest []*entry) {
+	n := 0
+	for i, e := range entries {
+		if i > 0 && e.key[0] != entries[i-1].key[0] {
+			n = 0
+		}
+		if n < headRows {
+			head = append(head, e)
+		} else {
+			rest = append(rest, e)
+		}
+		n++
+	}
+	return head, rest
+}
+
+// indexedYet reports whether the second phase of opening is done.
+func (s *Store) indexedYet() bool {
+	select {
+	case <-s.indexed:
+		return true
+	default:
+		return false
+	}
+}
+
+// loadInboxTxn inserts the outbox, the head inbox entries (in key order:
+// sorted inserts keep go-memdb's radix tree writes cheap), the unread
+// entries of all and the meta with the total unread count.
+func (s *Store) loadInboxTxn(txn *memdb.Txn, head, all []*entry, outbox []*Pending, m metaValue) error {
 	for _, p := range outbox {
 		if err := insertPending(txn, p); err != nil {
 			return err
 		}
 	}
-	total := 0
-	inbox := make([]*entry, 0, len(rows))
-	var unread []*entry
-	for _, r := range rows {
-		if !r.hasView() {
-			continue
-		}
-		e := &entry{key: inboxKey(r), obj: r}
-		inbox = append(inbox, e)
-		if r.Unread > 0 {
-			unread = append(unread, e)
-			total += r.Unread
-		}
-	}
-	byKey := func(a, b *entry) int { return bytes.Compare(a.key, b.key) }
-	if !slices.IsSortedFunc(inbox, byKey) {
-		slices.SortFunc(inbox, byKey)
-		slices.SortFunc(unread, byKey)
-	}
-	for _, e := range inbox {
+	for _, e := range head {
 		if err := txn.Insert(tableInbox, e); err != nil {
 			return err
 		}
 	}
-	for _, e := range unread {
-		if err := txn.Insert(tableUnread, e); err != nil {
-			return err
+	total := 0
+	for _, e := range all {
+		if n := e.row().Unread; n > 0 {
+			if err := txn.Insert(tableUnread, e); err != nil {
+				return err
+			}
+			total += n
 		}
 	}
 	return txn.Insert(tableMeta, &Meta{Epoch: m.Epoch, Seq: m.Seq, Mid: m.Mid, Gen: m.Gen, TotalUnread: total})

@@ -9,8 +9,9 @@ import (
 	"github.com/threadline/threadline/backend/conv"
 )
 
-// Errors of the outbox verbs.
+// Errors of the store's writes.
 var (
+	ErrEpoch     = errors.New("store: another epoch")
 	ErrNotFound  = errors.New("store: no such event in the outbox")
 	ErrNotFailed = errors.New("store: the event has not failed")
 )
@@ -324,12 +325,15 @@ func (s *Store) addLocalTxn(txn *memdb.Txn, btx *badger.Txn, drafts []conv.Event
 	return stored, w.finish(true)
 }
 
-// ApplyCanonical stores canonical events (seq ascending; those at or below
-// the cursor are skipped), moves the cursor to (epoch, upTo) — or to the
-// last event's seq if that is higher —, drops the outbox records whose
-// events came back canonical, and rebases. An epoch other than the stored
-// one (once there is one) resets the store first. It is durable when it
-// returns. A long batch is written in chunks, each durable with its cursor.
+// ApplyCanonical stores canonical events, moves the cursor to (epoch, upTo)
+// — or to the highest event's seq if that is higher —, drops the outbox
+// records whose events came back canonical, and rebases. Events come in log
+// order; one the store holds already (a seq at or below the last one of its
+// conversation, or a seq already in the log) is skipped, and one below the
+// cursor that it does not hold (a conversation's history sent when it
+// becomes visible to this device) is kept. Events of another epoch than the
+// stored one are refused (ErrEpoch): Reset first. It is durable when it
+// returns; a long batch is written in chunks, each durable with its cursor.
 func (s *Store) ApplyCanonical(epoch string, events []conv.Event, upTo uint64) error {
 	return s.Commit(epoch, events, upTo, nil)
 }
@@ -428,10 +432,7 @@ func (s *Store) commitChunk(epoch string, events []conv.Event, upTo uint64, outc
 		return err
 	}
 	if cur := m.(*Meta).Epoch; cur != "" && cur != epoch {
-		s.log.Warn("store: canonical events of another epoch; resetting", "have", cur, "got", epoch)
-		if err := s.resetTxn(txn, epoch); err != nil {
-			return err
-		}
+		return fmt.Errorf("%w: events of epoch %q on a store of epoch %q (Reset first)", ErrEpoch, epoch, cur)
 	}
 	err = s.db.Update(func(btx *badger.Txn) error {
 		return s.commitTxn(txn, btx, epoch, events, upTo, outcomes)
@@ -676,3 +677,36 @@ func (s *Store) meta(ws memdb.WatchSet) *Meta {
 	ws.Add(ch)
 	return m.(*Meta)
 }
+
+// AdvanceMid moves the mid counter to at least lastMid, so that the next
+// local event's mid is above every mid the relay has processed for this
+// device (a store recreated under an old device id would reuse them).
+func (s *Store) AdvanceMid(lastMid uint64) error {
+	if err := s.ready(); err != nil {
+		return err
+	}
+	txn := s.mdb.Txn(true)
+	defer txn.Abort()
+	err := s.db.Update(func(btx *badger.Txn) error {
+		w, err := s.newWriter(txn, btx)
+		if err != nil {
+			return err
+		}
+		if w.meta.Mid >= lastMid {
+			return errNothing
+		}
+		w.meta.Mid = lastMid
+		return w.finish(true)
+	})
+	if errors.Is(err, errNothing) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	txn.Commit()
+	return nil
+}
+
+// errNothing aborts a write that has nothing to do.
+var errNothing = errors.New("store: nothing to write")

@@ -1,0 +1,291 @@
+package inbox
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+
+	memdb "github.com/hashicorp/go-memdb"
+	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/backend/store"
+)
+
+// The queries. Each takes a memdb.WatchSet (nil: no watching); the channels
+// it adds fire when what the query returned may have changed, so a view can
+// block with ws.WatchCtx(ctx) until then and query again, instead of polling:
+//
+//	for {
+//		ws := memdb.NewWatchSet()
+//		page, err := in.InboxPage(f, inbox.ByActivity, "", 50, ws)
+//		// … show page …
+//		if err := ws.WatchCtx(ctx); err != nil { return } // ctx done
+//	}
+
+// ErrNotFound is returned for a conversation the device does not hold.
+var ErrNotFound = errors.New("inbox: no such conversation")
+
+// ErrBadCursor is returned for a cursor the query did not make.
+var ErrBadCursor = store.ErrBadCursor
+
+// Filter selects inbox rows. Zero fields select everything.
+type Filter struct {
+	Status     conv.Status   `json:"status,omitempty"`
+	Priority   conv.Priority `json:"priority,omitempty"`
+	Tag        string        `json:"tag,omitempty"`
+	Assignee   string        `json:"assignee,omitempty"` // a participant id, or "none" for unassigned
+	UnreadOnly bool          `json:"unreadOnly,omitempty"`
+}
+
+// Unassigned is the Assignee filter for conversations nobody is assigned to.
+const Unassigned = store.Unassigned
+
+// Sort orders the inbox.
+type Sort = store.Sort
+
+// Sorts.
+const (
+	ByActivity = store.ByActivity // latest activity first
+	ByPriority = store.ByPriority // urgent first, then latest activity
+)
+
+// Row is one line of the inbox list.
+type Row struct {
+	ID             string            `json:"id"`
+	Contact        conv.Participant  `json:"contact"`
+	Subject        string            `json:"subject,omitempty"`
+	Preview        string            `json:"preview,omitempty"` // the last message
+	PreviewBy      conv.Participant  `json:"previewBy"`
+	LastActivityAt int64             `json:"lastActivityAt"` // Unix ms
+	Status         conv.Status       `json:"status"`
+	Priority       conv.Priority     `json:"priority"`
+	Tags           []string          `json:"tags,omitempty"`
+	Assignee       *conv.Participant `json:"assignee,omitempty"`
+	Unread         int               `json:"unread"`
+	Thread         string            `json:"thread,omitempty"` // the active thread's topic
+	InThread       bool              `json:"inThread"`         // a thread is active (its topic may be empty)
+	Pending        int               `json:"pending"`          // local items not yet canonical
+	Failed         int               `json:"failed"`           // rejected local events
+}
+
+// Page is a page of the inbox list and the cursor of the next ("": none).
+type Page struct {
+	Rows []Row  `json:"rows"`
+	Next string `json:"next,omitempty"`
+}
+
+// InboxPage returns up to limit rows (default 50) that f selects, sorted,
+// starting at cursor ("" for the first page).
+func (in *Inbox) InboxPage(f Filter, sort Sort, cursor string, limit int, ws memdb.WatchSet) (Page, error) {
+	rows, next, err := in.st.Page(store.Query{Status: f.Status, Priority: f.Priority, Tag: f.Tag, Assignee: f.Assignee,
+		UnreadOnly: f.UnreadOnly, Sort: sort, Cursor: cursor, Limit: limit}, ws)
+	if err != nil {
+		return Page{}, err
+	}
+	p := Page{Rows: make([]Row, 0, len(rows)), Next: next}
+	for _, r := range rows {
+		p.Rows = append(p.Rows, rowOf(r))
+	}
+	return p, nil
+}
+
+func rowOf(r *store.Row) Row {
+	v := r.View()
+	row := Row{ID: r.ID, Unread: r.Unread, Failed: r.Failed, Status: r.Sum.Status, Priority: r.Sum.Priority,
+		Tags: r.Sum.Tags, LastActivityAt: r.Sum.LastActivityAt}
+	for _, it := range r.Overlay {
+		if it.State == store.StatePending || it.State == store.StateSent {
+			row.Pending++
+		}
+	}
+	if v == nil {
+		return row
+	}
+	row.Contact, row.Subject, row.Preview, row.PreviewBy = v.Contact, v.Subject, v.LastMessage, v.LastMessageBy
+	if v.Assignee != nil {
+		a := *v.Assignee
+		row.Assignee = &a
+	}
+	if v.Thread != nil {
+		row.Thread, row.InThread = v.Thread.Topic, true
+	}
+	return row
+}
+
+// Conversation returns the conversation as the device shows it (the
+// optimistic view) and its inbox row. The state is shared: never modify it.
+func (in *Inbox) Conversation(convID string, ws memdb.WatchSet) (*conv.Conversation, Row, error) {
+	r := in.st.Row(convID, ws)
+	if r == nil || r.View() == nil {
+		return nil, Row{}, ErrNotFound
+	}
+	return r.View(), rowOf(r), nil
+}
+
+// Item is one entry of a timeline: a message, a note, a thread boundary
+// (thread.started / thread.ended carry the thread and its topic) or a
+// lifecycle change.
+type Item struct {
+	ID     string           `json:"id"`
+	Kind   conv.Kind        `json:"kind"`
+	Actor  conv.Participant `json:"actor"`
+	Text   string           `json:"text,omitempty"`   // message.sent, note.added
+	Thread string           `json:"thread,omitempty"` // a message's thread, or the thread that starts or ends
+	Topic  string           `json:"topic,omitempty"`  // thread.started, thread.ended
+	Data   json.RawMessage  `json:"data,omitempty"`   // the event's data, whatever its kind
+	Seq    uint64           `json:"seq"`              // 0 until canonical
+	At     int64            `json:"at"`               // Unix ms, the author's clock
+	Mine   bool             `json:"mine"`             // made by the local participant
+	// State is the local participant's view of its own items: "pending"
+	// (not yet acknowledged; items derived from a pending event too),
+	// "sent" (logged) or "failed" (with Error). Empty for others' items.
+	State string      `json:"state,omitempty"`
+	Error *conv.Error `json:"error,omitempty"`
+}
+
+// Item states.
+const (
+	StatePending = "pending"
+	StateSent    = "sent"
+	StateFailed  = "failed"
+)
+
+// TimelinePage is a page of a timeline, oldest first, and the cursor of the
+// page before it ("": this is the oldest).
+type TimelinePage struct {
+	Items []Item `json:"items"`
+	Older string `json:"older,omitempty"`
+}
+
+// Timeline returns a page of conversation convID's timeline, oldest item
+// first. The first page (cursor "") holds the newest limit (default 50)
+// canonical items followed by every pending, sent and failed one; its Older
+// cursor fetches the limit items before them, and so on back to the start.
+func (in *Inbox) Timeline(convID, cursor string, limit int, ws memdb.WatchSet) (TimelinePage, error) {
+	var before uint64
+	if cursor != "" {
+		n, err := strconv.ParseUint(cursor, 10, 64)
+		if err != nil || n == 0 {
+			return TimelinePage{}, ErrBadCursor
+		}
+		before = n
+	}
+	if in.st.Row(convID, ws) == nil {
+		return TimelinePage{}, ErrNotFound
+	}
+	items, older, err := in.st.Timeline(convID, before, limit, ws)
+	if err != nil {
+		return TimelinePage{}, err
+	}
+	p := TimelinePage{Items: make([]Item, 0, len(items))}
+	if older > 0 {
+		p.Older = strconv.FormatUint(older, 10)
+	}
+	for _, it := range items {
+		p.Items = append(p.Items, in.itemOf(it))
+	}
+	return p, nil
+}
+
+func (in *Inbox) itemOf(it store.Item) Item {
+	e := it.Event
+	out := Item{ID: e.ID, Kind: e.Kind, Actor: e.Actor, Data: e.Data, Seq: e.Seq, At: e.At, Mine: e.Actor.ID == in.me.ID}
+	switch it.State {
+	case store.StatePending:
+		out.State = StatePending
+	case store.StateSent:
+		out.State = StateSent
+	case store.StateFailed:
+		out.State, out.Error = StateFailed, it.Err
+	default:
+		if out.Mine {
+			out.State = StateSent
+		}
+	}
+	if d, err := conv.Decode(e); err == nil {
+		switch d := d.(type) {
+		case *conv.Message:
+			out.Text, out.Thread = d.Text, d.Thread
+		case *conv.Note:
+			out.Text = d.Text
+		case *conv.ThreadStarted:
+			out.Thread, out.Topic = d.Thread, d.Topic
+		case *conv.ThreadEnded:
+			out.Thread, out.Topic = d.Thread, d.Topic
+		}
+	}
+	return out
+}
+
+// UnreadCount returns the local participant's unread count in convID
+// (rule 8): the items it may see, by someone else, above its seen mark.
+func (in *Inbox) UnreadCount(convID string, ws memdb.WatchSet) (int, error) {
+	r := in.st.Row(convID, ws)
+	if r == nil {
+		return 0, ErrNotFound
+	}
+	return r.Unread, nil
+}
+
+// TotalUnread returns the local participant's unread count over every
+// conversation.
+func (in *Inbox) TotalUnread(ws memdb.WatchSet) (int, error) { return in.st.TotalUnread(ws), nil }
+
+// SeenMark is how far a participant has seen a conversation: every item up
+// to seq UpTo.
+type SeenMark struct {
+	Participant string `json:"participant"`
+	UpTo        uint64 `json:"upTo"`
+}
+
+// SeenMarks returns the other participants' seen marks in convID, for
+// "Seen by …", ordered by participant id.
+func (in *Inbox) SeenMarks(convID string, ws memdb.WatchSet) ([]SeenMark, error) {
+	r := in.st.Row(convID, ws)
+	if r == nil || r.View() == nil {
+		return nil, ErrNotFound
+	}
+	var out []SeenMark
+	for id, upTo := range r.View().Seen {
+		if id != in.me.ID {
+			out = append(out, SeenMark{Participant: id, UpTo: upTo})
+		}
+	}
+	slices.SortFunc(out, func(a, b SeenMark) int {
+		switch {
+		case a.Participant < b.Participant:
+			return -1
+		case a.Participant > b.Participant:
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+// OutboxItem is a local event not yet canonical.
+type OutboxItem struct {
+	Event conv.Event  `json:"event"`
+	State string      `json:"state"` // pending, sent or failed
+	Seq   uint64      `json:"seq,omitempty"`
+	Error *conv.Error `json:"error,omitempty"`
+}
+
+// Outbox lists the local events not yet canonical, in mid order: what a
+// "waiting to send" or "failed" panel shows.
+func (in *Inbox) Outbox(ws memdb.WatchSet) []OutboxItem {
+	var out []OutboxItem
+	for _, p := range in.st.Outbox(ws) {
+		o := OutboxItem{Event: p.Event, Seq: p.Seq, Error: p.Err}
+		switch p.State {
+		case store.StatePending:
+			o.State = StatePending
+		case store.StateSent:
+			o.State = StateSent
+		default:
+			o.State = StateFailed
+		}
+		out = append(out, o)
+	}
+	return out
+}
