@@ -109,10 +109,11 @@ func agentAuth(token string) protocol.Auth {
 	return protocol.Auth{Kind: protocol.AuthAgent, Token: token}
 }
 
-// waitFor polls cond until it holds, failing the test after 10 s.
+// waitFor polls cond until it holds, failing the test after 30 s (generous:
+// the race detector and a busy machine slow everything down).
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

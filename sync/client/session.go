@@ -625,7 +625,6 @@ func (s *session) alive() { s.lastAlive.Store(time.Now().UnixNano()) }
 func (s *session) reader() {
 	defer s.wg.Done()
 	send := func(f *inFrame) bool {
-		s.busy.Store(true)
 		defer s.busy.Store(false)
 		select {
 		case s.frames <- f:
@@ -637,9 +636,14 @@ func (s *session) reader() {
 	for {
 		_, data, err := s.conn.Read(context.Background())
 		if err != nil {
+			s.busy.Store(true)
 			send(&inFrame{err: s.endError(err)})
 			return
 		}
+		// From here until the loop takes the frame, the reader is busy: the
+		// relay is alive, this device is behind (decoding a big frame on a
+		// loaded machine, or waiting for a slow Local).
+		s.busy.Store(true)
 		s.alive()
 		f := new(inFrame)
 		if err := json.Unmarshal(data, f); err != nil {
