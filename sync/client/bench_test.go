@@ -4,38 +4,61 @@ import (
 	"context"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/threadline/threadline/sync/protocol"
+	"github.com/threadline/threadline/sync/relay"
 )
 
+const catchupEvents = 100_000
+
 // BenchmarkCatchup measures a new device's first sync of a 100,000-event
-// log over loopback WebSocket: the relay pages it out, the Client decodes
-// and applies it into a Memory (conv.Replay per conversation). One op is one
-// whole catch-up, from dial to caughtUp. Budget: ≤ 1 s.
+// log over loopback WebSocket: the relay pages the log out, the Client
+// decodes it and applies it into a Memory (conv.Replay per conversation).
+// One op is one whole catch-up, from dial to caughtUp. Budget: ≤ 1 s.
 //
 //	go test -run '^$' -bench Catchup -benchtime 5x ./sync/client/
+//
+// real-relay reads the log from the relay's Badger store (filled once,
+// through the protocol, by an assistant's client); in-test-relay serves it
+// from memory, which isolates the client's own cost.
 func BenchmarkCatchup(b *testing.B) {
-	const n = 100_000
-	r := newFakeRelay(b)
-	fill(b, r, n, 50)
-	_, head := r.head()
+	// Set up once: the outer function runs once, the sub-benchmarks once per b.N.
+	real := newRealRelay(b, relay.Options{RatePerSecond: 1e9, RateBurst: 1e9})
+	t0 := time.Now()
+	fillReal(b, real, catchupEvents, 50)
+	_, realHead := real.head()
+	b.Logf("filled the real relay with %d events in %v", realHead, time.Since(t0).Round(time.Millisecond))
+	fake := newFakeRelay(b)
+	fill(b, fake, catchupEvents, 50)
+	_, fakeHead := fake.head()
+
+	b.Run("real-relay", func(b *testing.B) { benchCatchup(b, real.url(), anaToken, realHead) })
+	b.Run("in-test-relay", func(b *testing.B) { benchCatchup(b, fake.url(), "ana-token", fakeHead) })
+}
+
+func benchCatchup(b *testing.B, url, token string, head uint64) {
 	quiet := slog.New(slog.DiscardHandler)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		mem := NewMemory(ana, uuid.NewString())
-		c, err := New(Options{URL: r.url(), Workspace: "acme", Device: mem.Device(),
-			Auth: protocol.Auth{Kind: protocol.AuthAgent, Token: "ana-token"}, Local: mem, Logger: quiet})
+		c, err := New(Options{URL: url, Workspace: "acme", Device: mem.Device(),
+			Auth: protocol.Auth{Kind: protocol.AuthAgent, Token: token}, Local: mem, Logger: quiet})
 		if err != nil {
 			b.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { c.Run(ctx); close(done) }()
+		done := make(chan error, 1)
+		go func() { done <- c.Run(ctx) }()
 		for ch := c.Watch(); c.State() != StateOnline; ch = c.Watch() {
-			<-ch
+			select {
+			case <-ch:
+			case err := <-done:
+				b.Fatalf("Run ended: %v (%+v)", err, c.Status())
+			}
 		}
 		b.StopTimer()
 		if _, seq, _ := mem.Cursor(); seq != head || uint64(mem.Len()) != head {
