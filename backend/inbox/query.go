@@ -64,7 +64,7 @@ type Row struct {
 	Unread         int               `json:"unread"`
 	Thread         string            `json:"thread,omitempty"` // the active thread's topic
 	InThread       bool              `json:"inThread"`         // a thread is active (its topic may be empty)
-	Pending        int               `json:"pending"`          // local items not yet canonical
+	Pending        int               `json:"pending"`          // local events shown, not yet canonical
 	Failed         int               `json:"failed"`           // rejected local events
 }
 
@@ -94,7 +94,7 @@ func rowOf(r *store.Row) Row {
 	row := Row{ID: r.ID, Unread: r.Unread, Failed: r.Failed, Status: r.Sum.Status, Priority: r.Sum.Priority,
 		Tags: r.Sum.Tags, LastActivityAt: r.Sum.LastActivityAt}
 	for _, it := range r.Overlay {
-		if it.State == store.StatePending || it.State == store.StateSent {
+		if (it.State == store.StatePending || it.State == store.StateSent) && it.Event.Cause == "" {
 			row.Pending++
 		}
 	}

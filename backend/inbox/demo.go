@@ -1,0 +1,245 @@
+package inbox
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/threadline/threadline/backend/conv"
+)
+
+// SeedDemo fills a new inbox with a believable support team's week: about
+// sixty conversations with contacts of a hosting company, open and resolved,
+// of every priority, tagged, assigned to the local participant or its
+// teammates, with threads ("Customer server offline (Ticket #1929383)"),
+// internal notes, and some unread messages. There is no relay in a demo: the
+// events are logged canonically by the inbox's LocalLog, exactly as a relay
+// would log them, so the store's epoch becomes a local one. The same seed
+// gives the same inbox (ids and times included, relative to the inbox's
+// clock).
+func SeedDemo(ctx context.Context, in *Inbox, seed int64) error {
+	if epoch, _, _ := in.Cursor(); epoch != "" && !strings.HasPrefix(epoch, LocalEpochPrefix) {
+		return ErrNotLocal
+	}
+	d := &demo{in: in, rng: rand.New(rand.NewPCG(uint64(seed), 0x64656d6f)), now: in.now().UnixMilli()}
+	var events []conv.Event
+	for i := range 60 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		events = append(events, d.conversation(i)...)
+	}
+	_, err := NewLocalLog(in).Append(events...)
+	return err
+}
+
+// DemoTeam is the demo's support team besides the local participant.
+var DemoTeam = []conv.Participant{
+	{ID: "agent:ana", Role: conv.RoleAgent, Name: "Ana Souza"},
+	{ID: "agent:ben", Role: conv.RoleAgent, Name: "Ben Carter"},
+	{ID: "agent:chloe", Role: conv.RoleAgent, Name: "Chloé Martin"},
+	{ID: "ai:faq", Role: conv.RoleAssistant, Name: "FAQ bot"},
+}
+
+var demoContacts = []string{
+	"Maria Garcia", "James Okafor", "Yuki Tanaka", "Lena Fischer", "Omar Haddad", "Priya Raman", "Lucas Moreau",
+	"Sofia Rossi", "Daniel Kim", "Amara Nwosu", "Jonas Berg", "Isabel Costa", "Ethan Walsh", "Mei Lin",
+	"Noah Schmidt", "Fatima Zahra", "Carlos Mendes", "Hannah Lee", "Viktor Petrov", "Grace Adeyemi",
+	"Tomás Silva", "Elif Yilmaz", "Arjun Mehta", "Chloe Dubois", "Kwame Mensah", "Sara Lindqvist",
+	"Mateo Fernández", "Aiko Suzuki", "Ben Harris", "Olivia Brown",
+}
+
+// A scenario is a conversation's script: who says what, in order.
+type scenario struct {
+	subject  string
+	tags     []string
+	priority conv.Priority
+	lines    []string // "c: text" contact, "m: text" me, "a: text" a teammate, "b: text" the bot, "n: text" a teammate's note, "N: text" my note, "t: topic" a thread, "e:" end it
+	resolved bool
+}
+
+var scenarios = []scenario{
+	{"Server offline", []string{"outage", "vip"}, conv.PriorityUrgent, []string{
+		"c: Our production server has been unreachable since 09:12. Nothing answers on 443.",
+		"t: Customer server offline (Ticket #1929383)",
+		"m: I'm on it. I can see the host failed its health check at 09:11; checking the hypervisor now.",
+		"n: Hypervisor hv-17 lost its storage link. Ops paged.",
+		"m: The storage link of your host dropped. Ops are re-attaching it; I'll update you in 15 minutes.",
+		"c: Thank you. Our shop is down, please hurry.",
+		"a: Storage is back and the VM is booting.",
+		"c: It's up again! Everything looks fine on our side."}, true},
+	{"Invoice shows the wrong VAT", []string{"billing"}, conv.PriorityMedium, []string{
+		"c: Hi, invoice INV-20931 charges 20% VAT but we're a registered EU business (VAT ID FR83404833048).",
+		"m: Thanks Maria, I've added your VAT ID. I'll ask billing to re-issue the invoice.",
+		"N: Billing: re-issue INV-20931 without VAT, reverse charge.",
+		"c: Great, thanks!"}, true},
+	{"Can't log in to the control panel", []string{"bug"}, conv.PriorityHigh, []string{
+		"c: Since this morning the control panel says 'session expired' right after I log in.",
+		"b: Have you tried clearing your browser's cookies for panel.acme-hosting.com?",
+		"c: Yes, same thing in two browsers.",
+		"a: Reproduced. It only happens to accounts with SSO enabled. Filing a bug.",
+		"n: Bug #4412: SSO session cookie gets SameSite=Strict after the 4.18 deploy."}, false},
+	{"DNS not propagating", []string{"dns"}, conv.PriorityMedium, []string{
+		"c: I changed the A record of shop.example.org two hours ago and it still points to the old IP.",
+		"m: Your zone was updated at 10:02. The old record had a TTL of 86400, so some resolvers may keep it for up to a day.",
+		"c: Ah, I see. Can you lower it for next time?",
+		"m: Done: the TTL is now 300 seconds."}, true},
+	{"Upgrade to the Pro plan", []string{"onboarding"}, conv.PriorityLow, []string{
+		"c: We'd like to move from Starter to Pro. Is there any downtime?",
+		"m: No downtime: the upgrade only raises your limits. You can do it from Billing → Plan.",
+		"c: Perfect, doing it now."}, true},
+	{"Refund for the duplicate charge", []string{"billing", "refund"}, conv.PriorityHigh, []string{
+		"c: My card was charged twice for March (2 × €49).",
+		"a: I can see both charges. One is a retry that should have been voided.",
+		"n: Refund the second charge (ch_3Kx…); payment provider incident 2024-03-02.",
+		"c: Any news on the refund?"}, false},
+	{"Emails bouncing", []string{"email", "bug"}, conv.PriorityHigh, []string{
+		"c: Every email we send to gmail.com bounces with '550 5.7.26 unauthenticated'.",
+		"t: SPF/DKIM setup (Ticket #1930102)",
+		"m: Your domain has no DKIM record. I've generated one; please add this TXT record: default._domainkey.",
+		"c: Added it. Still bouncing?",
+		"m: DNS shows the record now; Gmail may take an hour to pick it up.",
+		"c: Still bouncing after two hours."}, false},
+	{"SSL certificate expired", []string{"outage"}, conv.PriorityUrgent, []string{
+		"c: Browsers show 'certificate expired' on our site!",
+		"m: The automatic renewal failed because the domain's CAA record doesn't allow Let's Encrypt. Can you add letsencrypt.org to it?",
+		"c: Done.",
+		"m: Renewed. The new certificate is valid until 14 June."}, true},
+	{"Website is slow", []string{"bug"}, conv.PriorityMedium, []string{
+		"c: Pages take 6–8 seconds to load since yesterday.",
+		"b: Here is our guide to speeding up WordPress: https://docs.acme-hosting.com/perf",
+		"c: It's not WordPress, it's a Django app.",
+		"a: Your database is on a host with a noisy neighbour. I'm migrating it to another host tonight."}, false},
+	{"Migration from another host", []string{"migration", "onboarding"}, conv.PriorityMedium, []string{
+		"c: We're moving 14 sites from our old provider. Can you help?",
+		"t: Migration plan",
+		"m: Of course. Send us the list of sites and a maintenance window; we'll copy files and databases and switch DNS last.",
+		"c: List attached. Saturday 22:00 works for us.",
+		"N: Migration booked for Saturday 22:00, Ben on call."}, false},
+	{"Feature request: 2FA with hardware keys", []string{"feature-request"}, conv.PriorityLow, []string{
+		"c: Do you support WebAuthn / YubiKeys for the control panel?",
+		"m: Not yet, but it's on our roadmap for this quarter. I've added your vote."}, true},
+	{"Backup restore", []string{"vip"}, conv.PriorityHigh, []string{
+		"c: I deleted a customer's folder by mistake. Can you restore yesterday's backup of /var/www/clients?",
+		"m: Restoring the 03:00 backup of that folder now, into /var/www/clients-restored so nothing gets overwritten.",
+		"m: Done: 1,204 files restored.",
+		"c: You're a lifesaver, thank you!"}, true},
+}
+
+type demo struct {
+	in  *Inbox
+	rng *rand.Rand
+	now int64
+	n   int
+}
+
+// id makes a deterministic UUIDv7 for time at.
+func (d *demo) id(at int64) string {
+	var u uuid.UUID
+	d.n++
+	for i := range 6 {
+		u[i] = byte(at >> (40 - 8*i))
+	}
+	r := d.rng.Uint64()
+	for i := 6; i < 14; i++ {
+		u[i] = byte(r >> (8 * (i - 6)))
+	}
+	u[14], u[15] = byte(d.n>>8), byte(d.n)
+	u[6] = 0x70 | u[6]&0x0f
+	u[8] = 0x80 | u[8]&0x3f
+	return u.String()
+}
+
+func (d *demo) conversation(i int) []conv.Event {
+	sc := scenarios[i%len(scenarios)]
+	name := demoContacts[i%len(demoContacts)]
+	contact := conv.Participant{ID: "contact:" + strings.ReplaceAll(strings.ToLower(name), " ", "-"), Role: conv.RoleContact, Name: name}
+	if i >= len(demoContacts) { // the second round: other people at the same companies
+		contact.ID += fmt.Sprintf("-%d", i/len(demoContacts)+1)
+	}
+	me := d.in.me
+	teammate := DemoTeam[d.rng.IntN(3)]
+	bot := DemoTeam[3]
+	// Conversations are spread over the last ten days; the later ones are
+	// the newest.
+	at := d.now - int64(60-i)*4*int64(time.Hour/time.Millisecond) - d.rng.Int64N(int64(3*time.Hour/time.Millisecond))
+	cid := d.id(at)
+	var out []conv.Event
+	add := func(actor conv.Participant, k conv.Kind, data any) {
+		at += int64(2+d.rng.IntN(25)) * int64(time.Minute/time.Millisecond)
+		out = append(out, conv.Event{ID: d.id(at), Conv: cid, Kind: k, Actor: actor, Device: "demo", At: at, Data: conv.MustData(data)})
+	}
+	subject := sc.subject
+	if i >= len(scenarios) {
+		subject = fmt.Sprintf("%s (%s)", sc.subject, strings.Split(name, " ")[1])
+	}
+	priority := sc.priority
+	if i >= len(scenarios) && d.rng.IntN(3) == 0 {
+		priority = []conv.Priority{conv.PriorityLow, conv.PriorityMedium, conv.PriorityHigh, conv.PriorityUrgent}[d.rng.IntN(4)]
+	}
+	add(contact, conv.KindConversationCreated, conv.Created{Channel: "chat", Subject: subject, Priority: priority, Tags: sc.tags})
+	// Who handles it: me for about half, a teammate otherwise, some nobody.
+	var assignee *conv.Participant
+	switch d.rng.IntN(6) {
+	case 0, 1, 2:
+		assignee = &me
+	case 3, 4:
+		assignee = &teammate
+	}
+	if assignee != nil && me.Role == conv.RoleAgent {
+		add(DemoTeam[0], conv.KindAssigneeChanged, conv.AssigneeChanged{Assignee: assignee})
+	}
+	// An unread tail: the contact's last lines arrive after my last look.
+	unreadFrom := len(sc.lines)
+	if !sc.resolved && d.rng.IntN(2) == 0 {
+		unreadFrom = len(sc.lines) - 1
+	}
+	if i%7 == 3 {
+		unreadFrom = 1 // a conversation I have barely looked at
+	}
+	for j, line := range sc.lines {
+		who, text, _ := strings.Cut(line, ": ")
+		if j == unreadFrom {
+			add(me, conv.KindSeenMarked, conv.SeenMarked{UpTo: 1 << 62}) // clamped to the latest item
+		}
+		switch who {
+		case "c":
+			add(contact, conv.KindMessageSent, conv.Message{Text: text})
+		case "m":
+			add(me, conv.KindMessageSent, conv.Message{Text: text})
+		case "a":
+			add(teammate, conv.KindMessageSent, conv.Message{Text: text})
+		case "b":
+			add(bot, conv.KindMessageSent, conv.Message{Text: text})
+		case "n":
+			add(teammate, conv.KindNoteAdded, conv.Note{Text: text})
+		case "N":
+			add(me, conv.KindNoteAdded, conv.Note{Text: text})
+		case "t":
+			topic := text
+			if i >= len(scenarios) { // the second round: other tickets
+				topic = d.topic(text)
+			}
+			add(me, conv.KindThreadStarted, conv.ThreadStarted{Thread: d.id(at), Topic: topic})
+		}
+	}
+	if unreadFrom == len(sc.lines) {
+		add(me, conv.KindSeenMarked, conv.SeenMarked{UpTo: 1 << 62})
+	}
+	add(contact, conv.KindSeenMarked, conv.SeenMarked{UpTo: 1 << 62})
+	if sc.resolved {
+		add(me, conv.KindStatusChanged, conv.StatusChanged{Status: conv.StatusResolved})
+	}
+	return out
+}
+
+// topic gives each ticket its own number.
+func (d *demo) topic(t string) string {
+	if strings.Contains(t, "Ticket #") {
+		return t[:strings.Index(t, "#")+1] + fmt.Sprint(1929383+d.rng.IntN(9000)) + ")"
+	}
+	return t
+}
