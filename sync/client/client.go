@@ -180,7 +180,7 @@ func New(opts Options) (*Client, error) {
 	if opts.PushBurst <= 0 {
 		opts.PushBurst = protocol.RateBurst
 	}
-	opts.PushBurst = max(opts.PushBurst, 1)
+	opts.PushBurst = max(opts.PushBurst, 2) // one token is kept as margin
 	return &Client{
 		opts:      opts,
 		log:       opts.Logger.With("workspace", opts.Workspace, "device", opts.Device),

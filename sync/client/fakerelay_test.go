@@ -3,8 +3,10 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -445,5 +447,223 @@ func (r *fakeRelay) typing(s *fakeSession, convID string, on bool) {
 		if o != s && conv.TypingVisible(o.who, c, who) {
 			o.send(r, protocol.Typing{Type: protocol.TypeTyping, Conv: convID, Participant: &who, On: on})
 		}
+	}
+}
+
+// fill logs n events into r as ana would have: conversations of perConv
+// events each (a creation, then messages, notes and lifecycle changes).
+func fill(t testing.TB, r *fakeRelay, n, perConv int) {
+	t.Helper()
+	var batch []conv.Event
+	mk := func(c string, k conv.Kind, d any) conv.Event {
+		return conv.Event{ID: uuid.Must(uuid.NewV7()).String(), Conv: c, Kind: k, At: 1700000000000, Data: conv.MustData(d)}
+	}
+	var id string
+	for i := 0; len(batch) < n; i++ {
+		if i%perConv == 0 {
+			id = uuid.Must(uuid.NewV7()).String()
+			batch = append(batch, mk(id, conv.KindConversationCreated, conv.Created{Contact: &contact, Subject: fmt.Sprintf("conversation %d", i/perConv)}))
+			continue
+		}
+		switch i % 7 {
+		case 3:
+			batch = append(batch, mk(id, conv.KindNoteAdded, conv.Note{Text: "internal note " + fmt.Sprint(i)}))
+		case 5:
+			batch = append(batch, mk(id, conv.KindPriorityChanged, conv.PriorityChanged{Priority: []conv.Priority{"low", "high"}[i%2]}))
+		default:
+			batch = append(batch, mk(id, conv.KindMessageSent, conv.Message{Text: fmt.Sprintf("message %d: hello, how can we help you today?", i)}))
+		}
+	}
+	r.logDirect(ana, batch...)
+}
+
+// sameAsRelay checks that mem's canonical state is the relay's.
+func sameAsRelay(t testing.TB, r *fakeRelay, mem *Memory) {
+	t.Helper()
+	log, convs := r.snapshot()
+	epoch, seq, _ := mem.Cursor()
+	if wantEpoch, head := r.head(); epoch != wantEpoch || seq != head {
+		t.Errorf("cursor = (%s, %d); want (%s, %d)", epoch, seq, wantEpoch, head)
+	}
+	if mem.Len() != len(log) {
+		t.Errorf("device holds %d events; relay logged %d", mem.Len(), len(log))
+	}
+	for id, want := range convs {
+		got, ok := mem.Canonical(id)
+		if !ok || !reflect.DeepEqual(got, want) {
+			t.Errorf("conversation %s:\n got %+v\nwant %+v", id, got, want)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// Failure injection: what the real relay does not do on demand.
+
+func TestReconnectResendsAndRelayAnswersFromMemory(t *testing.T) {
+	r := newFakeRelay(t)
+	mem := NewMemory(ana, uuid.NewString())
+	h := start(t, r.url(), mem, agentAuth("ana-token"), nil)
+	waitState(t, h.c, StateOnline)
+
+	r.dropAcks.Store(1) // the relay logs the next push, then the connection drops before its ack
+	created, _ := mem.Create(conv.Created{Contact: &contact, Subject: "Lost ack"})
+	msg, _ := mem.Act(created.Conv, conv.KindMessageSent, conv.Message{Text: "hello?"})
+	h.c.Kick()
+
+	waitFor(t, "the drop and a new connection", func() bool { return r.hellos.Load() >= 2 })
+	waitFor(t, "the outbox to empty", func() bool { return len(mem.Outbox()) == 0 })
+	_, head := r.head()
+	waitFor(t, "the canonical copies", func() bool { _, s, _ := mem.Cursor(); return s == head })
+	waitState(t, h.c, StateOnline)
+
+	log, _ := r.snapshot()
+	count := map[string]int{}
+	for _, e := range log {
+		count[e.ID]++
+	}
+	if count[created.ID] != 1 || count[msg.ID] != 1 {
+		t.Errorf("logged %d × created and %d × message; want each once", count[created.ID], count[msg.ID])
+	}
+	if r.processed.Load() != 2 {
+		t.Errorf("relay processed %d events; want 2", r.processed.Load())
+	}
+	// The resend may be answered after the backlog has already brought the
+	// canonical copies: wait for it.
+	waitFor(t, "the relay to answer the resend from memory", func() bool { return r.resends.Load() == 2 })
+	if st := h.c.Status(); st.LastMid != 2 {
+		t.Errorf("welcome lastMid = %d; want 2", st.LastMid)
+	}
+	if !strings.Contains(h.logs.String(), "resending events the relay already processed") {
+		t.Errorf("the resend of processed events was not logged")
+	}
+	sameAsRelay(t, r, mem)
+}
+
+func TestEpochChangeResetsAndResyncs(t *testing.T) {
+	r := newFakeRelay(t)
+	fill(t, r, 200, 20)
+	mem := NewMemory(ana, uuid.NewString())
+	h := start(t, r.url(), mem, agentAuth("ana-token"), func(o *Options) {
+		o.Backoff = Backoff{Min: 100 * time.Millisecond, Max: 200 * time.Millisecond}
+	})
+	waitState(t, h.c, StateOnline)
+	oldEpoch, _ := r.head()
+
+	// The relay's log is replaced by an older copy; meanwhile the device made
+	// an event that is not pushed yet.
+	r.refuse.Store(ptr(func([]conv.Event) *protocol.Error {
+		e := protocol.NewError(protocol.CodeRateLimited, "slow down", false)
+		return &e
+	}))
+	created, _ := mem.Create(conv.Created{Contact: &contact, Subject: "Made before the restore"})
+	h.c.Kick()
+	waitFor(t, "the push refused", func() bool { return strings.Contains(h.logs.String(), "relay refused a push") })
+	r.refuse.Store(nil)
+	newEpoch := r.replaceLog(150)
+
+	waitFor(t, "the resync and the push", func() bool {
+		e, s, _ := mem.Cursor()
+		_, head := r.head()
+		return e == newEpoch && s == head && len(mem.Outbox()) == 0 && h.c.State() == StateOnline
+	})
+	if newEpoch == oldEpoch {
+		t.Fatal("epoch did not change")
+	}
+	sameAsRelay(t, r, mem)
+	if mem.Len() != 151 {
+		t.Errorf("device holds %d events; want the 150 kept and the pending one", mem.Len())
+	}
+	if _, ok := mem.Canonical(created.Conv); !ok {
+		t.Errorf("the pending event was lost in the reset")
+	}
+	if !strings.Contains(h.logs.String(), "changed epoch") {
+		t.Errorf("the epoch change was not logged")
+	}
+}
+
+func TestRateLimitedPushWaitsAndRetries(t *testing.T) {
+	r := newFakeRelay(t)
+	refused := 0
+	var mu sync.Mutex
+	var refusedAt, retriedAt time.Time
+	r.refuse.Store(ptr(func([]conv.Event) *protocol.Error {
+		mu.Lock()
+		defer mu.Unlock()
+		if refused == 0 {
+			refused++
+			refusedAt = time.Now()
+			e := protocol.NewError(protocol.CodeRateLimited, "slow down", false)
+			return &e
+		}
+		if retriedAt.IsZero() {
+			retriedAt = time.Now()
+		}
+		return nil
+	}))
+	mem := NewMemory(ana, uuid.NewString())
+	h := start(t, r.url(), mem, agentAuth("ana-token"), nil)
+	waitState(t, h.c, StateOnline)
+	mem.Create(conv.Created{Contact: &contact})
+	h.c.Kick()
+	waitFor(t, "the event logged", func() bool { return len(mem.Outbox()) == 0 })
+	mu.Lock()
+	wait := retriedAt.Sub(refusedAt)
+	mu.Unlock()
+	if wait < time.Second {
+		t.Errorf("retried %v after rate_limited; want at least 1 s", wait)
+	}
+	if r.processed.Load() != 1 || h.c.State() != StateOnline {
+		t.Errorf("processed %d, state %s", r.processed.Load(), h.c.State())
+	}
+}
+
+func TestTooManyHalvesThePush(t *testing.T) {
+	r := newFakeRelay(t)
+	r.refuse.Store(ptr(func(evs []conv.Event) *protocol.Error {
+		if len(evs) > 10 {
+			e := protocol.NewError(protocol.CodeTooMany, "at most 10 here", false)
+			return &e
+		}
+		return nil
+	}))
+	mem := NewMemory(ana, uuid.NewString())
+	created, _ := mem.Create(conv.Created{Contact: &contact})
+	for i := range 39 {
+		mem.Act(created.Conv, conv.KindNoteAdded, conv.Note{Text: fmt.Sprint("note ", i)})
+	}
+	h := start(t, r.url(), mem, agentAuth("ana-token"), nil)
+	waitFor(t, "every event logged", func() bool { return len(mem.Outbox()) == 0 && h.c.State() == StateOnline })
+	if r.processed.Load() != 40 {
+		t.Errorf("relay processed %d; want 40", r.processed.Load())
+	}
+}
+
+func TestHeartbeatDetectsDeadPeer(t *testing.T) {
+	r := newFakeRelay(t)
+	r.silent.Store(true)
+	mem := NewMemory(ana, uuid.NewString())
+	h := start(t, r.url(), mem, agentAuth("ana-token"), func(o *Options) {
+		o.PingInterval = 20 * time.Millisecond
+		o.IdleTimeout = 150 * time.Millisecond
+	})
+	waitState(t, h.c, StateOnline)
+	r.silent.Store(false) // the next connection is healthy
+	waitFor(t, "a reconnect", func() bool { return r.hellos.Load() >= 2 })
+	waitState(t, h.c, StateOnline)
+	dead := false
+	for _, s := range h.states.list() {
+		if s.State == StateOffline && strings.Contains(s.Error, ErrDeadConnection.Error()) {
+			dead = true
+		}
+	}
+	if !dead {
+		t.Errorf("no offline status blamed a dead connection: %+v", h.states.list())
+	}
+	// A healthy but quiet relay answers pings and is not dropped.
+	n := r.hellos.Load()
+	time.Sleep(400 * time.Millisecond)
+	if r.hellos.Load() != n || h.c.State() != StateOnline {
+		t.Errorf("a quiet, healthy connection was dropped")
 	}
 }

@@ -290,7 +290,7 @@ func caughtUpTo(t testing.TB, r *realRelay, mem *Memory) {
 	})
 }
 
-func TestRealFirstSyncBacklogAndCaughtUp(t *testing.T) {
+func TestFirstSyncBacklogAndCaughtUp(t *testing.T) {
 	r := newRealRelay(t, relay.Options{RatePerSecond: 1e6, RateBurst: 1e6})
 	fillReal(t, r, 1500, 40)
 	_, head := r.head()
@@ -304,6 +304,21 @@ func TestRealFirstSyncBacklogAndCaughtUp(t *testing.T) {
 	}
 	if mem.Len() != int(head) {
 		t.Errorf("device holds %d events; relay logged %d", mem.Len(), head)
+	}
+	// Progress only grows, toward the welcome's backlog.
+	waitFor(t, "the online status delivered", func() bool {
+		l := h.states.list()
+		return len(l) > 0 && l[len(l)-1].State == StateOnline
+	})
+	var last uint64
+	for _, s := range h.states.list() {
+		if s.State == StateSyncing && s.Backlog != head {
+			t.Errorf("syncing status with backlog %d; want %d", s.Backlog, head)
+		}
+		if s.Received < last && s.State != StateConnecting {
+			t.Errorf("progress went back from %d to %d", last, s.Received)
+		}
+		last = s.Received
 	}
 
 	// A second device of the filler's making agrees conversation by conversation.
@@ -343,7 +358,7 @@ func sameConv(a, b *conv.Conversation) bool {
 	return string(ja) == string(jb)
 }
 
-func TestRealPushAckAndRejection(t *testing.T) {
+func TestPushAckAndRejection(t *testing.T) {
 	r := newRealRelay(t, relay.Options{})
 	mem := NewMemory(ana, "ana-laptop")
 	h := start(t, r.url(), mem, agentAuth(anaToken), nil)
@@ -353,6 +368,13 @@ func TestRealPushAckAndRejection(t *testing.T) {
 	msg, _ := mem.Act(created.Conv, conv.KindMessageSent, conv.Message{Text: "Your domain renews tomorrow."})
 	bad, _ := mem.Act(created.Conv, conv.KindAttributesSet, conv.AttributesSet{Values: map[string]any{"plan": "platinum"}})
 	good, _ := mem.Act(created.Conv, conv.KindAttributesSet, conv.AttributesSet{Values: map[string]any{"plan": "pro"}})
+	// A no-op (priority is medium already): acknowledged with seq 0, dropped.
+	if _, err := mem.Act(created.Conv, conv.KindPriorityChanged, conv.PriorityChanged{Priority: conv.PriorityMedium}); err != nil {
+		t.Fatal(err)
+	}
+	if got := []uint64{created.Mid, msg.Mid, bad.Mid, good.Mid}; got[0] != 1 || got[3] != 4 {
+		t.Errorf("mids = %v; want 1…4", got)
+	}
 	h.c.Kick()
 
 	waitFor(t, "the outbox to settle", func() bool {
@@ -384,7 +406,7 @@ func kindsOf(evs []conv.Event) []conv.Kind {
 	return out
 }
 
-func TestRealLostAckIsResentAndAnsweredFromMemory(t *testing.T) {
+func TestLostAckIsResentAndAnsweredFromMemory(t *testing.T) {
 	r := newRealRelay(t, relay.Options{})
 	mem := NewMemory(ana, "ana-laptop")
 	h := start(t, r.url(), mem, agentAuth(anaToken), func(o *Options) {
@@ -432,7 +454,7 @@ func TestRealLostAckIsResentAndAnsweredFromMemory(t *testing.T) {
 	}
 }
 
-func TestRealReconnectAfterCutKeepsPending(t *testing.T) {
+func TestReconnectAfterCutKeepsPending(t *testing.T) {
 	r := newRealRelay(t, relay.Options{})
 	mem := NewMemory(ana, "ana-laptop")
 	h := start(t, r.url(), mem, agentAuth(anaToken), func(o *Options) {
@@ -441,6 +463,9 @@ func TestRealReconnectAfterCutKeepsPending(t *testing.T) {
 	waitState(t, h.c, StateOnline)
 	r.proxy.cut()
 	waitFor(t, "offline", func() bool { return h.c.State() != StateOnline })
+	if err := h.c.Typing("x", true); err != ErrOffline && h.c.State() == StateOffline {
+		t.Errorf("Typing while offline = %v; want ErrOffline", err)
+	}
 	created, _ := mem.Create(conv.Created{Contact: &contact, Subject: "Made offline"})
 	h.c.Kick()
 	waitFor(t, "the event logged", func() bool { return len(mem.Outbox()) == 0 })
@@ -450,7 +475,7 @@ func TestRealReconnectAfterCutKeepsPending(t *testing.T) {
 	}
 }
 
-func TestRealShutdownCloseReconnects(t *testing.T) {
+func TestShutdownCloseReconnects(t *testing.T) {
 	r := newRealRelay(t, relay.Options{})
 	mem := NewMemory(ana, "ana-laptop")
 	h := start(t, r.url(), mem, agentAuth(anaToken), nil)
@@ -484,7 +509,7 @@ func TestRealShutdownCloseReconnects(t *testing.T) {
 	}
 }
 
-func TestRealShutdownIsRetryable(t *testing.T) {
+func TestShutdownIsRetryable(t *testing.T) {
 	r := newRealRelay(t, relay.Options{})
 	mem := NewMemory(ana, "ana-laptop")
 	h := start(t, r.url(), mem, agentAuth(anaToken), nil)
@@ -505,7 +530,7 @@ func TestRealShutdownIsRetryable(t *testing.T) {
 	}
 }
 
-func TestRealUnauthorizedIsTerminal(t *testing.T) {
+func TestUnauthorizedIsTerminal(t *testing.T) {
 	r := newRealRelay(t, relay.Options{})
 	h := start(t, r.url(), NewMemory(ana, "d"), agentAuth("not-a-token-0123456789"), func(o *Options) {
 		o.Backoff = Backoff{Min: time.Millisecond, Max: 5 * time.Millisecond}
@@ -536,7 +561,7 @@ func TestRealUnauthorizedIsTerminal(t *testing.T) {
 	}
 }
 
-func TestRealTypingRoundTrip(t *testing.T) {
+func TestTypingRoundTrip(t *testing.T) {
 	r := newRealRelay(t, relay.Options{})
 	a := start(t, r.url(), NewMemory(ana, "a"), agentAuth(anaToken), nil)
 	b := start(t, r.url(), NewMemory(bob, "b"), agentAuth(bobToken), nil)
@@ -563,7 +588,7 @@ func TestRealTypingRoundTrip(t *testing.T) {
 
 // A visitor's conversation follows it when it identifies: the contact's
 // other device, already in sync, gets the history below its cursor.
-func TestRealIdentifiedVisitorsHistoryReachesTheContactsOtherDevice(t *testing.T) {
+func TestIdentifiedVisitorsHistoryReachesTheContactsOtherDevice(t *testing.T) {
 	r := newRealRelay(t, relay.Options{})
 	agent := start(t, r.url(), NewMemory(ana, "ana"), agentAuth(anaToken), nil)
 	waitState(t, agent.c, StateOnline)
@@ -616,7 +641,7 @@ func TestRealIdentifiedVisitorsHistoryReachesTheContactsOtherDevice(t *testing.T
 // A store that forgot its mids under a reused device id: the relay answers
 // the reused mids with other events' outcomes; those events fail (no resend
 // loop) and a retry, under a mid past the welcome's lastMid, goes through.
-func TestRealReusedDeviceIDFailsInsteadOfLooping(t *testing.T) {
+func TestReusedDeviceIDFailsInsteadOfLooping(t *testing.T) {
 	r := newRealRelay(t, relay.Options{})
 	first := NewMemory(ana, "shared-device")
 	h := start(t, r.url(), first, agentAuth(anaToken), nil)
@@ -645,4 +670,82 @@ func TestRealReusedDeviceIDFailsInsteadOfLooping(t *testing.T) {
 	}
 	h2.c.Kick()
 	waitFor(t, "the retry logged", func() bool { _, ok := second.Canonical(retry.Conv); return ok && len(second.Outbox()) == 0 })
+}
+
+func TestResumeFromCursor(t *testing.T) {
+	r := newRealRelay(t, relay.Options{RatePerSecond: 1e6, RateBurst: 1e6})
+	fillReal(t, r, 300, 30)
+	mem := NewMemory(ana, "ana-laptop")
+	h := start(t, r.url(), mem, agentAuth(anaToken), nil)
+	waitState(t, h.c, StateOnline)
+	h.c.Close()
+	_, before := r.head()
+
+	fillReal(t, r, 120, 30)
+	_, head := r.head()
+	h2 := start(t, r.url(), mem, agentAuth(anaToken), nil)
+	waitState(t, h2.c, StateOnline)
+	if st := h2.c.Status(); st.Backlog != head-before || st.Received != head-before {
+		t.Errorf("second sync: %d/%d; want the %d events past the cursor", st.Received, st.Backlog, head-before)
+	}
+	caughtUpTo(t, r, mem)
+	if mem.Len() != int(head) {
+		t.Errorf("device holds %d events; want %d", mem.Len(), head)
+	}
+}
+
+// Pushes stay under the event and frame limits and the rate limit: the
+// relay (default limits) never refuses one nor closes the connection.
+func TestPushesRespectLimits(t *testing.T) {
+	r := newRealRelay(t, relay.Options{})
+	mem := NewMemory(ana, "ana-laptop")
+	created, _ := mem.Create(conv.Created{Contact: &contact})
+	big := strings.Repeat("x", conv.MaxTextBytes-100)
+	for range 70 { // 70 near-limit notes: about 2.3 MiB, so at least three pushes
+		if _, err := mem.Act(created.Conv, conv.KindNoteAdded, conv.Note{Text: big}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 180 { // with the rest, over the burst: paced at the relay's rate
+		if _, err := mem.Act(created.Conv, conv.KindNoteAdded, conv.Note{Text: "small"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := start(t, r.url(), mem, agentAuth(anaToken), nil)
+	waitFor(t, "every event logged", func() bool { return len(mem.Outbox()) == 0 && h.c.State() == StateOnline })
+	caughtUpTo(t, r, mem)
+	if _, head := r.head(); head != 251 {
+		t.Errorf("relay logged %d events; want 251", head)
+	}
+	if n := r.proxy.conns.Load(); n != 1 {
+		t.Errorf("%d connections; want 1 (no limit broken, no close)", n)
+	}
+	if logs := h.logs.String(); strings.Contains(logs, "refused a push") {
+		t.Errorf("the relay refused a push:\n%s", logs)
+	}
+}
+
+func TestVisitorTokenIsKeptAndReused(t *testing.T) {
+	r := newRealRelay(t, relay.Options{})
+	mem := NewMemory(conv.Participant{Role: conv.RoleVisitor}, "widget")
+	h := start(t, r.url(), mem, protocol.Auth{Kind: protocol.AuthVisitor}, nil)
+	waitState(t, h.c, StateOnline)
+	tok, me := h.c.VisitorToken(), h.c.Identity()
+	if tok == "" || me.Role != conv.RoleVisitor || mem.Me().ID != me.ID || h.c.Status().VisitorToken != tok {
+		t.Fatalf("visitor token %q, identity %+v, memory's me %+v", tok, me, mem.Me())
+	}
+	created, err := mem.Create(conv.Created{Subject: "Where is my order?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.c.Kick()
+	waitFor(t, "the conversation logged", func() bool { return len(mem.Outbox()) == 0 })
+	r.proxy.cut()
+	waitFor(t, "a reconnect", func() bool { return r.proxy.conns.Load() >= 2 && h.c.State() == StateOnline })
+	if got := h.c.Identity(); got.ID != me.ID {
+		t.Errorf("after reconnect the visitor is %s; want %s (token reused)", got.ID, me.ID)
+	}
+	if c, ok := mem.Canonical(created.Conv); !ok || c.Contact.ID != me.ID {
+		t.Errorf("the visitor's conversation = %+v, %v", c, ok)
+	}
 }

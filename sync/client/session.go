@@ -247,6 +247,9 @@ func (s *session) onWelcome(w *inFrame, epoch string, seq uint64, auth protocol.
 		break
 	}
 	s.wantPush = true
+	// The relay's rate bucket started full when it accepted the connection;
+	// starting this one now keeps it behind the relay's, never ahead.
+	s.tokens, s.tokensAt = c.opts.PushBurst, time.Now()
 	return nil
 }
 
@@ -413,7 +416,9 @@ func (s *session) maybePush(ctx context.Context) error {
 	rate := s.c.opts.PushRate
 	s.tokens = min(s.c.opts.PushBurst, s.tokens+now.Sub(s.tokensAt).Seconds()*rate)
 	s.tokensAt = now
-	limit := min(s.maxBatch, int(s.tokens))
+	// One token of margin: the relay's bucket and this one never tick
+	// exactly together.
+	limit := min(s.maxBatch, int(s.tokens)-1)
 
 	var (
 		ids     []string
@@ -460,7 +465,7 @@ func (s *session) maybePush(ctx context.Context) error {
 	}
 	if len(ids) == 0 {
 		if more { // out of tokens: come back when there are enough for a push
-			need := min(float64(s.maxBatch), max(1, rate/5), s.c.opts.PushBurst)
+			need := min(float64(s.maxBatch), max(1, rate/5), s.c.opts.PushBurst-1) + 1
 			s.schedule(time.Duration((need - s.tokens) / rate * float64(time.Second)))
 		}
 		return nil
