@@ -1,0 +1,400 @@
+package convergence
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/protocol"
+	"github.com/threadline/threadline/sync/relay"
+)
+
+// The test workspace.
+const (
+	testWS     = "acme"
+	testSecret = "acme-identity-secret-0123456789"
+	tokAna     = "token-ana-0123456789abcdef"
+	tokBen     = "token-ben-0123456789abcdef"
+	tokFAQ     = "token-faq-0123456789abcdef"
+)
+
+// Participants. Names are left out: the relay sets an event's actor to
+// {id, role} whatever the device wrote.
+var (
+	ana = conv.Participant{ID: "agent:ana", Role: conv.RoleAgent}
+	ben = conv.Participant{ID: "agent:ben", Role: conv.RoleAgent}
+	faq = conv.Participant{ID: "ai:faq", Role: conv.RoleAssistant}
+	c42 = conv.Participant{ID: "contact:42", Role: conv.RoleContact}
+	c77 = conv.Participant{ID: "contact:77", Role: conv.RoleContact}
+	c99 = conv.Participant{ID: "contact:99", Role: conv.RoleContact}
+)
+
+var attributeDefs = []conv.AttributeDef{
+	{Key: "plan", Type: conv.AttrEnum, Values: []string{"free", "pro"}},
+	{Key: "seats", Type: conv.AttrNumber},
+	{Key: "vip", Type: conv.AttrBool},
+	{Key: "company", Type: conv.AttrString},
+}
+
+func testConfig() *relay.Config {
+	return &relay.Config{Workspaces: []relay.WorkspaceConfig{{
+		ID:             testWS,
+		Name:           "Acme Hosting",
+		IdentitySecret: testSecret,
+		Agents: []relay.Member{
+			{ID: "ana", Name: "Ana", Token: tokAna},
+			{ID: "ben", Name: "Ben", Token: tokBen},
+		},
+		Assistants: []relay.Member{{ID: "faq", Name: "FAQ bot", Token: tokFAQ}},
+		Attributes: attributeDefs,
+	}}}
+}
+
+func contactHash(id string) string {
+	m := hmac.New(sha256.New, []byte(testSecret))
+	m.Write([]byte(id))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func agentAuth(token string) protocol.Auth {
+	return protocol.Auth{Kind: protocol.AuthAgent, Token: token}
+}
+
+func contactAuth(externalID string) protocol.Auth {
+	return protocol.Auth{Kind: protocol.AuthContact, ContactID: externalID, Hash: contactHash(externalID)}
+}
+
+// testRelay is a real relay on a Badger log in a fixed directory, served on
+// a fresh 127.0.0.1 listener each time it starts. Devices reach it through
+// proxies that stay up across restarts, so their URL never changes.
+type testRelay struct {
+	t    testing.TB
+	dir  string
+	opts relay.Options
+
+	mu       sync.Mutex
+	srv      *relay.Server
+	log      *relay.BadgerLog
+	hs       *http.Server
+	addr     string // "" while down
+	restarts int
+}
+
+func startRelay(t testing.TB, opts relay.Options) *testRelay {
+	t.Helper()
+	r := &testRelay{t: t, dir: t.TempDir(), opts: opts}
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *testRelay) start() {
+	r.t.Helper()
+	lg, err := relay.OpenBadgerLog(r.dir, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	srv, err := relay.New(testConfig(), lg, r.opts)
+	if err != nil {
+		lg.Close()
+		r.t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go hs.Serve(ln)
+	r.mu.Lock()
+	r.srv, r.log, r.hs, r.addr = srv, lg, hs, ln.Addr().String()
+	r.mu.Unlock()
+}
+
+// stop shuts the relay down as its binary does on SIGTERM: sessions get
+// 4010, queued group commits finish, then the log closes.
+func (r *testRelay) stop() {
+	r.mu.Lock()
+	srv, lg, hs := r.srv, r.log, r.hs
+	r.srv, r.log, r.hs, r.addr = nil, nil, nil, ""
+	r.mu.Unlock()
+	if srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		r.t.Errorf("relay Shutdown: %v", err)
+	}
+	hs.Close()
+	if err := lg.Close(); err != nil {
+		r.t.Errorf("relay log Close: %v", err)
+	}
+}
+
+// restart stops the relay and starts it again on the same log.
+func (r *testRelay) restart() {
+	r.t.Helper()
+	r.stop()
+	r.start()
+	r.mu.Lock()
+	r.restarts++
+	r.mu.Unlock()
+}
+
+// target is where proxies dial: the running relay, or "" while it is down.
+func (r *testRelay) target() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.addr
+}
+
+// head returns the running relay's epoch and published head.
+func (r *testRelay) head() (string, uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.srv == nil {
+		return "", 0
+	}
+	return r.srv.Epoch(testWS), r.srv.Head(testWS)
+}
+
+// readLog stops the relay and reads its log straight from Badger.
+func (r *testRelay) readLog() *relayLog {
+	r.t.Helper()
+	r.stop()
+	return readRelayLog(r.t, r.dir)
+}
+
+// tcpProxy forwards TCP connections to target(). It can cut every live
+// connection (a network failure) and block new ones (an offline period:
+// the device's client keeps retrying with backoff).
+type tcpProxy struct {
+	ln      net.Listener
+	target  func() string
+	blocked atomic.Bool
+	conns   atomic.Int64
+
+	mu   sync.Mutex
+	live map[net.Conn]net.Conn
+}
+
+func newTCPProxy(t testing.TB, target func() string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln, target: target, live: map[net.Conn]net.Conn{}}
+	go p.accept()
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	return p
+}
+
+func (p *tcpProxy) url() string { return "ws://" + p.ln.Addr().String() }
+
+func (p *tcpProxy) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		addr := p.target()
+		if p.blocked.Load() || addr == "" {
+			c.Close()
+			continue
+		}
+		s, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.conns.Add(1)
+		p.mu.Lock()
+		p.live[c] = s
+		p.mu.Unlock()
+		go func() { io.Copy(s, c); s.Close(); c.Close() }()
+		go func() {
+			io.Copy(c, s)
+			c.Close()
+			s.Close()
+			p.mu.Lock()
+			delete(p.live, c)
+			p.mu.Unlock()
+		}()
+	}
+}
+
+// cut closes every live connection, as a network failure does.
+func (p *tcpProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c, s := range p.live {
+		c.Close()
+		s.Close()
+	}
+}
+
+// block refuses new connections (and cuts the live ones) until unblocked.
+func (p *tcpProxy) block(on bool) {
+	p.blocked.Store(on)
+	if on {
+		p.cut()
+	}
+}
+
+// wsProxy is a WebSocket man in the middle: it forwards frames between a
+// device and the relay and lets a test watch the device's frames and
+// swallow the relay's (a route that dies downstream, or a device that dies
+// before it reads the answer).
+type wsProxy struct {
+	ln     net.Listener
+	hs     *http.Server
+	target func() string // the relay's ws:// URL
+
+	mu      sync.Mutex
+	up      []json.RawMessage // every frame the device sent, in order
+	swallow bool              // drop the relay's frames
+	conns   []*websocket.Conn
+}
+
+func newWSProxy(t testing.TB, target func() string) *wsProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &wsProxy{ln: ln, target: target}
+	p.hs = &http.Server{Handler: http.HandlerFunc(p.serve)}
+	go p.hs.Serve(ln)
+	t.Cleanup(func() { p.hs.Close(); p.cut() })
+	return p
+}
+
+func (p *wsProxy) url() string { return "ws://" + p.ln.Addr().String() }
+
+func (p *wsProxy) serve(w http.ResponseWriter, r *http.Request) {
+	dev, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		return
+	}
+	dev.SetReadLimit(4 << 20)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	rel, _, err := websocket.Dial(ctx, p.target(), nil)
+	cancel()
+	if err != nil {
+		dev.Close(websocket.StatusTryAgainLater, "relay unreachable")
+		return
+	}
+	rel.SetReadLimit(4 << 20)
+	p.mu.Lock()
+	p.conns = append(p.conns, dev, rel)
+	p.mu.Unlock()
+	pipe := func(from, to *websocket.Conn, upstream bool) {
+		for {
+			typ, b, err := from.Read(context.Background())
+			if err != nil {
+				if code := websocket.CloseStatus(err); code > 0 {
+					to.Close(code, "")
+				} else {
+					to.CloseNow()
+				}
+				return
+			}
+			p.mu.Lock()
+			drop := !upstream && p.swallow
+			if upstream {
+				p.up = append(p.up, append(json.RawMessage(nil), b...))
+			}
+			p.mu.Unlock()
+			if drop {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err = to.Write(ctx, typ, b)
+			cancel()
+			if err != nil {
+				from.CloseNow()
+				return
+			}
+		}
+	}
+	go pipe(dev, rel, true)
+	pipe(rel, dev, false)
+}
+
+// setSwallow makes the proxy drop (or stop dropping) the relay's frames.
+func (p *wsProxy) setSwallow(on bool) {
+	p.mu.Lock()
+	p.swallow = on
+	p.mu.Unlock()
+}
+
+func (p *wsProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.CloseNow()
+	}
+	p.conns = nil
+}
+
+// pushes returns the events of every push frame the device sent so far.
+func (p *wsProxy) pushes() [][]conv.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out [][]conv.Event
+	for _, raw := range p.up {
+		var f protocol.Push
+		if json.Unmarshal(raw, &f) == nil && f.Type == protocol.TypePush {
+			out = append(out, f.Events)
+		}
+	}
+	return out
+}
+
+func relayURL(addr string) string {
+	if addr == "" {
+		return "ws://127.0.0.1:1" + protocol.Path // nothing listens: the dial fails
+	}
+	return "ws://" + addr + protocol.Path
+}
+
+// waitFor polls cond until it holds; it fails the test after d.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+var errCrash = errors.New("convergence: simulated crash")
+
+// trimErr shortens an error text for a log line.
+func trimErr(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}

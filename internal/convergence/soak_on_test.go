@@ -1,0 +1,6 @@
+//go:build soak
+
+package convergence
+
+// soakTag is true under -tags soak: TestSoak runs.
+const soakTag = true
