@@ -163,15 +163,15 @@ func (s *slowLocal) ApplyCanonical(epoch string, events []conv.Event, upTo uint6
 
 func TestSlowLocalKeepsOrderAndConnection(t *testing.T) {
 	r := newFakeRelay(t)
-	fill(t, r, 12_000, 60)
+	fill(t, r, 6_000, 60)
 	_, head := r.head()
 	mem := NewMemory(ana, uuid.NewString())
-	// Every ApplyCanonical outlasts the idle timeout by far.
-	slow := &slowLocal{Memory: mem, delay: 500 * time.Millisecond}
+	// Every ApplyCanonical outlasts the idle timeout.
+	slow := &slowLocal{Memory: mem, delay: time.Second}
 	h := start(t, r.url(), mem, agentAuth("ana-token"), func(o *Options) {
 		o.Local = slow
-		o.PingInterval = 50 * time.Millisecond
-		o.IdleTimeout = 250 * time.Millisecond
+		o.PingInterval = 100 * time.Millisecond
+		o.IdleTimeout = 600 * time.Millisecond
 	})
 	waitState(t, h.c, StateOnline)
 	if _, s, _ := mem.Cursor(); s != head {

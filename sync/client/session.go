@@ -570,6 +570,10 @@ func (s *session) onAck(f *inFrame) error {
 	s.c.rememberOutcomes(out)
 	s.inflight = nil
 	s.wantPush = true
+	// Tokens accrue again from the ack, not from the send: the relay took
+	// its tokens when it received the push, somewhere in between, so this
+	// bucket stays behind the relay's whatever the push's latency.
+	s.tokensAt = time.Now()
 	if missing > 0 {
 		s.schedule(s.c.opts.Backoff.Delay(s.pushFails, s.c.rnd()))
 		s.pushFails++
@@ -599,7 +603,7 @@ func (s *session) onError(f *inFrame) error {
 	switch f.Code {
 	case protocol.CodeRateLimited:
 		delay = max(delay, time.Second)
-		s.tokens = 0
+		s.tokens, s.tokensAt = 0, time.Now()
 	case protocol.CodeTooMany, protocol.CodeTooLarge:
 		s.maxBatch = max(1, n/2)
 	}
