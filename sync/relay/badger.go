@@ -115,13 +115,24 @@ func (l *BadgerLog) Append(ws string, b *Batch) error {
 	txn := l.db.NewTransaction(true)
 	defer txn.Discard()
 	set := func(k, v []byte) error { return txn.Set(k, v) }
+	// One index entry per conversation, one result entry per device: a
+	// commit of many events writes few keys besides the events.
+	byConv := map[string][]uint64{}
+	var convs []string
 	for _, r := range b.Events {
 		e := r.Event
 		if err := set(eventKey(ws, e.Seq), r.JSON); err != nil {
 			return fmt.Errorf("relay: append %s seq %d: %w", ws, e.Seq, err)
 		}
-		if err := set(indexKey(ws, e.Conv, e.Seq), nil); err != nil {
-			return fmt.Errorf("relay: index %s seq %d: %w", ws, e.Seq, err)
+		if _, ok := byConv[e.Conv]; !ok {
+			convs = append(convs, e.Conv)
+		}
+		byConv[e.Conv] = append(byConv[e.Conv], e.Seq)
+	}
+	for _, c := range convs {
+		seqs := byConv[c]
+		if err := set(indexKey(ws, c, seqs[len(seqs)-1]), appendSeqs(nil, seqs)); err != nil {
+			return fmt.Errorf("relay: index %s: %w", c, err)
 		}
 	}
 	for _, c := range b.States {
@@ -147,12 +158,16 @@ func (l *BadgerLog) Append(ws string, b *Batch) error {
 	}
 	type dev struct{ identity, device string }
 	highest := map[dev]uint64{}
+	results := map[dev][]MidResult{}
 	for _, r := range b.Results {
-		if err := set(resultKey(ws, r.Identity, r.Device, r.Mid), encodeResult(r.Result)); err != nil {
-			return fmt.Errorf("relay: result of mid %d: %w", r.Mid, err)
-		}
 		d := dev{r.Identity, r.Device}
 		highest[d] = max(highest[d], r.Mid)
+		results[d] = append(results[d], r)
+	}
+	for d, rs := range results {
+		if err := set(resultKey(ws, d.identity, d.device, highest[d]), appendResults(nil, rs)); err != nil {
+			return fmt.Errorf("relay: results of %s: %w", d.device, err)
+		}
 	}
 	for d, mid := range highest {
 		k := midKey(ws, d.identity, d.device)
@@ -258,15 +273,29 @@ func (l *BadgerLog) ConversationSeqs(ws, id string, after, upTo uint64) ([]uint6
 		p := indexPrefix(ws, id)
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = p
-		opts.PrefetchValues = false
+		opts.PrefetchSize = 16
 		it := txn.NewIterator(opts)
 		defer it.Close()
+		// Entries are keyed by their last seq and never overlap: start at
+		// the first that ends after `after`, stop at the first that starts
+		// after upTo.
 		for it.Seek(indexKey(ws, id, after+1)); it.ValidForPrefix(p); it.Next() {
-			seq := seqAtEnd(it.Item().Key())
-			if seq > upTo {
+			var entry []uint64
+			if err := it.Item().Value(func(v []byte) error {
+				var err error
+				entry, err = decodeSeqs(v)
+				return err
+			}); err != nil {
+				return err
+			}
+			if len(entry) == 0 || entry[0] > upTo {
 				break
 			}
-			seqs = append(seqs, seq)
+			for _, s := range entry {
+				if s > after && s <= upTo {
+					seqs = append(seqs, s)
+				}
+			}
 		}
 		return nil
 	})
@@ -344,22 +373,32 @@ func (l *BadgerLog) LastMid(ws, identity, device string) (uint64, error) {
 
 // Result implements Log.
 func (l *BadgerLog) Result(ws, identity, device string, mid uint64) (protocol.Result, bool, error) {
+	if len(identity) > 255 || len(device) > 255 {
+		return protocol.Result{}, false, nil
+	}
 	var r protocol.Result
 	found := false
 	err := l.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(resultKey(ws, identity, device, mid))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
+		// Entries are keyed by the largest mid they answer. The first one at
+		// or after mid holds it, unless a gap was filled late; then a later
+		// entry may.
+		p := resultPrefix(ws, identity, device)
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = p
+		opts.PrefetchSize = 4
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Seek(resultKey(ws, identity, device, mid)); it.ValidForPrefix(p); it.Next() {
+			err := it.Item().Value(func(v []byte) error {
+				var err error
+				r, found, err = findResult(v, mid)
+				return err
+			})
+			if err != nil || found {
+				return err
+			}
 		}
-		if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error {
-			var err error
-			r, err = decodeResult(v)
-			found = err == nil
-			return err
-		})
+		return nil
 	})
 	return r, found, err
 }

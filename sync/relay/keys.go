@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/threadline/threadline/sync/protocol"
 )
 
 // Badger key layout. Every key starts with a one-byte table prefix, then the
@@ -14,11 +16,15 @@ import (
 //
 //	'E' ws                                  → epoch (string)
 //	'e' ws seq(8)                           → event JSON, as delivered (seq set)
-//	'i' ws conv seq(8)                      → (empty) the conversation index: seqs of conv's events
+//	'i' ws conv lastSeq(8)                  → the conversation index: the seqs of conv's events
+//	                                          logged by one commit, lastSeq the largest
+//	                                          (see appendSeqs)
 //	's' ws conv                             → conv.Conversation JSON: current state
 //	'o' ws participant conv                 → since(8): participant's conversations and the seq it got each
 //	'm' ws identity device                  → highest processed mid(8)
-//	'r' ws identity device mid(8)           → encoded protocol.Result of that mid (see encodeResult)
+//	'r' ws identity device lastMid(8)       → the results of the mids of (identity, device)
+//	                                          one commit processed, lastMid the largest
+//	                                          (see appendResults)
 //	'v' ws sha256(visitor token)(32)        → visitor participant id, NUL, contact id it identified as
 //	'h'                                     → health probe (last write time)
 //
@@ -77,6 +83,9 @@ func ownerKey(ws, participant, conv string) []byte {
 	return newKey(tOwner, ws).str(participant).str(conv)
 }
 func midKey(ws, identity, device string) []byte { return newKey(tMid, ws).str(identity).str(device) }
+func resultPrefix(ws, identity, device string) []byte {
+	return newKey(tResult, ws).str(identity).str(device)
+}
 func resultKey(ws, identity, device string, mid uint64) []byte {
 	return newKey(tResult, ws).str(identity).str(device).u64(mid)
 }
@@ -103,4 +112,73 @@ func lastStr(k, p []byte) string {
 		return ""
 	}
 	return string(rest[1 : 1+n])
+}
+
+// appendSeqs encodes ascending seqs: a count, the first, then the gaps, as
+// uvarints.
+func appendSeqs(b []byte, seqs []uint64) []byte {
+	b = binary.AppendUvarint(b, uint64(len(seqs)))
+	var prev uint64
+	for _, s := range seqs {
+		b = binary.AppendUvarint(b, s-prev)
+		prev = s
+	}
+	return b
+}
+
+func decodeSeqs(b []byte) ([]uint64, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, errors.New("relay: corrupt conversation index")
+	}
+	b = b[k:]
+	seqs := make([]uint64, 0, n)
+	var prev uint64
+	for range n {
+		d, k := binary.Uvarint(b)
+		if k <= 0 {
+			return nil, errors.New("relay: corrupt conversation index")
+		}
+		b = b[k:]
+		prev += d
+		seqs = append(seqs, prev)
+	}
+	return seqs, nil
+}
+
+// appendResults encodes (mid, result) pairs: for each, the mid and the
+// encoded result's length as uvarints, then the result (encodeResult).
+func appendResults(b []byte, rs []MidResult) []byte {
+	for _, r := range rs {
+		enc := encodeResult(r.Result)
+		b = binary.AppendUvarint(b, r.Mid)
+		b = binary.AppendUvarint(b, uint64(len(enc)))
+		b = append(b, enc...)
+	}
+	return b
+}
+
+// findResult looks mid up in an appendResults encoding.
+func findResult(b []byte, mid uint64) (protocol.Result, bool, error) {
+	for len(b) > 0 {
+		m, k := binary.Uvarint(b)
+		if k <= 0 {
+			break
+		}
+		b = b[k:]
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			break
+		}
+		b = b[k:]
+		if m == mid {
+			r, err := decodeResult(b[:n])
+			return r, err == nil, err
+		}
+		b = b[n:]
+	}
+	if len(b) > 0 {
+		return protocol.Result{}, false, errBadResult
+	}
+	return protocol.Result{}, false, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,9 +16,18 @@ import (
 	"github.com/threadline/threadline/sync/protocol"
 )
 
-// A workspace is one hosted team: its configuration, the single writer
-// goroutine that orders its events (group commit), and the hub that fans
-// logged events out to its live sessions.
+// A workspace is one hosted team: its configuration, the writer that
+// orders its events (group commit), and the hub that fans logged events out
+// to its live sessions.
+//
+// The writer is two goroutines in a pipeline. The sequencer drains the
+// request queue into a group, validates it with conv.Apply and assigns its
+// seqs, on top of the groups still in flight; the committer writes each
+// group in one Log.Append (one fsync), publishes it and answers its
+// requests. While one group is being written the next one is validated.
+// If an Append fails, that group and every group validated on top of it
+// are refused (their sessions reconnect and resend) and the sequencer
+// starts again from the committed state.
 type workspace struct {
 	srv     *Server
 	id      string
@@ -27,22 +37,32 @@ type workspace struct {
 	members []member
 	epoch   string
 
-	// The writer: requests queue up here and the writer goroutine drains
-	// them in groups. qmu guards stopped against sends on a closed queue.
+	// Requests queue up here. qmu guards stopped against sends on a closed
+	// queue.
 	queue   chan *request
 	qmu     sync.RWMutex
 	stopped bool
-	done    chan struct{}
+	commits chan *group   // sequencer → committer, unbuffered
+	done    chan struct{} // closed when the committer has exited
 
-	// Writer-owned (only the writer goroutine touches these).
-	head uint64                      // committed head
-	mids *boundedMap[devKey, uint64] // highest processed mid per device
+	// Sequencer-owned.
+	seqHead uint64                      // the last seq assigned (committed or in flight)
+	gen     uint64                      // bumped after a failed commit
+	mids    *boundedMap[devKey, uint64] // highest processed mid per device, in flight included
 
-	// The hub. mu guards everything below; the writer holds it to publish
-	// a committed group, sessions to go live and to relay typing.
+	flightMu sync.Mutex
+	inflight []*group // validated, not yet published; oldest first
+
+	badGen atomic.Uint64 // generation of the last failed commit
+
+	// Committer-owned.
+	head uint64 // committed head
+
+	// The hub. mu guards everything below; the committer holds it to
+	// publish a group, sessions to go live and to relay typing.
 	mu     sync.RWMutex
 	pub    uint64                                  // published head: committed and fanned out
-	states *boundedMap[string, *conv.Conversation] // current conversation states (only the writer puts)
+	states *boundedMap[string, *conv.Conversation] // committed conversation states
 	team   map[*session]struct{}                   // live agent and assistant sessions
 	users  map[string]map[*session]struct{}        // live contact and visitor sessions by participant id
 	typing map[typingKey]*time.Timer
@@ -73,21 +93,24 @@ func newWorkspace(srv *Server, cfg WorkspaceConfig) (*workspace, error) {
 		return nil, err
 	}
 	w := &workspace{
-		srv:    srv,
-		id:     cfg.ID,
-		name:   cfg.Name,
-		schema: conv.NewSchema(cfg.Attributes),
-		secret: []byte(cfg.IdentitySecret),
-		epoch:  epoch,
-		queue:  make(chan *request, 1024),
-		done:   make(chan struct{}),
-		head:   head,
-		mids:   newBoundedMap[devKey, uint64](midCacheSize),
-		pub:    head,
-		states: newBoundedMap[string, *conv.Conversation](stateCacheSize),
-		team:   map[*session]struct{}{},
-		users:  map[string]map[*session]struct{}{},
-		typing: map[typingKey]*time.Timer{},
+		srv:     srv,
+		id:      cfg.ID,
+		name:    cfg.Name,
+		schema:  conv.NewSchema(cfg.Attributes),
+		secret:  []byte(cfg.IdentitySecret),
+		epoch:   epoch,
+		queue:   make(chan *request, 1024),
+		commits: make(chan *group),
+		done:    make(chan struct{}),
+		seqHead: head,
+		gen:     1,
+		mids:    newBoundedMap[devKey, uint64](midCacheSize),
+		head:    head,
+		pub:     head,
+		states:  newBoundedMap[string, *conv.Conversation](stateCacheSize),
+		team:    map[*session]struct{}{},
+		users:   map[string]map[*session]struct{}{},
+		typing:  map[typingKey]*time.Timer{},
 	}
 	for _, a := range cfg.Agents {
 		w.members = append(w.members, member{
@@ -101,7 +124,8 @@ func newWorkspace(srv *Server, cfg WorkspaceConfig) (*workspace, error) {
 			tokenHash: sha256.Sum256([]byte(a.Token)),
 		})
 	}
-	go w.run()
+	go w.sequence()
+	go w.commitLoop()
 	return w, nil
 }
 
@@ -114,9 +138,9 @@ type request struct {
 	device string
 	events []conv.Event
 
-	visitor VisitorToken // newVisitor
+	visitor VisitorToken // newVisitor; identify: the visitor's token record
 
-	visitorID string           // identify: the visitor (by id and token)…
+	visitorID string           // identify: the visitor…
 	contact   conv.Participant // …becomes this contact
 
 	size int // estimated bytes, for group limits
@@ -136,7 +160,10 @@ const (
 	reqIdentify
 )
 
-var errStopped = errors.New("relay: shutting down")
+var (
+	errStopped   = errors.New("relay: shutting down")
+	errAbandoned = errors.New("relay: an earlier commit failed")
+)
 
 // submit hands r to the writer and waits for its answer.
 func (w *workspace) submit(r *request) error {
@@ -169,14 +196,14 @@ func (w *workspace) stop() {
 	w.mu.Unlock()
 }
 
-// run is the writer goroutine: it takes the first waiting request, drains
-// whatever else is queued (up to the group limits), and commits them all in
-// one transaction with one fsync.
-func (w *workspace) run() {
-	defer close(w.done)
-	var group []*request
+// sequence is the sequencer goroutine: it takes the first waiting request,
+// drains whatever else is queued (up to the group limits), validates the
+// group and hands it to the committer.
+func (w *workspace) sequence() {
+	defer close(w.commits)
+	var reqs []*request
 	for r := range w.queue {
-		group = append(group[:0], r)
+		reqs = append(reqs[:0], r)
 		events, bytes := len(r.events), r.size
 	drain:
 		for events < maxGroupEvents && bytes < maxGroupBytes {
@@ -185,28 +212,54 @@ func (w *workspace) run() {
 				if !ok {
 					break drain
 				}
-				group = append(group, r)
+				reqs = append(reqs, r)
 				events += len(r.events)
 				bytes += r.size
 			default:
 				break drain
 			}
 		}
-		w.commit(group)
-		clear(group)
+		if w.badGen.Load() >= w.gen {
+			// A commit failed: wait for the groups in flight to be refused,
+			// then start again from what is committed.
+			b := &group{barrier: make(chan struct{})}
+			w.commits <- b
+			<-b.barrier
+			w.gen++
+			w.seqHead = w.head // the committer is idle: nothing races
+			w.mids = newBoundedMap[devKey, uint64](midCacheSize)
+		}
+		g := w.validate(slices.Clone(reqs))
+		if g == nil {
+			continue
+		}
+		w.flightMu.Lock()
+		w.inflight = append(w.inflight, g)
+		w.flightMu.Unlock()
+		for k, m := range g.mids {
+			w.mids.put(k, m)
+		}
+		w.seqHead = g.next - 1
+		w.commits <- g
+		clear(reqs)
 	}
 }
 
-// group is the overlay a commit builds on top of the committed state.
+// group is one commit: its requests, its batch, and the overlay of state it
+// builds on top of the groups before it.
 type group struct {
 	w       *workspace
+	gen     uint64
+	reqs    []*request
 	batch   Batch
 	next    uint64 // seq the next logged event takes
 	states  map[string]*conv.Conversation
 	mids    map[devKey]uint64
 	results map[midKeyT]protocol.Result
 	owners  map[string][]Ownership // by participant, in order
-	moved   []movedConv            // conversations identified in this group
+	moved   []movedConv             // conversations identified in this group
+
+	barrier chan struct{} // a barrier, not a group: closed when reached
 }
 
 type midKeyT struct {
@@ -220,10 +273,14 @@ type movedConv struct {
 	seq     uint64
 }
 
-func (w *workspace) commit(reqs []*request) {
+// validate builds the group for reqs. On a log read failure it refuses the
+// requests itself and returns nil.
+func (w *workspace) validate(reqs []*request) *group {
 	g := &group{
 		w:       w,
-		next:    w.head + 1,
+		gen:     w.gen,
+		reqs:    reqs,
+		next:    w.seqHead + 1,
 		states:  map[string]*conv.Conversation{},
 		mids:    map[devKey]uint64{},
 		results: map[midKeyT]protocol.Result{},
@@ -251,20 +308,54 @@ func (w *workspace) commit(reqs []*request) {
 			break
 		}
 	}
-	b := &g.batch
-	for _, c := range g.states {
-		b.States = append(b.States, c)
+	if err != nil {
+		w.srv.lg.Error("log read failed; the group is refused", "workspace", w.id, "err", err)
+		for _, r := range reqs {
+			r.results, r.identified, r.err = nil, nil, err
+			close(r.done)
+		}
+		return nil
 	}
-	if err == nil && (len(b.Events) > 0 || len(b.Results) > 0 || len(b.Visitors) > 0) {
-		err = w.srv.log.Append(w.id, b)
+	for _, c := range g.states {
+		g.batch.States = append(g.batch.States, c)
+	}
+	return g
+}
+
+// commitLoop is the committer goroutine.
+func (w *workspace) commitLoop() {
+	defer close(w.done)
+	for g := range w.commits {
+		if g.barrier != nil {
+			close(g.barrier)
+			continue
+		}
+		w.commit(g)
+	}
+}
+
+func (w *workspace) commit(g *group) {
+	b := &g.batch
+	var err error
+	switch {
+	case g.gen <= w.badGen.Load():
+		err = errAbandoned
+	case len(b.Events) > 0 || len(b.Results) > 0 || len(b.Visitors) > 0:
+		for i := range b.Events {
+			b.Events[i].JSON = appendEvent(nil, &b.Events[i].Event)
+		}
+		if err = w.srv.log.Append(w.id, b); err != nil {
+			w.badGen.Store(g.gen)
+			w.srv.lg.Error("log append failed; the group is refused and its sessions will resend",
+				"workspace", w.id, "events", len(b.Events), "err", err)
+			w.mu.Lock()
+			w.broken = err
+			w.mu.Unlock()
+		}
 	}
 	if err != nil {
-		w.srv.lg.Error("log append failed; the group is refused and its sessions will resend",
-			"workspace", w.id, "events", len(b.Events), "err", err)
-		w.mu.Lock()
-		w.broken = err
-		w.mu.Unlock()
-		for _, r := range reqs {
+		w.land(g)
+		for _, r := range g.reqs {
 			r.results, r.identified, r.err = nil, nil, err
 			close(r.done)
 		}
@@ -273,15 +364,30 @@ func (w *workspace) commit(reqs []*request) {
 	if n := len(b.Events); n > 0 {
 		w.head = b.Events[n-1].Event.Seq
 	}
-	for k, m := range g.mids {
-		w.mids.put(k, m)
-	}
 	w.srv.m.eventsLogged.Add(uint64(len(b.Events)))
 	w.srv.m.groupCommits.Add(1)
 	w.publish(g)
-	for _, r := range reqs {
+	w.land(g)
+	for _, r := range g.reqs {
 		close(r.done)
 	}
+}
+
+// land removes g from the groups in flight (after publish has cached its
+// states, so a lookup always finds them in one place or the other).
+func (w *workspace) land(g *group) {
+	w.flightMu.Lock()
+	w.inflight = slices.DeleteFunc(w.inflight, func(x *group) bool { return x == g })
+	w.flightMu.Unlock()
+}
+
+// flying returns the groups in flight, newest first.
+func (w *workspace) flying() []*group {
+	w.flightMu.Lock()
+	defer w.flightMu.Unlock()
+	fs := slices.Clone(w.inflight)
+	slices.Reverse(fs)
+	return fs
 }
 
 // push validates one pushed event and, when it changes something, adds it
@@ -311,15 +417,8 @@ func (g *group) push(who conv.Participant, device string, e conv.Event) (protoco
 	if e.Mid <= highest {
 		// A resend: answer as the first time. (A mid below the highest that
 		// was never processed, a gap the device filled late, is processed.)
-		if r, ok := g.results[mk]; ok {
-			return r, nil
-		}
-		r, ok, err := w.srv.log.Result(w.id, who.ID, device, e.Mid)
-		if err != nil {
-			return protocol.Result{}, err
-		}
-		if ok {
-			return r, nil
+		if r, ok, err := g.result(mk); err != nil || ok {
+			return r, err
 		}
 	}
 
@@ -352,14 +451,11 @@ func (g *group) push(who conv.Participant, device string, e conv.Event) (protoco
 	return res, nil
 }
 
-// log adds Apply's output to the batch and the overlay.
+// log adds Apply's output to the batch and the overlay. The events' JSON is
+// encoded by the committer.
 func (g *group) log(out []conv.Event, next *conv.Conversation) {
 	for _, e := range out {
-		raw, err := json.Marshal(e)
-		if err != nil {
-			panic("relay: encode event: " + err.Error()) // Apply's output always encodes
-		}
-		g.batch.Events = append(g.batch.Events, Record{Event: e, JSON: raw})
+		g.batch.Events = append(g.batch.Events, Record{Event: e})
 		switch e.Kind {
 		case conv.KindConversationCreated:
 			g.own(Ownership{Participant: next.Contact.ID, Conv: e.Conv, Since: e.Seq})
@@ -380,15 +476,24 @@ func (g *group) own(o Ownership) {
 	g.owners[o.Participant] = append(g.owners[o.Participant], o)
 }
 
-// state returns conversation id as of everything before in the group.
+// state returns conversation id as of everything validated before.
 func (g *group) state(id string) (*conv.Conversation, error) {
 	if c, ok := g.states[id]; ok {
 		return c, nil
 	}
+	for _, f := range g.w.flying() {
+		if c, ok := f.states[id]; ok {
+			return c, nil
+		}
+	}
 	w := g.w
-	if c, ok := w.states.get(id); ok {
+	w.mu.RLock()
+	c, ok := w.states.get(id)
+	w.mu.RUnlock()
+	if ok {
 		return c, nil
 	}
+	// Not in flight and not cached: the log's state is the latest.
 	c, err := w.srv.log.Conversation(w.id, id)
 	if err != nil {
 		return nil, err
@@ -414,7 +519,20 @@ func (g *group) highestMid(dk devKey) (uint64, error) {
 	return max(h, m), nil
 }
 
-// owned lists participant's conversations as of everything before in the group.
+// result finds the answer already given to a mid.
+func (g *group) result(mk midKeyT) (protocol.Result, bool, error) {
+	if r, ok := g.results[mk]; ok {
+		return r, true, nil
+	}
+	for _, f := range g.w.flying() {
+		if r, ok := f.results[mk]; ok {
+			return r, true, nil
+		}
+	}
+	return g.w.srv.log.Result(g.w.id, mk.identity, mk.device, mk.mid)
+}
+
+// owned lists participant's conversations as of everything validated before.
 func (g *group) owned(participant string) ([]string, error) {
 	os, err := g.w.srv.log.Owned(g.w.id, participant)
 	if err != nil {
@@ -424,11 +542,15 @@ func (g *group) owned(participant string) ([]string, error) {
 	for _, o := range os {
 		convs = append(convs, o.Conv)
 	}
-	for _, o := range g.owners[participant] {
-		if o.Remove {
-			convs = slices.DeleteFunc(convs, func(c string) bool { return c == o.Conv })
-		} else if !slices.Contains(convs, o.Conv) {
-			convs = append(convs, o.Conv)
+	fs := g.w.flying()
+	slices.Reverse(fs) // oldest first
+	for _, f := range append(fs, g) {
+		for _, o := range f.owners[participant] {
+			if o.Remove {
+				convs = slices.DeleteFunc(convs, func(c string) bool { return c == o.Conv })
+			} else if !slices.Contains(convs, o.Conv) {
+				convs = append(convs, o.Conv)
+			}
 		}
 	}
 	return convs, nil
