@@ -1,6 +1,3 @@
-// Package client is the device side of sync: it connects to a relay, says
-// hello with its cursor, pushes the outbox in mid order, applies canonical
-// events, and reconnects with capped, jittered backoff.
 package client
 
 import (
@@ -32,8 +29,9 @@ type Local interface {
 	// copy; they may also be dropped from the outbox at once). The Client
 	// tolerates a Local that does: it skips every id whose outcome it has
 	// received during its lifetime. Every event carries its id, conv, kind,
-	// device, mid (> 0), at, base and data; actor may be left for the relay,
-	// which sets it from the session anyway.
+	// device (the Client's Options.Device: the relay rejects any other), mid
+	// (> 0, never reused for another event), at, base and data; actor may
+	// be left for the relay, which sets it from the session anyway.
 	//
 	// An event the user retries after a rejection is a new event with a new
 	// id and a new mid: the relay answers a resent mid as it did the first
