@@ -563,7 +563,9 @@ func TestWatchSetWakes(t *testing.T) {
 		f.deliver()
 	}
 	queries := map[string]func(ws memdb.WatchSet){
-		"InboxPage":   func(ws memdb.WatchSet) { f.in.InboxPage(inbox.Filter{Status: conv.StatusOpen}, inbox.ByActivity, "", 50, ws) },
+		"InboxPage": func(ws memdb.WatchSet) {
+			f.in.InboxPage(inbox.Filter{Status: conv.StatusOpen}, inbox.ByActivity, "", 50, ws)
+		},
 		"Timeline":    func(ws memdb.WatchSet) { f.in.Timeline(c, "", 50, ws) },
 		"UnreadCount": func(ws memdb.WatchSet) { f.in.UnreadCount(c, ws) },
 		"TotalUnread": func(ws memdb.WatchSet) { f.in.TotalUnread(ws) },
