@@ -25,6 +25,13 @@ import (
 // ErrNotFound is returned for a conversation the device does not hold.
 var ErrNotFound = errors.New("inbox: no such conversation")
 
+// Errors of Retry and Discard: no such event in the outbox, or it has not
+// failed.
+var (
+	ErrNoSuchEvent = store.ErrNotFound
+	ErrNotFailed   = store.ErrNotFailed
+)
+
 // ErrBadCursor is returned for a cursor the query did not make.
 var ErrBadCursor = store.ErrBadCursor
 

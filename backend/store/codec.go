@@ -442,6 +442,7 @@ type metaValue struct {
 	Mid   uint64
 	Gen   uint64 // bumped by every write that changes a conversation row
 	Flags byte
+	Me    string // the local participant the unread counts are for
 }
 
 func encodeMeta(m metaValue) []byte {
@@ -452,6 +453,7 @@ func encodeMeta(m metaValue) []byte {
 	w.uvarint(m.Mid)
 	w.uvarint(m.Gen)
 	w.byte1(m.Flags)
+	w.str(m.Me)
 	return w.b
 }
 
@@ -461,6 +463,9 @@ func decodeMeta(s string) (metaValue, error) {
 		return metaValue{}, fmt.Errorf("store: meta format %d: %w", v, errCorrupt)
 	}
 	m := metaValue{Epoch: r.str(), Seq: r.uvarint(), Mid: r.uvarint(), Gen: r.uvarint(), Flags: r.byte1()}
+	if r.i < len(r.s) {
+		m.Me = r.str()
+	}
 	if r.err != nil {
 		return metaValue{}, r.err
 	}

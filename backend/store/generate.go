@@ -64,7 +64,7 @@ func Generate(dir string, nConvs, nItems int, seed int64) error {
 	}
 	err = errors.Join(
 		wb.Set(snapHeaderKey, encodeSnapHeader(snapHeader{Gen: gen, Chunks: chunks, Rows: uint64(len(g.snap))})),
-		wb.Set(metaKey, encodeMeta(metaValue{Epoch: "generated", Seq: g.head, Gen: gen})))
+		wb.Set(metaKey, encodeMeta(metaValue{Epoch: "generated", Seq: g.head, Gen: gen, Me: GenerateMe.ID})))
 	if err != nil {
 		db.Close()
 		return err

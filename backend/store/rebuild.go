@@ -26,7 +26,7 @@ func (s *Store) Rebuild() error {
 	}
 	meta := *m.(*Meta)
 	meta.Gen++
-	mv := metaValue{Epoch: meta.Epoch, Seq: meta.Seq, Mid: meta.Mid, Gen: meta.Gen}
+	mv := metaValue{Epoch: meta.Epoch, Seq: meta.Seq, Mid: meta.Mid, Gen: meta.Gen, Me: s.me.ID}
 
 	mv.Flags = flagRebuilding
 	if err := s.db.Update(func(btx *badger.Txn) error { return btx.Set(metaKey, encodeMeta(mv)) }); err != nil {

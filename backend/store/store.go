@@ -210,6 +210,12 @@ func (s *Store) load() (rebuild bool, err error) {
 		}
 		txn2.Commit()
 	}()
+	// Unread counts are the local participant's: a store opened for
+	// another identity (a visitor who identified) derives them again.
+	if m.Me != "" && m.Me != s.me.ID {
+		s.log.Warn("store: opened for another identity; rebuilding", "was", m.Me, "now", s.me.ID)
+		return true, nil
+	}
 	return m.Flags&flagRebuilding != 0, nil
 }
 

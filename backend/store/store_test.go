@@ -319,3 +319,28 @@ func TestOutboxVerbs(t *testing.T) {
 		t.Fatalf("Timeline(c1) = %+v; want the one canonical creation", items)
 	}
 }
+
+// Unread counts are the local participant's: opening a store for another
+// identity derives them again.
+func TestOtherIdentityRebuilds(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	w := run(t, 3, s, 300, true)
+	s.Close()
+	s, err := Open(dir, Options{Me: ana})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for id, c := range w.r.state {
+		mark, n := c.SeenBy(ana.ID), 0
+		for _, e := range w.r.log {
+			if e.Conv == id && e.Seq > mark && conv.CountsAsUnread(ana, c, e) {
+				n++
+			}
+		}
+		if r := s.Row(id, nil); r == nil || r.CanonUnread != n {
+			t.Errorf("unread(%s) for ana = %v; want %d", id, r, n)
+		}
+	}
+}

@@ -207,7 +207,7 @@ func (w *writer) finish(metaChanged bool) error {
 		}
 	}
 	if metaChanged {
-		mv := metaValue{Epoch: w.meta.Epoch, Seq: w.meta.Seq, Mid: w.meta.Mid, Gen: w.meta.Gen}
+		mv := metaValue{Epoch: w.meta.Epoch, Seq: w.meta.Seq, Mid: w.meta.Mid, Gen: w.meta.Gen, Me: w.s.me.ID}
 		if err := w.btx.Set(metaKey, encodeMeta(mv)); err != nil {
 			return fmt.Errorf("store: put meta: %w", err)
 		}
@@ -619,7 +619,7 @@ func (s *Store) resetTxn(txn *memdb.Txn, epoch string) error {
 		recs = append(recs, o.(*entry).pending())
 	}
 	// 1. Say a reset is under way, with the new cursor and the outbox.
-	mark := metaValue{Epoch: epoch, Seq: 0, Mid: meta.Mid, Gen: meta.Gen + 1, Flags: flagResetting}
+	mark := metaValue{Epoch: epoch, Seq: 0, Mid: meta.Mid, Gen: meta.Gen + 1, Flags: flagResetting, Me: s.me.ID}
 	err = s.db.Update(func(btx *badger.Txn) error {
 		for _, p := range recs {
 			if p.State == StateSent {
