@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -372,7 +374,7 @@ func BenchmarkCatchUp(b *testing.B) {
 // heap and stacks (after GC), and the process's resident set.
 func BenchmarkIdleConnections(b *testing.B) {
 	const n = 10_000
-	raiseNoFile(b, 2*n+1000)
+	raiseNoFile(b, n+1000)
 	r := newBenchRelay(b, b.TempDir())
 	for range b.N {
 		heap0, rss0 := memNow()
@@ -404,6 +406,14 @@ func BenchmarkIdleConnections(b *testing.B) {
 		}
 		time.Sleep(time.Second)
 		heap1, rss1 := memNow()
+		if p := os.Getenv("RELAY_IDLE_HEAPPROFILE"); p != "" {
+			f, _ := os.Create(p)
+			pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.Logf("goroutines %d, stack in use %d B/conn, heap in use %d B/conn", runtime.NumGoroutine(), ms.StackInuse/n, ms.HeapInuse/n)
 		b.ReportMetric(float64(heap1-heap0)/n, "heap-B/conn")
 		b.ReportMetric(float64(rss1-rss0)/n, "rss-B/conn")
 		stdin.Close()
@@ -425,6 +435,7 @@ func memNow() (goBytes, rss int64) {
 	for range 3 {
 		runtime.GC()
 	}
+	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	goBytes = int64(ms.HeapInuse + ms.StackInuse)

@@ -169,7 +169,7 @@ func (s *Server) health() error {
 // reads and writes bypass bufio anyway).
 const (
 	connReadBuf  = 1 << 10
-	connWriteBuf = 2 << 10
+	connWriteBuf = 1 << 10
 )
 
 func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {

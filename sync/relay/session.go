@@ -122,10 +122,15 @@ func putBuf(bp *[]byte) {
 	bufPool.Put(bp)
 }
 
-// run is the reader goroutine.
+// run is the reader goroutine. It only reads: each frame is handled on a
+// short-lived goroutine while the reader waits for it (frames are still
+// handled one at a time, in order). Decoding and validating grow a stack;
+// this way that stack is freed after each frame, and an idle connection
+// keeps only the small stack of a blocked read.
 func (s *session) run() {
 	defer s.cleanup()
 	ctx := context.Background()
+	end := make(chan bool)
 	for {
 		bp, typ, err := s.readFrame(ctx)
 		if errors.Is(err, errTooLarge) {
@@ -135,48 +140,54 @@ func (s *session) run() {
 		if err != nil {
 			return
 		}
-		t0 := time.Now()
-		s.lastHeard.Store(t0.UnixNano())
-		var f inFrame
-		var derr error
-		if typ != websocket.MessageText {
-			derr = errors.New("frames are JSON text")
-		} else {
-			derr = json.Unmarshal(*bp, &f)
-		}
-		size := len(*bp)
-		if derr != nil {
-			var t protocol.Frame
-			if json.Unmarshal(*bp, &t) == nil && t.Type != "" && !isClientType(t.Type) {
-				f.Type, derr = t.Type, nil // unknown types win over a shape error
-			}
-		}
-		putBuf(bp)
-		if derr != nil {
-			s.refuse(protocol.CodeBadFrame, "not a frame: "+derr.Error())
-			continue
-		}
-		if !s.welcomed.Load() {
-			if f.Type != protocol.TypeHello {
-				s.fatal(protocol.CodeNotReady, "say hello first")
-				return
-			}
-			if s.hello(&f) {
-				return
-			}
-			continue
-		}
-		switch f.Type {
-		case protocol.TypePush:
-			s.push(&f, size, t0)
-		case protocol.TypeTyping:
-			s.typingFrame(&f, t0)
-		case protocol.TypeHello:
-			s.refuse(protocol.CodeBadFrame, "already welcomed")
-		default:
-			s.refuse(protocol.CodeUnknownType, fmt.Sprintf("unknown frame type %q", f.Type))
+		go func() { end <- s.handle(bp, typ) }()
+		if <-end {
+			return
 		}
 	}
+}
+
+// handle handles one frame and reports whether the session must end.
+func (s *session) handle(bp *[]byte, typ websocket.MessageType) bool {
+	t0 := time.Now()
+	s.lastHeard.Store(t0.UnixNano())
+	var f inFrame
+	var derr error
+	if typ != websocket.MessageText {
+		derr = errors.New("frames are JSON text")
+	} else {
+		derr = json.Unmarshal(*bp, &f)
+	}
+	size := len(*bp)
+	if derr != nil {
+		var t protocol.Frame
+		if json.Unmarshal(*bp, &t) == nil && t.Type != "" && !isClientType(t.Type) {
+			f.Type, derr = t.Type, nil // unknown types win over a shape error
+		}
+	}
+	putBuf(bp)
+	if derr != nil {
+		s.refuse(protocol.CodeBadFrame, "not a frame: "+derr.Error())
+		return false
+	}
+	if !s.welcomed.Load() {
+		if f.Type != protocol.TypeHello {
+			s.fatal(protocol.CodeNotReady, "say hello first")
+			return true
+		}
+		return s.hello(&f)
+	}
+	switch f.Type {
+	case protocol.TypePush:
+		s.push(&f, size, t0)
+	case protocol.TypeTyping:
+		s.typingFrame(&f, t0)
+	case protocol.TypeHello:
+		s.refuse(protocol.CodeBadFrame, "already welcomed")
+	default:
+		s.refuse(protocol.CodeUnknownType, fmt.Sprintf("unknown frame type %q", f.Type))
+	}
+	return false
 }
 
 func isClientType(t string) bool {
@@ -331,10 +342,12 @@ func (s *session) flush() {
 	}
 }
 
+// write writes one frame. It has no deadline of its own (a per-write
+// context would stay referenced by the connection while idle): a write
+// stuck on a peer that does not read ends when the heartbeat or the slow
+// reader check closes the connection.
 func (s *session) write(f []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.IdleTimeout)
-	defer cancel()
-	return s.conn.Write(ctx, websocket.MessageText, f)
+	return s.conn.Write(context.Background(), websocket.MessageText, f)
 }
 
 // abort drops a connection whose write failed.
