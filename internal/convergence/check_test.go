@@ -292,15 +292,19 @@ func checkAccounted(t testing.TB, rl *relayLog, d *device) (logged, noops, rejec
 		t.Errorf("%s: a resend was answered differently: %s", d.name, m)
 	}
 	for id, e := range rec.made {
+		who := me // the identity the event was made under (a visitor may have identified since)
+		if e.Actor.ID != "" {
+			who = e.Actor
+		}
 		seq, inLog := rl.byID[id]
 		o, answered := rec.outcomes[id]
 		switch {
 		case inLog:
 			logged++
 			got := rl.bySeq[seq]
-			if got.Mid != e.Mid || got.Device != d.id || got.Actor.ID != me.ID || got.Conv != e.Conv || got.Kind != e.Kind {
+			if got.Mid != e.Mid || got.Device != d.id || got.Actor.ID != who.ID || got.Conv != e.Conv || got.Kind != e.Kind {
 				t.Errorf("%s: event %s logged as mid %d device %s actor %s %s/%s; made as mid %d by %s %s/%s",
-					d.name, id, got.Mid, got.Device, got.Actor.ID, got.Conv, got.Kind, e.Mid, me.ID, e.Conv, e.Kind)
+					d.name, id, got.Mid, got.Device, got.Actor.ID, got.Conv, got.Kind, e.Mid, who.ID, e.Conv, e.Kind)
 			}
 			if answered && (o.Err != nil || o.Seq != seq) {
 				t.Errorf("%s: event %s is at seq %d but was answered %s", d.name, id, seq, outcomeString(o))
@@ -312,10 +316,10 @@ func checkAccounted(t testing.TB, rl *relayLog, d *device) (logged, noops, rejec
 				d.name, id, e.Kind, o.Seq, o.Seq, rl.bySeq[o.Seq].ID)
 		case o.Err == nil:
 			noops++
-			checkStoredResult(t, rl, d, me, e, o)
+			checkStoredResult(t, rl, d, who, e, o)
 		default:
 			rejected++
-			checkStoredResult(t, rl, d, me, e, o)
+			checkStoredResult(t, rl, d, who, e, o)
 		}
 	}
 	return logged, noops, rejected
@@ -419,3 +423,5 @@ func kinds(evs []conv.Event) string {
 	}
 	return b.String()
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

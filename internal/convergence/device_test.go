@@ -415,7 +415,7 @@ func (d *device) waitOnline(t testing.TB) {
 // the head.
 func (d *device) waitSettled(t testing.TB) {
 	t.Helper()
-	lastCut := time.Now()
+	lastCut := time.Now().Add(-200 * time.Millisecond) // the first cut after 100 ms, then every 300 ms
 	waitFor(t, 30*time.Second, d.name+" settled at the relay's head", func() bool {
 		if d.settled() {
 			return true
