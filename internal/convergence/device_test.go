@@ -311,8 +311,8 @@ func (d *device) close() {
 			d.t.Errorf("%s: close inbox: %v", d.name, err)
 		}
 	}
-	if d.t.Failed() {
-		d.t.Logf("%s: client log tail:\n%s", d.name, tailString(d.logs.String(), 16<<10))
+	if logs := d.logs.String(); d.t.Failed() && logs != "" {
+		d.t.Logf("%s: client log tail:\n%s", d.name, tailString(logs, 16<<10))
 	}
 }
 
