@@ -55,10 +55,11 @@ type Memory struct {
 	events    int                           // canonical events held
 	unapplied int                           // canonical events conv.Replay refused (kept, state unchanged)
 
-	outbox []*outboxItem // in mid order
-	byID   map[string]*outboxItem
-	logged int                           // outbox items acknowledged with a seq
-	views  map[string]*conv.Conversation // optimistic states, by conversation; dropped when either side changes
+	outbox  []*outboxItem // in mid order
+	byID    map[string]*outboxItem
+	logged  int                           // outbox items acknowledged with a seq
+	removed bool                          // items left byID but not yet the outbox (compactLocked)
+	views   map[string]*conv.Conversation // optimistic states, by conversation; dropped when either side changes
 
 	changed chan struct{}
 }
@@ -177,26 +178,36 @@ func (m *Memory) ApplyCanonical(epoch string, events []conv.Event, upTo uint64) 
 	}
 	m.seq = max(m.seq, upTo)
 	if m.logged > 0 { // logged events at or below the cursor that never came back: not visible to us
-		for _, it := range slices.Clone(m.outbox) {
-			if it.State == OutboxLogged && it.Seq <= m.seq {
+		for _, it := range m.outbox {
+			if it.State == OutboxLogged && it.Seq <= m.seq && m.byID[it.Event.ID] == it {
 				m.removeLocked(it)
 				removed = true
 			}
 		}
 	}
+	m.compactLocked()
 	if len(events) > 0 || removed {
 		m.notifyLocked()
 	}
 	return nil
 }
 
+// removeLocked takes it out of the outbox's index; compactLocked then drops
+// every removed item from the outbox in one pass.
 func (m *Memory) removeLocked(it *outboxItem) {
 	delete(m.views, it.Event.Conv)
 	if it.State == OutboxLogged {
 		m.logged--
 	}
 	delete(m.byID, it.Event.ID)
-	m.outbox = slices.DeleteFunc(m.outbox, func(o *outboxItem) bool { return o == it })
+	m.removed = true
+}
+
+func (m *Memory) compactLocked() {
+	if m.removed {
+		m.outbox = slices.DeleteFunc(m.outbox, func(o *outboxItem) bool { return m.byID[o.Event.ID] != o })
+		m.removed = false
+	}
 }
 
 // Acknowledged implements Local.
@@ -221,6 +232,7 @@ func (m *Memory) Acknowledged(results []Outcome) error {
 			m.logged++
 		}
 	}
+	m.compactLocked()
 	m.notifyLocked()
 	return nil
 }
@@ -355,6 +367,7 @@ func (m *Memory) Discard(id string) error {
 		return ErrNotFailed
 	}
 	m.removeLocked(it)
+	m.compactLocked()
 	m.notifyLocked()
 	return nil
 }

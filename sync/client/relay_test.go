@@ -294,6 +294,12 @@ func TestFirstSyncBacklogAndCaughtUp(t *testing.T) {
 	r := newRealRelay(t, relay.Options{RatePerSecond: 1e6, RateBurst: 1e6})
 	fillReal(t, r, 1500, 40)
 	_, head := r.head()
+	slow := slowEventsFrames.Load()
+	defer func() {
+		if n := slowEventsFrames.Load() - slow; n > 0 {
+			t.Errorf("%d of the relay's events frames missed the fast decoding path", n)
+		}
+	}()
 
 	mem := NewMemory(ana, "ana-laptop")
 	h := start(t, r.url(), mem, agentAuth(anaToken), nil)

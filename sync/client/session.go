@@ -655,7 +655,7 @@ func (s *session) reader() {
 		s.busy.Store(true)
 		s.alive()
 		f := new(inFrame)
-		if err := json.Unmarshal(data, f); err != nil {
+		if err := decodeFrame(data, f); err != nil {
 			send(&inFrame{err: fmt.Errorf("client: bad frame from relay: %w", err)})
 			return
 		}
