@@ -89,9 +89,13 @@ func (r *testRelay) start() {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	r.hs = httptest.NewServer(r.srv.Handler())
-	r.url = "ws" + strings.TrimPrefix(r.hs.URL, "http") + protocol.Path
+	r.hs = newHTTPTest(r.srv)
+	r.url = wsURL(r.hs.URL)
 }
+
+func newHTTPTest(s *Server) *httptest.Server { return httptest.NewServer(s.Handler()) }
+
+func wsURL(httpURL string) string { return "ws" + strings.TrimPrefix(httpURL, "http") + protocol.Path }
 
 func (r *testRelay) stop() {
 	if r.srv == nil {
