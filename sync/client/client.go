@@ -277,12 +277,12 @@ func (c *Client) Run(ctx context.Context) error {
 	}()
 	defer func() {
 		cancel()
-		close(stopNotify)
-		<-notified
 		c.mu.Lock()
 		c.running = false
 		c.mu.Unlock()
-		close(done)
+		close(done) // before the last delivery: a callback may call Close
+		close(stopNotify)
+		<-notified
 	}()
 
 	attempt := 0
@@ -341,8 +341,9 @@ func offline(s Status, errText string, attempt int) Status {
 	}
 }
 
-// Close stops Run (closing the connection gracefully) and waits for it to
-// return. The Client cannot run again.
+// Close stops Run (closing the connection gracefully) and waits for the
+// connection to end; the last status (offline) may reach OnState just after.
+// It may be called from a callback. The Client cannot run again.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	c.closed = true

@@ -12,6 +12,7 @@ import (
 
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/sync/protocol"
+	"github.com/threadline/threadline/sync/relay"
 )
 
 var (
@@ -137,5 +138,37 @@ func TestRunAfterCloseAndOptions(t *testing.T) {
 	c.Close()
 	if err := c.Run(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Errorf("Run after Close = %v; want ErrClosed", err)
+	}
+}
+
+func TestCloseFromCallback(t *testing.T) {
+	r := newRealRelay(t, relay.Options{})
+	mem := NewMemory(ana, "d")
+	var c *Client
+	closed := make(chan struct{})
+	var once sync.Once
+	c, err := New(Options{URL: r.url(), Workspace: testWorkspce, Device: "d", Auth: agentAuth(anaToken), Local: mem,
+		Logger: slog.New(slog.DiscardHandler),
+		OnState: func(s Status) {
+			if s.State == StateOnline {
+				once.Do(func() { c.Close(); close(closed) })
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v; want nil after Close", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close from a callback deadlocked")
+	}
+	<-closed
+	if st := c.State(); st != StateOffline {
+		t.Errorf("state after Close = %s; want offline", st)
 	}
 }
