@@ -21,7 +21,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/sync/protocol"
 )
 
@@ -496,4 +495,3 @@ func TestIdleClientsHelper(t *testing.T) {
 	}
 }
 
-var _ = conv.KindMessageSent

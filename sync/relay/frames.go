@@ -22,16 +22,8 @@ const (
 func eventsFrames(raws [][]byte) [][]byte {
 	var frames [][]byte
 	for len(raws) > 0 {
-		n, size := 0, 0
-		for n < len(raws) && n < protocol.BacklogPage {
-			add := len(raws[n]) + 1
-			if n > 0 && size+add > frameBudget {
-				break
-			}
-			size += add
-			n++
-		}
-		frames = append(frames, eventsFrame(raws[:n], size))
+		n := pageLen(raws)
+		frames = append(frames, eventsFrame(raws[:n], 0))
 		raws = raws[n:]
 	}
 	return frames
@@ -51,7 +43,14 @@ func pageLen(raws [][]byte) int {
 	return n
 }
 
+// eventsFrame builds one events frame of raws; size, if known, is their
+// total length plus one separator each.
 func eventsFrame(raws [][]byte, size int) []byte {
+	if size == 0 {
+		for _, r := range raws {
+			size += len(r) + 1
+		}
+	}
 	b := make([]byte, 0, len(eventsHead)+size+len(eventsTail))
 	b = append(b, eventsHead...)
 	for i, r := range raws {

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -466,5 +468,7 @@ func waitFor(d time.Duration, cond func() bool) error {
 	return errTimeout
 }
 
-var _ = fmt.Sprint
-var _ sync.Mutex
+
+func newTextLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

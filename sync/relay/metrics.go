@@ -3,7 +3,6 @@ package relay
 import (
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -106,7 +105,6 @@ func (m *metrics) write(w io.Writer) {
 	p("threadline_relay_push_ack_seconds_bucket{le=\"+Inf\"} %d\n", cum)
 	p("threadline_relay_push_ack_seconds_sum %s\n", strconv.FormatFloat(float64(h.sumNs.Load())/1e9, 'g', -1, 64))
 	p("threadline_relay_push_ack_seconds_count %d\n", cum)
-	_ = math.Inf
 }
 
 func (m *metrics) handler() http.Handler {
