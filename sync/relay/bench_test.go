@@ -236,7 +236,9 @@ func benchLatency(b *testing.B, dir string) {
 	b.StopTimer()
 	latMu.Lock()
 	slices.Sort(lat)
-	q := func(p float64) float64 { return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000 }
+	q := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
 	b.ReportMetric(q(0.50), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(q(0.999), "p99.9-ms")
@@ -494,4 +496,3 @@ func TestIdleClientsHelper(t *testing.T) {
 		c.CloseNow()
 	}
 }
-

@@ -87,8 +87,12 @@ func TestHelloRefused(t *testing.T) {
 		{"bad token", h(func(x *protocol.Hello) { x.Auth.Token = "nope-nope-nope-nope" }), protocol.CodeUnauthorized, protocol.CloseUnauthorized},
 		{"empty token", h(func(x *protocol.Hello) { x.Auth.Token = "" }), protocol.CodeUnauthorized, protocol.CloseUnauthorized},
 		{"agent token as assistant", h(func(x *protocol.Hello) { x.Auth.Kind = protocol.AuthAssistant }), protocol.CodeUnauthorized, protocol.CloseUnauthorized},
-		{"wrong contact hash", h(func(x *protocol.Hello) { x.Auth = protocol.Auth{Kind: protocol.AuthContact, ContactID: "42", Hash: contactHash("43")} }), protocol.CodeUnauthorized, protocol.CloseUnauthorized},
-		{"contact hash not hex", h(func(x *protocol.Hello) { x.Auth = protocol.Auth{Kind: protocol.AuthContact, ContactID: "42", Hash: "zz"} }), protocol.CodeUnauthorized, protocol.CloseUnauthorized},
+		{"wrong contact hash", h(func(x *protocol.Hello) {
+			x.Auth = protocol.Auth{Kind: protocol.AuthContact, ContactID: "42", Hash: contactHash("43")}
+		}), protocol.CodeUnauthorized, protocol.CloseUnauthorized},
+		{"contact hash not hex", h(func(x *protocol.Hello) {
+			x.Auth = protocol.Auth{Kind: protocol.AuthContact, ContactID: "42", Hash: "zz"}
+		}), protocol.CodeUnauthorized, protocol.CloseUnauthorized},
 		{"unknown visitor token", h(func(x *protocol.Hello) { x.Auth = protocol.Auth{Kind: protocol.AuthVisitor, VisitorToken: "made-up"} }), protocol.CodeUnauthorized, protocol.CloseUnauthorized},
 		{"contact with unknown visitor token", h(func(x *protocol.Hello) { x.Auth = contactAuth("42"); x.Auth.VisitorToken = "made-up" }), protocol.CodeUnauthorized, protocol.CloseUnauthorized},
 		{"unknown auth kind", h(func(x *protocol.Hello) { x.Auth.Kind = "root" }), protocol.CodeUnauthorized, protocol.CloseUnauthorized},

@@ -205,8 +205,8 @@ func TestResendIsAnsweredAsTheFirstTime(t *testing.T) {
 		ana.ev(conv.KindConversationCreated, cid, created("contact:1")),
 		ana.ev(conv.KindMessageSent, cid, msg("first")),
 		ana.ev(conv.KindPriorityChanged, cid, conv.PriorityChanged{Priority: "extreme"}), // rejected
-		ana.ev(conv.KindThreadEnded, newConvID(), conv.ThreadEnded{}),                     // rejected: no conversation
-		ana.ev(conv.KindStatusChanged, cid, conv.StatusChanged{Status: conv.StatusOpen}),  // changes nothing: seq 0
+		ana.ev(conv.KindThreadEnded, newConvID(), conv.ThreadEnded{}),                    // rejected: no conversation
+		ana.ev(conv.KindStatusChanged, cid, conv.StatusChanged{Status: conv.StatusOpen}), // changes nothing: seq 0
 	}
 	first, _ := ana.push(evs...)
 	if first[2].Error == nil || first[3].Error == nil || first[4].Seq != 0 || first[4].Error != nil {

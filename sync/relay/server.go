@@ -291,4 +291,3 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	return c, bufio.NewReadWriter(br, bufio.NewWriterSize(c, connWriteBuf)), nil
 }
-

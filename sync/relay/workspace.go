@@ -257,7 +257,7 @@ type group struct {
 	mids    map[devKey]uint64
 	results map[midKeyT]protocol.Result
 	owners  map[string][]Ownership // by participant, in order
-	moved   []movedConv             // conversations identified in this group
+	moved   []movedConv            // conversations identified in this group
 
 	barrier chan struct{} // a barrier, not a group: closed when reached
 }
