@@ -45,27 +45,18 @@ func Generate(dir string, nConvs, nItems int, seed int64) error {
 	// The snapshot a clean Close would have left, so that opening takes
 	// the fast path.
 	const gen = 1
-	slices.SortFunc(g.snap, func(a, b [2][]byte) int { return bytes.Compare(a[0], b[0]) })
-	var chunks uint32
-	for lo := 0; lo < len(g.snap); lo += snapChunkRows {
-		hi := min(lo+snapChunkRows, len(g.snap))
-		w := encoder{}
-		w.byte1(codecVersion)
-		w.uvarint(gen)
-		w.count(hi-lo, false)
-		for _, x := range g.snap[lo:hi] {
-			w.bytes(x[1])
-		}
-		if err := wb.Set(snapChunkKey(chunks), w.b); err != nil {
-			db.Close()
-			return err
-		}
-		chunks++
+	if err := wb.Set(metaKey, encodeMeta(metaValue{Epoch: "generated", Seq: g.head, Gen: gen, Me: GenerateMe.ID})); err != nil {
+		db.Close()
+		return err
 	}
-	err = errors.Join(
-		wb.Set(snapHeaderKey, encodeSnapHeader(snapHeader{Gen: gen, Chunks: chunks, Rows: uint64(len(g.snap))})),
-		wb.Set(metaKey, encodeMeta(metaValue{Epoch: "generated", Seq: g.head, Gen: gen, Me: GenerateMe.ID})))
-	if err != nil {
+	slices.SortFunc(g.snap, func(a, b [2][]byte) int { return bytes.Compare(a[0], b[0]) })
+	vals := make([][]byte, len(g.snap))
+	size := 0
+	for i, x := range g.snap {
+		vals[i] = x[1]
+		size += len(x[1]) + 3
+	}
+	if err := writeSnapshotFile(filepath.Join(dir, snapshotFile), gen, vals, size); err != nil {
 		db.Close()
 		return err
 	}
@@ -251,6 +242,11 @@ func (g *generator) conversation(n, want int, at int64) (int, error) {
 	return len(g.items), nil
 }
 
+// generatorVersion names what Generate makes; a change to it (or to the
+// codec) makes GeneratedStore build a new store rather than reuse a cached
+// one.
+const generatorVersion = 3
+
 // GeneratedStore returns the directory of a generated store of nConvs
 // conversations and nItems items under the user's cache directory (or the
 // system's temp directory), generating it first if it is not there yet, so
@@ -260,7 +256,7 @@ func GeneratedStore(nConvs, nItems int, seed int64) (string, error) {
 	if err != nil {
 		root = os.TempDir()
 	}
-	dir := filepath.Join(root, "threadline-bench", fmt.Sprintf("store-v%d-%d-%d-%d", codecVersion, nConvs, nItems, seed))
+	dir := filepath.Join(root, "threadline-bench", fmt.Sprintf("store-v%d.%d-%d-%d-%d", codecVersion, generatorVersion, nConvs, nItems, seed))
 	done := filepath.Join(dir, "GENERATED")
 	if _, err := os.Stat(done); err == nil {
 		return dir, nil

@@ -13,30 +13,23 @@ import (
 //	'p' mid[8]                          outbox: a local event by its mid, with its state (pending, sent, failed)
 //	'c' conv[...]                       conversation row: canonical state + the local participant's unread count
 //	't' len[1] conv[len] seq[8]         timeline item: a canonical event of conv that shows in its timeline
-//	's' 0x00 chunk[4]                   snapshot chunk: many conversation rows, in inbox order
-//	's' 0x01                            snapshot header: its gen, chunk and row counts
 //
 // conv is the conversation id's bytes (at most conv.MaxIDChars = 128, so its
 // length fits in one byte). In the timeline table the id is length-prefixed,
 // so the items of "ab" never fall under the prefix of "abc".
 //
-// Derived tables ('c', 't', 's') can be dropped and rebuilt from 'l' and 'p'.
-// The snapshot is a copy of the 'c' table written when the store closes;
-// opening reads it instead of the rows when nothing changed since.
+// Derived tables ('c', 't') can be dropped and rebuilt from 'l' and 'p'.
+//
+// Next to Badger's files, the snapshot file (snapshot.go) is a copy of the
+// 'c' table written when the store closes; opening reads it instead of the
+// rows when nothing changed since.
 const (
 	prefixMeta     byte = 'm'
 	prefixLog      byte = 'l'
 	prefixPending  byte = 'p'
 	prefixConv     byte = 'c'
 	prefixTimeline byte = 't'
-	prefixSnapshot byte = 's'
 )
-
-var snapHeaderKey = []byte{prefixSnapshot, 0x01}
-
-func snapChunkKey(i uint32) []byte {
-	return binary.BigEndian.AppendUint32([]byte{prefixSnapshot, 0x00}, i)
-}
 
 var metaKey = []byte{prefixMeta, 0x01}
 

@@ -32,7 +32,8 @@ func (s *Store) Rebuild() error {
 	if err := s.db.Update(func(btx *badger.Txn) error { return btx.Set(metaKey, encodeMeta(mv)) }); err != nil {
 		return fmt.Errorf("store: rebuild: %w", err)
 	}
-	if err := s.db.DropPrefix([]byte{prefixTimeline}, []byte{prefixConv}, []byte{prefixSnapshot}); err != nil {
+	s.removeSnapshot()
+	if err := s.db.DropPrefix([]byte{prefixTimeline}, []byte{prefixConv}); err != nil {
 		return fmt.Errorf("store: rebuild: %w", err)
 	}
 	for _, t := range []string{tableConvs, tableInbox, tableUnread} {

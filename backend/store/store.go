@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -33,6 +32,7 @@ type Options struct {
 // use: writes are serialized by the memdb write transaction; reads never
 // block writes.
 type Store struct {
+	dir    string // "" in memory: no snapshot file
 	db     *badger.DB
 	mdb    *memdb.MemDB
 	me     conv.Participant
@@ -43,6 +43,9 @@ type Store struct {
 	// second phase of opening); indexErr is its outcome.
 	indexed  chan struct{}
 	indexErr error
+
+	snapMu sync.Mutex     // one snapshot writer at a time
+	bg     sync.WaitGroup // background snapshot; Close waits for it
 
 	closeOnce sync.Once
 	closeErr  error
@@ -79,7 +82,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: memdb: %w", err)
 	}
-	s := &Store{db: db, mdb: mdb, me: opts.Me, schema: opts.Schema, log: log, indexed: make(chan struct{})}
+	if opts.InMemory {
+		dir = ""
+	}
+	s := &Store{dir: dir, db: db, mdb: mdb, me: opts.Me, schema: opts.Schema, log: log, indexed: make(chan struct{})}
 	rebuild, err := s.load()
 	if err != nil {
 		db.Close()
@@ -123,6 +129,7 @@ func badgerOptions(dir string, inMemory bool, log *slog.Logger) badger.Options {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		<-s.indexed
+		s.bg.Wait()
 		var err error
 		if s.indexErr == nil {
 			err = s.writeSnapshot()
@@ -149,7 +156,8 @@ func (s *Store) load() (rebuild bool, err error) {
 		return false, err
 	}
 	if m.Flags&flagResetting != 0 { // a Reset was interrupted: finish it
-		if err := s.db.DropPrefix([]byte{prefixLog}, []byte{prefixTimeline}, []byte{prefixConv}, []byte{prefixSnapshot}); err != nil {
+		s.removeSnapshot()
+		if err := s.db.DropPrefix([]byte{prefixLog}, []byte{prefixTimeline}, []byte{prefixConv}); err != nil {
 			return false, fmt.Errorf("store: finish reset: %w", err)
 		}
 		m.Flags &^= flagResetting
@@ -160,12 +168,13 @@ func (s *Store) load() (rebuild bool, err error) {
 	}
 	var rows []*Row
 	var outbox []*Pending
+	var fromSnapshot bool
 	err = s.db.View(func(btx *badger.Txn) error {
 		var err error
 		if outbox, err = readOutbox(btx); err != nil {
 			return err
 		}
-		if rows, err = s.readRows(btx, m.Gen); err != nil {
+		if rows, fromSnapshot, err = s.readRows(btx, m.Gen); err != nil {
 			return err
 		}
 		rows, err = s.rebaseLoaded(btx, rows, outbox)
@@ -209,6 +218,16 @@ func (s *Store) load() (rebuild bool, err error) {
 			}
 		}
 		txn2.Commit()
+		if !fromSnapshot && len(rows) > 0 {
+			// The last run did not close cleanly: write the snapshot now,
+			// so that the next open is fast even if this run does not
+			// close cleanly either.
+			s.bg.Go(func() {
+				if err := s.writeSnapshot(); err != nil {
+					s.log.Warn("store: snapshot", "err", err)
+				}
+			})
+		}
 	}()
 	// Unread counts are the local participant's: a store opened for
 	// another identity (a visitor who identified) derives them again.
@@ -258,15 +277,15 @@ func readOutbox(btx *badger.Txn) ([]*Pending, error) {
 	return out, nil
 }
 
-// readRows reads every conversation row: from the snapshot if it is
+// readRows reads every conversation row: from the snapshot file if it is
 // current (gen), else from the 'c' table.
-func (s *Store) readRows(btx *badger.Txn, gen uint64) ([]*Row, error) {
-	rows, ok, err := readSnapshot(btx, gen)
-	if err != nil {
-		s.log.Warn("store: unreadable snapshot; reading the rows", "err", err)
+func (s *Store) readRows(btx *badger.Txn, gen uint64) ([]*Row, bool, error) {
+	rows, err := s.readSnapshot(gen)
+	if err != nil && !errors.Is(err, errNoSnapshot) {
+		s.log.Warn("store: unusable snapshot; reading the rows", "err", err)
 	}
-	if ok && err == nil {
-		return rows, nil
+	if err == nil {
+		return rows, true, nil
 	}
 	rows = rows[:0]
 	err = scan(btx, []byte{prefixConv}, func(_, v []byte) error {
@@ -278,83 +297,9 @@ func (s *Store) readRows(btx *badger.Txn, gen uint64) ([]*Row, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: load conversations: %w", err)
+		return nil, false, fmt.Errorf("store: load conversations: %w", err)
 	}
-	return rows, nil
-}
-
-// readSnapshot reads the snapshot's rows, decoding its chunks on every
-// core. ok is false when there is no current snapshot.
-func readSnapshot(btx *badger.Txn, gen uint64) (rows []*Row, ok bool, err error) {
-	item, err := btx.Get(snapHeaderKey)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	var h snapHeader
-	if err := item.Value(func(v []byte) error {
-		h, err = decodeSnapHeader(string(v))
-		return err
-	}); err != nil {
-		return nil, false, err
-	}
-	if h.Gen != gen {
-		return nil, false, nil
-	}
-	chunks := make([]string, 0, h.Chunks)
-	err = scan(btx, []byte{prefixSnapshot, 0x00}, func(_, v []byte) error {
-		if len(chunks) < int(h.Chunks) {
-			chunks = append(chunks, string(v))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, false, err
-	}
-	if len(chunks) != int(h.Chunks) {
-		return nil, false, fmt.Errorf("store: snapshot has %d chunks of %d: %w", len(chunks), h.Chunks, errCorrupt)
-	}
-	parts := make([][]*Row, len(chunks))
-	errs := make([]error, len(chunks))
-	var wg sync.WaitGroup
-	workers := min(runtime.GOMAXPROCS(0), 8, len(chunks))
-	next := make(chan int, len(chunks))
-	for i := range chunks {
-		next <- i
-	}
-	close(next)
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				vals, err := decodeSnapChunk(chunks[i], h.Gen)
-				if err != nil {
-					errs[i] = err
-					continue
-				}
-				part := make([]*Row, len(vals))
-				for j, v := range vals {
-					id, unread, k, err := decodeRow(v)
-					if err != nil {
-						errs[i] = err
-						break
-					}
-					part[j] = &Row{ID: id, Sum: k.sum, CanonUnread: unread, Unread: unread, canon: k}
-				}
-				parts[i] = part
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, false, err
-	}
-	rows = make([]*Row, 0, h.Rows)
-	for _, p := range parts {
-		rows = append(rows, p...)
-	}
-	return rows, true, nil
+	return rows, false, nil
 }
 
 // rebaseLoaded rebases the rows that have outbox records and adds a row for
@@ -459,95 +404,6 @@ func (s *Store) loadInboxTxn(txn *memdb.Txn, head, all []*entry, outbox []*Pendi
 		}
 	}
 	return txn.Insert(tableMeta, &Meta{Epoch: m.Epoch, Seq: m.Seq, Mid: m.Mid, Gen: m.Gen, TotalUnread: total})
-}
-
-// snapChunkRows is how many rows a snapshot chunk holds (about 350 KB).
-const snapChunkRows = 1024
-
-// writeSnapshot writes every conversation row, in inbox order, into a few
-// large values, unless the current snapshot is up to date. It holds the
-// writer lock meanwhile. The chunks go through a WriteBatch (they are too
-// big for one transaction); the header, written last and synced, makes
-// them valid.
-func (s *Store) writeSnapshot() error {
-	txn := s.mdb.Txn(true) // the writer lock: no row changes meanwhile
-	defer txn.Abort()
-	m, err := txn.First(tableMeta, indexID, "m")
-	if err != nil {
-		return err
-	}
-	gen := m.(*Meta).Gen
-	var have snapHeader
-	var present bool
-	err = s.db.View(func(btx *badger.Txn) error {
-		item, err := btx.Get(snapHeaderKey)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		present = true
-		return item.Value(func(v []byte) error {
-			have, err = decodeSnapHeader(string(v))
-			return err
-		})
-	})
-	if err == nil && present && have.Gen == gen {
-		return nil
-	}
-	type kv struct {
-		key []byte
-		val []byte
-	}
-	var all []kv
-	it, err := txn.Get(tableConvs, indexID+"_prefix", "")
-	if err != nil {
-		return err
-	}
-	for o := it.Next(); o != nil; o = it.Next() {
-		r := o.(*Row)
-		if r.canon == nil {
-			continue
-		}
-		all = append(all, kv{inboxKeyOf(r.ID, r.canon.sum), encodeRow(r.CanonUnread, r.canon)})
-	}
-	slices.SortFunc(all, func(a, b kv) int { return bytes.Compare(a.key, b.key) })
-
-	// Invalidate the old snapshot first, so that a crash midway leaves none.
-	if err := s.db.Update(func(btx *badger.Txn) error { return btx.Delete(snapHeaderKey) }); err != nil {
-		return fmt.Errorf("store: snapshot: %w", err)
-	}
-	wb := s.db.NewWriteBatch()
-	defer wb.Cancel()
-	var chunks uint32
-	for lo := 0; lo < len(all); lo += snapChunkRows {
-		hi := min(lo+snapChunkRows, len(all))
-		w := encoder{b: make([]byte, 0, 400*(hi-lo))}
-		w.byte1(codecVersion)
-		w.uvarint(gen)
-		w.count(hi-lo, false)
-		for _, x := range all[lo:hi] {
-			w.bytes(x.val)
-		}
-		if err := wb.Set(snapChunkKey(chunks), w.b); err != nil {
-			return fmt.Errorf("store: snapshot: %w", err)
-		}
-		chunks++
-	}
-	for i := chunks; i < have.Chunks; i++ { // chunks of a bigger old snapshot
-		if err := wb.Delete(snapChunkKey(i)); err != nil {
-			return fmt.Errorf("store: snapshot: %w", err)
-		}
-	}
-	if err := wb.Flush(); err != nil {
-		return fmt.Errorf("store: snapshot: %w", err)
-	}
-	h := snapHeader{Gen: gen, Chunks: chunks, Rows: uint64(len(all))}
-	if err := s.db.Update(func(btx *badger.Txn) error { return btx.Set(snapHeaderKey, encodeSnapHeader(h)) }); err != nil {
-		return fmt.Errorf("store: snapshot: %w", err)
-	}
-	return nil
 }
 
 // scan calls fn for every key under prefix, in order. The slices are valid

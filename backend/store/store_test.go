@@ -1,7 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -341,6 +344,50 @@ func TestOtherIdentityRebuilds(t *testing.T) {
 		}
 		if r := s.Row(id, nil); r == nil || r.CanonUnread != n {
 			t.Errorf("unread(%s) for ana = %v; want %d", id, r, n)
+		}
+	}
+}
+
+// The snapshot file is a cache: a damaged or stale one is ignored, the rows
+// are read from Badger, and a fresh one is written.
+func TestSnapshotIsACache(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	run(t, 21, s, 250, false)
+	s.Close()
+	path := filepath.Join(dir, snapshotFile)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("no snapshot after Close: %v", err)
+	}
+	// An old snapshot (of a smaller gen) is stale.
+	s = openStore(t, dir)
+	run(t, 22, s, 50, true)
+	want2 := takeSnapshot(t, s)
+	s.Close()
+	tests := []struct {
+		name string
+		file []byte
+		want snapshot
+	}{
+		{"current", nil, want2},
+		{"stale", good, want2},
+		{"damaged", append(bytes.Clone(good[:len(good)/2]), 0xff), want2},
+		{"empty", []byte{}, want2},
+	}
+	for _, tt := range tests {
+		if tt.file != nil {
+			if err := os.WriteFile(path, tt.file, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s := openStore(t, dir)
+		if d := diff(tt.want, takeSnapshot(t, s)); d != "" {
+			t.Fatalf("%s snapshot: %s", tt.name, d)
+		}
+		s.Close()
+		if g, err := s.snapshotGen(); err != nil || g != s.meta(nil).Gen {
+			t.Fatalf("%s snapshot: after Close the file has gen %d, %v; want %d", tt.name, g, err, s.meta(nil).Gen)
 		}
 	}
 }

@@ -636,7 +636,8 @@ func (s *Store) resetTxn(txn *memdb.Txn, epoch string) error {
 	}
 	// 2. Drop the canonical tables (the writer lock is held: nothing
 	// writes meanwhile).
-	if err := s.db.DropPrefix([]byte{prefixLog}, []byte{prefixTimeline}, []byte{prefixConv}, []byte{prefixSnapshot}); err != nil {
+	s.removeSnapshot()
+	if err := s.db.DropPrefix([]byte{prefixLog}, []byte{prefixTimeline}, []byte{prefixConv}); err != nil {
 		return fmt.Errorf("store: reset: %w", err)
 	}
 	// 3. Done; rebuild memdb from the outbox alone.
