@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"sync"
 	"testing"
 	"time"
@@ -30,31 +32,67 @@ const catchupEvents = 100_000
 //
 // The relay is filled once, through the protocol: assistant devices push
 // conversations of 50 events (messages with their derived thread starts,
-// notes, priority changes) under raised rate limits.
+// notes, priority changes) under raised rate limits. Set
+// THREADLINE_CATCHUP_PROFILE=file to write a CPU profile of the timed part
+// only (the fill would dominate -cpuprofile).
 func BenchmarkCatchupInbox(b *testing.B) {
+	// The outer function runs once: the relay is filled once for every run.
 	r := startRelay(b, relay.Options{RatePerSecond: 1e9, RateBurst: 1e9})
 	t0 := time.Now()
 	fillRelay(b, r, catchupEvents, 50, 4)
+	// Restart the relay on its log, as one that has been up for a while:
+	// the fill's memtable flushes and compactions do not run under the timer.
+	r.restart()
 	epoch, head := r.head()
 	b.Logf("filled the relay with %d events in %v", head, time.Since(t0).Round(time.Millisecond))
-	quiet := slog.New(slog.DiscardHandler)
 
+	b.Run("inbox", func(b *testing.B) {
+		benchCatchup(b, r, epoch, head, func() (client.Local, func() int, func()) {
+			in, err := inbox.Open(b.TempDir(), inbox.Options{Me: ben, Device: "bench-inbox"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			count := func() int {
+				n := 0
+				if err := in.Store().Log(0, func(conv.Event) bool { n++; return true }); err != nil {
+					b.Fatal(err)
+				}
+				return n
+			}
+			return inboxLocal{in}, count, func() {
+				if err := in.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+	// The same catch-up into a client.Memory: the relay's and the client's
+	// share of the time, for comparison.
+	b.Run("memory", func(b *testing.B) {
+		benchCatchup(b, r, epoch, head, func() (client.Local, func() int, func()) {
+			mem := client.NewMemory(ben, "bench")
+			return mem, mem.Len, func() {}
+		})
+	})
+}
+
+// benchCatchup times b.N first syncs of a new device made by newLocal,
+// from Run's start to caughtUp.
+func benchCatchup(b *testing.B, r *testRelay, epoch string, head uint64, newLocal func() (client.Local, func() int, func())) {
+	quiet := slog.New(slog.DiscardHandler)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		dev := "bench-" + uuid.NewString()
-		in, err := inbox.Open(b.TempDir(), inbox.Options{Me: ben, Device: dev})
-		if err != nil {
-			b.Fatal(err)
-		}
-		cl, err := client.New(client.Options{URL: relayURL(r.target()), Workspace: testWS, Device: dev,
-			Auth: agentAuth(tokBen), Local: inboxLocal{in}, Logger: quiet})
+		local, count, closeLocal := newLocal()
+		cl, err := client.New(client.Options{URL: relayURL(r.target()), Workspace: testWS, Device: "bench-" + uuid.NewString(),
+			Auth: agentAuth(tokBen), Local: local, Logger: quiet})
 		if err != nil {
 			b.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
+		stopProfile := startProfile(b)
 		b.StartTimer()
 
 		go func() { done <- cl.Run(ctx) }()
@@ -67,21 +105,36 @@ func BenchmarkCatchupInbox(b *testing.B) {
 		}
 
 		b.StopTimer()
-		if e, seq, _ := in.Cursor(); e != epoch || seq != head {
+		stopProfile()
+		if e, seq, _ := local.Cursor(); e != epoch || seq != head {
 			b.Fatalf("caught up to (%s, %d); want (%s, %d)", e, seq, epoch, head)
 		}
-		n := 0
-		if err := in.Store().Log(0, func(conv.Event) bool { n++; return true }); err != nil || uint64(n) != head {
-			b.Fatalf("the store holds %d events (%v); want %d", n, err, head)
+		if n := count(); uint64(n) != head {
+			b.Fatalf("the device holds %d events; want %d", n, head)
 		}
 		cancel()
 		<-done
-		if err := in.Close(); err != nil {
-			b.Fatal(err)
-		}
+		closeLocal()
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(head)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// startProfile starts a CPU profile into $THREADLINE_CATCHUP_PROFILE, if
+// set, and returns what stops it.
+func startProfile(b *testing.B) func() {
+	path := os.Getenv("THREADLINE_CATCHUP_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 // fillRelay pushes about n events into r through the protocol, from
