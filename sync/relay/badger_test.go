@@ -168,3 +168,21 @@ func TestAppendEventMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestAckFrameMatchesEncodingJSON(t *testing.T) {
+	for _, rs := range [][]protocol.Result{
+		{},
+		{{ID: "a", Seq: 3}, {ID: "b"}, {ID: "c\"<é>", Error: &conv.Error{Code: conv.CodeStale, Message: "a new message arrived \"x\"\n"}}},
+	} {
+		want := mustJSON(protocol.Ack{Type: protocol.TypeAck, Results: rs})
+		got := ackFrame(rs)
+		var a, b any
+		if err := json.Unmarshal(got, &a); err != nil {
+			t.Fatalf("ackFrame = %s: %v", got, err)
+		}
+		json.Unmarshal(want, &b)
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("ackFrame = %s\nencoding/json = %s", got, want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/protocol"
 )
 
 // appendEvent appends e's JSON, as encoding/json would write conv.Event
@@ -68,4 +69,31 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// ackFrame encodes an ack as protocol.Ack's JSON: each result {id, seq} or
+// {id, error: {code, message}}.
+func ackFrame(results []protocol.Result) []byte {
+	b := make([]byte, 0, 32+len(results)*64)
+	b = append(b, `{"type":"ack","results":[`...)
+	for i := range results {
+		r := &results[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":`...)
+		b = appendString(b, r.ID)
+		if r.Error != nil {
+			b = append(b, `,"error":{"code":`...)
+			b = appendString(b, string(r.Error.Code))
+			b = append(b, `,"message":`...)
+			b = appendString(b, r.Error.Message)
+			b = append(b, `}}`...)
+		} else {
+			b = append(b, `,"seq":`...)
+			b = strconv.AppendUint(b, r.Seq, 10)
+			b = append(b, '}')
+		}
+	}
+	return append(b, `]}`...)
 }

@@ -200,7 +200,8 @@ func (s *session) refuse(code, message string) {
 	s.send(errorFrame(code, message, false))
 }
 
-// fatal sends a fatal error and closes with its close code. Reader only.
+// fatal sends a fatal error and closes with its close code. Called while
+// the reader waits (from the reader itself or the frame's handler).
 func (s *session) fatal(code, message string) {
 	s.srv.m.reject(code)
 	s.mu.Lock()
@@ -217,11 +218,12 @@ func (s *session) fatal(code, message string) {
 
 // closeWith closes the connection with code from any goroutine without
 // waiting: queued frames are dropped, the close handshake runs on its own.
-func (s *session) closeWith(code int, reason string) {
+// It reports whether this call started the close.
+func (s *session) closeWith(code int, reason string) bool {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		return
+		return false
 	}
 	s.closing, s.queue = true, nil
 	s.mu.Unlock()
@@ -229,6 +231,7 @@ func (s *session) closeWith(code int, reason string) {
 		_ = s.conn.Close(websocket.StatusCode(code), reason)
 		_ = s.conn.CloseNow()
 	}()
+	return true
 }
 
 func (s *session) isClosing() bool {
@@ -273,12 +276,10 @@ func (s *session) sendAll(fs [][]byte) {
 }
 
 func (s *session) slow() {
-	if s.isClosing() {
-		return
+	if s.closeWith(protocol.CloseSlowReader, "slow reader") {
+		s.srv.m.slowDisconnects.Add(1)
+		s.srv.lg.Info("slow reader disconnected", "identity", s.who.ID, "remote", s.remote)
 	}
-	s.srv.m.slowDisconnects.Add(1)
-	s.srv.lg.Info("slow reader disconnected", "workspace", s.ws.id, "identity", s.who.ID, "remote", s.remote)
-	s.closeWith(protocol.CloseSlowReader, "slow reader")
 }
 
 // live ends the catch-up; the workspace calls it holding its hub lock.
@@ -622,6 +623,10 @@ func (s *session) hello(f *inFrame) bool {
 
 // unavailable ends a session the log cannot serve now; the client retries.
 func (s *session) unavailable(err error) bool {
+	if errors.Is(err, errStopped) {
+		s.closeWith(protocol.CloseShuttingDown, "relay shutting down")
+		return true
+	}
 	s.srv.lg.Error("session refused: log unavailable", "err", err)
 	s.closeWith(protocol.CloseReconnect, "log unavailable")
 	return true
@@ -718,10 +723,6 @@ func (s *session) push(f *inFrame, size int, t0 time.Time) {
 	if len(f.Events) > 0 {
 		r := &request{kind: reqPush, who: s.who, device: s.device, events: f.Events, size: size}
 		if err := s.ws.submit(r); err != nil {
-			if errors.Is(err, errStopped) {
-				s.closeWith(protocol.CloseShuttingDown, "relay shutting down")
-				return
-			}
 			s.unavailable(err)
 			return
 		}
@@ -729,7 +730,7 @@ func (s *session) push(f *inFrame, size int, t0 time.Time) {
 	} else {
 		results = []protocol.Result{}
 	}
-	s.send(mustJSON(protocol.Ack{Type: protocol.TypeAck, Results: results}))
+	s.send(ackFrame(results))
 	s.srv.m.pushes.Add(1)
 	s.srv.m.ackLatency.observe(time.Since(t0))
 }

@@ -668,6 +668,9 @@ func (w *workspace) publish(g *group) {
 // see. Called with mu held.
 func (w *workspace) history(id string, upTo uint64) ([]Record, error) {
 	c := w.stateLocked(id)
+	if c == nil {
+		return nil, fmt.Errorf("relay: conversation %s has no state", id)
+	}
 	seqs, err := w.srv.log.ConversationSeqs(w.id, id, 0, upTo)
 	if err != nil || len(seqs) == 0 {
 		return nil, err
