@@ -153,21 +153,21 @@ func runConvergence(t *testing.T, seed uint64, actions int) {
 			d := w.pick(w.devices)
 			w.stats["cuts"]++
 			d.proxy.cut()
-		case x < 0.065:
+		case x < 0.075:
 			d := w.pick(w.devices)
 			if d.running() {
 				w.stats["offline (client stopped)"]++
 				d.stop()
-				w.offline[d] = 3 + w.rng.IntN(20)
+				w.offline[d] = 5 + w.rng.IntN(40)
 			}
-		case x < 0.085:
+		case x < 0.105:
 			d := w.pick(w.devices)
 			if w.blocked[d] == 0 {
 				w.stats["offline (network down)"]++
 				d.proxy.block(true)
-				w.blocked[d] = 3 + w.rng.IntN(20)
+				w.blocked[d] = 5 + w.rng.IntN(40)
 			}
-		case x < 0.095:
+		case x < 0.115:
 			d := w.pick([]*device{anaD, benD, laptop})
 			w.stats["inbox reopened"]++
 			d.reopen()
@@ -205,8 +205,16 @@ func runConvergence(t *testing.T, seed uint64, actions int) {
 		l, n, x := checkAccounted(t, rl, d)
 		logged, noops, rejected = logged+l, noops+n, rejected+x
 	}
-	t.Logf("seed %d: relay log %d events, %d conversations; devices' events: %d logged, %d no-ops, %d rejected; %d relay restarts; done in %v",
-		seed, rl.head, len(rl.states), logged, noops, rejected, r.restarts, time.Since(start).Round(time.Millisecond))
+	codes := map[conv.Code]int{}
+	for _, d := range w.devices {
+		for _, o := range d.rec.outcomes {
+			if o.Err != nil {
+				codes[o.Err.Code]++
+			}
+		}
+	}
+	t.Logf("seed %d: relay log %d events, %d conversations; devices' events: %d logged, %d no-ops, %d rejected %v; %d relay restarts; done in %v",
+		seed, rl.head, len(rl.states), logged, noops, rejected, codes, r.restarts, time.Since(start).Round(time.Millisecond))
 	if logged == 0 {
 		t.Errorf("nothing was logged")
 	}
@@ -276,9 +284,15 @@ func (w *world) settle() {
 
 func (w *world) pick(ds []*device) *device { return ds[w.rng.IntN(len(ds))] }
 
+// pickConv picks a conversation, the newest few more often than the rest,
+// so that devices race on the same conversations (stale resolves, threads
+// ended under each other, tag limits).
 func (w *world) pickConv(ids []string) string {
 	if len(ids) == 0 {
 		return ""
+	}
+	if hot := min(len(ids), 3); w.rng.IntN(2) == 0 {
+		return ids[len(ids)-1-w.rng.IntN(hot)]
 	}
 	return ids[w.rng.IntN(len(ids))]
 }
