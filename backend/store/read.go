@@ -72,6 +72,15 @@ func (s *Store) Pending(ws memdb.WatchSet) []conv.Event {
 // Log calls fn for every canonical event with a seq above after, in order,
 // until fn returns false.
 func (s *Store) Log(after uint64, fn func(conv.Event) bool) error {
+	leave, err := s.enter()
+	if err != nil {
+		return err
+	}
+	defer leave()
+	return s.scanLog(after, fn)
+}
+
+func (s *Store) scanLog(after uint64, fn func(conv.Event) bool) error {
 	return s.db.View(func(btx *badger.Txn) error {
 		prefix := []byte{prefixLog}
 		it := btx.NewIterator(badger.IteratorOptions{Prefix: prefix})
@@ -103,6 +112,11 @@ func (s *Store) Timeline(id string, before uint64, limit int, ws memdb.WatchSet)
 	if r == nil {
 		return nil, 0, nil
 	}
+	leave, err := s.enter()
+	if err != nil {
+		return nil, 0, err
+	}
+	defer leave()
 	if limit <= 0 {
 		limit = 50
 	}

@@ -15,9 +15,11 @@ import (
 // old state until the new one is complete. An interrupted Rebuild runs again
 // when the store opens.
 func (s *Store) Rebuild() error {
-	if err := s.ready(); err != nil {
+	leave, err := s.enter()
+	if err != nil {
 		return err
 	}
+	defer leave()
 	txn := s.mdb.Txn(true)
 	defer txn.Abort()
 	m, err := txn.First(tableMeta, indexID, "m")
@@ -65,7 +67,7 @@ func (s *Store) Rebuild() error {
 		return err
 	}
 	var ferr error
-	err = s.Log(0, func(e conv.Event) bool {
+	err = s.scanLog(0, func(e conv.Event) bool {
 		chunk = append(chunk, e)
 		if len(chunk) == maxChunk {
 			ferr = flush()

@@ -44,6 +44,11 @@ type Store struct {
 	indexed  chan struct{}
 	indexErr error
 
+	// life keeps Close from closing Badger under a read or write: they
+	// hold it for reading (enter); Close takes it for writing.
+	life   sync.RWMutex
+	closed bool
+
 	snapMu sync.Mutex     // one snapshot writer at a time
 	bg     sync.WaitGroup // background snapshot; Close waits for it
 
@@ -130,10 +135,13 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		<-s.indexed
 		s.bg.Wait()
+		s.life.Lock()
+		defer s.life.Unlock()
 		var err error
 		if s.indexErr == nil {
 			err = s.writeSnapshot()
 		}
+		s.closed = true
 		s.closeErr = errors.Join(err, s.db.Close())
 	})
 	return s.closeErr
@@ -141,6 +149,20 @@ func (s *Store) Close() error {
 
 // Me returns the local participant.
 func (s *Store) Me() conv.Participant { return s.me }
+
+// enter waits for the second phase of opening and holds Close off until
+// leave is called. Every method that touches Badger enters first.
+func (s *Store) enter() (leave func(), err error) {
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
+	s.life.RLock()
+	if s.closed {
+		s.life.RUnlock()
+		return nil, ErrClosed
+	}
+	return s.life.RUnlock, nil
+}
 
 // ready waits for the second phase of opening.
 func (s *Store) ready() error {

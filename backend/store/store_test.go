@@ -391,3 +391,28 @@ func TestSnapshotIsACache(t *testing.T) {
 		}
 	}
 }
+
+// Reads and writes after Close fail with ErrClosed, never a panic.
+func TestClosed(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	run(t, 1, s, 100, true)
+	id := ""
+	for _, c := range someIDs {
+		if s.Row(c, nil) != nil {
+			id = c
+		}
+	}
+	s.Close()
+	if _, err := s.AddLocal([]conv.Event{{ID: "x", Conv: "c1", Kind: conv.KindNoteAdded, Actor: me, Data: conv.MustData(conv.Note{Text: "n"})}}); !errors.Is(err, ErrClosed) {
+		t.Errorf("AddLocal after Close = %v; want ErrClosed", err)
+	}
+	if err := s.ApplyCanonical("ep1", nil, 1000); !errors.Is(err, ErrClosed) {
+		t.Errorf("ApplyCanonical after Close = %v; want ErrClosed", err)
+	}
+	if _, _, err := s.Timeline(id, 0, 10, nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("Timeline after Close = %v; want ErrClosed", err)
+	}
+	if err := s.Log(0, func(conv.Event) bool { return true }); !errors.Is(err, ErrClosed) {
+		t.Errorf("Log after Close = %v; want ErrClosed", err)
+	}
+}

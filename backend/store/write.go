@@ -268,13 +268,15 @@ func (w *writer) putRow(r *Row) error {
 // A draft that would change nothing is skipped. It returns the stored
 // events; they are on disk when it returns.
 func (s *Store) AddLocal(drafts []conv.Event) ([]conv.Event, error) {
-	if err := s.ready(); err != nil {
+	leave, err := s.enter()
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	txn := s.mdb.Txn(true)
 	defer txn.Abort()
 	var stored []conv.Event
-	err := s.db.Update(func(btx *badger.Txn) error {
+	err = s.db.Update(func(btx *badger.Txn) error {
 		var err error
 		stored, err = s.addLocalTxn(txn, btx, drafts)
 		return err
@@ -344,12 +346,14 @@ func (s *Store) ApplyCanonical(epoch string, events []conv.Event, upTo uint64) e
 // failed. A rejected seen.marked is dropped: there is nothing to retry. An
 // outcome for an id not in the outbox is ignored.
 func (s *Store) Acknowledged(outcomes []Outcome) error {
-	if err := s.ready(); err != nil {
+	leave, err := s.enter()
+	if err != nil {
 		return err
 	}
+	defer leave()
 	txn := s.mdb.Txn(true)
 	defer txn.Abort()
-	err := s.db.Update(func(btx *badger.Txn) error {
+	err = s.db.Update(func(btx *badger.Txn) error {
 		w, err := s.newWriter(txn, btx)
 		if err != nil {
 			return err
@@ -397,9 +401,11 @@ func (w *writer) acknowledgedTxn(outcomes []Outcome) error {
 // Commit is ApplyCanonical and Acknowledged in one durable write: the local
 // sequencer (no relay) logs events and answers its outbox at once.
 func (s *Store) Commit(epoch string, events []conv.Event, upTo uint64, outcomes []Outcome) error {
-	if err := s.ready(); err != nil {
+	leave, err := s.enter()
+	if err != nil {
 		return err
 	}
+	defer leave()
 	for {
 		chunk := events
 		last := len(events) <= maxChunk
@@ -492,13 +498,15 @@ func (s *Store) commitTxn(txn *memdb.Txn, btx *badger.Txn, epoch string, events 
 // returns the *conv.Error and changes nothing; a retry that would now change
 // nothing just drops the failed event (and returns a zero Event).
 func (s *Store) Retry(id, newID string, at int64) (conv.Event, error) {
-	if err := s.ready(); err != nil {
+	leave, err := s.enter()
+	if err != nil {
 		return conv.Event{}, err
 	}
+	defer leave()
 	txn := s.mdb.Txn(true)
 	defer txn.Abort()
 	var out conv.Event
-	err := s.db.Update(func(btx *badger.Txn) error {
+	err = s.db.Update(func(btx *badger.Txn) error {
 		var err error
 		out, err = s.retryTxn(txn, btx, id, newID, at)
 		return err
@@ -554,12 +562,14 @@ func (s *Store) retryTxn(txn *memdb.Txn, btx *badger.Txn, id, newID string, at i
 
 // Discard drops a failed event for good.
 func (s *Store) Discard(id string) error {
-	if err := s.ready(); err != nil {
+	leave, err := s.enter()
+	if err != nil {
 		return err
 	}
+	defer leave()
 	txn := s.mdb.Txn(true)
 	defer txn.Abort()
-	err := s.db.Update(func(btx *badger.Txn) error {
+	err = s.db.Update(func(btx *badger.Txn) error {
 		w, err := s.newWriter(txn, btx)
 		if err != nil {
 			return err
@@ -592,9 +602,11 @@ func (s *Store) Discard(id string) error {
 // be pushed again; failed ones stay failed. An interrupted Reset is finished
 // when the store opens.
 func (s *Store) Reset(epoch string) error {
-	if err := s.ready(); err != nil {
+	leave, err := s.enter()
+	if err != nil {
 		return err
 	}
+	defer leave()
 	txn := s.mdb.Txn(true)
 	defer txn.Abort()
 	if err := s.resetTxn(txn, epoch); err != nil {
@@ -683,12 +695,14 @@ func (s *Store) meta(ws memdb.WatchSet) *Meta {
 // local event's mid is above every mid the relay has processed for this
 // device (a store recreated under an old device id would reuse them).
 func (s *Store) AdvanceMid(lastMid uint64) error {
-	if err := s.ready(); err != nil {
+	leave, err := s.enter()
+	if err != nil {
 		return err
 	}
+	defer leave()
 	txn := s.mdb.Txn(true)
 	defer txn.Abort()
-	err := s.db.Update(func(btx *badger.Txn) error {
+	err = s.db.Update(func(btx *badger.Txn) error {
 		w, err := s.newWriter(txn, btx)
 		if err != nil {
 			return err
