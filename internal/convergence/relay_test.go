@@ -155,6 +155,15 @@ func (r *testRelay) restart() {
 	r.mu.Unlock()
 }
 
+// replace stops the relay and starts it on a new, empty log: a new epoch,
+// as when a relay's data is lost or moved.
+func (r *testRelay) replace() {
+	r.t.Helper()
+	r.stop()
+	r.dir = r.t.TempDir()
+	r.start()
+}
+
 // target is where proxies dial: the running relay, or "" while it is down.
 func (r *testRelay) target() string {
 	r.mu.Lock()
