@@ -351,7 +351,11 @@ func (r *decoder) conversation() (*conv.Conversation, error) {
 // canonical unread count, the summary the inbox sorts and filters on, then
 // the conversation's encoding. Opening decodes the summary only.
 func encodeRow(unread int, k *canonical) []byte {
-	w := encoder{b: make([]byte, 0, 32+len(k.enc))}
+	return appendRow(make([]byte, 0, 32+len(k.enc)), unread, k)
+}
+
+func appendRow(b []byte, unread int, k *canonical) []byte {
+	w := encoder{b: b}
 	w.byte1(codecVersion)
 	w.uvarint(uint64(unread))
 	w.str(string(k.sum.Status))

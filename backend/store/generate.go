@@ -50,13 +50,11 @@ func Generate(dir string, nConvs, nItems int, seed int64) error {
 		return err
 	}
 	slices.SortFunc(g.snap, func(a, b [2][]byte) int { return bytes.Compare(a[0], b[0]) })
-	vals := make([][]byte, len(g.snap))
 	size := 0
-	for i, x := range g.snap {
-		vals[i] = x[1]
+	for _, x := range g.snap {
 		size += len(x[1]) + 3
 	}
-	if err := writeSnapshotFile(filepath.Join(dir, snapshotFile), gen, vals, size); err != nil {
+	if err := writeSnapshotFile(filepath.Join(dir, snapshotFile), gen, len(g.snap), size, func(w *encoder, i int) { w.bytes(g.snap[i][1]) }); err != nil {
 		db.Close()
 		return err
 	}

@@ -123,7 +123,10 @@ func (s *Store) writeSnapshot() error {
 	if err != nil {
 		return err
 	}
-	type kv struct{ key, val []byte }
+	type kv struct {
+		key []byte
+		r   *Row
+	}
 	var all []kv
 	size := 0
 	for o := it.Next(); o != nil; o = it.Next() {
@@ -131,16 +134,16 @@ func (s *Store) writeSnapshot() error {
 		if r.canon == nil {
 			continue
 		}
-		v := encodeRow(r.CanonUnread, r.canon)
-		size += len(v) + 3
-		all = append(all, kv{inboxKeyOf(r.ID, r.canon.sum), v})
+		size += len(r.canon.enc) + 48
+		all = append(all, kv{inboxKeyOf(r.ID, r.canon.sum), r})
 	}
 	slices.SortFunc(all, func(a, b kv) int { return bytes.Compare(a.key, b.key) })
-	vals := make([][]byte, len(all))
-	for i, x := range all {
-		vals[i] = x.val
-	}
-	return writeSnapshotFile(s.snapshotPath(), gen, vals, size)
+	var scratch []byte
+	return writeSnapshotFile(s.snapshotPath(), gen, len(all), size, func(w *encoder, i int) {
+		r := all[i].r
+		scratch = appendRow(scratch[:0], r.CanonUnread, r.canon)
+		w.bytes(scratch)
+	})
 }
 
 // snapshotGen reads the gen of the snapshot file.
@@ -160,16 +163,17 @@ func (s *Store) snapshotGen() (uint64, error) {
 	return g, r.err
 }
 
-// writeSnapshotFile writes rows (values in inbox order) as the snapshot of
-// gen at path, atomically.
-func writeSnapshotFile(path string, gen uint64, rows [][]byte, size int) error {
+// writeSnapshotFile writes n rows (row(w, i) appends the i-th, in inbox
+// order) as the snapshot of gen at path, atomically. size is a guess of
+// the file's size.
+func writeSnapshotFile(path string, gen uint64, n, size int, row func(w *encoder, i int)) error {
 	w := encoder{b: make([]byte, 0, size+64)}
 	w.b = append(w.b, snapMagic...)
 	w.byte1(codecVersion)
 	w.uvarint(gen)
-	w.count(len(rows), false)
-	for _, v := range rows {
-		w.bytes(v)
+	w.count(n, false)
+	for i := range n {
+		row(&w, i)
 	}
 	w.b = binary.BigEndian.AppendUint32(w.b, crc32.Checksum(w.b, crcTable))
 	tmp := path + ".tmp"
