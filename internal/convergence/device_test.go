@@ -26,7 +26,7 @@ import (
 type inboxLocal struct{ in *inbox.Inbox }
 
 func (l inboxLocal) Cursor() (string, uint64, error) { return l.in.Cursor() }
-func (l inboxLocal) Pending() ([]conv.Event, error) { return l.in.Pending() }
+func (l inboxLocal) Pending() ([]conv.Event, error)  { return l.in.Pending() }
 func (l inboxLocal) ApplyCanonical(epoch string, events []conv.Event, upTo uint64) error {
 	return l.in.ApplyCanonical(epoch, events, upTo)
 }
@@ -166,6 +166,7 @@ type device struct {
 	rec  *recorder
 	logs *logBuf
 	tune func(*client.Options)
+	wrap func(client.Local) client.Local // between the client and the device's store
 
 	mu     sync.Mutex
 	cl     *client.Client
@@ -209,10 +210,14 @@ func (d *device) open() {
 }
 
 func (d *device) local() client.Local {
+	var l client.Local = recLocal{Local: d.mem, rec: d.rec}
 	if d.in != nil {
-		return recLocal{Local: inboxLocal{d.in}, rec: d.rec}
+		l = recLocal{Local: inboxLocal{d.in}, rec: d.rec}
 	}
-	return recLocal{Local: d.mem, rec: d.rec}
+	if d.wrap != nil {
+		l = d.wrap(l)
+	}
+	return l
 }
 
 // start runs a new client for the device.
