@@ -156,6 +156,7 @@ func BenchmarkInboxFirstPage(b *testing.B) {
 func BenchmarkTimelinePage(b *testing.B) {
 	s := openBench(b, benchDir(b))
 	defer s.Close()
+	s.ready()
 	rows, _, _ := s.Page(Query{Limit: 500}, nil)
 	b.ResetTimer()
 	i := 0
@@ -172,6 +173,7 @@ func BenchmarkTimelinePage(b *testing.B) {
 func BenchmarkLocalAction(b *testing.B) {
 	s := openBench(b, copyStore(b, benchDir(b)))
 	defer s.Close()
+	s.ready()
 	rows, _, _ := s.Page(Query{Status: conv.StatusOpen, Limit: 200}, nil)
 	b.ResetTimer()
 	i := 0
@@ -312,6 +314,7 @@ func TestReportFigures(t *testing.T) {
 	// (c) durable local actions per second, on a copy.
 	cp := copyStore(t, dir)
 	s = openBench(t, cp)
+	s.ready()
 	open, _, _ := s.Page(Query{Status: conv.StatusOpen, Limit: 200}, nil)
 	const n = 500
 	start := time.Now()

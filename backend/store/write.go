@@ -212,6 +212,9 @@ func (w *writer) finish(metaChanged bool) error {
 			return fmt.Errorf("store: put meta: %w", err)
 		}
 	}
+	if old, err := w.txn.First(tableMeta, indexID, "m"); err == nil && old != nil && *old.(*Meta) == w.meta {
+		return nil // unchanged: do not wake those who watch it
+	}
 	m := w.meta
 	return w.txn.Insert(tableMeta, &m)
 }
