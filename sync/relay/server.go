@@ -207,7 +207,8 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.m.connections.Add(1)
-	sess.timer = time.AfterFunc(s.opts.PingInterval, sess.heartbeat)
+	sess.timer = time.AfterFunc(time.Hour, sess.heartbeat) // set before it can fire
+	sess.timer.Reset(s.opts.PingInterval)
 	// The reader runs on its own goroutine so that net/http's connection
 	// goroutine and its buffers are released now.
 	go sess.run()
