@@ -211,9 +211,9 @@ func (s *Store) Page(q Query, ws memdb.WatchSet) ([]*Row, string, error) {
 		scopes = []byte{statusOpen, statusResolved, statusOther}
 	}
 	tag := strings.ToLower(strings.TrimSpace(q.Tag))
-	// Until opening is done, only the first page of a status (or of the
-	// unread, which are all indexed) can be answered.
-	if !s.indexedYet() && !q.UnreadOnly && (q.Cursor != "" || q.Sort != ByActivity || tag != "" || q.Assignee != "" || q.Priority != "" || limit >= headRows) {
+	// Until opening is done, only the first page of a status (among all,
+	// or among the unread) can be answered.
+	if !s.indexedYet() && (q.Cursor != "" || q.Sort != ByActivity || tag != "" || q.Assignee != "" || q.Priority != "" || limit >= headRows) {
 		if err := s.ready(); err != nil {
 			return nil, "", err
 		}

@@ -65,8 +65,8 @@ var ErrClosed = errors.New("store: closed")
 // timeline items stay on disk.
 //
 // Opening has two phases. Open returns after the first, which indexes the
-// outbox, the unread conversations and the newest rows of each status: the
-// first inbox page, the unread ones and TotalUnread answer at once. The
+// outbox and the newest rows of each status, among all and among the
+// unread: the first inbox pages and TotalUnread answer at once. The
 // second, in the background, indexes the rest of the inbox list and the
 // conversations by id; reads by id, writes and the pages the first phase
 // cannot answer wait for it.
@@ -209,10 +209,19 @@ func (s *Store) load() (rebuild bool, err error) {
 	// Phase 1: the outbox, the meta, every unread entry and the head of
 	// each status's inbox list: enough for the first page.
 	entries := inboxEntries(rows)
+	var unread []*entry
+	total := 0
+	for _, e := range entries {
+		if n := e.row().Unread; n > 0 {
+			unread = append(unread, e)
+			total += n
+		}
+	}
 	head, rest := splitHeads(entries)
+	unreadHead, unreadRest := splitHeads(unread)
 	txn := s.mdb.Txn(true)
 	defer txn.Abort()
-	if err := s.loadInboxTxn(txn, head, entries, outbox, m); err != nil {
+	if err := s.loadInboxTxn(txn, head, unreadHead, total, outbox, m); err != nil {
 		return false, err
 	}
 	txn.Commit()
@@ -227,6 +236,12 @@ func (s *Store) load() (rebuild bool, err error) {
 		for _, e := range rest {
 			if err := txn2.Insert(tableInbox, e); err != nil {
 				s.indexErr = fmt.Errorf("store: index inbox: %w", err)
+				return
+			}
+		}
+		for _, e := range unreadRest {
+			if err := txn2.Insert(tableUnread, e); err != nil {
+				s.indexErr = fmt.Errorf("store: index unread: %w", err)
 				return
 			}
 		}
@@ -402,10 +417,10 @@ func (s *Store) indexedYet() bool {
 	}
 }
 
-// loadInboxTxn inserts the outbox, the head inbox entries (in key order:
-// sorted inserts keep go-memdb's radix tree writes cheap), the unread
-// entries of all and the meta with the total unread count.
-func (s *Store) loadInboxTxn(txn *memdb.Txn, head, all []*entry, outbox []*Pending, m metaValue) error {
+// loadInboxTxn inserts the outbox, the head entries of the inbox and
+// unread tables (in key order: sorted inserts keep go-memdb's radix tree
+// writes cheap) and the meta with the total unread count.
+func (s *Store) loadInboxTxn(txn *memdb.Txn, head, unreadHead []*entry, total int, outbox []*Pending, m metaValue) error {
 	for _, p := range outbox {
 		if err := insertPending(txn, p); err != nil {
 			return err
@@ -416,13 +431,9 @@ func (s *Store) loadInboxTxn(txn *memdb.Txn, head, all []*entry, outbox []*Pendi
 			return err
 		}
 	}
-	total := 0
-	for _, e := range all {
-		if n := e.row().Unread; n > 0 {
-			if err := txn.Insert(tableUnread, e); err != nil {
-				return err
-			}
-			total += n
+	for _, e := range unreadHead {
+		if err := txn.Insert(tableUnread, e); err != nil {
+			return err
 		}
 	}
 	return txn.Insert(tableMeta, &Meta{Epoch: m.Epoch, Seq: m.Seq, Mid: m.Mid, Gen: m.Gen, TotalUnread: total})
