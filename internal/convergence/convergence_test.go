@@ -205,6 +205,22 @@ func runConvergence(t *testing.T, seed uint64, actions int) {
 		l, n, x := checkAccounted(t, rl, d)
 		logged, noops, rejected = logged+l, noops+n, rejected+x
 	}
+	// What the inboxes derived survives a reopen (snapshot and indexes) and
+	// is what a rebuild from their logs gives.
+	for _, d := range w.devices {
+		if d.in == nil {
+			continue
+		}
+		if err := d.in.Close(); err != nil {
+			t.Fatalf("%s: close: %v", d.name, err)
+		}
+		d.open()
+		checkDevice(t, rl, d)
+		if err := d.in.Store().Rebuild(); err != nil {
+			t.Fatalf("%s: rebuild: %v", d.name, err)
+		}
+		checkDevice(t, rl, d)
+	}
 	codes := map[conv.Code]int{}
 	for _, d := range w.devices {
 		for _, o := range d.rec.outcomes {
