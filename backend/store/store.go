@@ -230,9 +230,13 @@ func (s *Store) load() (rebuild bool, err error) {
 	// conversations by id. Writers, reads by id and the pages phase 1
 	// cannot answer wait for it (ready).
 	txn2 := s.mdb.Txn(true)
+	hold := holdIndexing
 	go func() {
 		defer close(s.indexed)
 		defer txn2.Abort()
+		if hold != nil {
+			<-hold
+		}
 		for _, e := range rest {
 			if err := txn2.Insert(tableInbox, e); err != nil {
 				s.indexErr = fmt.Errorf("store: index inbox: %w", err)
@@ -274,6 +278,10 @@ func (s *Store) load() (rebuild bool, err error) {
 	}
 	return m.Flags&flagRebuilding != 0, nil
 }
+
+// holdIndexing, when a test sets it, holds the second phase of opening
+// until it is closed.
+var holdIndexing chan struct{}
 
 func byID(a, b *Row) int { return strings.Compare(a.ID, b.ID) }
 

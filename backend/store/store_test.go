@@ -416,3 +416,74 @@ func TestClosed(t *testing.T) {
 		t.Errorf("Log after Close = %v; want ErrClosed", err)
 	}
 }
+
+// Between the two phases of opening, the first pages are answered from the
+// head of the inbox list, the others wait; both give what the fully indexed
+// store gives.
+func TestTwoPhaseOpen(t *testing.T) {
+	dir := t.TempDir()
+	if err := Generate(dir, 3*headRows, 9*headRows, 5); err != nil {
+		t.Fatal(err)
+	}
+	queries := []Query{
+		{Status: conv.StatusOpen, Limit: 50},
+		{Status: conv.StatusResolved, Limit: 50},
+		{Limit: 50},
+		{UnreadOnly: true, Limit: 20},
+		{Sort: ByPriority, Limit: 50},
+		{Tag: "vip", Limit: 50},
+		{Status: conv.StatusOpen, Limit: headRows + 10},
+	}
+	s := openStore(t, dir)
+	var want [][]*Row
+	var wantNext []string
+	for _, q := range queries {
+		rows, next, err := s.Page(q, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, wantNext = append(want, rows), append(wantNext, next)
+	}
+	wantTotal := s.TotalUnread(nil)
+	s.Close()
+
+	holdIndexing = make(chan struct{})
+	defer func() { holdIndexing = nil }()
+	s = openStore(t, dir)
+	if s.indexedYet() {
+		t.Fatal("the second phase ran while held")
+	}
+	if got := s.TotalUnread(nil); got != wantTotal {
+		t.Errorf("TotalUnread() before indexing = %d; want %d", got, wantTotal)
+	}
+	got := make(chan int, len(queries))
+	for i, q := range queries {
+		go func() {
+			rows, next, err := s.Page(q, nil)
+			if err != nil || next != wantNext[i] || len(rows) != len(want[i]) {
+				t.Errorf("Page(%+v) = %d rows, %q, %v; want %d rows, %q", q, len(rows), next, err, len(want[i]), wantNext[i])
+			}
+			for j := range min(len(rows), len(want[i])) {
+				if rows[j].ID != want[i][j].ID {
+					t.Errorf("Page(%+v)[%d] = %s; want %s", q, j, rows[j].ID, want[i][j].ID)
+					break
+				}
+			}
+			got <- i
+		}()
+	}
+	// The first pages answer while the second phase is held.
+	answered := map[int]bool{}
+	for range 4 {
+		answered[<-got] = true
+	}
+	for i := range 4 {
+		if !answered[i] {
+			t.Errorf("Page(%+v) waited for the second phase; it is a first page", queries[i])
+		}
+	}
+	close(holdIndexing)
+	for range len(queries) - 4 {
+		<-got
+	}
+}
