@@ -133,9 +133,11 @@ func runConvergence(t *testing.T, seed uint64, actions int) {
 	laptop := newInboxDevice(t, r, "c42-laptop", c42, contactAuth("42"), nil)
 	phone := newMemoryDevice(t, r, "c42-phone", c42, contactAuth("42"))
 	visitor := newMemoryDevice(t, r, "visitor-tablet", conv.Participant{Role: conv.RoleVisitor}, protocol.Auth{Kind: protocol.AuthVisitor})
+	bot := newMemoryDevice(t, r, "faq-bot", faq, protocol.Auth{Kind: protocol.AuthAssistant, Token: tokFAQ})
 	w.agents = []*device{anaD, benD}
 	w.users = []*device{laptop, phone, visitor}
 	w.devices = append(append([]*device{}, w.agents...), w.users...)
+	w.devices = append(w.devices, bot)
 	for _, d := range w.devices {
 		d.start()
 	}
@@ -173,9 +175,12 @@ func runConvergence(t *testing.T, seed uint64, actions int) {
 			d.reopen()
 		default:
 			d := w.pick(w.devices)
-			if d.in != nil && !d.me.IsEndUser() {
+			switch {
+			case d == bot:
+				w.botAction(d)
+			case d.in != nil && !d.me.IsEndUser():
 				w.agentAction(d)
-			} else {
+			default:
 				w.userAction(d)
 			}
 			d.kick()
@@ -569,4 +574,52 @@ func (w *world) handleFailed(d *device) {
 	if err != nil {
 		w.t.Fatalf("%s: discard %s: %v", d.name, f.Event.ID, err)
 	}
+}
+
+// botAction makes one random action of the assistant (a client.Memory, as
+// the Go SDK's bots run): conversations in assistant mode, answers, notes,
+// hand-offs to an agent, tags.
+func (w *world) botAction(d *device) {
+	rng := w.rng
+	id := w.pickConv(w.convs)
+	x := rng.IntN(100)
+	if id == "" {
+		x = 0
+	}
+	var (
+		e   conv.Event
+		err error
+	)
+	switch {
+	case x < 15:
+		contacts := []conv.Participant{c42, c77}
+		if v := w.users[2].identity(); v.ID != "" {
+			contacts = append(contacts, v)
+		}
+		who := contacts[rng.IntN(len(contacts))]
+		e, err = d.mem.Create(conv.Created{Contact: &who, Subject: "Bot " + strconv.Itoa(rng.IntN(1000)), AssistantID: "faq"})
+		w.note(d, "bot create", e, err)
+		if err != nil {
+			return
+		}
+		w.convs = append(w.convs, e.Conv)
+		w.ownedBy[who.ID] = append(w.ownedBy[who.ID], e.Conv)
+		e, err = d.mem.Act(e.Conv, conv.KindMessageSent, conv.Message{Text: "Hi! I am the FAQ bot."})
+	case x < 55:
+		e, err = d.mem.Act(id, conv.KindMessageSent, conv.Message{Text: w.text(d.name)})
+	case x < 70:
+		to := &conv.Participant{ID: ana.ID, Role: ana.Role}
+		if rng.IntN(3) == 0 {
+			to = nil
+		}
+		e, err = d.mem.Act(id, conv.KindAssistantHandedOff, conv.HandedOff{To: to})
+	case x < 80:
+		e, err = d.mem.Act(id, conv.KindNoteAdded, conv.Note{Text: "bot note " + w.text(d.name)})
+	case x < 90:
+		e, err = d.mem.Act(id, conv.KindTagsChanged, conv.TagsChanged{Add: []string{tagPool[rng.IntN(len(tagPool))]}})
+	default:
+		w.handleFailed(d)
+		return
+	}
+	w.note(d, "bot action", e, err)
 }
