@@ -405,16 +405,16 @@ func (g *group) push(who conv.Participant, device string, e conv.Event) (protoco
 	if e.Device != device {
 		return reject(conv.CodeInvalid, "an event's device must be the session's device"), nil
 	}
-	if e.Mid == 0 {
-		return reject(conv.CodeInvalid, "an event needs its device's mid (1, 2, 3, …)"), nil
-	}
 	dk := devKey{who.ID, device}
 	mk := midKeyT{dk, e.Mid}
-	highest, err := g.highestMid(dk)
-	if err != nil {
-		return protocol.Result{}, err
+	var highest uint64
+	if e.Mid > 0 { // an event without a mid is processed, but cannot be recognized if resent
+		var err error
+		if highest, err = g.highestMid(dk); err != nil {
+			return protocol.Result{}, err
+		}
 	}
-	if e.Mid <= highest {
+	if e.Mid > 0 && e.Mid <= highest {
 		// A resend: answer as the first time. (A mid below the highest that
 		// was never processed, a gap the device filled late, is processed.)
 		if r, ok, err := g.result(mk); err != nil || ok {
@@ -445,9 +445,11 @@ func (g *group) push(who conv.Participant, device string, e conv.Event) (protoco
 		g.log(out, next)
 		res = protocol.Result{ID: e.ID, Seq: out[len(out)-1].Seq}
 	}
-	g.results[mk] = res
-	g.mids[dk] = max(g.mids[dk], e.Mid)
-	g.batch.Results = append(g.batch.Results, MidResult{Identity: who.ID, Device: device, Mid: e.Mid, Result: res})
+	if e.Mid > 0 {
+		g.results[mk] = res
+		g.mids[dk] = max(g.mids[dk], e.Mid)
+		g.batch.Results = append(g.batch.Results, MidResult{Identity: who.ID, Device: device, Mid: e.Mid, Result: res})
+	}
 	return res, nil
 }
 
