@@ -19,7 +19,7 @@ import (
 
 var (
 	seedFlag    = flag.Uint64("seed", 0, "run TestConvergence with this seed only (0: the built-in seeds)")
-	actionsFlag = flag.Int("actions", 0, "actions per convergence run (0: 150, or 1500 in TestSoak)")
+	actionsFlag = flag.Int("actions", 0, "actions per convergence run (0: 150, or 2000 in TestSoak)")
 )
 
 // The seeds `go test` runs. Each run is short; TestSoak runs many more.
@@ -55,15 +55,16 @@ func TestConvergence(t *testing.T) {
 }
 
 // TestSoak runs many seeds with many more actions. It runs with -tags soak
-// (make soak) or THREADLINE_SOAK=1; THREADLINE_SOAK_SEEDS (default 30),
-// THREADLINE_SOAK_FIRST (default 1000) and -actions (default 1500) size it.
+// (make soak) or THREADLINE_SOAK=1; THREADLINE_SOAK_SEEDS (default 60),
+// THREADLINE_SOAK_FIRST (default 1000) and -actions (default 2000) size it.
+// Without -race a seed of 2000 actions takes about 10 s on two cores.
 func TestSoak(t *testing.T) {
 	if !soakTag && os.Getenv("THREADLINE_SOAK") != "1" {
 		t.Skip("soak: run with -tags soak or THREADLINE_SOAK=1")
 	}
-	seeds := envInt("THREADLINE_SOAK_SEEDS", 30)
+	seeds := envInt("THREADLINE_SOAK_SEEDS", 60)
 	first := envInt("THREADLINE_SOAK_FIRST", 1000)
-	n := 1500
+	n := 2000
 	if *actionsFlag > 0 {
 		n = *actionsFlag
 	}
