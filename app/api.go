@@ -1,0 +1,368 @@
+package app
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/backend/inbox"
+	"github.com/threadline/threadline/backend/search"
+	"github.com/threadline/threadline/sync/client"
+)
+
+// Error is what a bound method returns for people and code alike: its text
+// reads "code: message", the form the frontend parses under Wails (which
+// passes only the text); the browser bridge sends code and message apart.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// wireError turns any error into an *Error with a stable code.
+func wireError(err error) *Error {
+	var e *Error
+	var ce *conv.Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.As(err, &ce):
+		return &Error{Code: string(ce.Code), Message: ce.Message}
+	case errors.Is(err, inbox.ErrNotFound):
+		return &Error{Code: "not_found", Message: "no such conversation"}
+	case errors.Is(err, inbox.ErrNoSuchEvent):
+		return &Error{Code: "not_found", Message: "no such event"}
+	case errors.Is(err, inbox.ErrNotFailed):
+		return &Error{Code: "invalid", Message: "only a failed item can be retried or discarded"}
+	case errors.Is(err, inbox.ErrBadCursor):
+		return &Error{Code: "invalid", Message: "bad cursor"}
+	}
+	return &Error{Code: "error", Message: err.Error()}
+}
+
+// act runs an inbox action and returns nil or a wire error.
+func (a *App) act(f func(in *inbox.Inbox) error) error {
+	in, err := a.current()
+	if err != nil {
+		return err
+	}
+	if err := f(in); err != nil {
+		return wireError(err)
+	}
+	return nil
+}
+
+// Info tells the frontend which profile and store it shows, and who the user is.
+func (a *App) Info() (Info, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return Info{Version: Version, Profile: a.cfg.Profile, DataDir: a.cfg.DataDir, Demo: a.cfg.Demo,
+		Me: a.prof.Me, Workspace: a.prof.Workspace, Connected: a.prof.Connected()}, nil
+}
+
+// Status is the truth the status line shows: the connection, what waits to
+// be sent, what failed, and the unread total.
+type Status struct {
+	Sync        client.Status `json:"sync"`
+	Pending     int           `json:"pending"`
+	Failed      int           `json:"failed"`
+	TotalUnread int           `json:"totalUnread"`
+}
+
+// Status returns the connection state and the outbox and unread counts.
+func (a *App) Status() (Status, error) {
+	in, err := a.current()
+	if err != nil {
+		return Status{}, err
+	}
+	a.mu.RLock()
+	s := Status{Sync: a.status}
+	a.mu.RUnlock()
+	for _, o := range in.Outbox(nil) {
+		if o.State == inbox.StateFailed {
+			s.Failed++
+		} else if o.Event.Cause == "" {
+			s.Pending++
+		}
+	}
+	s.TotalUnread, _ = in.TotalUnread(nil)
+	return s, nil
+}
+
+// Query selects an inbox page: a view, filters, a sort and a cursor.
+type Query struct {
+	View       string        `json:"view"` // mine, unassigned, open, resolved, all
+	Priority   conv.Priority `json:"priority,omitempty"`
+	Tag        string        `json:"tag,omitempty"`
+	UnreadOnly bool          `json:"unreadOnly,omitempty"`
+	Sort       string        `json:"sort,omitempty"` // activity (default) or priority
+	Cursor     string        `json:"cursor,omitempty"`
+	Limit      int           `json:"limit,omitempty"`
+}
+
+// Inbox returns a page of the inbox list.
+func (a *App) Inbox(q Query) (inbox.Page, error) {
+	in, err := a.current()
+	if err != nil {
+		return inbox.Page{}, err
+	}
+	f := inbox.Filter{Priority: q.Priority, Tag: strings.ToLower(strings.TrimSpace(q.Tag)), UnreadOnly: q.UnreadOnly}
+	switch q.View {
+	case "mine":
+		f.Status, f.Assignee = conv.StatusOpen, in.Me().ID
+	case "unassigned":
+		f.Status, f.Assignee = conv.StatusOpen, inbox.Unassigned
+	case "open", "":
+		f.Status = conv.StatusOpen
+	case "resolved":
+		f.Status = conv.StatusResolved
+	case "all":
+	default:
+		return inbox.Page{}, &Error{Code: "invalid", Message: "unknown view " + q.View}
+	}
+	sort := inbox.ByActivity
+	if q.Sort == "priority" {
+		sort = inbox.ByPriority
+	}
+	limit := q.Limit
+	if limit <= 0 || limit > 500 {
+		limit = 50
+	}
+	p, err := in.InboxPage(f, sort, q.Cursor, limit, nil)
+	if err != nil {
+		return inbox.Page{}, wireError(err)
+	}
+	return p, nil
+}
+
+// ConversationView is a conversation as its pane shows it.
+type ConversationView struct {
+	Conversation *conv.Conversation `json:"conversation"`
+	Row          inbox.Row          `json:"row"`
+	Seen         []inbox.SeenMark   `json:"seen"`
+}
+
+// Conversation returns one conversation, its row and the others' seen marks.
+// The UI calls it when it opens a conversation: the App then follows that
+// conversation's timeline for live updates.
+func (a *App) Conversation(id string) (ConversationView, error) {
+	in, err := a.current()
+	if err != nil {
+		return ConversationView{}, err
+	}
+	c, row, err := in.Conversation(id, nil)
+	if err != nil {
+		return ConversationView{}, wireError(err)
+	}
+	seen, err := in.SeenMarks(id, nil)
+	if err != nil {
+		return ConversationView{}, wireError(err)
+	}
+	a.follow(id)
+	return ConversationView{Conversation: c, Row: row, Seen: seen}, nil
+}
+
+// Timeline returns a page of a conversation's timeline (cursor "" for the newest).
+func (a *App) Timeline(id, cursor string, limit int) (inbox.TimelinePage, error) {
+	in, err := a.current()
+	if err != nil {
+		return inbox.TimelinePage{}, err
+	}
+	p, err := in.Timeline(id, cursor, limit, nil)
+	if err != nil {
+		return inbox.TimelinePage{}, wireError(err)
+	}
+	a.follow(id)
+	return p, nil
+}
+
+func (a *App) follow(id string) {
+	a.mu.Lock()
+	changed := a.openConv != id
+	a.openConv = id
+	a.mu.Unlock()
+	if changed {
+		a.poke()
+	}
+}
+
+// Search finds conversations, messages and notes, newest first.
+func (a *App) Search(query string, limit int) ([]search.Hit, error) {
+	a.mu.RLock()
+	x := a.index
+	a.mu.RUnlock()
+	if x == nil {
+		return nil, &Error{Code: "not_ready", Message: "the store is not open"}
+	}
+	if limit <= 0 || limit > 200 {
+		limit = 30
+	}
+	hits := x.Search(query, limit)
+	if hits == nil {
+		hits = []search.Hit{}
+	}
+	return hits, nil
+}
+
+// NewConversation is what the "new conversation" form sends.
+type NewConversation struct {
+	ContactID   string `json:"contactId"`
+	ContactName string `json:"contactName"`
+	Subject     string `json:"subject"`
+	Text        string `json:"text"`
+}
+
+// CreateConversation starts a conversation with a contact, with a first message.
+func (a *App) CreateConversation(n NewConversation) (string, error) {
+	in, err := a.current()
+	if err != nil {
+		return "", err
+	}
+	id := strings.TrimSpace(n.ContactID)
+	if id == "" {
+		return "", &Error{Code: "invalid", Message: "a contact id is required"}
+	}
+	if !strings.Contains(id, ":") {
+		id = "contact:" + id
+	}
+	c, err := in.CreateConversation(conv.Participant{ID: id, Role: conv.RoleContact, Name: strings.TrimSpace(n.ContactName)},
+		strings.TrimSpace(n.Subject), n.Text, inbox.CreateOptions{})
+	if err != nil {
+		return "", wireError(err)
+	}
+	a.kick()
+	return c, nil
+}
+
+// The actions. Each becomes an event, applied at once, stored durably
+// before the call returns, and pushed to the relay when there is one.
+
+// Send sends a public reply.
+func (a *App) Send(id, text string) error {
+	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.Send(id, text) })
+}
+
+// AddNote adds a private note.
+func (a *App) AddNote(id, text string) error {
+	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.AddNote(id, text) })
+}
+
+// StartThread starts a thread with a topic (ending the active one).
+func (a *App) StartThread(id, topic string) error {
+	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.StartThread(id, topic) })
+}
+
+// EndThread ends the active thread; a topic must be the active thread's.
+func (a *App) EndThread(id, topic string) error {
+	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.EndThread(id, topic) })
+}
+
+// Resolve resolves the conversation; it is refused as stale when a message
+// arrived that this device had not shown yet.
+func (a *App) Resolve(id string) error {
+	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.Resolve(id) })
+}
+
+// Reopen reopens a resolved conversation.
+func (a *App) Reopen(id string) error {
+	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.Reopen(id) })
+}
+
+// SetPriority sets the priority: low, medium, high or urgent.
+func (a *App) SetPriority(id string, p conv.Priority) error {
+	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.SetPriority(id, p) })
+}
+
+// ChangeTags adds and removes tags.
+func (a *App) ChangeTags(id string, add, remove []string) error {
+	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.ChangeTags(id, add, remove) })
+}
+
+// Assign assigns the conversation to a teammate by id ("" unassigns).
+func (a *App) Assign(id, participant string) error {
+	return a.do(func(in *inbox.Inbox) (conv.Event, error) {
+		if participant == "" {
+			return in.Assign(id, nil)
+		}
+		p := conv.Participant{ID: participant, Role: conv.RoleAgent}
+		if strings.HasPrefix(participant, "ai:") {
+			p.Role = conv.RoleAssistant
+		}
+		return in.Assign(id, &p)
+	})
+}
+
+// Join joins the conversation as an agent or a supervisor.
+func (a *App) Join(id string, role conv.Role) error {
+	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.Join(id, role) })
+}
+
+// Leave leaves the conversation.
+func (a *App) Leave(id string) error {
+	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.Leave(id) })
+}
+
+// SetAttributes sets custom attributes (a null value clears one).
+func (a *App) SetAttributes(id string, values map[string]any) error {
+	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.SetAttributes(id, values) })
+}
+
+// MarkSeen marks the conversation seen up to its latest item.
+func (a *App) MarkSeen(id string) error {
+	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.MarkSeen(id) })
+}
+
+// Retry makes a failed item again.
+func (a *App) Retry(eventID string) error {
+	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.Retry(eventID) })
+}
+
+// Discard drops a failed item.
+func (a *App) Discard(eventID string) error {
+	return a.act(func(in *inbox.Inbox) error { return in.Discard(eventID) })
+}
+
+func (a *App) do(f func(in *inbox.Inbox) (conv.Event, error)) error {
+	err := a.act(func(in *inbox.Inbox) error { _, err := f(in); return err })
+	if err == nil {
+		a.kick()
+	}
+	return err
+}
+
+// kick tells the sync client there is something to push.
+func (a *App) kick() {
+	a.mu.RLock()
+	cl := a.sync
+	a.mu.RUnlock()
+	if cl != nil {
+		cl.Kick()
+	}
+}
+
+// Attributes returns the workspace's custom attribute definitions.
+func (a *App) Attributes() ([]conv.AttributeDef, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.prof.Attributes == nil {
+		return []conv.AttributeDef{}, nil
+	}
+	return a.prof.Attributes, nil
+}
+
+// Teammates returns who a conversation can be assigned to.
+func (a *App) Teammates() ([]conv.Participant, error) {
+	in, err := a.current()
+	if err != nil {
+		return nil, err
+	}
+	a.mu.RLock()
+	connected := a.prof.Connected()
+	a.mu.RUnlock()
+	out := []conv.Participant{in.Me()}
+	if !connected {
+		out = append(out, inbox.DemoTeam...)
+	}
+	return out, nil
+}

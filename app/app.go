@@ -1,0 +1,259 @@
+// Package app is the Wails-bound surface of Threadline: thin methods the frontend calls and the
+// events it emits. It holds no rules; it forwards to the inbox and sync packages.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/backend/inbox"
+	"github.com/threadline/threadline/backend/profile"
+	"github.com/threadline/threadline/backend/search"
+	"github.com/threadline/threadline/sync/client"
+)
+
+// Version names this build; main may overwrite it with -ldflags "-X ...app.Version=...".
+var Version = "dev"
+
+// Config is what main hands the App: where the store lives and how to start.
+type Config struct {
+	DataDir string       // folder of this profile's local store
+	Profile string       // profile name, a folder under the user's config dir unless DataDir is given
+	Demo    bool         // fill a new store with sample conversations
+	Logger  *slog.Logger // nil means slog.Default()
+}
+
+// Info describes the running app to the frontend.
+type Info struct {
+	Version   string           `json:"version"`
+	Profile   string           `json:"profile"`
+	DataDir   string           `json:"dataDir"`
+	Demo      bool             `json:"demo"`
+	Me        conv.Participant `json:"me"`
+	Workspace string           `json:"workspace,omitempty"`
+	Connected bool             `json:"connected"`
+}
+
+// App is bound to the frontend by Wails: its exported methods (but the lifecycle ones, which
+// main passes as hooks) become JavaScript functions in frontend/wailsjs/go/app/App, and the
+// browser-mode HTTP bridge (Handler) serves the same methods. Bound methods return (T, error).
+type App struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.RWMutex
+	ctx     context.Context // the context Wails passed to OnStartup; nil before and after
+	emitter Emitter         // emits through ctx once started; drops events before
+	title   func(string)    // sets the native window title; nil outside Wails
+
+	// Set by Start, under mu.
+	prof     profile.Profile
+	in       *inbox.Inbox
+	sync     *client.Client
+	stopRun  context.CancelFunc // stops the sync client and the watcher
+	runDone  chan struct{}
+	index    *search.Index
+	prefs    *prefs
+	openConv string // the conversation the UI shows, whose timeline the watcher follows
+	status   client.Status
+	pokeCh   chan struct{} // wakes the watcher
+}
+
+// New returns an App that does nothing until Start (or Wails' OnStartup).
+func New(cfg Config) *App {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &App{cfg: cfg, log: log, emitter: discard{}}
+}
+
+// OnStartup is Wails' startup hook. ctx is the only context runtime calls accept.
+func (a *App) OnStartup(ctx context.Context) {
+	a.mu.Lock()
+	a.ctx = ctx
+	a.emitter = runtimeEmitter{ctx: ctx}
+	a.title = func(s string) { windowSetTitle(ctx, s) }
+	a.mu.Unlock()
+	if err := a.Start(); err != nil {
+		a.log.Error("start", "err", err)
+	}
+	a.log.Info("app started", "profile", a.cfg.Profile, "data", a.cfg.DataDir, "demo", a.cfg.Demo)
+}
+
+// OnShutdown is Wails' shutdown hook: after it, events are dropped.
+func (a *App) OnShutdown(ctx context.Context) {
+	a.Stop()
+	a.mu.Lock()
+	a.ctx = nil
+	a.emitter = discard{}
+	a.title = nil
+	a.mu.Unlock()
+	a.log.Info("app stopped")
+}
+
+// Emitter returns the App's emitter. Hand it to code that runs outside Wails' callbacks (the
+// inbox, the sync client): it emits to the window once the app has started, and drops events
+// before start and after shutdown, so callers never need the Wails context.
+func (a *App) Emitter() Emitter { return appEmitter{a} }
+
+// setEmitter replaces the emitter: the browser bridge and tests use it.
+func (a *App) setEmitter(e Emitter) {
+	a.mu.Lock()
+	a.emitter = e
+	a.mu.Unlock()
+}
+
+func (a *App) emit(name string, data ...any) {
+	a.mu.RLock()
+	e := a.emitter
+	a.mu.RUnlock()
+	e.Emit(name, data...)
+}
+
+// storeDir is where the profile's Badger store lives, inside its data folder.
+func (a *App) storeDir() string { return filepath.Join(a.cfg.DataDir, "store") }
+
+// DemoAttributes are the custom attributes a demo profile defines (DESIGN §8's example).
+var DemoAttributes = []conv.AttributeDef{
+	{Key: "plan", Type: conv.AttrEnum, Values: []string{"free", "pro"}},
+	{Key: "seats", Type: conv.AttrNumber},
+	{Key: "vip", Type: conv.AttrBool},
+	{Key: "company", Type: conv.AttrString},
+}
+
+// Start opens the profile and its store, seeds the demo when asked and the store is new,
+// starts syncing when the profile has a relay, and starts watching the store for the UI.
+func (a *App) Start() error {
+	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("app: data folder: %w", err)
+	}
+	prof, err := profile.Load(a.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	p, err := loadPrefs(a.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.prefs = p
+	a.mu.Unlock()
+	return a.open(prof)
+}
+
+// open opens the inbox for prof and starts the background work.
+func (a *App) open(prof profile.Profile) error {
+	if a.cfg.Demo && !prof.Connected() && prof.Attributes == nil {
+		prof.Attributes = DemoAttributes
+		if err := profile.Save(a.cfg.DataDir, prof); err != nil {
+			return err
+		}
+	}
+	var schema conv.Schema
+	if prof.Attributes != nil {
+		schema = conv.NewSchema(prof.Attributes)
+	}
+	t0 := time.Now()
+	in, err := inbox.Open(a.storeDir(), inbox.Options{
+		Me: prof.Me, Device: prof.Device, Schema: schema, Logger: a.log, Local: !prof.Connected(),
+	})
+	if err != nil {
+		return fmt.Errorf("app: open store: %w", err)
+	}
+	a.log.Info("store open", "took", time.Since(t0), "connected", prof.Connected())
+	if a.cfg.Demo && !prof.Connected() {
+		if epoch, _, _ := in.Cursor(); epoch == "" {
+			if err := inbox.SeedDemo(context.Background(), in, 1); err != nil {
+				in.Close()
+				return fmt.Errorf("app: demo: %w", err)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.mu.Lock()
+	a.prof, a.in, a.index = prof, in, search.New()
+	a.stopRun, a.runDone = cancel, make(chan struct{})
+	a.status = client.Status{State: stateLocal}
+	a.mu.Unlock()
+
+	var wg sync.WaitGroup
+	if prof.Connected() {
+		cl, err := client.New(client.Options{
+			URL: prof.RelayURL, Workspace: prof.Workspace, Device: prof.Device,
+			Auth:  agentAuth(prof.Token),
+			Local: localAdapter{in}, Logger: a.log,
+			OnState:  a.onSyncState,
+			OnTyping: a.onTyping,
+		})
+		if err != nil {
+			cancel()
+			in.Close()
+			return fmt.Errorf("app: sync: %w", err)
+		}
+		a.mu.Lock()
+		a.sync = cl
+		a.status = cl.Status()
+		a.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := cl.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Warn("sync stopped", "err", err)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); a.watch(ctx, in) }()
+	done := a.runDone
+	go func() { wg.Wait(); close(done) }()
+	return nil
+}
+
+// Stop ends syncing and watching and closes the store. The App may be started again.
+func (a *App) Stop() {
+	a.mu.Lock()
+	cancel, done, in, cl := a.stopRun, a.runDone, a.in, a.sync
+	a.stopRun, a.in, a.sync = nil, nil, nil
+	a.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	if cl != nil {
+		_ = cl.Close()
+	}
+	<-done
+	if err := in.Close(); err != nil {
+		a.log.Error("close store", "err", err)
+	}
+}
+
+// current returns the open inbox, or an error the UI can show before start.
+func (a *App) current() (*inbox.Inbox, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.in == nil {
+		return nil, &Error{Code: "not_ready", Message: "the store is not open"}
+	}
+	return a.in, nil
+}
+
+func (a *App) onSyncState(s client.Status) {
+	a.mu.Lock()
+	a.status = s
+	a.mu.Unlock()
+	st, _ := a.Status()
+	a.emit(EventSyncState, st)
+}
+
+func (a *App) onTyping(t typingFrame) {
+	a.emit(EventTyping, map[string]any{"conv": t.Conv, "participant": t.Participant, "on": t.On})
+}

@@ -1,0 +1,192 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/client"
+	"github.com/threadline/threadline/sync/protocol"
+	"github.com/threadline/threadline/sync/relay"
+)
+
+const (
+	tokAna = "app-test-token-ana-0123456789"
+	tokBen = "app-test-token-ben-0123456789"
+)
+
+// startRelay runs a real relay on loopback with agents ana and ben.
+func startRelay(t *testing.T) string {
+	t.Helper()
+	lg, err := relay.OpenBadgerLog(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &relay.Config{Workspaces: []relay.WorkspaceConfig{{
+		ID: "acme", Name: "Acme", IdentitySecret: "app-test-identity-secret-0123",
+		Agents: []relay.Member{{ID: "ana", Name: "Ana", Token: tokAna}, {ID: "ben", Name: "Ben", Token: tokBen}},
+	}}}
+	srv, err := relay.New(cfg, lg, relay.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		hs.Close()
+		_ = srv.Shutdown(context.Background())
+		_ = lg.Close()
+	})
+	return "ws" + strings.TrimPrefix(hs.URL, "http")
+}
+
+// TestConnectAndLiveTeammate connects a profile to a real relay, then a
+// teammate on another device writes: the conversation appears live.
+func TestConnectAndLiveTeammate(t *testing.T) {
+	url := startRelay(t)
+	a, rec := started(t, true) // a demo profile: its local store is kept aside on connect
+	if err := a.Connect(url, "acme", "wrong-token-0123456789"); err == nil || wireError(err).Code != "unauthorized" {
+		t.Fatalf("Connect(wrong token) = %v; want unauthorized", err)
+	}
+	if err := a.Connect(url, "acme", tokAna); err != nil {
+		t.Fatalf("Connect = %v", err)
+	}
+	info, _ := a.Info()
+	if info.Me.ID != "agent:ana" || !info.Connected {
+		t.Fatalf("Info after Connect = %+v; want agent:ana, connected", info)
+	}
+	if s, _ := a.Settings(); s.Workspace != "acme" || !s.HasToken {
+		t.Fatalf("Settings = %+v", s)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ben := client.NewMemory(conv.Participant{ID: "agent:ben", Role: conv.RoleAgent}, uuid.NewString())
+	cl, err := client.New(client.Options{URL: url, Workspace: "acme", Device: ben.Device(), Local: ben,
+		Auth: protocol.Auth{Kind: protocol.AuthAgent, Token: tokBen}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cl.Run(ctx) }()
+	contact := conv.Participant{ID: "contact:maria", Role: conv.RoleContact, Name: "Maria"}
+	created, err := ben.Create(conv.Created{Contact: &contact, Subject: "Server offline"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ben.Act(created.Conv, conv.KindMessageSent, conv.Message{Text: "Hi Maria, Ben here."}); err != nil {
+		t.Fatal(err)
+	}
+	cl.Kick()
+
+	for {
+		page, err := a.Inbox(Query{View: "open"})
+		if err == nil && len(page.Rows) == 1 && page.Rows[0].Preview == "Hi Maria, Ben here." {
+			break
+		}
+		select {
+		case <-rec.ch:
+		case <-ctx.Done():
+			t.Fatalf("Ben's conversation never arrived: %+v, %v", page, err)
+		}
+	}
+	if err := a.Send(created.Conv, "Ana joining in."); err != nil {
+		t.Fatalf("Send = %v", err)
+	}
+	for {
+		tl, _ := a.Timeline(created.Conv, "", 50)
+		last := tl.Items[len(tl.Items)-1]
+		if last.Text == "Ana joining in." && last.State == "sent" && last.Seq > 0 {
+			break
+		}
+		select {
+		case <-rec.ch:
+		case <-ctx.Done():
+			t.Fatalf("reply never became sent: %+v", last)
+		}
+	}
+	st, _ := a.Status()
+	if st.Sync.State != client.StateOnline || st.Pending != 0 {
+		t.Fatalf("Status = %+v; want online, nothing pending", st)
+	}
+}
+
+// TestBrowserBridge drives the App over HTTP as the browser-mode frontend does.
+func TestBrowserBridge(t *testing.T) {
+	a := New(Config{DataDir: t.TempDir(), Demo: true})
+	h := a.Handler(fstest.MapFS{"index.html": {Data: []byte("<title>Threadline</title>")}})
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/events", nil)
+	events, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Body.Close()
+
+	post := func(method string, args ...any) (int, map[string]json.RawMessage) {
+		if args == nil {
+			args = []any{}
+		}
+		b, _ := json.Marshal(map[string]any{"method": method, "args": args})
+		resp, err := http.Post(srv.URL+"/api/call", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]json.RawMessage
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	code, out := post("Inbox", map[string]any{"view": "open", "limit": 5})
+	var page struct {
+		Rows []struct{ ID string } `json:"rows"`
+	}
+	if code != 200 || json.Unmarshal(out["result"], &page) != nil || len(page.Rows) != 5 {
+		t.Fatalf("POST Inbox = %d %s; want 5 rows", code, out)
+	}
+	if code, out := post("Send", page.Rows[0].ID, "from the browser"); code != 200 {
+		t.Fatalf("POST Send = %d %s", code, out)
+	}
+	if code, out := post("Send", page.Rows[0].ID, "  "); code != 422 || !strings.Contains(string(out["error"]), `"code":"invalid"`) {
+		t.Fatalf("POST Send(blank) = %d %s; want 422 invalid", code, out)
+	}
+	if code, _ := post("Nope"); code != 404 {
+		t.Fatalf("POST Nope = %d; want 404", code)
+	}
+	if code, _ := post("Stop"); code != 404 {
+		t.Fatalf("POST Stop = %d; lifecycle methods must not be callable", code)
+	}
+	if code, _ := post("Send", "only one arg"); code != 400 {
+		t.Fatalf("POST Send(1 arg) = %d; want 400", code)
+	}
+	sc := bufio.NewScanner(events.Body)
+	for sc.Scan() {
+		if sc.Text() == "event: "+EventTimelineChanged || sc.Text() == "event: "+EventInboxChanged {
+			break
+		}
+	}
+	if sc.Err() != nil {
+		t.Fatalf("event stream: %v", sc.Err())
+	}
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET / = %v, %v", resp, err)
+	}
+	resp.Body.Close()
+}

@@ -1,0 +1,136 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+
+	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/backend/inbox"
+	"github.com/threadline/threadline/backend/search"
+	"github.com/threadline/threadline/backend/store"
+)
+
+// coalesce is how long the watcher gathers changes before it tells the UI:
+// a burst (a backlog page, a demo seed) becomes one event, never one per item.
+const coalesce = 100 * time.Millisecond
+
+// poke wakes the watcher: the UI opened another conversation.
+func (a *App) poke() {
+	select {
+	case a.pokes() <- struct{}{}:
+	default:
+	}
+}
+
+func (a *App) pokes() chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.pokeCh == nil {
+		a.pokeCh = make(chan struct{}, 1)
+	}
+	return a.pokeCh
+}
+
+// watch blocks on the store (memdb watch sets, no polling) and tells the UI
+// what changed: the inbox (with the status and unread total), the timeline
+// of the conversation it shows, and the window title. It also feeds the
+// search index with new canonical events.
+func (a *App) watch(ctx context.Context, in *inbox.Inbox) {
+	indexNow := make(chan struct{}, 1)
+	a.mu.RLock()
+	x := a.index
+	a.mu.RUnlock()
+	go a.indexLoop(ctx, in.Store(), x, indexNow)
+
+	var lastOpen string
+	var lastRow *store.Row
+	lastTotal := -1
+	pokes := a.pokes()
+	for {
+		ws := memdb.NewWatchSet()
+		total, _ := in.TotalUnread(ws) // the meta object changes with every row
+		_ = in.Outbox(ws)
+		a.mu.RLock()
+		open := a.openConv
+		a.mu.RUnlock()
+		var row *store.Row
+		if open != "" {
+			row = in.Store().Row(open, ws)
+		}
+
+		select {
+		case indexNow <- struct{}{}:
+		default:
+		}
+		st, err := a.Status()
+		if err == nil {
+			a.emit(EventInboxChanged, st)
+		}
+		if open != "" && (open != lastOpen || row != lastRow) {
+			a.emit(EventTimelineChanged, []string{open})
+		}
+		lastOpen, lastRow = open, row
+		if total != lastTotal {
+			a.setTitle(total)
+			lastTotal = total
+		}
+
+		wctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-pokes:
+				cancel()
+			case <-wctx.Done():
+			}
+		}()
+		_ = ws.WatchCtx(wctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		select { // let a burst finish before the next look
+		case <-time.After(coalesce):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Title returns the window title for a total unread count.
+func Title(unread int) string {
+	if unread <= 0 {
+		return "Threadline"
+	}
+	return fmt.Sprintf("Threadline (%d)", unread)
+}
+
+func (a *App) setTitle(unread int) {
+	a.mu.RLock()
+	set := a.title
+	a.mu.RUnlock()
+	if set != nil {
+		set(Title(unread))
+	}
+}
+
+// indexLoop feeds the search index with the canonical events it has not
+// seen, each time the watcher signals a change.
+func (a *App) indexLoop(ctx context.Context, st *store.Store, x *search.Index, now <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-now:
+		}
+		err := st.Log(x.Seq(), func(e conv.Event) bool {
+			x.Add(e)
+			return ctx.Err() == nil
+		})
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("search index", "err", err)
+		}
+	}
+}

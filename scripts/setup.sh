@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# setup.sh installs what building (and, with --test, testing) Threadline needs, and
+# nothing that is already there. It is idempotent and takes about a second when
+# everything is present.
+#
+#   scripts/setup.sh           system libraries, the wails CLI, the frontend's npm packages
+#   scripts/setup.sh --test    the same, plus Xvfb, ImageMagick, xdotool and Chromium for tests
+#
+# Debian and Ubuntu only install by themselves; elsewhere it prints what to install and stops.
+set -euo pipefail
+
+WAILS_VERSION=v2.15.0
+NODE_MAJOR_MIN=20
+
+BUILD_APT=(libgtk-3-dev libwebkit2gtk-4.1-dev pkg-config)
+TEST_APT=(xvfb xauth imagemagick x11-utils xdotool chromium)
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+want_test=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) want_test=1 ;;
+    *) echo "setup: unknown argument $arg" >&2; exit 2 ;;
+  esac
+done
+
+say() { echo "setup: $*"; }
+die() { echo "setup: $*" >&2; exit 1; }
+
+packages=("${BUILD_APT[@]}")
+[ "$want_test" = 1 ] && packages+=("${TEST_APT[@]}")
+
+# --- system packages -------------------------------------------------------------------------
+is_debian() { [ -f /etc/debian_version ] && command -v apt-get >/dev/null && command -v dpkg >/dev/null; }
+
+installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
+
+if is_debian; then
+  missing=()
+  for p in "${packages[@]}"; do
+    installed "$p" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    sudo=()
+    if [ "$(id -u)" != 0 ]; then
+      command -v sudo >/dev/null || die "need root or sudo to install: ${missing[*]}"
+      sudo=(sudo)
+    fi
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq
+    # Ubuntu ships Chromium as chromium-browser; Debian as chromium.
+    for i in "${!missing[@]}"; do
+      if [ "${missing[$i]}" = chromium ] && ! apt-cache show chromium >/dev/null 2>&1; then
+        missing[$i]=chromium-browser
+      fi
+    done
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+else
+  cat >&2 <<EOF
+setup: this is not Debian or Ubuntu, so nothing was installed. Install, with your package manager:
+  - GTK 3 and WebKitGTK 4.1 development files, and pkg-config (Debian: ${BUILD_APT[*]})
+  - for make test: Xvfb, xauth, ImageMagick, xwininfo (x11-utils), xdotool, Chromium
+  - Go 1.26 or newer, Node.js ${NODE_MAJOR_MIN} or newer with npm
+then: go install github.com/wailsapp/wails/v2/cmd/wails@${WAILS_VERSION}
+and run this again (it checks, and skips what is present).
+EOF
+  for p in pkg-config; do command -v "$p" >/dev/null || exit 1; done
+  pkg-config --exists gtk+-3.0 webkit2gtk-4.1 || exit 1
+fi
+
+# --- toolchains ------------------------------------------------------------------------------
+command -v go >/dev/null || die "Go is not installed (https://go.dev/doc/install), need 1.26 or newer"
+command -v node >/dev/null || die "Node.js is not installed, need ${NODE_MAJOR_MIN} or newer with npm"
+command -v npm >/dev/null || die "npm is not installed"
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge "$NODE_MAJOR_MIN" ] || die "Node.js $(node --version) is too old, need ${NODE_MAJOR_MIN} or newer"
+
+# --- wails CLI, always used by full path -----------------------------------------------------
+gobin="$(go env GOPATH)/bin"
+wails="$gobin/wails"
+if ! { [ -x "$wails" ] && "$wails" version 2>/dev/null | grep -q "^${WAILS_VERSION}\$"; }; then
+  say "installing wails ${WAILS_VERSION} into $gobin"
+  GOBIN="$gobin" go install "github.com/wailsapp/wails/v2/cmd/wails@${WAILS_VERSION}"
+fi
+
+# --- frontend packages -----------------------------------------------------------------------
+# npm ci wipes node_modules, so run it only when package-lock.json changed since the last one.
+cd "$root/frontend"
+stamp=node_modules/.threadline-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" >"$stamp"
+fi
