@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/threadline/threadline/backend/conv"
@@ -16,6 +17,8 @@ import (
 // Config is the relay's configuration file (DESIGN §8).
 type Config struct {
 	Workspaces []WorkspaceConfig `json:"workspaces"`
+
+	warnings []string // what ParseConfig found odd but accepted
 }
 
 // WorkspaceConfig is one workspace the relay hosts.
@@ -46,14 +49,17 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 // ParseConfig decodes a config, resolves secrets from env (os.LookupEnv in
-// production) and validates it. Unknown fields are an error, so a typo does
-// not silently drop a setting.
+// production) and validates it. Unknown fields and short secrets are
+// accepted, and reported by Warnings.
 func ParseConfig(b []byte, env func(string) (string, bool)) (*Config, error) {
 	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("relay: parse config: %w", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("relay: parse config: %w", err)
+	if err := dec.Decode(&Config{}); err != nil {
+		c.warnings = append(c.warnings, "config: "+err.Error()+" (ignored)")
 	}
 	if err := c.resolve(env); err != nil {
 		return nil, err
@@ -62,6 +68,23 @@ func ParseConfig(b []byte, env func(string) (string, bool)) (*Config, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// Warnings lists what is accepted but ill-advised: unknown fields, secrets
+// and tokens shorter than MinSecretLen. They never quote a secret.
+func (c *Config) Warnings() []string {
+	ws := slices.Clone(c.warnings)
+	for _, w := range c.Workspaces {
+		if len(w.IdentitySecret) < MinSecretLen {
+			ws = append(ws, fmt.Sprintf("workspace %s: identitySecret is shorter than %d characters", w.ID, MinSecretLen))
+		}
+		for _, m := range append(slices.Clone(w.Agents), w.Assistants...) {
+			if len(m.Token) < MinSecretLen {
+				ws = append(ws, fmt.Sprintf("workspace %s: the token of %s is shorter than %d characters", w.ID, m.ID, MinSecretLen))
+			}
+		}
+	}
+	return ws
 }
 
 // resolve replaces every secret written "$NAME" or "${NAME}" with the
@@ -131,7 +154,8 @@ func envPart(s string) string {
 	return string(b)
 }
 
-// MinSecretLen is the shortest identity secret or token the relay accepts.
+// MinSecretLen is the shortest identity secret or token the relay accepts
+// without a warning.
 const MinSecretLen = 16
 
 // Validate checks ids, tokens and attribute definitions.
@@ -148,8 +172,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("relay: config: workspace %s appears twice", w.ID)
 		}
 		wsSeen[w.ID] = true
-		if len(w.IdentitySecret) < MinSecretLen {
-			return fmt.Errorf("relay: config: workspace %s: identitySecret must be at least %d characters", w.ID, MinSecretLen)
+		if w.IdentitySecret == "" {
+			return fmt.Errorf("relay: config: workspace %s has no identitySecret", w.ID)
 		}
 		ids := map[string]bool{}
 		tokens := map[string]bool{}
@@ -166,8 +190,8 @@ func (c *Config) Validate() error {
 					return fmt.Errorf("relay: config: workspace %s: %s %s appears twice", w.ID, group.kind, m.ID)
 				}
 				ids[key] = true
-				if len(m.Token) < MinSecretLen {
-					return fmt.Errorf("relay: config: workspace %s: %s %s: token must be at least %d characters", w.ID, group.kind, m.ID, MinSecretLen)
+				if m.Token == "" {
+					return fmt.Errorf("relay: config: workspace %s: %s %s has no token", w.ID, group.kind, m.ID)
 				}
 				if tokens[m.Token] {
 					return fmt.Errorf("relay: config: workspace %s: two members share a token", w.ID)

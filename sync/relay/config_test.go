@@ -62,9 +62,9 @@ func TestParseConfigErrors(t *testing.T) {
 	for _, tt := range []struct{ name, json, want string }{
 		{"unset variable", designConfig, "ANA_TOKEN"},
 		{"not json", `{`, "parse"},
-		{"unknown field", `{"workspaces":[],"extra":1}`, "unknown field"},
 		{"no workspaces", `{"workspaces":[]}`, "no workspaces"},
-		{"short secret", strings.Replace(designConfig, `"$ACME_SECRET"`, `"short"`, 1), "identitySecret"},
+		{"no secret", strings.Replace(designConfig, `"$ACME_SECRET"`, `""`, 1), "identitySecret"},
+		{"no token", strings.Replace(designConfig, `"ben-token-from-the-file"`, `""`, 1), "no token"},
 		{"duplicate agent", strings.Replace(designConfig, `"id": "ben"`, `"id": "ana"`, 1), "twice"},
 		{"shared token", strings.Replace(designConfig, `ben-token-from-the-file`, `faq-token-from-the-file`, 1), "share a token"},
 		{"enum without values", strings.Replace(designConfig, `"values": ["free", "pro"]`, `"values": []`, 1), "no values"},
@@ -182,3 +182,19 @@ func TestSecretsAreNeverLogged(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func TestConfigWarnings(t *testing.T) {
+	c, err := ParseConfig([]byte(`{"workspaces":[{"id":"w","identitySecret":"short","agents":[{"id":"a","token":"tok"}],"extra":true}]}`), envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := strings.Join(c.Warnings(), "\n")
+	for _, want := range []string{"unknown field", "identitySecret is shorter", "token of a is shorter"} {
+		if !strings.Contains(ws, want) {
+			t.Errorf("warnings %q lack %q", ws, want)
+		}
+	}
+	if strings.Contains(ws, "short\"") || strings.Contains(ws, "tok\"") {
+		t.Errorf("warnings quote a secret: %s", ws)
+	}
+}

@@ -8,15 +8,18 @@
 //
 // # Writing
 //
-// Each workspace has one writer goroutine. Sessions hand it their pushes; it
-// drains everything queued, validates the events in order with conv.Apply
-// (the relay sets each event's actor from the session's identity), assigns
-// seqs, and writes the whole group — events, conversation states, indexes
-// and the outcome of every mid — in one Badger transaction with one fsync.
-// Only then are the events published to live sessions and the pushes
-// acknowledged. A resend (same identity and device, a mid at or below the
-// highest processed) is answered with the stored outcome and never
-// processed twice.
+// Each workspace has one writer: a sequencer goroutine and a committer
+// goroutine in a pipeline. Sessions hand the writer their pushes; the
+// sequencer drains everything queued into a group, validates the events in
+// order with conv.Apply (the relay sets each event's actor from the
+// session's identity) and assigns seqs; the committer writes the whole group
+// — events, conversation states, indexes and the outcome of every mid — in
+// one Badger transaction with one fsync, while the sequencer validates the
+// next group. Only then are the events published to live sessions and the
+// pushes acknowledged. A resend (same identity and device, a mid at or below
+// the highest processed) is answered with the stored outcome and never
+// processed twice. An event without a mid is processed but cannot be
+// recognized if resent.
 //
 // # Reading
 //
@@ -28,7 +31,11 @@
 // per-conversation index, never by scanning the log. When a conversation
 // becomes a contact's (created for it, or a visitor identified), the
 // contact's devices get its history first: the stream is in log order
-// within each conversation.
+// within each conversation, not across conversations. A device that says
+// hello as a contact with the visitor token it held gets, that first time,
+// the contact's other conversations whole, since its cursor was a
+// visitor's; any other change of identity on a device should start again
+// from an empty cursor.
 //
 // Every connection has a bounded send queue drained by at most one writer
 // goroutine; a full queue closes the connection as a slow reader (4008) and
@@ -47,7 +54,8 @@
 //
 // with ids upper-cased and every character other than a letter or digit
 // written "_" (workspace "acme", agent "ana" → THREADLINE_ACME_AGENT_ANA_TOKEN).
-// Tokens and secrets are at least 16 characters. The relay never logs a
+// Tokens and secrets should be at least 16 characters (shorter ones are
+// accepted with a warning). The relay never logs a
 // token, a contact hash or a secret; it keeps only SHA-256 digests of
 // visitor tokens.
 package relay

@@ -89,6 +89,9 @@ func New(cfg *Config, log Log, opts Options) (*Server, error) {
 		return nil, err
 	}
 	opts.defaults()
+	for _, w := range cfg.Warnings() {
+		opts.Logger.Warn(w)
+	}
 	s := &Server{
 		opts:       opts,
 		lg:         opts.Logger,
