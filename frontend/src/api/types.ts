@@ -1,0 +1,242 @@
+// The JSON shapes the Go side returns. They mirror backend/inbox (Row, Page, Item, TimelinePage,
+// SeenMark, OutboxItem), backend/conv (Participant, Conversation) and app/ (Info, Status, …).
+
+export type Role = 'agent' | 'assistant' | 'contact' | 'visitor' | 'supervisor' | 'system'
+
+export interface Participant {
+  id: string
+  role: Role | string
+  name?: string
+}
+
+export type ConvStatus = 'open' | 'resolved'
+export type Priority = 'low' | 'medium' | 'high' | 'urgent'
+export const PRIORITIES: Priority[] = ['urgent', 'high', 'medium', 'low']
+
+export type Kind =
+  | 'conversation.created'
+  | 'message.sent'
+  | 'note.added'
+  | 'thread.started'
+  | 'thread.ended'
+  | 'status.changed'
+  | 'priority.changed'
+  | 'tags.changed'
+  | 'assignee.changed'
+  | 'participant.joined'
+  | 'participant.left'
+  | 'attributes.set'
+  | 'seen.marked'
+  | 'assistant.handed_off'
+  | 'contact.identified'
+
+/** One line of the inbox list (backend/inbox Row). */
+export interface Row {
+  id: string
+  contact: Participant
+  subject?: string
+  preview?: string
+  previewBy: Participant
+  lastActivityAt: number // Unix ms
+  status: ConvStatus
+  priority: Priority
+  tags?: string[]
+  assignee?: Participant | null
+  unread: number
+  thread?: string
+  inThread: boolean
+  pending: number
+  failed: number
+}
+
+export type View = 'mine' | 'unassigned' | 'open' | 'resolved' | 'all'
+export type SortOrder = 'activity' | 'priority'
+
+/** What the inbox list shows: a view, filters and an order. */
+export interface InboxQuery {
+  view: View
+  priority?: Priority
+  tag?: string
+  unreadOnly?: boolean
+  sort: SortOrder
+}
+
+/** Inbox(q) arguments: an InboxQuery plus paging. */
+export interface InboxRequest extends InboxQuery {
+  cursor?: string
+  limit?: number
+  /**
+   * Optional random access: the Go side may answer from this row index (it then echoes
+   * `offset` in the page). Without the echo, the client walks the cursors instead.
+   */
+  offset?: number
+}
+
+export interface InboxPage {
+  rows: Row[]
+  next?: string
+  total?: number
+  /** Echo of InboxRequest.offset when the Go side honoured it. */
+  offset?: number
+}
+
+export interface RejectError {
+  code: string
+  message: string
+}
+
+/** One timeline entry (backend/inbox Item). */
+export interface Item {
+  id: string
+  kind: Kind | string
+  actor: Participant
+  text?: string
+  thread?: string
+  topic?: string
+  data?: Record<string, unknown> | null
+  seq: number // 0 until canonical
+  at: number // Unix ms
+  mine: boolean
+  state?: 'pending' | 'sent' | 'failed' | ''
+  error?: RejectError | null
+}
+
+export interface TimelinePage {
+  items: Item[]
+  older?: string
+}
+
+export interface SeenMark {
+  participant: string
+  upTo: number
+}
+
+export interface Thread {
+  id: string
+  topic: string
+  startedSeq: number
+  startedAt: number
+}
+
+export type AttrValue = string | number | boolean | null
+
+/** The conversation as the device shows it (backend/conv Conversation). */
+export interface Conversation {
+  id: string
+  contact: Participant
+  channel?: string
+  subject?: string
+  createdBy: Participant
+  createdAt: number
+  createdSeq: number
+  status: ConvStatus
+  priority: Priority
+  tags?: string[]
+  assignee?: Participant | null
+  participants?: Participant[]
+  attributes?: Record<string, AttrValue>
+  assistantId?: string
+  assistantMode?: boolean
+  thread?: Thread | null
+  threads: number
+  seen?: Record<string, number>
+  lastSeq: number
+  lastItemSeq: number
+  lastContactSeq: number
+  lastActivityAt: number
+  lastMessage?: string
+  lastMessageBy?: Participant
+  messages: number
+  notes: number
+}
+
+export interface ConversationDetail {
+  conversation: Conversation
+  row: Row
+  seen?: SeenMark[] | null
+}
+
+export interface SearchHit {
+  conv: string
+  item?: string
+  kind: 'conversation' | 'message' | 'note'
+  snippet: string
+  contact: Participant
+  at: number
+}
+
+export interface Me {
+  id: string
+  role: string
+  name: string
+}
+
+export interface Info {
+  version: string
+  profile: string
+  dataDir: string
+  demo: boolean
+  me?: Me | null
+  workspace?: string
+  connected?: boolean
+}
+
+export type SyncStateName = 'local' | 'offline' | 'connecting' | 'syncing' | 'online' | 'failed'
+
+export interface SyncState {
+  state: SyncStateName
+  error?: string
+  code?: string
+  received?: number
+  backlog?: number
+  attempt?: number
+  retryAt?: number // Unix ms
+}
+
+export interface Status {
+  sync: SyncState
+  pending: number
+  failed: number
+  totalUnread: number
+}
+
+export interface AttributeDef {
+  key: string
+  type: 'string' | 'number' | 'bool' | 'enum'
+  values?: string[]
+}
+
+export interface SavedView {
+  name: string
+  query: InboxQuery
+}
+
+export interface Settings {
+  relayUrl: string
+  workspace: string
+  hasToken: boolean
+}
+
+export interface NewConversation {
+  contactId: string
+  contactName: string
+  subject: string
+  text: string
+}
+
+/** An event the Go side made (what Send, AddNote, … return), as far as the UI reads it. */
+export interface MadeEvent {
+  id: string
+  conv?: string
+  kind?: string
+  actor?: Participant
+  seq?: number
+  at?: number
+  data?: unknown
+}
+
+export interface TypingEvent {
+  conv: string
+  participant: Participant
+  on: boolean
+}
