@@ -166,7 +166,7 @@ func TestKill9LosesNoAcknowledgedEvent(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	cmd, url := startRelayProc(t, bin, data, cfg)
 
-	const clients = 6
+	const clients = 10
 	var mu sync.Mutex
 	storm := make([]*stormClient, clients)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -199,7 +199,7 @@ func TestKill9LosesNoAcknowledgedEvent(t *testing.T) {
 			}
 		}()
 	}
-	if err := waitFor(30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return total >= 600 }); err != nil {
+	if err := waitFor(30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return total >= 1500 }); err != nil {
 		t.Fatal("the storm got no acks")
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
