@@ -26,8 +26,8 @@ func agentAuth(token string) protocol.Auth {
 	return protocol.Auth{Kind: protocol.AuthAgent, Token: token}
 }
 
-// localAdapter lets the sync client drive the inbox: client.Local speaks in
-// the client's types, the inbox (which never imports sync) in its own.
+// localAdapter lets the sync client drive the inbox: the inbox, which never
+// imports sync, takes the welcome's identity and last mid as plain values.
 type localAdapter struct{ in *inbox.Inbox }
 
 func (l localAdapter) Cursor() (string, uint64, error)   { return l.in.Cursor() }
@@ -38,11 +38,7 @@ func (l localAdapter) ApplyCanonical(epoch string, events []conv.Event, upTo uin
 	return l.in.ApplyCanonical(epoch, events, upTo)
 }
 func (l localAdapter) Acknowledged(results []client.Outcome) error {
-	out := make([]inbox.Outcome, len(results))
-	for i, r := range results {
-		out[i] = inbox.Outcome{ID: r.ID, Seq: r.Seq, Err: r.Err}
-	}
-	return l.in.Acknowledged(out)
+	return l.in.Acknowledged(results)
 }
 
 var (

@@ -53,6 +53,11 @@ func Apply(c *Conversation, e Event, env Env) (*Conversation, []Event, error) {
 		return c, nil, err
 	}
 	e.Data = MustData(data)
+	if e.Actor.Role == RoleAgent && c.IsSupervisor(e.Actor.ID) {
+		// The log records the role the actor held when it acted, so what a
+		// supervisor did stays a supervisor's, whatever it does later.
+		e.Actor.Role = RoleSupervisor
+	}
 	out := append(derived, e)
 	next := c
 	for i := range out {
@@ -80,6 +85,9 @@ func Replay(c *Conversation, e Event) (*Conversation, error) {
 	}
 	if c == nil && e.Kind != KindConversationCreated {
 		return c, reject(CodeNoSuchConversation, "no conversation %s", e.Conv)
+	}
+	if c != nil && e.Kind == KindConversationCreated {
+		return c, reject(CodeConflict, "conversation %s already exists", e.Conv)
 	}
 	return mutate(c, e, d), nil
 }

@@ -64,3 +64,11 @@ func CodeOf(err error) Code {
 	}
 	return CodeInvalid
 }
+
+// Outcome is what the relay answered for one pushed event: logged with a
+// seq (0: accepted but changed nothing), or rejected with Err.
+type Outcome struct {
+	ID  string
+	Seq uint64
+	Err *Error // nil unless rejected
+}

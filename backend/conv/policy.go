@@ -82,8 +82,11 @@ func Visible(viewer Participant, c *Conversation, e Event) bool {
 		}
 		return d.(*ParticipantChanged).Participant.Role != RoleSupervisor
 	}
-	// A supervisor's own traces (its seen marks) are supervisor participation.
-	if e.Actor.Role == RoleSupervisor || c.IsSupervisor(e.Actor.ID) {
+	// A supervisor's seen marks are supervisor participation. Judged by the
+	// role the event records (Apply writes the role held at the time), never
+	// by today's state: joining as a supervisor later must not hide, after
+	// the fact, what the contact has already been shown.
+	if e.Kind == KindSeenMarked && e.Actor.Role == RoleSupervisor {
 		return false
 	}
 	return true

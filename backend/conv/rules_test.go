@@ -355,12 +355,17 @@ func TestRule13WhatEndUsersNeverSee(t *testing.T) {
 	w := newWorld(t)
 	w.create(alice, Created{})
 	w.do(alice, KindMessageSent, Message{Text: "hi"})
+	benEarlier := w.do(ben, KindMessageSent, Message{Text: "Ben here, before supervising"})[0]
 	note := w.do(ana, KindNoteAdded, Note{Text: "internal"})[0]
 	tags := w.do(ana, KindTagsChanged, TagsChanged{Add: []string{"vip"}})[0]
 	prio := w.do(ana, KindPriorityChanged, PriorityChanged{Priority: PriorityHigh})[0]
 	attrs := w.do(ana, KindAttributesSet, AttributesSet{Values: map[string]any{"vip": true}})[0]
 	sup := w.do(ben, KindParticipantJoined, ParticipantChanged{Participant: Participant{ID: ben.ID, Role: RoleSupervisor}})[0]
 	supSeen := w.do(ben, KindSeenMarked, SeenMarked{UpTo: 99})[0]
+	supNote := w.do(ben, KindNoteAdded, Note{Text: "coaching"})[0]
+	if supSeen.Actor.Role != RoleSupervisor || supNote.Actor.Role != RoleSupervisor {
+		t.Fatalf("a supervisor's events logged with roles %s, %s; want supervisor", supSeen.Actor.Role, supNote.Actor.Role)
+	}
 	join := w.do(ana, KindParticipantJoined, ParticipantChanged{Participant: ana})[0]
 	reply := w.do(ana, KindMessageSent, Message{Text: "hello"})[0]
 	for _, e := range []Event{note, tags, prio, attrs, sup, supSeen} {
@@ -371,7 +376,7 @@ func TestRule13WhatEndUsersNeverSee(t *testing.T) {
 			t.Errorf("Visible(team, %s) = false; want true", e.Kind)
 		}
 	}
-	for _, e := range []Event{w.log[0], join, reply} {
+	for _, e := range []Event{w.log[0], join, reply, benEarlier} { // ben supervising later hides nothing he said before
 		if !Visible(alice, w.c, e) {
 			t.Errorf("Visible(alice, %s) = false; want true", e.Kind)
 		}

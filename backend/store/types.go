@@ -41,12 +41,8 @@ type Pending struct {
 
 // Outcome is what the relay (or the local sequencer) answered for one pushed
 // event: a seq (0: accepted but changed nothing), or an error. It mirrors
-// sync/client.Outcome field for field.
-type Outcome struct {
-	ID  string
-	Seq uint64
-	Err *conv.Error
-}
+// sync/client.Outcome: the same type, conv.Outcome.
+type Outcome = conv.Outcome
 
 // Item is one entry of a conversation's timeline.
 type Item struct {

@@ -70,11 +70,7 @@ type Local interface {
 }
 
 // Outcome is what the relay answered for one pushed event.
-type Outcome struct {
-	ID  string
-	Seq uint64
-	Err *conv.Error // nil unless rejected
-}
+type Outcome = conv.Outcome
 
 // WelcomeReceiver is implemented by a Local that wants to know what the
 // relay said in its welcome: who this device speaks for (a visitor learns its
