@@ -6,6 +6,7 @@ import (
 
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/backend/inbox"
+	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
 
@@ -46,7 +47,7 @@ func crashBeforeAck(t *testing.T, restartRelay bool) {
 	_, headBefore := r.head()
 
 	// The route dies downstream: the push reaches the relay, nothing comes back.
-	p.setSwallow(true)
+	p.swallow()
 	cid, err := d.in.CreateConversation(c42, "Lost ack", "is anyone there?", inbox.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +91,7 @@ func crashBeforeAck(t *testing.T, restartRelay bool) {
 		}
 	}
 
-	p.setSwallow(false)
+	p.swallowNothing()
 	d.start()
 	d.waitSettled(t)
 	d.stop()
@@ -150,4 +151,80 @@ func findItem(items []inbox.Item, id string) *inbox.Item {
 		}
 	}
 	return nil
+}
+
+// TestCrashAfterAckIsNotResent: the device records the ack (its events are
+// sent, with their seqs) but dies before their canonical copies arrive (the
+// route loses the relay's events frames). Reopened, the inbox still knows
+// them as sent; reconnected, it does not push them again: the backlog
+// brings their canonical copies, and the relay's log holds each once.
+func TestCrashAfterAckIsNotResent(t *testing.T) {
+	r := startRelay(t, relay.Options{})
+	p := newWSProxy(t, func() string { return relayURL(r.target()) })
+	d := newInboxDevice(t, r, "ana-laptop", ana, agentAuth(tokAna), nil)
+	d.url = p.url()
+	d.start()
+	d.waitOnline(t)
+
+	p.swallow(protocol.TypeEvents)
+	cid, err := d.in.CreateConversation(c42, "Ack recorded", "the ack came, the copy did not", inbox.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range d.in.Outbox(nil) {
+		d.rec.madeEvent(o.Event)
+	}
+	d.kick()
+	waitFor(t, 10*time.Second, "the acks recorded", func() bool {
+		ob := d.in.Outbox(nil)
+		for _, o := range ob {
+			if o.State != inbox.StateSent || o.Seq == 0 {
+				return false
+			}
+		}
+		return len(ob) == 2
+	})
+	before := d.in.Outbox(nil)
+	d.stop()
+	if err := d.in.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d.open()
+	after := d.in.Outbox(nil)
+	if len(after) != 2 {
+		t.Fatalf("outbox after reopening = %+v; want the 2 sent events", after)
+	}
+	for i := range after {
+		if after[i].Event.ID != before[i].Event.ID || after[i].State != inbox.StateSent || after[i].Seq != before[i].Seq {
+			t.Errorf("outbox item %d after reopening = %s %s seq %d; before %s %s seq %d", i,
+				after[i].Event.ID, after[i].State, after[i].Seq, before[i].Event.ID, before[i].State, before[i].Seq)
+		}
+	}
+	if pending, _ := d.in.Pending(); len(pending) != 0 {
+		t.Errorf("Pending() after reopening = %d events; want none (they are sent)", len(pending))
+	}
+
+	p.swallowNothing()
+	d.start()
+	d.waitSettled(t)
+	d.stop()
+	pushed := map[string]int{}
+	for _, push := range p.pushes() {
+		for _, e := range push {
+			pushed[e.ID]++
+		}
+	}
+	for _, o := range before {
+		if pushed[o.Event.ID] != 1 {
+			t.Errorf("event %s (%s) pushed %d times; want once", o.Event.ID, o.Event.Kind, pushed[o.Event.ID])
+		}
+	}
+	for _, it := range timelineAll(t, d.in, cid) {
+		if it.Seq == 0 {
+			t.Errorf("timeline item %s (%s) is not canonical: %q", it.ID, it.Kind, it.State)
+		}
+	}
+	rl := r.readLog()
+	checkDevice(t, rl, d)
+	checkAccounted(t, rl, d)
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -274,10 +275,10 @@ type wsProxy struct {
 	hs     *http.Server
 	target func() string // the relay's ws:// URL
 
-	mu      sync.Mutex
-	up      []json.RawMessage // every frame the device sent, in order
-	swallow bool              // drop the relay's frames
-	conns   []*websocket.Conn
+	mu    sync.Mutex
+	up    []json.RawMessage     // every frame the device sent, in order
+	drop  func(typ string) bool // which of the relay's frames to swallow (nil: none)
+	conns []*websocket.Conn
 }
 
 func newWSProxy(t testing.TB, target func() string) *wsProxy {
@@ -324,7 +325,12 @@ func (p *wsProxy) serve(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			p.mu.Lock()
-			drop := !upstream && p.swallow
+			drop := false
+			if !upstream && p.drop != nil {
+				var f protocol.Frame
+				_ = json.Unmarshal(b, &f)
+				drop = p.drop(f.Type)
+			}
 			if upstream {
 				p.up = append(p.up, append(json.RawMessage(nil), b...))
 			}
@@ -345,11 +351,18 @@ func (p *wsProxy) serve(w http.ResponseWriter, r *http.Request) {
 	pipe(rel, dev, false)
 }
 
-// setSwallow makes the proxy drop (or stop dropping) the relay's frames.
-func (p *wsProxy) setSwallow(on bool) {
+// swallow makes the proxy drop the relay's frames of the given types (all
+// of them with none given); swallowNothing lets everything through again.
+func (p *wsProxy) swallow(types ...string) {
 	p.mu.Lock()
-	p.swallow = on
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	p.drop = func(typ string) bool { return len(types) == 0 || slices.Contains(types, typ) }
+}
+
+func (p *wsProxy) swallowNothing() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.drop = nil
 }
 
 func (p *wsProxy) cut() {
