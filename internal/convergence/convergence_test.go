@@ -140,6 +140,10 @@ func runConvergence(t *testing.T, seed uint64, actions int) {
 	w.devices = append(append([]*device{}, w.agents...), w.users...)
 	w.devices = append(w.devices, bot)
 	for _, d := range w.devices {
+		// A hushed route is noticed within a second.
+		d.tune = func(o *client.Options) { o.PingInterval, o.IdleTimeout = 150*time.Millisecond, time.Second }
+	}
+	for _, d := range w.devices {
 		d.start()
 	}
 	visitor.waitOnline(t) // the relay names the visitor at its first welcome
@@ -174,6 +178,10 @@ func runConvergence(t *testing.T, seed uint64, actions int) {
 			d := w.pick([]*device{anaD, benD, laptop})
 			w.stats["inbox reopened"]++
 			d.reopen()
+		case x < 0.135:
+			d := w.pick(w.devices)
+			w.stats["routes hushed"]++
+			d.proxy.hush()
 		default:
 			d := w.pick(w.devices)
 			switch {
@@ -228,15 +236,19 @@ func runConvergence(t *testing.T, seed uint64, actions int) {
 		checkDevice(t, rl, d)
 	}
 	codes := map[conv.Code]int{}
+	resent := 0
 	for _, d := range w.devices {
+		d.logs.mu.Lock()
+		resent += d.logs.resends
+		d.logs.mu.Unlock()
 		for _, o := range d.rec.outcomes {
 			if o.Err != nil {
 				codes[o.Err.Code]++
 			}
 		}
 	}
-	t.Logf("seed %d: relay log %d events, %d conversations; devices' events: %d logged, %d no-ops, %d rejected %v; %d relay restarts; done in %v",
-		seed, rl.head, len(rl.states), logged, noops, rejected, codes, r.restarts, time.Since(start).Round(time.Millisecond))
+	t.Logf("seed %d: relay log %d events, %d conversations; devices' events: %d logged, %d no-ops, %d rejected %v, %d sessions resent processed events; %d relay restarts; done in %v",
+		seed, rl.head, len(rl.states), logged, noops, rejected, codes, resent, r.restarts, time.Since(start).Round(time.Millisecond))
 	if logged == 0 {
 		t.Errorf("nothing was logged")
 	}

@@ -119,8 +119,9 @@ func (l recLocal) Welcomed(w protocol.Welcome) error {
 
 // logBuf keeps the tail of a device's client log, to show when a test fails.
 type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	resends int // sessions that resent events the relay had processed
 }
 
 const logTail = 128 << 10
@@ -128,6 +129,9 @@ const logTail = 128 << 10
 func (l *logBuf) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if bytes.Contains(p, []byte("resending events the relay already processed")) {
+		l.resends++
+	}
 	l.b.Write(p)
 	if l.b.Len() > 2*logTail {
 		tail := bytes.Clone(l.b.Bytes()[l.b.Len()-logTail:])

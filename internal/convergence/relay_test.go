@@ -198,8 +198,9 @@ type tcpProxy struct {
 	blocked atomic.Bool
 	conns   atomic.Int64
 
-	mu   sync.Mutex
-	live map[net.Conn]net.Conn
+	mu     sync.Mutex
+	live   map[net.Conn]net.Conn
+	silent map[net.Conn]*atomic.Bool // the relay's bytes to this connection are dropped
 }
 
 func newTCPProxy(t testing.TB, target func() string) *tcpProxy {
@@ -208,7 +209,7 @@ func newTCPProxy(t testing.TB, target func() string) *tcpProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &tcpProxy{ln: ln, target: target, live: map[net.Conn]net.Conn{}}
+	p := &tcpProxy{ln: ln, target: target, live: map[net.Conn]net.Conn{}, silent: map[net.Conn]*atomic.Bool{}}
 	go p.accept()
 	t.Cleanup(func() { ln.Close(); p.cut() })
 	return p
@@ -233,16 +234,30 @@ func (p *tcpProxy) accept() {
 			continue
 		}
 		p.conns.Add(1)
+		hushed := new(atomic.Bool)
 		p.mu.Lock()
 		p.live[c] = s
+		p.silent[c] = hushed
 		p.mu.Unlock()
 		go func() { io.Copy(s, c); s.Close(); c.Close() }()
 		go func() {
-			io.Copy(c, s)
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := s.Read(buf)
+				if n > 0 && !hushed.Load() {
+					if _, werr := c.Write(buf[:n]); werr != nil {
+						break
+					}
+				}
+				if err != nil {
+					break
+				}
+			}
 			c.Close()
 			s.Close()
 			p.mu.Lock()
 			delete(p.live, c)
+			delete(p.silent, c)
 			p.mu.Unlock()
 		}()
 	}
@@ -255,6 +270,18 @@ func (p *tcpProxy) cut() {
 	for c, s := range p.live {
 		c.Close()
 		s.Close()
+	}
+}
+
+// hush makes the live connections silent downstream, as a route that dies
+// one way: the device's frames still reach the relay (its pushes are
+// logged), the relay's answers and pongs are lost. The device's heartbeat
+// notices, it reconnects and resends, and the relay answers from memory.
+func (p *tcpProxy) hush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, h := range p.silent {
+		h.Store(true)
 	}
 }
 
