@@ -26,15 +26,27 @@ var (
 var convergenceSeeds = []uint64{1, 2, 3}
 
 // TestConvergence is DESIGN §7's convergence bar, end to end: two agents
-// (inboxes on Badger), a contact on two devices (an inbox and a Memory) and
-// a visitor (a Memory), each with its own sync client and TCP proxy to one
-// real relay, make seeded random actions while connections are cut,
-// devices go offline (client stopped, or the network refusing them) and
-// come back, inboxes are closed and reopened, and the relay restarts. Then
-// every device settles, the relay stops, and its log, read from Badger, is
-// the yardstick: gap-free, no event twice, every device's state equal to
-// conv.Replay of what it may see, every event each device made accounted
-// for (logged once, a no-op, or rejected as the relay stored it).
+// (inboxes on Badger, one with the workspace's attribute schema, one
+// without), a contact on two devices (an inbox and a client.Memory), a
+// visitor (a Memory) and an assistant bot (a Memory), each with its own sync
+// client and TCP proxy to one real relay, make seeded random actions
+// (conversations, messages, notes, threads started and ended, resolve,
+// reopen, priority, tags, assignment, attributes, join and leave, seen
+// marks, hand-offs, retries and discards of failed events) while
+// connections are cut, routes die one way (the relay's answers lost: lost
+// acks, resends), devices go offline (client stopped, or the network
+// refusing them) and keep acting, inboxes are closed and reopened, and the
+// relay restarts on its log.
+//
+// Then every device settles (nothing pending or sent, at the relay's head),
+// the relay stops, and its log, read from Badger, is the yardstick: seqs
+// gap-free, no event twice, its stored states equal to conv.Replay; every
+// device's events, states, timelines and unread counts equal to what it may
+// see of the log (conv.Visible on the final states, for end users), also
+// after its inbox is reopened and rebuilt; every event each device made
+// accounted for: logged once with its id, mid and device, or answered as a
+// no-op or a rejection exactly as the relay stored it, and a resend always
+// answered as the first time.
 //
 // The seed fixes the actions and the network events; goroutine scheduling
 // still varies between runs of a seed. Re-run one with

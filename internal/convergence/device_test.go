@@ -182,9 +182,15 @@ type device struct {
 // attribute checks to the relay.
 func newInboxDevice(t testing.TB, r *testRelay, name string, me conv.Participant, auth protocol.Auth, schema conv.Schema) *device {
 	t.Helper()
-	d := &device{t: t, name: name, id: name, me: me, auth: auth, relay: r, dir: t.TempDir(),
-		rec: newRecorder(), logs: &logBuf{}}
-	d.inOpts = inbox.Options{Me: me, Device: name, Schema: schema}
+	return newInboxDeviceWith(t, r, name, me, auth, func(o *inbox.Options) { o.Schema = schema })
+}
+
+// newInboxDeviceWith is newInboxDevice with the inbox's options tuned.
+func newInboxDeviceWith(t testing.TB, r *testRelay, name string, me conv.Participant, auth protocol.Auth, tune func(*inbox.Options)) *device {
+	t.Helper()
+	d := &device{t: t, name: name, id: name, me: me, auth: auth, relay: r, dir: t.TempDir(), rec: newRecorder(), logs: &logBuf{}}
+	d.inOpts = inbox.Options{Me: me, Device: name}
+	tune(&d.inOpts)
 	d.open()
 	d.proxy = newTCPProxy(t, r.target)
 	d.url = d.proxy.url()

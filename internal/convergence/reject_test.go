@@ -11,7 +11,6 @@ import (
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/backend/inbox"
 	"github.com/threadline/threadline/sync/client"
-	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
 
@@ -334,17 +333,4 @@ func outboxOf(d *device, id string) []conv.Event {
 		}
 	}
 	return out
-}
-
-// newInboxDeviceWith is newInboxDevice with the inbox's options tuned.
-func newInboxDeviceWith(t testing.TB, r *testRelay, name string, me conv.Participant, auth protocol.Auth, tune func(*inbox.Options)) *device {
-	t.Helper()
-	d := &device{t: t, name: name, id: name, me: me, auth: auth, relay: r, dir: t.TempDir(), rec: newRecorder(), logs: &logBuf{}}
-	d.inOpts = inbox.Options{Me: me, Device: name}
-	tune(&d.inOpts)
-	d.open()
-	d.proxy = newTCPProxy(t, r.target)
-	d.url = d.proxy.url()
-	t.Cleanup(d.close)
-	return d
 }
