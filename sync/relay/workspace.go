@@ -258,6 +258,7 @@ type group struct {
 	results map[midKeyT]protocol.Result
 	owners  map[string][]Ownership // by participant, in order
 	moved   []movedConv            // conversations identified in this group
+	prev    []*group               // the groups in flight when this one began, newest first
 
 	barrier chan struct{} // a barrier, not a group: closed when reached
 }
@@ -285,6 +286,9 @@ func (w *workspace) validate(reqs []*request) *group {
 		mids:    map[devKey]uint64{},
 		results: map[midKeyT]protocol.Result{},
 		owners:  map[string][]Ownership{},
+		// Groups only land (leave the flight) after publishing their states,
+		// so a snapshot taken now stays right for the whole validation.
+		prev: w.flying(),
 	}
 	var err error
 	for _, r := range reqs {
@@ -483,7 +487,7 @@ func (g *group) state(id string) (*conv.Conversation, error) {
 	if c, ok := g.states[id]; ok {
 		return c, nil
 	}
-	for _, f := range g.w.flying() {
+	for _, f := range g.prev {
 		if c, ok := f.states[id]; ok {
 			return c, nil
 		}
@@ -510,6 +514,9 @@ func (g *group) state(id string) (*conv.Conversation, error) {
 
 func (g *group) highestMid(dk devKey) (uint64, error) {
 	h := g.mids[dk]
+	for _, f := range g.prev { // in case the cache dropped it meanwhile
+		h = max(h, f.mids[dk])
+	}
 	if m, ok := g.w.mids.get(dk); ok {
 		return max(h, m), nil
 	}
@@ -526,7 +533,7 @@ func (g *group) result(mk midKeyT) (protocol.Result, bool, error) {
 	if r, ok := g.results[mk]; ok {
 		return r, true, nil
 	}
-	for _, f := range g.w.flying() {
+	for _, f := range g.prev {
 		if r, ok := f.results[mk]; ok {
 			return r, true, nil
 		}
@@ -544,7 +551,7 @@ func (g *group) owned(participant string) ([]string, error) {
 	for _, o := range os {
 		convs = append(convs, o.Conv)
 	}
-	fs := g.w.flying()
+	fs := slices.Clone(g.prev)
 	slices.Reverse(fs) // oldest first
 	for _, f := range append(fs, g) {
 		for _, o := range f.owners[participant] {
