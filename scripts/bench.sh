@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# bench.sh — every benchmark behind the README's Figures, in one run. Benchmarks measure;
+# tests assert: nothing here fails on a slow figure, it prints it.
+#
+# The first run generates a store of 100,000 conversations and 2,000,000 timeline items
+# (1.5–2.5 min, cached under ${XDG_CACHE_HOME:-~/.cache}/threadline-bench, ~600 MB).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+section() { printf '\n== %s\n' "$*"; }
+
+section "device store: 100k conversations, 2M items — (a) first page, (b) open, (c) durable actions, (d) memory"
+THREADLINE_REPORT=1 go test -count=1 -run TestReportFigures -v ./backend/store/ | grep -v '^=== RUN'
+go test -count=1 -run '^$' -bench 'BenchmarkInboxFirstPage|BenchmarkTimelinePage|BenchmarkLocalAction' -benchmem ./backend/store/
+
+section "relay: latency at 1,000 events/s, durable throughput with 100 pushers, catch-up, memory per idle connection"
+go test -count=1 -run '^$' -bench 'BenchmarkLatency|BenchmarkThroughput' -benchtime 20000x ./sync/relay/
+go test -count=1 -run '^$' -bench 'BenchmarkCatchUp|BenchmarkIdleConnections' -benchtime 1x ./sync/relay/
+
+section "device catch-up of 100,000 events from a real relay: Go SDK store, and the desktop inbox on Badger"
+go test -count=1 -run '^$' -bench 'BenchmarkCatchup$' -benchtime 3x ./sync/client/
+go test -count=1 -run '^$' -bench 'BenchmarkCatchupInbox' -benchtime 1x ./internal/convergence/
+
+section "local search over 200,000 messages"
+go test -count=1 -run '^$' -bench . -benchmem ./backend/search/
+
+section "desktop: launch → inbox painted with 100,000 conversations; opening a conversation of 5,000 items"
+if [ -x build/bin/threadline ] && [ -d frontend/node_modules/playwright-core ]; then
+  THREADLINE_BIN="$PWD/build/bin/threadline" go test -count=1 -run '^$' -bench 'BenchmarkLaunch|BenchmarkOpenConversation' -benchtime 3x ./internal/e2e/
+else
+  echo "skipped: run make build first (needs build/bin/threadline and the frontend's packages)"
+fi
