@@ -1,0 +1,453 @@
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
+import { api, describeError, on, EventReconnected } from '../api'
+import type { AttributeDef, Info, InboxQuery, Participant, Row, SavedView, SearchHit, Status, TypingEvent, View } from '../api/types'
+import { EventInboxChanged, EventSyncState, EventTyping } from '../events'
+import { nameOf, titleFor } from '../lib/format'
+import { isTypingTarget, useLatest } from '../lib/hooks'
+import { InboxWindow } from '../state/inboxWindow'
+import { TypingStore } from '../state/typing'
+import { AppContext, type AppState } from './AppContext'
+import { ConversationPane, type ConversationHandle } from './conversation/ConversationPane'
+import { InboxList } from './InboxList'
+import { ListHeader } from './ListHeader'
+import { NewConversationDialog } from './NewConversation'
+import { SearchBox, SearchResults, useSearch, type SearchHandle } from './Search'
+import { SettingsDialog } from './Settings'
+import { ShortcutsOverlay } from './Shortcuts'
+import { Sidebar, VIEWS, type ViewCount } from './Sidebar'
+import { StatusBanner } from './StatusBar'
+
+const DEFAULT_QUERY: InboxQuery = { view: 'open', sort: 'activity' }
+const COUNTS_MIN_INTERVAL_MS = 1000
+
+type Overlay = 'shortcuts' | 'settings' | 'new' | null
+
+function queryKey(q: InboxQuery) {
+  return JSON.stringify([q.view, q.sort, q.priority ?? '', q.tag ?? '', !!q.unreadOnly])
+}
+
+/** Calls fn at most once at a time; a call meanwhile runs it once more afterwards. */
+function coalesce(fn: () => Promise<void>): () => void {
+  let running = false
+  let again = false
+  const run = () => {
+    if (running) {
+      again = true
+      return
+    }
+    running = true
+    fn().finally(() => {
+      running = false
+      if (again) {
+        again = false
+        run()
+      }
+    })
+  }
+  return run
+}
+
+export interface AppProps {
+  /** Inbox page size (tests use small pages). */
+  pageSize?: number
+  /** List viewport height when it cannot be measured (tests). */
+  listHeight?: number
+}
+
+export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
+  const [info, setInfo] = useState<Info | null>(null)
+  const [bootError, setBootError] = useState<string | null>(null)
+  const [status, setStatus] = useState<Status | null>(null)
+  const [teammates, setTeammates] = useState<Participant[]>([])
+  const [attrDefs, setAttrDefs] = useState<AttributeDef[]>([])
+  const [savedViews, setSavedViews] = useState<SavedView[]>([])
+  const [query, setQuery] = useState<InboxQuery>(DEFAULT_QUERY)
+  const [counts, setCounts] = useState<Partial<Record<View, ViewCount>>>({})
+  const [activeIndex, setActiveIndex] = useState(0)
+  const [selectedId, setSelectedId] = useState<string | null>(null)
+  const [highlight, setHighlight] = useState<{ item: string; nonce: number } | null>(null)
+  const [search, setSearch] = useState('')
+  const [searchActive, setSearchActive] = useState(0)
+  const [overlay, setOverlay] = useState<Overlay>(null)
+  const paneRef = useRef<ConversationHandle>(null)
+  const searchRef = useRef<SearchHandle>(null)
+  const listPaneRef = useRef<HTMLElement>(null)
+
+  const me = info?.me ?? null
+  const meRef = useLatest(me)
+  const typing = useMemo(() => new TypingStore(() => meRef.current?.id), [meRef])
+  useSyncExternalStore(typing.subscribe, typing.getVersion)
+
+  const key = queryKey(query)
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const win = useMemo(() => new InboxWindow((q) => api.Inbox(q), query, { pageSize }), [key, pageSize])
+  useSyncExternalStore(win.subscribe, win.getVersion)
+  const winRef = useLatest(win)
+
+  // --- loading -------------------------------------------------------------------------------
+
+  const refreshStatus = useMemo(
+    () =>
+      coalesce(async () => {
+        try {
+          setStatus(await api.Status())
+        } catch {
+          // keep the last known status; the banner would lie less by staying than by vanishing
+        }
+      }),
+    [],
+  )
+
+  const loadWorkspace = useCallback(async () => {
+    const [tm, defs, views] = await Promise.allSettled([api.Teammates(), api.Attributes(), api.Views()])
+    if (tm.status === 'fulfilled') setTeammates(Array.isArray(tm.value) ? tm.value : [])
+    if (defs.status === 'fulfilled') setAttrDefs(Array.isArray(defs.value) ? defs.value : [])
+    if (views.status === 'fulfilled') setSavedViews(Array.isArray(views.value) ? views.value : [])
+  }, [])
+
+  const boot = useCallback(async () => {
+    try {
+      setInfo(await api.Info())
+      setBootError(null)
+    } catch (e) {
+      setBootError(describeError(e))
+      return
+    }
+    refreshStatus()
+    void loadWorkspace()
+  }, [refreshStatus, loadWorkspace])
+
+  const countsState = useRef({ last: 0, timer: 0 as unknown as ReturnType<typeof setTimeout> | 0, views: new Set<View>() })
+  const refreshCounts = useCallback((views?: View[]) => {
+    const st = countsState.current
+    for (const v of views && views.length ? views : VIEWS.map((x) => x.view)) st.views.add(v)
+    if (st.timer) return
+    const wait = Math.max(0, st.last + COUNTS_MIN_INTERVAL_MS - Date.now())
+    st.timer = setTimeout(async () => {
+      st.timer = 0
+      st.last = Date.now()
+      const todo = [...st.views]
+      st.views.clear()
+      const results = await Promise.all(
+        todo.map(async (view) => {
+          try {
+            const [all, unread] = await Promise.all([
+              api.Inbox({ view, sort: 'activity', limit: 1 }),
+              api.Inbox({ view, sort: 'activity', unreadOnly: true, limit: 1 }),
+            ])
+            return [view, { total: all?.total, unread: unread?.total }] as const
+          } catch {
+            return [view, {}] as const
+          }
+        }),
+      )
+      setCounts((c) => {
+        const n = { ...c }
+        for (const [v, cnt] of results) n[v] = cnt
+        return n
+      })
+    }, wait)
+  }, [])
+
+  useEffect(() => {
+    void boot()
+  }, [boot])
+
+  useEffect(() => {
+    if (info) refreshCounts()
+  }, [info, refreshCounts])
+
+  useEffect(() => {
+    const offInbox = on(EventInboxChanged, (...args) => {
+      winRef.current.refresh()
+      refreshStatus()
+      const views = args.flat().filter((v): v is View => typeof v === 'string' && VIEWS.some((x) => x.view === v))
+      refreshCounts(views.length ? [...views, 'all'] : undefined)
+    })
+    let lastState = ''
+    const offSync = on(EventSyncState, (data) => {
+      const d = data as Partial<Status> | undefined
+      if (d && typeof d === 'object' && d.sync && typeof d.totalUnread === 'number') setStatus(d as Status)
+      else refreshStatus()
+      const state = (d?.sync?.state ?? (d as { state?: string } | undefined)?.state ?? '') as string
+      if (state === 'online' && lastState !== 'online') {
+        void loadWorkspace()
+        api.Info().then(setInfo, () => {})
+      }
+      lastState = state
+    })
+    const offTyping = on(EventTyping, (data) => typing.handle(data as TypingEvent))
+    const offBack = on(EventReconnected, () => {
+      winRef.current.refresh()
+      refreshStatus()
+      refreshCounts()
+    })
+    return () => {
+      offInbox()
+      offSync()
+      offTyping()
+      offBack()
+    }
+  }, [refreshStatus, refreshCounts, loadWorkspace, typing, winRef])
+
+  // The title counts what is unread (the Go side sets the native window title too).
+  const totalUnread = status?.totalUnread ?? 0
+  useEffect(() => {
+    document.title = titleFor(totalUnread)
+  }, [totalUnread])
+
+  // --- list and selection ---------------------------------------------------------------------
+
+  const changeQuery = useCallback((q: InboxQuery) => {
+    setQuery(q)
+    setActiveIndex(0)
+  }, [])
+
+  const open = useCallback((id: string, index?: number) => {
+    setSelectedId(id)
+    setHighlight(null)
+    if (index !== undefined) setActiveIndex(index)
+  }, [])
+
+  const onOpenRow = useCallback((row: Row, index: number) => open(row.id, index), [open])
+
+  const { hits, error: searchError, busy: searchBusy, done: searchDone } = useSearch(search)
+  useEffect(() => setSearchActive(0), [search])
+  const searching = search.trim() !== ''
+
+  const chooseHit = useCallback(
+    (h: SearchHit) => {
+      setSelectedId(h.conv)
+      setHighlight(h.item ? { item: h.item, nonce: Date.now() } : null)
+      const i = winRef.current.indexOf(h.conv)
+      if (i >= 0) setActiveIndex(i)
+    },
+    [winRef],
+  )
+
+  // --- keyboard -------------------------------------------------------------------------------
+
+  const kb = useLatest({ activeIndex, win, overlay, searching, hits, searchActive, selectedId })
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const s = kb.current
+      if (e.key === 'Escape') {
+        if (s.overlay) {
+          setOverlay(null)
+          return
+        }
+        const a = document.activeElement as HTMLElement | null
+        if (a && a !== document.body) a.blur()
+        return
+      }
+      if (e.defaultPrevented || e.metaKey || e.ctrlKey || e.altKey) return
+      if (isTypingTarget(e.target)) return
+      if (s.overlay) return
+      const move = (d: number) => {
+        if (s.searching) {
+          setSearchActive((i) => Math.max(0, Math.min(s.hits.length - 1, i + d)))
+          return
+        }
+        const max = s.win.total - 1
+        if (max < 0) return
+        setActiveIndex(Math.max(0, Math.min(max, s.activeIndex + d)))
+      }
+      switch (e.key) {
+        case 'j':
+          e.preventDefault()
+          move(1)
+          break
+        case 'k':
+          e.preventDefault()
+          move(-1)
+          break
+        case 'Enter': {
+          const t = e.target as HTMLElement | null
+          if (t && (t.tagName === 'BUTTON' || t.tagName === 'A')) return
+          e.preventDefault()
+          if (s.searching) {
+            const h = s.hits[s.searchActive]
+            if (h) chooseHit(h)
+            return
+          }
+          const row = s.win.rowAt(s.activeIndex)
+          if (row) open(row.id, s.activeIndex)
+          break
+        }
+        case 'r':
+          if (!s.selectedId) return
+          e.preventDefault()
+          paneRef.current?.focusReply()
+          break
+        case 'n':
+          if (!s.selectedId) return
+          e.preventDefault()
+          paneRef.current?.focusNote()
+          break
+        case 'e':
+          if (!s.selectedId) return
+          e.preventDefault()
+          paneRef.current?.toggleResolve()
+          break
+        case '/':
+          e.preventDefault()
+          searchRef.current?.focus()
+          break
+        case '?':
+          e.preventDefault()
+          setOverlay('shortcuts')
+          break
+      }
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [kb, open, chooseHit])
+
+  // --- saved views ----------------------------------------------------------------------------
+
+  const saveView = useCallback(
+    async (name: string): Promise<string | null> => {
+      try {
+        await api.SaveView(name, query)
+        setSavedViews((v) => [...v.filter((x) => x.name !== name), { name, query }])
+        return null
+      } catch (e) {
+        return describeError(e)
+      }
+    },
+    [query],
+  )
+  const deleteView = useCallback(async (name: string) => {
+    try {
+      await api.DeleteView(name)
+      setSavedViews((v) => v.filter((x) => x.name !== name))
+    } catch (e) {
+      window.alert(`Could not delete the view: ${describeError(e)}`)
+    }
+  }, [])
+
+  // --- context --------------------------------------------------------------------------------
+
+  const names = useMemo(() => {
+    const m = new Map<string, string>()
+    for (const t of teammates) if (t?.id) m.set(t.id, nameOf(t))
+    if (me?.id && me.name) m.set(me.id, me.name)
+    return m
+  }, [teammates, me])
+
+  const ctx: AppState = useMemo(
+    () => ({ info, me, status, teammates, attrDefs, names, typing, refreshStatus }),
+    [info, me, status, teammates, attrDefs, names, typing, refreshStatus],
+  )
+
+  const typingByConv = useMemo(() => {
+    const m = new Map<string, string>()
+    for (const [conv, p] of typing.all()) m.set(conv, names.get(p.id) ?? nameOf(p))
+    return m
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [typing, typing.getVersion(), names])
+
+  if (bootError && !info) {
+    return (
+      <div className="boot-error" role="alert" data-testid="boot-error">
+        <h1>Threadline cannot reach its backend</h1>
+        <p>{bootError}</p>
+        <button type="button" className="btn primary" onClick={() => void boot()}>
+          Try again
+        </button>
+      </div>
+    )
+  }
+
+  const viewLabel = VIEWS.find((v) => v.view === query.view)?.label ?? 'Inbox'
+  const savedName = savedViews.find((v) => queryKey(v.query) === key)?.name
+
+  return (
+    <AppContext.Provider value={ctx}>
+      <div className="app" data-testid="app" data-ready={info ? 'true' : 'false'}>
+        <StatusBanner status={status} onSettings={() => setOverlay('settings')} />
+        <div className="app-body">
+          <Sidebar
+            query={query}
+            counts={counts}
+            savedViews={savedViews}
+            status={status}
+            workspace={info?.workspace}
+            onView={(v) => changeQuery({ view: v, sort: 'activity' })}
+            onSavedView={(v) => changeQuery({ ...DEFAULT_QUERY, ...v.query })}
+            onSaveView={saveView}
+            onDeleteView={(n) => void deleteView(n)}
+            onSettings={() => setOverlay('settings')}
+            onShortcuts={() => setOverlay('shortcuts')}
+            onNewConversation={() => setOverlay('new')}
+          />
+          <section className="list-pane" ref={listPaneRef} aria-label="Inbox">
+            <SearchBox
+              ref={searchRef}
+              value={search}
+              onChange={setSearch}
+              onKey={(k) => {
+                if (k === 'escape') {
+                  if (search) setSearch('')
+                  else (document.activeElement as HTMLElement | null)?.blur()
+                } else if (k === 'down') setSearchActive((i) => Math.min(hits.length - 1, i + 1))
+                else if (k === 'up') setSearchActive((i) => Math.max(0, i - 1))
+                else if (k === 'enter' && hits[searchActive]) chooseHit(hits[searchActive])
+              }}
+            />
+            {searching ? (
+              <SearchResults
+                query={search}
+                hits={hits}
+                error={searchError}
+                busy={searchBusy}
+                done={searchDone}
+                active={searchActive}
+                onChoose={chooseHit}
+                onHover={setSearchActive}
+              />
+            ) : (
+              <>
+                <ListHeader title={savedName ?? viewLabel} total={win.loaded ? win.total : null} query={query} onChange={changeQuery} />
+                <InboxList
+                  win={win}
+                  activeIndex={activeIndex}
+                  selectedId={selectedId}
+                  meId={me?.id}
+                  typingByConv={typingByConv}
+                  onOpen={onOpenRow}
+                  fallbackHeight={listHeight}
+                  emptyText={query.unreadOnly || query.tag || query.priority ? 'No conversation matches these filters.' : 'Nothing here. Enjoy the quiet.'}
+                />
+              </>
+            )}
+          </section>
+          <main className="conv-pane">
+            {selectedId ? (
+              <ConversationPane key={selectedId} ref={paneRef} id={selectedId} highlight={highlight} />
+            ) : (
+              <div className="conv-empty" data-testid="no-conversation">
+                <p>Select a conversation</p>
+                <p className="muted small">
+                  <kbd>j</kbd> <kbd>k</kbd> to move, <kbd>Enter</kbd> to open, <kbd>?</kbd> for every shortcut
+                </p>
+              </div>
+            )}
+          </main>
+        </div>
+        {overlay === 'shortcuts' && <ShortcutsOverlay onClose={() => setOverlay(null)} />}
+        {overlay === 'settings' && (
+          <SettingsDialog
+            status={status}
+            onClose={() => setOverlay(null)}
+            onChanged={() => {
+              refreshStatus()
+              api.Info().then(setInfo, () => {})
+            }}
+          />
+        )}
+        {overlay === 'new' && <NewConversationDialog onClose={() => setOverlay(null)} onCreated={(id) => open(id)} />}
+      </div>
+    </AppContext.Provider>
+  )
+}

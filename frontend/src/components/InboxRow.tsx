@@ -1,0 +1,109 @@
+import { memo } from 'react'
+import type { Row } from '../api/types'
+import { fullTime, nameOf, relativeTime } from '../lib/format'
+import { Avatar } from './Avatar'
+import { AlertIcon, ClockIcon } from './Icons'
+
+export interface InboxRowProps {
+  row: Row
+  index: number
+  top: number
+  height: number
+  active: boolean
+  selected: boolean
+  meId?: string
+  typing?: string // name of someone typing
+  now: number
+  onOpen: (row: Row, index: number) => void
+}
+
+export const InboxRow = memo(function InboxRow({ row, index, top, height, active, selected, meId, typing, now, onOpen }: InboxRowProps) {
+  const unread = row.unread > 0
+  const contact = nameOf(row.contact)
+  const byMe = !!meId && row.previewBy?.id === meId
+  const preview = row.preview ? (byMe ? `You: ${row.preview}` : row.preview) : row.subject || 'No messages yet'
+  const tags = row.tags ?? []
+  return (
+    <div
+      role="option"
+      aria-selected={selected}
+      id={`inbox-row-${index}`}
+      data-testid="inbox-row"
+      data-conv={row.id}
+      data-index={index}
+      data-unread={row.unread}
+      data-status={row.status}
+      className={'inbox-row' + (unread ? ' unread' : '') + (active ? ' active' : '') + (selected ? ' selected' : '')}
+      style={{ transform: `translateY(${top}px)`, height }}
+      onClick={() => onOpen(row, index)}
+    >
+      <span className={`prio-bar prio-${row.priority}`} title={`Priority: ${row.priority}`} data-testid="row-priority" data-priority={row.priority} />
+      <div className="inbox-row-main">
+        <div className="inbox-row-line1">
+          <span className="inbox-row-contact">{contact}</span>
+          {row.status === 'resolved' && <span className="status-pill resolved">Resolved</span>}
+          <span className="inbox-row-time" title={fullTime(row.lastActivityAt)}>
+            {relativeTime(row.lastActivityAt, now)}
+          </span>
+        </div>
+        <div className="inbox-row-line2">
+          {typing ? (
+            <span className="inbox-row-preview typing">{typing} is typing…</span>
+          ) : (
+            <span className="inbox-row-preview" data-testid="row-preview">
+              {preview}
+            </span>
+          )}
+          {unread && (
+            <span className="unread-badge" data-testid="unread-badge" aria-label={`${row.unread} unread`}>
+              {row.unread > 99 ? '99+' : row.unread}
+            </span>
+          )}
+        </div>
+        <div className="inbox-row-line3">
+          {row.priority !== 'medium' && (
+            <span className={`prio-label prio-${row.priority}`}>{row.priority}</span>
+          )}
+          {row.inThread && row.thread && (
+            <span className="row-thread" title="Active thread">
+              {row.thread}
+            </span>
+          )}
+          {tags.slice(0, 3).map((t) => (
+            <span key={t} className="chip" data-testid="row-tag">
+              {t}
+            </span>
+          ))}
+          {tags.length > 3 && <span className="chip more">+{tags.length - 3}</span>}
+          <span className="spacer" />
+          {row.failed > 0 && (
+            <span className="row-failed" title={`${row.failed} failed to send`}>
+              <AlertIcon size={13} /> {row.failed}
+            </span>
+          )}
+          {row.failed === 0 && row.pending > 0 && (
+            <span className="row-pending" title={`${row.pending} waiting to send`}>
+              <ClockIcon size={13} />
+            </span>
+          )}
+          {row.assignee ? (
+            <Avatar id={row.assignee.id} name={nameOf(row.assignee)} size={18} title={`Assigned to ${nameOf(row.assignee)}`} />
+          ) : (
+            <span className="avatar empty" title="Unassigned" aria-label="Unassigned" />
+          )}
+        </div>
+      </div>
+    </div>
+  )
+})
+
+export function PlaceholderRow({ index, top, height }: { index: number; top: number; height: number }) {
+  return (
+    <div className="inbox-row placeholder" data-testid="inbox-row-placeholder" data-index={index} style={{ transform: `translateY(${top}px)`, height }}>
+      <div className="inbox-row-main">
+        <span className="skeleton" style={{ width: '40%' }} />
+        <span className="skeleton" style={{ width: '80%' }} />
+      </div>
+    </div>
+  )
+}

@@ -1,0 +1,210 @@
+import { forwardRef, useCallback, useEffect, useImperativeHandle, useRef, useState } from 'react'
+import { api, describeError } from '../../api'
+import type { MadeEvent } from '../../api/types'
+import { MAX_TEXT_BYTES, utf8Length } from '../../lib/format'
+import { LockIcon } from '../Icons'
+
+export type ComposerMode = 'reply' | 'note'
+
+export interface ComposerHandle {
+  focus(mode?: ComposerMode): void
+}
+
+export interface ComposerProps {
+  convId: string
+  contactName: string
+  /** False for a supervisor: notes only. */
+  canReply: boolean
+  onSent: (ev: MadeEvent | null, kind: 'message.sent' | 'note.added', text: string) => void
+}
+
+export const DRAFT_SAVE_MS = 300
+export const TYPING_RENEW_MS = 3000
+
+export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Composer({ convId, contactName, canReply, onSent }, ref) {
+  const [text, setText] = useState('')
+  const [mode, setMode] = useState<ComposerMode>(canReply ? 'reply' : 'note')
+  const [sending, setSending] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+  const area = useRef<HTMLTextAreaElement>(null)
+  const dirty = useRef(false)
+  const saveTimer = useRef<ReturnType<typeof setTimeout> | null>(null)
+  const pendingSave = useRef<{ id: string; text: string } | null>(null)
+  const typingOn = useRef<string | null>(null) // the conv we said we type in
+  const lastTyping = useRef(0)
+
+  const flushSave = useCallback(() => {
+    if (saveTimer.current) clearTimeout(saveTimer.current)
+    saveTimer.current = null
+    const p = pendingSave.current
+    pendingSave.current = null
+    if (p) api.SaveDraft(p.id, p.text).catch(() => {})
+  }, [])
+
+  const stopTyping = useCallback(() => {
+    const c = typingOn.current
+    if (!c) return
+    typingOn.current = null
+    lastTyping.current = 0
+    api.Typing(c, false).catch(() => {})
+  }, [])
+
+  // Each conversation has its own draft: save the old one, load the new one.
+  useEffect(() => {
+    dirty.current = false
+    setText('')
+    setError(null)
+    let live = true
+    api
+      .Draft(convId)
+      .then((d) => {
+        if (live && !dirty.current && typeof d === 'string') setText(d)
+      })
+      .catch(() => {})
+    return () => {
+      live = false
+      flushSave()
+      stopTyping()
+    }
+  }, [convId, flushSave, stopTyping])
+
+  useEffect(() => {
+    if (!canReply) setMode('note')
+  }, [canReply])
+
+  useImperativeHandle(ref, () => ({
+    focus(m?: ComposerMode) {
+      if (m) setMode(m === 'reply' && !canReply ? 'note' : m)
+      if (m === 'note') stopTyping()
+      area.current?.focus()
+    },
+  }))
+
+  const change = (value: string) => {
+    dirty.current = true
+    setText(value)
+    setError(null)
+    pendingSave.current = { id: convId, text: value }
+    if (saveTimer.current) clearTimeout(saveTimer.current)
+    saveTimer.current = setTimeout(flushSave, DRAFT_SAVE_MS)
+    // Typing goes to the contact too: never while writing a private note.
+    if (mode !== 'reply' || value.trim() === '') {
+      stopTyping()
+      return
+    }
+    const now = Date.now()
+    if (typingOn.current !== convId || now - lastTyping.current >= TYPING_RENEW_MS) {
+      typingOn.current = convId
+      lastTyping.current = now
+      api.Typing(convId, true).catch(() => {})
+    }
+  }
+
+  const send = async () => {
+    const body = text
+    if (!body.trim() || sending) return
+    if (utf8Length(body) > MAX_TEXT_BYTES) {
+      setError(`Too long: at most ${MAX_TEXT_BYTES / 1024} KiB of text`)
+      return
+    }
+    const kind = mode === 'note' ? 'note.added' : 'message.sent'
+    setSending(true)
+    stopTyping()
+    try {
+      const ev = mode === 'note' ? await api.AddNote(convId, body) : await api.Send(convId, body)
+      if (saveTimer.current) clearTimeout(saveTimer.current)
+      saveTimer.current = null
+      pendingSave.current = null
+      dirty.current = false
+      setText((t) => (t === body ? '' : t))
+      api.SaveDraft(convId, '').catch(() => {})
+      onSent(ev, kind, body)
+    } catch (e) {
+      setError(describeError(e))
+    } finally {
+      setSending(false)
+      area.current?.focus()
+    }
+  }
+
+  const onKeyDown = (e: React.KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.altKey && !e.nativeEvent.isComposing) {
+      e.preventDefault()
+      void send()
+    }
+  }
+
+  const note = mode === 'note'
+  const over = utf8Length(text) > MAX_TEXT_BYTES
+  return (
+    <form
+      className={`composer${note ? ' note' : ''}`}
+      data-testid="composer"
+      data-mode={mode}
+      onSubmit={(e) => {
+        e.preventDefault()
+        void send()
+      }}
+    >
+      <div className="composer-tabs" role="tablist" aria-label="Compose">
+        <button
+          type="button"
+          role="tab"
+          aria-selected={!note}
+          className={!note ? 'on' : ''}
+          disabled={!canReply}
+          title={canReply ? 'Reply to the contact (r)' : 'Supervisors can add notes only'}
+          onClick={() => {
+            setMode('reply')
+            area.current?.focus()
+          }}
+          data-testid="composer-mode-reply"
+        >
+          Reply
+        </button>
+        <button
+          type="button"
+          role="tab"
+          aria-selected={note}
+          className={note ? 'on' : ''}
+          title="Internal note, only your team sees it (n)"
+          onClick={() => {
+            setMode('note')
+            stopTyping()
+            area.current?.focus()
+          }}
+          data-testid="composer-mode-note"
+        >
+          <LockIcon size={12} /> Private note
+        </button>
+        {!canReply && <span className="composer-hint">You are supervising: notes only</span>}
+      </div>
+      <textarea
+        ref={area}
+        className="composer-input"
+        data-testid="composer-input"
+        aria-label={note ? 'Internal note' : `Reply to ${contactName}`}
+        placeholder={note ? 'Write an internal note — only your team sees it' : `Reply to ${contactName}…`}
+        value={text}
+        rows={3}
+        onChange={(e) => change(e.target.value)}
+        onKeyDown={onKeyDown}
+        onBlur={stopTyping}
+      />
+      <div className="composer-foot">
+        {error ? (
+          <span className="composer-error" role="alert" data-testid="composer-error">
+            {error}
+          </span>
+        ) : (
+          <span className={`composer-help${over ? ' over' : ''}`}>
+            {over ? `Too long: at most ${MAX_TEXT_BYTES / 1024} KiB` : 'Enter to send · Shift+Enter for a new line'}
+          </span>
+        )}
+        <button type="submit" className={`btn primary${note ? ' note' : ''}`} disabled={sending || !text.trim() || over} data-testid="composer-send">
+          {note ? 'Add note' : 'Send'}
+        </button>
+      </div>
+    </form>
+  )
+})

@@ -1,0 +1,157 @@
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
+import type { Item, SeenMark } from '../../api/types'
+import { TimelineItem, type NameFn } from './TimelineItem'
+
+export interface TimelineProps {
+  convId: string
+  items: Item[]
+  seen: SeenMark[]
+  meId?: string
+  name: NameFn
+  nameOfId: (id: string) => string
+  hasOlder: boolean
+  loadingOlder: boolean
+  loading: boolean
+  newItemsTick: number
+  typingText: string
+  highlightId: string | null
+  onLoadOlder: () => void
+  onRetry: (id: string) => void
+  onDiscard: (id: string) => void
+  busyIds: Set<string>
+}
+
+/** Which items show "Seen by …": each other participant's mark sits under the last message or note
+ * it covers. */
+export function seenByItem(items: Item[], seen: SeenMark[], meId: string | undefined, nameOfId: (id: string) => string): Map<string, string[]> {
+  const out = new Map<string, string[]>()
+  const countable = items.filter((i) => i.seq > 0 && (i.kind === 'message.sent' || i.kind === 'note.added'))
+  for (const m of seen) {
+    if (!m || m.participant === meId || m.participant === 'system' || !(m.upTo > 0)) continue
+    let target: Item | undefined
+    for (let k = countable.length - 1; k >= 0; k--) {
+      const it = countable[k]
+      if (it.seq <= m.upTo) {
+        // "Seen by Maria" under Maria's own message says nothing: take the last covered item
+        // someone else made.
+        if (it.actor?.id === m.participant) continue
+        target = it
+        break
+      }
+    }
+    if (!target) continue
+    const list = out.get(target.id) ?? []
+    list.push(nameOfId(m.participant))
+    out.set(target.id, list)
+  }
+  return out
+}
+
+export function Timeline(props: TimelineProps) {
+  const { items, seen, meId, name, nameOfId, hasOlder, loadingOlder, loading, newItemsTick, typingText, highlightId, onLoadOlder, onRetry, onDiscard, busyIds } = props
+  const ref = useRef<HTMLDivElement>(null)
+  const atBottom = useRef(true)
+  const firstId = items.length ? items[0].id : ''
+  const prevFirst = useRef(firstId)
+  const prevHeight = useRef(0)
+  const [showJump, setShowJump] = useState(false)
+
+  const seenMap = useMemo(() => seenByItem(items, seen, meId, nameOfId), [items, seen, meId, nameOfId])
+
+  // Older items were prepended: keep what the user was looking at in place.
+  useLayoutEffect(() => {
+    const el = ref.current
+    if (!el) return
+    if (prevFirst.current && firstId !== prevFirst.current && !atBottom.current) {
+      el.scrollTop += el.scrollHeight - prevHeight.current
+    }
+    prevFirst.current = firstId
+    prevHeight.current = el.scrollHeight
+  })
+
+  // New items at the bottom: follow them when the user was at the bottom; else offer a jump.
+  useLayoutEffect(() => {
+    const el = ref.current
+    if (!el) return
+    if (atBottom.current) {
+      el.scrollTop = el.scrollHeight
+      prevHeight.current = el.scrollHeight
+    } else if (newItemsTick > 0) setShowJump(true)
+  }, [newItemsTick, typingText])
+
+  // Opening a conversation starts at the bottom.
+  useLayoutEffect(() => {
+    atBottom.current = true
+    setShowJump(false)
+  }, [props.convId])
+
+  useEffect(() => {
+    if (!highlightId) return
+    const el = ref.current?.querySelector<HTMLElement>(`[data-item="${CSS.escape(highlightId)}"]`)
+    if (el) {
+      atBottom.current = false
+      el.scrollIntoView?.({ block: 'center' })
+    }
+  }, [highlightId, items])
+
+  const onScroll = useCallback(() => {
+    const el = ref.current
+    if (!el) return
+    atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40
+    if (atBottom.current) setShowJump(false)
+    if (el.scrollTop < 120 && hasOlder && !loadingOlder) onLoadOlder()
+  }, [hasOlder, loadingOlder, onLoadOlder])
+
+  const jump = () => {
+    const el = ref.current
+    if (!el) return
+    el.scrollTop = el.scrollHeight
+    atBottom.current = true
+    setShowJump(false)
+  }
+
+  return (
+    <div className="timeline-wrap">
+      <div ref={ref} className="timeline" data-testid="timeline" onScroll={onScroll} aria-live="polite" aria-busy={loading}>
+        {hasOlder ? (
+          <div className="tl-older">
+            <button type="button" className="btn tiny ghost" onClick={onLoadOlder} disabled={loadingOlder} data-testid="load-older">
+              {loadingOlder ? 'Loading…' : 'Load earlier'}
+            </button>
+          </div>
+        ) : (
+          !loading && items.length > 0 && <div className="tl-start">Beginning of the conversation</div>
+        )}
+        {items.map((it) => (
+          <TimelineItem
+            key={it.id}
+            item={it}
+            name={name}
+            highlighted={it.id === highlightId}
+            seenBy={seenMap.get(it.id)}
+            onRetry={onRetry}
+            onDiscard={onDiscard}
+            busy={busyIds.has(it.id)}
+          />
+        ))}
+        <div className="typing-indicator" data-testid="typing-indicator" aria-live="polite">
+          {typingText && (
+            <>
+              <span className="typing-dots" aria-hidden="true">
+                <i />
+                <i />
+                <i />
+              </span>
+              {typingText}
+            </>
+          )}
+        </div>
+      </div>
+      {showJump && (
+        <button type="button" className="jump-latest" onClick={jump} data-testid="jump-latest">
+          New messages ↓
+        </button>
+      )}
+    </div>
+  )
+}

@@ -1,0 +1,89 @@
+import type { Participant } from '../api/types'
+
+const MIN = 60_000
+const HOUR = 60 * MIN
+const DAY = 24 * HOUR
+
+/** "now", "5m", "3h", "Tue", "Mar 4", "Mar 4, 2023": short, for list rows. */
+export function relativeTime(at: number, now = Date.now()): string {
+  if (!at) return ''
+  const d = now - at
+  if (d < MIN) return 'now'
+  if (d < HOUR) return `${Math.floor(d / MIN)}m`
+  if (d < DAY) return `${Math.floor(d / HOUR)}h`
+  const date = new Date(at)
+  if (d < 7 * DAY) return date.toLocaleDateString(undefined, { weekday: 'short' })
+  if (date.getFullYear() === new Date(now).getFullYear())
+    return date.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })
+  return date.toLocaleDateString(undefined, { month: 'short', day: 'numeric', year: 'numeric' })
+}
+
+/** A full local date and time, for tooltips. */
+export function fullTime(at: number): string {
+  if (!at) return ''
+  return new Date(at).toLocaleString(undefined, {
+    dateStyle: 'medium',
+    timeStyle: 'short',
+  })
+}
+
+/** "14:05" today, else "Mar 4, 14:05". */
+export function clockTime(at: number, now = Date.now()): string {
+  if (!at) return ''
+  const d = new Date(at)
+  const t = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
+  if (new Date(now).toDateString() === d.toDateString()) return t
+  return `${d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })}, ${t}`
+}
+
+/** The part of a participant id after its role prefix: "agent:ana" → "ana". */
+export function bareId(id: string): string {
+  const i = id.indexOf(':')
+  return i >= 0 ? id.slice(i + 1) : id
+}
+
+/** A name to show for a participant: its name, else a name made from its id. */
+export function nameOf(p: Participant | null | undefined, names?: Map<string, string>): string {
+  if (!p) return 'Someone'
+  if (p.name) return p.name
+  const known = names?.get(p.id)
+  if (known) return known
+  if (p.id === 'system') return 'Threadline'
+  if (p.role === 'visitor' || p.id.startsWith('visitor:')) return 'Visitor'
+  const bare = bareId(p.id)
+  return bare ? bare.charAt(0).toUpperCase() + bare.slice(1) : p.id
+}
+
+/** Up to two initials: "Ana Lima" → "AL", "maria" → "MA". */
+export function initials(name: string): string {
+  const words = name.trim().split(/[\s._-]+/).filter(Boolean)
+  if (words.length === 0) return '?'
+  if (words.length === 1) return words[0].slice(0, 2).toUpperCase()
+  return (words[0][0] + words[words.length - 1][0]).toUpperCase()
+}
+
+/** A stable hue for an id, for avatar colours. */
+export function hueOf(id: string): number {
+  let h = 0
+  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) >>> 0
+  return h % 360
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`
+}
+
+/** UTF-8 length of a string (the relay's limits count bytes). */
+export function utf8Length(s: string): number {
+  return new TextEncoder().encode(s).length
+}
+
+export const MAX_TEXT_BYTES = 32 * 1024
+export const MAX_TOPIC_CHARS = 200
+export const MAX_TAG_CHARS = 32
+export const MAX_TAGS = 20
+
+/** The document and window title for a total unread count. */
+export function titleFor(totalUnread: number): string {
+  return totalUnread > 0 ? `Threadline (${totalUnread})` : 'Threadline'
+}

@@ -1,0 +1,217 @@
+// The open conversation: its state, its row and seen marks, and its timeline (the newest page,
+// plus older pages loaded as the user scrolls up). Reloads on timeline:changed for this id.
+import { useCallback, useEffect, useRef, useState } from 'react'
+import { api, on, describeError } from '../api'
+import type { ConversationDetail, Item, MadeEvent } from '../api/types'
+import { EventInboxChanged, EventTimelineChanged } from '../events'
+import { EventReconnected } from '../api/transport'
+
+export const PAGE = 50
+
+export interface ConversationView {
+  detail: ConversationDetail | null
+  items: Item[]
+  hasOlder: boolean
+  loading: boolean
+  loadingOlder: boolean
+  error: string | null
+  /** Bumps when a reload brought new items (not when older ones were prepended). */
+  newItemsTick: number
+}
+
+/** The ids in a timeline:changed event's data, whatever way it was emitted. */
+export function idsOf(args: unknown[]): string[] | null {
+  const out: string[] = []
+  for (const a of args) {
+    if (typeof a === 'string') out.push(a)
+    else if (Array.isArray(a)) for (const x of a) if (typeof x === 'string') out.push(x)
+  }
+  return args.length === 0 ? null : out
+}
+
+/**
+ * Merges a fresh newest page into what is loaded. Older items stay when the page overlaps them
+ * (some canonical item of the page is at or below the newest loaded one); otherwise more arrived
+ * than a page holds and the loaded history is dropped (it would leave a gap).
+ */
+export function mergeNewest(
+  loaded: Item[],
+  loadedOlder: string | undefined,
+  page: { items: Item[]; older?: string },
+): { items: Item[]; older: string | undefined } {
+  const fresh = page.items ?? []
+  if (!page.older) return { items: fresh, older: undefined }
+  const seqs = fresh.filter((i) => i.seq > 0).map((i) => i.seq)
+  if (seqs.length === 0) return { items: fresh, older: page.older }
+  const minSeq = Math.min(...seqs)
+  const canonical = loaded.filter((i) => i.seq > 0)
+  const maxLoaded = canonical.length ? Math.max(...canonical.map((i) => i.seq)) : 0
+  if (maxLoaded < minSeq) return { items: fresh, older: page.older }
+  const ids = new Set(fresh.map((i) => i.id))
+  const keep = canonical.filter((i) => i.seq < minSeq && !ids.has(i.id))
+  return { items: [...keep, ...fresh], older: keep.length ? loadedOlder : page.older }
+}
+
+export function useConversation(id: string) {
+  const [view, setView] = useState<ConversationView>({
+    detail: null,
+    items: [],
+    hasOlder: false,
+    loading: true,
+    loadingOlder: false,
+    error: null,
+    newItemsTick: 0,
+  })
+  const itemsRef = useRef<Item[]>([])
+  const olderRef = useRef<string | undefined>(undefined)
+  const optimistic = useRef(new Map<string, { item: Item; until: number }>())
+  const inflight = useRef<Promise<void> | null>(null)
+  const again = useRef(false)
+  const alive = useRef(true)
+  const idRef = useRef(id)
+  idRef.current = id
+
+  const publish = useCallback((patch: Partial<ConversationView>, newItems = false) => {
+    const now = Date.now()
+    const present = new Set(itemsRef.current.map((i) => i.id))
+    for (const [k, o] of optimistic.current) if (present.has(k) || o.until < now) optimistic.current.delete(k)
+    const items = [...itemsRef.current, ...[...optimistic.current.values()].map((o) => o.item)]
+    setView((v) => ({
+      ...v,
+      ...patch,
+      items,
+      hasOlder: !!olderRef.current,
+      newItemsTick: newItems ? v.newItemsTick + 1 : v.newItemsTick,
+    }))
+  }, [])
+
+  const reload = useCallback((): Promise<void> => {
+    if (inflight.current) {
+      again.current = true
+      return inflight.current
+    }
+    const convId = idRef.current
+    const run = async () => {
+      try {
+        const [detail, page] = await Promise.all([api.Conversation(convId), api.Timeline(convId, '', PAGE)])
+        if (!alive.current || idRef.current !== convId) return
+        const before = itemsRef.current
+        const merged = mergeNewest(before, olderRef.current, page ?? { items: [] })
+        itemsRef.current = merged.items
+        olderRef.current = merged.older
+        const lastBefore = before.length ? before[before.length - 1].id : ''
+        const lastAfter = merged.items.length ? merged.items[merged.items.length - 1].id : ''
+        publish({ detail, loading: false, error: null }, lastBefore !== lastAfter || before.length !== merged.items.length)
+      } catch (e) {
+        if (!alive.current || idRef.current !== convId) return
+        publish({ loading: false, error: describeError(e) })
+      }
+    }
+    const p = run().finally(() => {
+      inflight.current = null
+      if (again.current && alive.current) {
+        again.current = false
+        void reload()
+      }
+    })
+    inflight.current = p
+    return p
+  }, [publish])
+
+  /** Reloads only the conversation's state and row (an inbox change may touch them). */
+  const detailTimer = useRef<ReturnType<typeof setTimeout> | null>(null)
+  const reloadDetail = useCallback(() => {
+    if (detailTimer.current) return
+    detailTimer.current = setTimeout(async () => {
+      detailTimer.current = null
+      const convId = idRef.current
+      try {
+        const detail = await api.Conversation(convId)
+        if (alive.current && idRef.current === convId) setView((v) => ({ ...v, detail }))
+      } catch {
+        // the next full reload reports it
+      }
+    }, 150)
+  }, [])
+
+  const loadOlder = useCallback(async (): Promise<boolean> => {
+    const cursor = olderRef.current
+    const convId = idRef.current
+    if (!cursor) return false
+    setView((v) => ({ ...v, loadingOlder: true }))
+    try {
+      const page = await api.Timeline(convId, cursor, PAGE)
+      if (!alive.current || idRef.current !== convId) return false
+      const have = new Set(itemsRef.current.map((i) => i.id))
+      itemsRef.current = [...(page.items ?? []).filter((i) => !have.has(i.id)), ...itemsRef.current]
+      olderRef.current = page.older || undefined
+      publish({ loadingOlder: false })
+      return true
+    } catch (e) {
+      publish({ loadingOlder: false, error: describeError(e) })
+      return false
+    }
+  }, [publish])
+
+  /** Loads older pages until the item is in memory (a search hit deep in the history). */
+  const ensureItem = useCallback(
+    async (itemId: string): Promise<boolean> => {
+      for (let i = 0; i < 200; i++) {
+        if (itemsRef.current.some((it) => it.id === itemId)) return true
+        if (!olderRef.current) return false
+        if (!(await loadOlder())) return false
+      }
+      return false
+    },
+    [loadOlder],
+  )
+
+  /** Shows an event the user just made as pending until the timeline has it. */
+  const addOptimistic = useCallback(
+    (ev: MadeEvent | null | undefined, kind: string, text?: string) => {
+      if (!ev || typeof ev !== 'object' || !ev.id) return
+      if (itemsRef.current.some((i) => i.id === ev.id)) return
+      optimistic.current.set(ev.id, {
+        until: Date.now() + 10_000,
+        item: {
+          id: ev.id,
+          kind: ev.kind ?? kind,
+          actor: ev.actor ?? { id: '', role: 'agent' },
+          text,
+          seq: 0,
+          at: ev.at ?? Date.now(),
+          mine: true,
+          state: 'pending',
+          data: (ev.data as Record<string, unknown>) ?? null,
+        },
+      })
+      publish({}, true)
+    },
+    [publish],
+  )
+
+  useEffect(() => {
+    alive.current = true
+    itemsRef.current = []
+    olderRef.current = undefined
+    optimistic.current.clear()
+    setView({ detail: null, items: [], hasOlder: false, loading: true, loadingOlder: false, error: null, newItemsTick: 0 })
+    void reload()
+    const offTimeline = on(EventTimelineChanged, (...args) => {
+      const ids = idsOf(args)
+      if (!ids || ids.length === 0 || ids.includes(id)) void reload()
+    })
+    const offInbox = on(EventInboxChanged, () => reloadDetail())
+    const offBack = on(EventReconnected, () => void reload())
+    return () => {
+      alive.current = false
+      offTimeline()
+      offInbox()
+      offBack()
+      if (detailTimer.current) clearTimeout(detailTimer.current)
+      detailTimer.current = null
+    }
+  }, [id, reload, reloadDetail])
+
+  return { ...view, reload, loadOlder, ensureItem, addOptimistic }
+}
