@@ -37,7 +37,7 @@ frontend: setup
 
 ## build: the production binary, build/bin/threadline
 build: frontend
-	$(WAILS) build -s -tags $(TAGS) -o threadline
+	$(WAILS) build -s -m -skipbindings -tags $(TAGS) -o threadline
 
 test-go:
 	THREADLINE_BIN=$(CURDIR)/$(BIN) $(GO) test -race -tags $(TAGS) ./...
