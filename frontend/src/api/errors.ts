@@ -13,6 +13,7 @@ export const KNOWN_CODES = [
   'invalid',
   'too_large',
   'not_found',
+  'not_ready', // the Go side before its store is open
 ] as const
 
 export type ErrorCode = (typeof KNOWN_CODES)[number] | 'error' | 'network' | (string & {})

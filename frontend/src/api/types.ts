@@ -190,9 +190,10 @@ export interface SyncState {
   received?: number
   backlog?: number
   attempt?: number
-  retryAt?: number // Unix ms
+  retryAt?: number | string // Unix ms, or an RFC 3339 time (Go's time.Time)
 }
 
+/** Status(); also the data of sync:state and inbox:changed. */
 export interface Status {
   sync: SyncState
   pending: number
@@ -239,4 +240,12 @@ export interface TypingEvent {
   conv: string
   participant: Participant
   on: boolean
+}
+
+/** The Status in an event's arguments, if one is there. */
+export function statusIn(args: unknown[]): Status | null {
+  for (const a of args) {
+    if (a && typeof a === 'object' && 'sync' in a && typeof (a as Status).totalUnread === 'number') return a as Status
+  }
+  return null
 }

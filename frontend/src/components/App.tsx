@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
 import { api, describeError, on, EventReconnected } from '../api'
 import type { AttributeDef, Info, InboxQuery, Participant, Row, SavedView, SearchHit, Status, TypingEvent, View } from '../api/types'
+import { statusIn } from '../api/types'
 import { EventInboxChanged, EventSyncState, EventTyping } from '../events'
 import { nameOf, titleFor } from '../lib/format'
 import { isTypingTarget, useLatest } from '../lib/hooks'
@@ -19,6 +20,7 @@ import { StatusBanner } from './StatusBar'
 
 const DEFAULT_QUERY: InboxQuery = { view: 'open', sort: 'activity' }
 const COUNTS_MIN_INTERVAL_MS = 1000
+const UNREAD_COUNT_PAGE = 100
 
 type Overlay = 'shortcuts' | 'settings' | 'new' | null
 
@@ -64,6 +66,7 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
   const [query, setQuery] = useState<InboxQuery>(DEFAULT_QUERY)
   const [counts, setCounts] = useState<Partial<Record<View, ViewCount>>>({})
   const [activeIndex, setActiveIndex] = useState(0)
+  const activeId = useRef<string | null>(null) // the conversation under the keyboard cursor
   const [selectedId, setSelectedId] = useState<string | null>(null)
   const [highlight, setHighlight] = useState<{ item: string; nonce: number } | null>(null)
   const [search, setSearch] = useState('')
@@ -81,8 +84,16 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
   const key = queryKey(query)
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const win = useMemo(() => new InboxWindow((q) => api.Inbox(q), query, { pageSize }), [key, pageSize])
-  useSyncExternalStore(win.subscribe, win.getVersion)
+  const winVersion = useSyncExternalStore(win.subscribe, win.getVersion)
   const winRef = useLatest(win)
+  /** Moves the keyboard cursor to a row (it then follows that row when the list reorders). */
+  const moveTo = useCallback(
+    (index: number) => {
+      activeId.current = winRef.current.rowAt(index)?.id ?? null
+      setActiveIndex(index)
+    },
+    [winRef],
+  )
 
   // --- loading -------------------------------------------------------------------------------
 
@@ -117,7 +128,12 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
     void loadWorkspace()
   }, [refreshStatus, loadWorkspace])
 
-  const countsState = useRef({ last: 0, timer: 0 as unknown as ReturnType<typeof setTimeout> | 0, views: new Set<View>() })
+  const countsState = useRef({
+    last: 0,
+    timer: 0 as ReturnType<typeof setTimeout> | 0,
+    views: new Set<View>(),
+    totals: undefined as boolean | undefined, // does Inbox answer `total`?
+  })
   const refreshCounts = useCallback((views?: View[]) => {
     const st = countsState.current
     for (const v of views && views.length ? views : VIEWS.map((x) => x.view)) st.views.add(v)
@@ -131,11 +147,20 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
       const results = await Promise.all(
         todo.map(async (view) => {
           try {
-            const [all, unread] = await Promise.all([
-              api.Inbox({ view, sort: 'activity', limit: 1 }),
-              api.Inbox({ view, sort: 'activity', unreadOnly: true, limit: 1 }),
+            // With totals, one-row pages are enough; without, count the unread rows of one page.
+            const probe = st.totals !== false
+            const unreadQ = { view, sort: 'activity' as const, unreadOnly: true }
+            let [unread, all] = await Promise.all([
+              api.Inbox({ ...unreadQ, limit: probe ? 1 : UNREAD_COUNT_PAGE }),
+              probe ? api.Inbox({ view, sort: 'activity', limit: 1 }) : Promise.resolve(null),
             ])
-            return [view, { total: all?.total, unread: unread?.total }] as const
+            if (typeof unread?.total === 'number') {
+              st.totals = true
+              return [view, { total: all?.total, unread: unread.total }] as const
+            }
+            st.totals = false
+            if (probe && unread?.next) unread = await api.Inbox({ ...unreadQ, limit: UNREAD_COUNT_PAGE })
+            return [view, { unread: unread?.rows?.length ?? 0, more: !!unread?.next }] as const
           } catch {
             return [view, {}] as const
           }
@@ -160,14 +185,17 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
   useEffect(() => {
     const offInbox = on(EventInboxChanged, (...args) => {
       winRef.current.refresh()
-      refreshStatus()
+      const st = statusIn(args)
+      if (st) setStatus(st)
+      else refreshStatus()
       const views = args.flat().filter((v): v is View => typeof v === 'string' && VIEWS.some((x) => x.view === v))
       refreshCounts(views.length ? [...views, 'all'] : undefined)
     })
     let lastState = ''
-    const offSync = on(EventSyncState, (data) => {
-      const d = data as Partial<Status> | undefined
-      if (d && typeof d === 'object' && d.sync && typeof d.totalUnread === 'number') setStatus(d as Status)
+    const offSync = on(EventSyncState, (...args) => {
+      const d = args[0] as Partial<Status> | undefined
+      const st = statusIn(args)
+      if (st) setStatus(st)
       else refreshStatus()
       const state = (d?.sync?.state ?? (d as { state?: string } | undefined)?.state ?? '') as string
       if (state === 'online' && lastState !== 'online') {
@@ -200,16 +228,27 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
 
   const changeQuery = useCallback((q: InboxQuery) => {
     setQuery(q)
+    activeId.current = null
     setActiveIndex(0)
   }, [])
 
   const open = useCallback((id: string, index?: number) => {
     setSelectedId(id)
     setHighlight(null)
-    if (index !== undefined) setActiveIndex(index)
-  }, [])
+    if (index !== undefined) moveTo(index)
+  }, [moveTo])
 
   const onOpenRow = useCallback((row: Row, index: number) => open(row.id, index), [open])
+
+  // The keyboard cursor follows its conversation when the list reorders (a new message moves a
+  // row to the top).
+  useEffect(() => {
+    const row = win.rowAt(activeIndex)
+    if (row && row.id === activeId.current) return
+    const i = activeId.current ? win.indexOf(activeId.current) : -1
+    if (i >= 0) setActiveIndex(i)
+    else if (row) activeId.current = row.id
+  }, [win, winVersion, activeIndex])
 
   const { hits, error: searchError, busy: searchBusy, done: searchDone } = useSearch(search)
   useEffect(() => setSearchActive(0), [search])
@@ -220,9 +259,9 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
       setSelectedId(h.conv)
       setHighlight(h.item ? { item: h.item, nonce: Date.now() } : null)
       const i = winRef.current.indexOf(h.conv)
-      if (i >= 0) setActiveIndex(i)
+      if (i >= 0) moveTo(i)
     },
-    [winRef],
+    [winRef, moveTo],
   )
 
   // --- keyboard -------------------------------------------------------------------------------
@@ -250,7 +289,7 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
         }
         const max = s.win.total - 1
         if (max < 0) return
-        setActiveIndex(Math.max(0, Math.min(max, s.activeIndex + d)))
+        moveTo(Math.max(0, Math.min(max, s.activeIndex + d)))
       }
       switch (e.key) {
         case 'j':
@@ -301,7 +340,7 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
     }
     window.addEventListener('keydown', onKey)
     return () => window.removeEventListener('keydown', onKey)
-  }, [kb, open, chooseHit])
+  }, [kb, open, chooseHit, moveTo])
 
   // --- saved views ----------------------------------------------------------------------------
 

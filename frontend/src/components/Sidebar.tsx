@@ -6,6 +6,8 @@ import { ConnectionIndicator } from './StatusBar'
 export interface ViewCount {
   total?: number
   unread?: number
+  /** More unread than counted (the Go side gave no total). */
+  more?: boolean
 }
 
 export const VIEWS: { view: View; label: string; icon: React.ReactNode }[] = [
@@ -93,6 +95,7 @@ export function Sidebar(props: SidebarProps) {
                 {c?.unread ? (
                   <span className="nav-count unread" title={`${c.unread} with unread messages`} data-testid={`view-${view}-unread`}>
                     {c.unread}
+                    {c.more ? '+' : ''}
                   </span>
                 ) : c?.total !== undefined ? (
                   <span className="nav-count" title={`${c.total} conversations`}>

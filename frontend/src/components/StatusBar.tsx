@@ -41,8 +41,9 @@ export function ConnectionIndicator({ status, onClick }: { status: Status | null
   )
 }
 
-function retryIn(at: number | undefined, now: number): string {
-  if (!at) return ''
+function retryIn(retryAt: number | string | undefined, now: number): string {
+  const at = typeof retryAt === 'string' ? Date.parse(retryAt) : retryAt
+  if (!at || Number.isNaN(at)) return ''
   const s = Math.max(0, Math.round((at - now) / 1000))
   if (s <= 0) return 'Retrying now…'
   if (s < 60) return `Next retry in ${s} s.`

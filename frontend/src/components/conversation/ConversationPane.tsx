@@ -49,7 +49,7 @@ function detailsPreference(): boolean {
   } catch {
     // no storage
   }
-  return typeof window === 'undefined' || window.innerWidth >= 1200
+  return typeof window === 'undefined' || window.innerWidth >= 1440
 }
 
 export const ConversationPane = forwardRef<ConversationHandle, ConversationPaneProps>(function ConversationPane({ id, highlight }, ref) {
@@ -104,6 +104,8 @@ export const ConversationPane = forwardRef<ConversationHandle, ConversationPaneP
       setActionError(null)
       try {
         await fn()
+        // The event is stored before the call returns: show it now, not after the batched event.
+        void conv.reload()
         app.refreshStatus()
         return null
       } catch (e) {
@@ -191,6 +193,7 @@ export const ConversationPane = forwardRef<ConversationHandle, ConversationPaneP
   const onSent = useCallback(
     (ev: MadeEvent | null, kind: string, text: string) => {
       conv.addOptimistic(ev, kind, text)
+      void conv.reload()
       app.refreshStatus()
     },
     [conv, app],
@@ -348,6 +351,7 @@ export const ConversationPane = forwardRef<ConversationHandle, ConversationPaneP
               onChange={async (add, remove) => {
                 try {
                   await api.ChangeTags(id, add, remove)
+                  void conv.reload()
                   return null
                 } catch (e) {
                   return normalizeError(e).message
@@ -398,6 +402,7 @@ export const ConversationPane = forwardRef<ConversationHandle, ConversationPaneP
               onSet={async (key: string, value: AttrValue) => {
                 try {
                   await api.SetAttributes(id, { [key]: value })
+                  void conv.reload()
                   return null
                 } catch (e) {
                   return normalizeError(e).message
@@ -420,6 +425,7 @@ export const ConversationPane = forwardRef<ConversationHandle, ConversationPaneP
           onStart={async (topic) => {
             try {
               await api.StartThread(id, topic)
+              void conv.reload()
               app.refreshStatus()
               return null
             } catch (e) {

@@ -1,0 +1,166 @@
+import { fireEvent, render, screen, within } from '@testing-library/react'
+import { describe, expect, it, vi } from 'vitest'
+import { Timeline, seenByItem } from './Timeline'
+import { describeLifecycle, failureText } from './TimelineItem'
+import { nameOf } from '../../lib/format'
+import { ANA, MARIA, ME, item } from '../../test/fixtures'
+import type { Item } from '../../api/types'
+
+const name = (p: Parameters<typeof nameOf>[0]) => nameOf(p)
+const nameOfId = (id: string) => ({ 'agent:ana': 'Ana', 'contact:maria': 'Maria' })[id] ?? id
+
+function renderTimeline(items: Item[], extra: Partial<Parameters<typeof Timeline>[0]> = {}) {
+  const onRetry = vi.fn()
+  const onDiscard = vi.fn()
+  render(
+    <Timeline
+      convId="c1"
+      items={items}
+      seen={[]}
+      meId={ME.id}
+      name={name}
+      nameOfId={nameOfId}
+      hasOlder={false}
+      loadingOlder={false}
+      loading={false}
+      newItemsTick={0}
+      typingText=""
+      highlightId={null}
+      onLoadOlder={() => {}}
+      onRetry={onRetry}
+      onDiscard={onDiscard}
+      busyIds={new Set()}
+      {...extra}
+    />,
+  )
+  return { onRetry, onDiscard }
+}
+
+describe('Timeline', () => {
+  it('shows thread start and end separators with their topics', () => {
+    renderTimeline([
+      item('thread.started', { topic: 'Customer server offline (Ticket #1929383)', thread: 't1', actor: ANA }),
+      item('message.sent', { text: 'It is down again', thread: 't1' }),
+      item('thread.ended', { topic: 'Customer server offline (Ticket #1929383)', thread: 't1', actor: { id: 'system', role: 'system' } }),
+      item('thread.started', { topic: '', thread: 't2', actor: { id: 'system', role: 'system' } }),
+    ])
+    const seps = screen.getAllByTestId('thread-separator')
+    expect(seps.map((s) => s.textContent)).toEqual([
+      'Thread started · Customer server offline (Ticket #1929383)',
+      'Thread ended · Customer server offline (Ticket #1929383)',
+      'Thread started',
+    ])
+    expect(seps[0]).toHaveAttribute('role', 'separator')
+  })
+
+  it('puts the contact left, the team right with names, and notes visibly apart', () => {
+    renderTimeline([
+      item('message.sent', { id: 'm1', text: 'Hello?', actor: MARIA }),
+      item('message.sent', { id: 'm2', text: 'On it', actor: ANA }),
+      item('note.added', { id: 'n1', text: 'Check the billing provider', actor: ANA }),
+    ])
+    const [contact, agent] = screen.getAllByTestId('timeline-message')
+    expect(contact).toHaveClass('left')
+    expect(contact).toHaveTextContent('Maria Silva')
+    expect(agent).toHaveClass('right')
+    expect(agent).toHaveTextContent('Ana Souza')
+    const note = screen.getByTestId('timeline-note')
+    expect(note).toHaveClass('note')
+    expect(note).toHaveTextContent('Internal note')
+    expect(note.querySelector('svg')).not.toBeNull() // the lock
+    expect(note).toHaveTextContent('Check the billing provider')
+  })
+
+  it('marks my items pending, sent or failed, with Retry and Discard on failures', () => {
+    const { onRetry, onDiscard } = renderTimeline([
+      item('message.sent', { id: 'p', text: 'pending one', actor: ME, mine: true, state: 'pending', seq: 0 }),
+      item('message.sent', { id: 's', text: 'sent one', actor: ME, mine: true, state: 'sent' }),
+      item('message.sent', {
+        id: 'f',
+        text: 'failed one',
+        actor: ME,
+        mine: true,
+        state: 'failed',
+        seq: 0,
+        error: { code: 'too_large', message: 'the message is over 32 KiB' },
+      }),
+    ])
+    const states = screen.getAllByTestId('item-state').map((s) => s.dataset.state)
+    expect(states).toEqual(['pending', 'sent', 'failed'])
+    const failed = screen.getAllByTestId('timeline-message')[2]
+    expect(failed).toHaveClass('failed')
+    expect(within(failed).getByTestId('item-error')).toHaveTextContent('the message is over 32 KiB')
+    fireEvent.click(within(failed).getByTestId('retry-button'))
+    expect(onRetry).toHaveBeenCalledWith('f')
+    fireEvent.click(within(failed).getByTestId('discard-button'))
+    expect(onDiscard).toHaveBeenCalledWith('f')
+    // only the failed item offers them
+    expect(screen.getAllByTestId('retry-button')).toHaveLength(1)
+  })
+
+  it('explains a resolve the relay refused as stale', () => {
+    const it = item('status.changed', {
+      actor: ME,
+      mine: true,
+      state: 'failed',
+      data: { status: 'resolved' },
+      error: { code: 'stale', message: 'a new message arrived (seq 12) after what you saw (seq 10)' },
+    })
+    expect(failureText(it)).toBe('Not resolved: a new message arrived — read it first')
+    renderTimeline([it])
+    expect(screen.getByTestId('item-error')).toHaveTextContent('Not resolved: a new message arrived — read it first')
+  })
+
+  it('shows lifecycle events as small centred lines', () => {
+    renderTimeline([
+      item('status.changed', { actor: ANA, data: { status: 'resolved' } }),
+      item('status.changed', { actor: { id: 'system', role: 'system' }, data: { status: 'open' } }),
+      item('assignee.changed', { actor: ANA, data: { assignee: { id: 'agent:me', role: 'agent', name: 'Sam Lee' } } }),
+      item('participant.joined', { actor: ANA, data: { participant: { id: 'agent:ana', role: 'supervisor' } } }),
+      item('priority.changed', { actor: ANA, data: { priority: 'urgent' } }),
+      item('tags.changed', { actor: ANA, data: { add: ['vip'], remove: ['old', 'stale'] } }),
+      item('seen.marked', { actor: MARIA, data: { upTo: 3 } }),
+    ])
+    expect(screen.getAllByTestId('timeline-event').map((e) => e.textContent)).toEqual([
+      'Ana Souza resolved the conversation',
+      'Reopened by a new message',
+      'Ana Souza assigned the conversation to Sam Lee',
+      'Ana Souza joined as supervisor',
+      'Ana Souza set priority to urgent',
+      'Ana Souza added tag vip and removed tags old, stale',
+    ])
+  })
+
+  it('says "Seen by" under the last item each other participant has seen', () => {
+    const items = [
+      item('message.sent', { id: 'a', seq: 5, actor: MARIA, text: 'hi' }),
+      item('message.sent', { id: 'b', seq: 6, actor: ME, mine: true, state: 'sent', text: 'hello' }),
+      item('message.sent', { id: 'c', seq: 7, actor: ME, mine: true, state: 'sent', text: 'more' }),
+    ]
+    const seen = [
+      { participant: 'contact:maria', upTo: 6 },
+      { participant: 'agent:ana', upTo: 7 },
+    ]
+    expect(Object.fromEntries(seenByItem(items, seen, ME.id, nameOfId))).toEqual({ b: ['Maria'], c: ['Ana'] })
+    renderTimeline(items, { seen })
+    const marks = screen.getAllByTestId('seen-by')
+    expect(marks.map((m) => m.textContent)).toEqual(['Seen by Maria', 'Seen by Ana'])
+  })
+
+  it('shows who is typing and a highlighted item', () => {
+    renderTimeline([item('note.added', { id: 'hit', text: 'the one' })], { typingText: 'Maria is typing…', highlightId: 'hit' })
+    expect(screen.getByTestId('typing-indicator')).toHaveTextContent('Maria is typing…')
+    expect(screen.getByTestId('timeline-note')).toHaveAttribute('data-highlighted', 'true')
+  })
+
+  it('offers to load older items', () => {
+    const onLoadOlder = vi.fn()
+    renderTimeline([item('message.sent', { text: 'x' })], { hasOlder: true, onLoadOlder })
+    fireEvent.click(screen.getByTestId('load-older'))
+    expect(onLoadOlder).toHaveBeenCalled()
+  })
+
+  it('describes what it does not know without crashing', () => {
+    expect(describeLifecycle(item('something.new', { actor: ANA }), name)).toBe('Ana Souza: something.new')
+  })
+})
