@@ -9,12 +9,10 @@ import (
 
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/backend/inbox"
+	"github.com/threadline/threadline/sync/client"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
-
-// rl0 returns the device's cursor seq.
-func rl0(d *device) uint64 { _, s := d.cursor(); return s }
 
 // knownBug skips a test that shows a bug not fixed yet, unless
 // THREADLINE_KNOWN_BUGS=1: then it runs, and fails while the bug is there.
@@ -25,26 +23,17 @@ func knownBug(t *testing.T, what string) {
 	}
 }
 
-// TestSupervisorSeenMarksSplitAContactsDevices: an agent marks a
+// TestSupervisorSeenMarksKeepAContactsDevicesTogether: an agent marks a
 // conversation seen, then joins it as a supervisor. The contact's device
 // that was live received the seen mark (it was visible then); a device of
-// the same contact that syncs afterwards does not, because the relay judges
-// visibility on the conversation's current state (conv.Visible hides every
-// event whose actor is a supervisor now, including what it did before it
-// became one). The contact's two devices then hold different histories and
-// different states (Seen), and no resync heals the live one: its events are
-// at or below its cursor.
+// the same contact that syncs afterwards must receive it too, and both must
+// hold the same state.
 //
-// Suspected cause: sync/relay's backlog (session.planFor → visible) and
-// live fan-out (workspace.publish) both call conv.Visible with the current
-// state, and conv.Visible hides an event when e.Actor is a supervisor
-// *now* (c.IsSupervisor(e.Actor.ID)), not when it was made. The reverse
-// also holds: a supervisor's marks made while supervising become visible to
-// a device that syncs after it leaves, while a live device never got them.
-// A fix judges the actor's role at the event (e.g. record it in the event,
-// or derive visibility from the log in order) in conv.Visible.
-func TestSupervisorSeenMarksSplitAContactsDevices(t *testing.T) {
-	knownBug(t, "a contact's devices diverge when an agent who marked seen becomes a supervisor (see the comment)")
+// This was a bug (found here, fixed in conv by ad6d095): conv.Visible hid
+// every event whose actor was a supervisor at the time of asking, so the
+// relay's backlog (judged on the current state) left out the mark the live
+// device had received, and the contact's two devices diverged for good.
+func TestSupervisorSeenMarksKeepAContactsDevicesTogether(t *testing.T) {
 	r := startRelay(t, relay.Options{})
 	anaD := newInboxDevice(t, r, "ana-laptop", ana, agentAuth(tokAna), nil)
 	benD := newInboxDevice(t, r, "ben-desktop", ben, agentAuth(tokBen), nil)
@@ -136,6 +125,7 @@ func TestLateVisitorConversationReachesTheIdentifiedDevice(t *testing.T) {
 	}
 	agent.kick()
 	agent.waitSettled(t)
+	_, wEnd := agent.cursor() // w's last event
 	// The contact writes from its phone: the tablet, live, receives it, and
 	// its cursor passes w's events (which it may not see yet).
 	p, err := phone.mem.Create(conv.Created{Subject: "From the phone"})
@@ -148,12 +138,17 @@ func TestLateVisitorConversationReachesTheIdentifiedDevice(t *testing.T) {
 		_, ok := tablet.mem.Canonical(p.Conv)
 		return ok
 	})
-	if _, s := tablet.cursor(); s <= rl0(agent) {
-		t.Fatalf("the tablet's cursor %d is not past w", s)
+	if _, s := tablet.cursor(); s <= wEnd {
+		t.Fatalf("the tablet's cursor %d is not past w's last event %d", s, wEnd)
 	}
 	// Both devices of the contact reconnect: the visitor token in the
 	// tablet's hello moves w to the contact.
+	conns := tablet.proxy.conns.Load()
 	tablet.proxy.cut()
+	waitFor(t, 10*time.Second, "the tablet's new session", func() bool {
+		cl := tablet.client()
+		return tablet.proxy.conns.Load() > conns && cl.State() == client.StateOnline
+	})
 	for _, d := range []*device{agent, tablet, phone} {
 		d.waitSettled(t)
 	}

@@ -16,29 +16,16 @@ import (
 	"github.com/threadline/threadline/sync/protocol"
 )
 
-// inboxLocal adapts *inbox.Inbox to client.Local and client.WelcomeReceiver.
-//
-// *inbox.Inbox has the right method names but not the right signatures:
-// Acknowledged takes []store.Outcome (a twin of client.Outcome) and Welcomed
-// takes (identity, lastMid) instead of a protocol.Welcome, so it does not
-// satisfy either interface as is (see TestInboxIsAClientLocal). This is the
-// one-line adaptation inbox's doc comment asks of its caller.
-type inboxLocal struct{ in *inbox.Inbox }
+// inboxLocal hands *inbox.Inbox to the client as a client.Local and a
+// client.WelcomeReceiver. It is a client.Local as is; its Welcomed takes
+// (identity, lastMid), not a protocol.Welcome, so it is not a
+// WelcomeReceiver (see TestInboxIsAClientLocal): this is the one-line
+// adaptation inbox's doc comment asks of its caller.
+type inboxLocal struct{ *inbox.Inbox }
 
-func (l inboxLocal) Cursor() (string, uint64, error) { return l.in.Cursor() }
-func (l inboxLocal) Pending() ([]conv.Event, error)  { return l.in.Pending() }
-func (l inboxLocal) ApplyCanonical(epoch string, events []conv.Event, upTo uint64) error {
-	return l.in.ApplyCanonical(epoch, events, upTo)
+func (l inboxLocal) Welcomed(w protocol.Welcome) error {
+	return l.Inbox.Welcomed(w.Identity, w.LastMid)
 }
-func (l inboxLocal) Reset(epoch string) error { return l.in.Reset(epoch) }
-func (l inboxLocal) Acknowledged(results []client.Outcome) error {
-	out := make([]inbox.Outcome, len(results))
-	for i, r := range results {
-		out[i] = inbox.Outcome{ID: r.ID, Seq: r.Seq, Err: r.Err}
-	}
-	return l.in.Acknowledged(out)
-}
-func (l inboxLocal) Welcomed(w protocol.Welcome) error { return l.in.Welcomed(w.Identity, w.LastMid) }
 
 // recorder remembers, for one device across all its clients and restarts,
 // every event it made (by id, with its mid) and every outcome the relay
