@@ -161,10 +161,14 @@ func runConvergence(t *testing.T, seed uint64, actions int) {
 	visitor.waitOnline(t) // the relay names the visitor at its first welcome
 
 	restartAt := actions / 2 // at least one relay restart per run
+	identifyAt := actions/3 + w.rng.IntN(actions/3+1)
 	for step := range actions {
 		w.tick()
 		x := w.rng.Float64()
 		switch {
+		case step == identifyAt:
+			w.stats["visitor identified"]++
+			w.identify(visitor, "77")
 		case x < 0.012 || step == restartAt:
 			w.stats["relay restarts"]++
 			r.restart()
@@ -647,4 +651,35 @@ func (w *world) botAction(d *device) {
 		return
 	}
 	w.note(d, "bot action", e, err)
+}
+
+// identify makes the visitor's device say hello as contact externalID with
+// its visitor token: the relay logs contact.identified and the visitor's
+// conversations become the contact's; the device, now the contact, gets
+// the contact's other conversations whole. Then the device forgets the
+// token, so that later hellos do not identify again (one that does can
+// move a conversation created for the visitor id in the meantime without
+// its history: see TestLateVisitorConversationReachesTheIdentifiedDevice).
+//
+// The device first settles as the visitor: events it resent after
+// identifying, had it lost their acks, would be processed again under the
+// contact (TestResendAcrossIdentificationIsAnsweredOnce).
+func (w *world) identify(d *device, externalID string) {
+	visitorID := d.identity().ID
+	delete(w.offline, d)
+	delete(w.blocked, d)
+	d.proxy.block(false)
+	d.start()
+	d.kick()
+	d.waitSettled(w.t)
+	d.stop()
+	d.auth = protocol.Auth{Kind: protocol.AuthContact, ContactID: externalID, Hash: contactHash(externalID), VisitorToken: d.auth.VisitorToken}
+	d.start()
+	d.waitOnline(w.t)
+	d.stop()
+	d.auth.VisitorToken = ""
+	d.start()
+	contact := "contact:" + externalID
+	w.ownedBy[contact] = append(w.ownedBy[contact], w.ownedBy[visitorID]...)
+	delete(w.ownedBy, visitorID)
 }
