@@ -43,6 +43,7 @@ type session struct {
 	ws     *workspace
 	who    conv.Participant
 	device string
+	alias  string // a contact's session: the visitor whose token it showed (its mids count as this device's)
 
 	// Reader-owned.
 	events tokenBucket
@@ -563,6 +564,7 @@ func (s *session) hello(f *inFrame) bool {
 		// The device's cursor is a visitor's the first time it says hello
 		// as this contact: the contact's other conversations come whole.
 		s.fresh = identify.Contact != who.ID
+		s.alias = identify.ID
 		r := &request{kind: reqIdentify, visitorID: identify.ID, visitor: identify, contact: who}
 		if err = w.submit(r); err == nil && len(r.identified) > 0 {
 			s.skipHistory = map[string]bool{}
@@ -579,6 +581,14 @@ func (s *session) hello(f *inFrame) bool {
 	lastMid, err := s.srv.log.LastMid(w.id, who.ID, s.device)
 	if err != nil {
 		return s.unavailable(err)
+	}
+	if s.alias != "" {
+		// What this device pushed as the visitor it was has outcomes too.
+		vm, err := s.srv.log.LastMid(w.id, s.alias, s.device)
+		if err != nil {
+			return s.unavailable(err)
+		}
+		lastMid = max(lastMid, vm)
 	}
 	head := w.published()
 	start := f.Cursor.Seq
@@ -723,7 +733,7 @@ func (s *session) push(f *inFrame, size int, t0 time.Time) {
 	}
 	var results []protocol.Result
 	if len(f.Events) > 0 {
-		r := &request{kind: reqPush, who: s.who, device: s.device, events: f.Events, size: size}
+		r := &request{kind: reqPush, who: s.who, alias: s.alias, device: s.device, events: f.Events, size: size}
 		if err := s.ws.submit(r); err != nil {
 			s.unavailable(err)
 			return

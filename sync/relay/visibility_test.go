@@ -260,3 +260,38 @@ func visitorCursor(v *tsession, evs []conv.Event) protocol.Cursor {
 func (s *tsession) welcomeCursorAfter(seq uint64) protocol.Cursor {
 	return protocol.Cursor{Epoch: s.welcome.Epoch, Seq: seq}
 }
+
+// TestIdentifiedDeviceKeepsItsMids: a device pushes as a visitor, then says
+// hello as a contact with its visitor token; its resends of what it pushed
+// as the visitor are answered as the first time, and lastMid counts them.
+func TestIdentifiedDeviceKeepsItsMids(t *testing.T) {
+	r := newTestRelay(t)
+	v := connect(t, r.url, protocol.Auth{Kind: protocol.AuthVisitor}, protocol.Cursor{}, "tablet")
+	cid := newConvID()
+	evs := []conv.Event{v.ev(conv.KindConversationCreated, cid, created("")), v.ev(conv.KindMessageSent, cid, msg("anonymous"))}
+	first, _ := v.push(evs...)
+	v.c.Close(websocket.StatusNormalClosure, "")
+	head := r.head()
+
+	a := contactAuth("zoe")
+	a.VisitorToken = v.welcome.VisitorToken
+	z := connect(t, r.url, a, protocol.Cursor{}, "tablet")
+	if z.welcome.LastMid != 2 {
+		t.Errorf("lastMid %d after identification; want the visitor's 2", z.welcome.LastMid)
+	}
+	again, _ := z.push(evs...)
+	for i := range first {
+		if !sameResult(first[i], again[i]) {
+			t.Errorf("resend %d as the contact: %+v; want %+v", i, again[i], first[i])
+		}
+	}
+	if h := r.head(); h != head+1 { // + contact.identified
+		t.Errorf("head %d; want %d", h, head+1)
+	}
+	z.mid = 2
+	res := z.mustLog(z.ev(conv.KindMessageSent, cid, msg("signed in now")))
+	all := wholeLog(t, r.url)
+	if e := all[res[0].Seq-1]; e.Actor.ID != "contact:zoe" || e.Mid != 3 {
+		t.Errorf("logged %+v", e)
+	}
+}

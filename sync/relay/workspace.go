@@ -135,6 +135,7 @@ type request struct {
 	kind reqKind
 
 	who    conv.Participant // push: the session's identity
+	alias  string           // push: the visitor a contact's session proved it was, or ""
 	device string
 	events []conv.Event
 
@@ -296,7 +297,7 @@ func (w *workspace) validate(reqs []*request) *group {
 		case reqPush:
 			r.results = make([]protocol.Result, len(r.events))
 			for i := range r.events {
-				if r.results[i], err = g.push(r.who, r.device, r.events[i]); err != nil {
+				if r.results[i], err = g.push(r.who, r.alias, r.device, r.events[i]); err != nil {
 					break
 				}
 			}
@@ -397,7 +398,7 @@ func (w *workspace) flying() []*group {
 // push validates one pushed event and, when it changes something, adds it
 // (after its derived events) to the group. The error is a log failure; a
 // rejected event is a result.
-func (g *group) push(who conv.Participant, device string, e conv.Event) (protocol.Result, error) {
+func (g *group) push(who conv.Participant, alias, device string, e conv.Event) (protocol.Result, error) {
 	w := g.w
 	reject := func(code conv.Code, msg string) protocol.Result {
 		w.srv.m.reject(string(code))
@@ -411,18 +412,30 @@ func (g *group) push(who conv.Participant, device string, e conv.Event) (protoco
 	}
 	dk := devKey{who.ID, device}
 	mk := midKeyT{dk, e.Mid}
+	// A contact's session that showed its visitor token shares the mids
+	// this device used as that visitor: a pending event made before the
+	// identification and resent now is still recognized.
+	keys := []devKey{dk}
+	if alias != "" {
+		keys = append(keys, devKey{alias, device})
+	}
 	var highest uint64
 	if e.Mid > 0 { // an event without a mid is processed, but cannot be recognized if resent
-		var err error
-		if highest, err = g.highestMid(dk); err != nil {
-			return protocol.Result{}, err
+		for _, k := range keys {
+			h, err := g.highestMid(k)
+			if err != nil {
+				return protocol.Result{}, err
+			}
+			highest = max(highest, h)
 		}
 	}
 	if e.Mid > 0 && e.Mid <= highest {
 		// A resend: answer as the first time. (A mid below the highest that
 		// was never processed, a gap the device filled late, is processed.)
-		if r, ok, err := g.result(mk); err != nil || ok {
-			return r, err
+		for _, k := range keys {
+			if r, ok, err := g.result(midKeyT{k, e.Mid}); err != nil || ok {
+				return r, err
+			}
 		}
 	}
 
