@@ -242,6 +242,9 @@ func benchLatency(b *testing.B, dir string) {
 	b.ReportMetric(q(0.50), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(q(0.999), "p99.9-ms")
+	var m strings.Builder
+	r.srv.m.commitTime.write(&m, "commit", "")
+	b.Logf("group commits (Log.Append, fsync included):\n%s", m.String())
 	b.ReportMetric(0, "ns/op")
 	latMu.Unlock()
 }

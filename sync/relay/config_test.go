@@ -121,6 +121,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		`threadline_relay_push_ack_seconds_bucket{le="+Inf"} 2`,
 		"threadline_relay_slow_reader_disconnects_total 0",
 		"# TYPE threadline_relay_push_ack_seconds histogram",
+		"# TYPE threadline_relay_commit_seconds histogram",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)

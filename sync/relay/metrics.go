@@ -25,10 +25,11 @@ type metrics struct {
 	rejections map[string]uint64 // by code: rejected events and refused frames
 
 	ackLatency histogram
+	commitTime histogram // one Log.Append (write and fsync)
 }
 
 func newMetrics() *metrics {
-	return &metrics{rejections: map[string]uint64{}, ackLatency: newHistogram(latencyBuckets)}
+	return &metrics{rejections: map[string]uint64{}, ackLatency: newHistogram(latencyBuckets), commitTime: newHistogram(latencyBuckets)}
 }
 
 func (m *metrics) reject(code string) {
@@ -93,18 +94,21 @@ func (m *metrics) write(w io.Writer) {
 	}
 	m.rejMu.Unlock()
 
-	h := &m.ackLatency
-	p("# HELP threadline_relay_push_ack_seconds Time from a push frame's arrival to its ack being queued.\n")
-	p("# TYPE threadline_relay_push_ack_seconds histogram\n")
+	m.ackLatency.write(w, "threadline_relay_push_ack_seconds", "Time from a push frame's arrival to its ack being queued.")
+	m.commitTime.write(w, "threadline_relay_commit_seconds", "Time to write one group commit to the log, fsync included.")
+}
+
+func (h *histogram) write(w io.Writer, name, help string) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name)
 	var cum uint64
 	for i, b := range h.bounds {
 		cum += h.counts[i].Load()
-		p("threadline_relay_push_ack_seconds_bucket{le=%q} %d\n", strconv.FormatFloat(b, 'g', -1, 64), cum)
+		fmt.Fprintf(w, "%s_bucket{le=%q} %d\n", name, strconv.FormatFloat(b, 'g', -1, 64), cum)
 	}
 	cum += h.counts[len(h.bounds)].Load()
-	p("threadline_relay_push_ack_seconds_bucket{le=\"+Inf\"} %d\n", cum)
-	p("threadline_relay_push_ack_seconds_sum %s\n", strconv.FormatFloat(float64(h.sumNs.Load())/1e9, 'g', -1, 64))
-	p("threadline_relay_push_ack_seconds_count %d\n", cum)
+	fmt.Fprintf(w, "%s_bucket{le=\"+Inf\"} %d\n", name, cum)
+	fmt.Fprintf(w, "%s_sum %s\n", name, strconv.FormatFloat(float64(h.sumNs.Load())/1e9, 'g', -1, 64))
+	fmt.Fprintf(w, "%s_count %d\n", name, cum)
 }
 
 func (m *metrics) handler() http.Handler {

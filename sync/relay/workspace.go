@@ -349,7 +349,10 @@ func (w *workspace) commit(g *group) {
 		for i := range b.Events {
 			b.Events[i].JSON = appendEvent(nil, &b.Events[i].Event)
 		}
-		if err = w.srv.log.Append(w.id, b); err != nil {
+		t0 := time.Now()
+		err = w.srv.log.Append(w.id, b)
+		w.srv.m.commitTime.observe(time.Since(t0))
+		if err != nil {
 			w.badGen.Store(g.gen)
 			w.srv.lg.Error("log append failed; the group is refused and its sessions will resend",
 				"workspace", w.id, "events", len(b.Events), "err", err)
