@@ -255,6 +255,45 @@ describe('App', () => {
     expect(screen.getByTestId('typing-indicator')).toHaveTextContent('')
   })
 
+  it('shows a reply as pending at once, then as the stored item (once)', async () => {
+    let release: () => void = () => {}
+    let stored: ReturnType<typeof item>[] = []
+    const { t } = renderApp({
+      Send: (_id: string, text: string) =>
+        new Promise((r) => {
+          release = () => {
+            stored = [item('message.sent', { id: 'real', text, actor: ME, mine: true, state: 'sent', seq: 40 })]
+            r(null)
+          }
+        }),
+      Timeline: () => ({ items: stored }),
+    })
+    await ready()
+    fireEvent.click(screen.getAllByTestId('inbox-row')[0])
+    const input = await screen.findByTestId('composer-input')
+    fireEvent.change(input, { target: { value: 'On my way' } })
+    fireEvent.keyDown(input, { key: 'Enter' })
+    const pending = await screen.findByText('On my way')
+    expect(pending.closest('[data-testid=timeline-message]')).toHaveAttribute('data-state', 'pending')
+    await act(async () => release())
+    await waitFor(() => expect(screen.getByText('On my way').closest('[data-testid=timeline-message]')).toHaveAttribute('data-state', 'sent'))
+    expect(screen.getAllByText('On my way')).toHaveLength(1)
+    expect(t.callsTo('Send')).toEqual([['c0', 'On my way']])
+  })
+
+  it('retries and discards a failed item', async () => {
+    const failed = item('message.sent', { id: 'bad', text: 'x', actor: ME, mine: true, state: 'failed', seq: 0, error: { code: 'forbidden', message: 'supervisors may not send' } })
+    const { t } = renderApp({ Timeline: () => ({ items: [failed] }) })
+    await ready()
+    fireEvent.click(screen.getAllByTestId('inbox-row')[0])
+    expect(await screen.findByTestId('item-error')).toHaveTextContent('supervisors may not send')
+    fireEvent.click(screen.getByTestId('retry-button'))
+    await waitFor(() => expect(t.callsTo('Retry')).toEqual([['bad']]))
+    await waitFor(() => expect(screen.getByTestId('discard-button')).toBeEnabled())
+    fireEvent.click(screen.getByTestId('discard-button'))
+    await waitFor(() => expect(t.callsTo('Discard')).toEqual([['bad']]))
+  })
+
   it('explains when the backend cannot be reached', async () => {
     renderApp({
       Info: () => {

@@ -97,11 +97,19 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
 
   // --- loading -------------------------------------------------------------------------------
 
+  // A Status() answer must not overwrite a newer status an event brought meanwhile.
+  const statusEvents = useRef(0)
+  const statusFromEvent = useCallback((st: Status) => {
+    statusEvents.current++
+    setStatus(st)
+  }, [])
   const refreshStatus = useMemo(
     () =>
       coalesce(async () => {
+        const before = statusEvents.current
         try {
-          setStatus(await api.Status())
+          const st = await api.Status()
+          if (statusEvents.current === before) setStatus(st)
         } catch {
           // keep the last known status; the banner would lie less by staying than by vanishing
         }
@@ -186,7 +194,7 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
     const offInbox = on(EventInboxChanged, (...args) => {
       winRef.current.refresh()
       const st = statusIn(args)
-      if (st) setStatus(st)
+      if (st) statusFromEvent(st)
       else refreshStatus()
       const views = args.flat().filter((v): v is View => typeof v === 'string' && VIEWS.some((x) => x.view === v))
       refreshCounts(views.length ? [...views, 'all'] : undefined)
@@ -195,7 +203,7 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
     const offSync = on(EventSyncState, (...args) => {
       const d = args[0] as Partial<Status> | undefined
       const st = statusIn(args)
-      if (st) setStatus(st)
+      if (st) statusFromEvent(st)
       else refreshStatus()
       const state = (d?.sync?.state ?? (d as { state?: string } | undefined)?.state ?? '') as string
       if (state === 'online' && lastState !== 'online') {
@@ -216,7 +224,7 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
       offTyping()
       offBack()
     }
-  }, [refreshStatus, refreshCounts, loadWorkspace, typing, winRef])
+  }, [refreshStatus, refreshCounts, loadWorkspace, typing, winRef, statusFromEvent])
 
   // The title counts what is unread (the Go side sets the native window title too).
   const totalUnread = status?.totalUnread ?? 0
@@ -480,8 +488,14 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
             status={status}
             onClose={() => setOverlay(null)}
             onChanged={() => {
+              // Connecting or disconnecting swaps the store: everything shown may be gone.
+              setSelectedId(null)
+              setHighlight(null)
               refreshStatus()
               api.Info().then(setInfo, () => {})
+              void loadWorkspace()
+              winRef.current.refresh()
+              refreshCounts()
             }}
           />
         )}

@@ -64,7 +64,11 @@ export function useConversation(id: string) {
   })
   const itemsRef = useRef<Item[]>([])
   const olderRef = useRef<string | undefined>(undefined)
-  const optimistic = useRef(new Map<string, { item: Item; until: number }>())
+  // Items the user just made, shown at once as pending: before the Go side has stored them (a
+  // local id), or until the timeline has them (the event's id). A local one goes once a reload
+  // that started after its call returned has come back.
+  const optimistic = useRef(new Map<string, { item: Item; until: number; settledAt?: number }>())
+  const localSeq = useRef(0)
   const inflight = useRef<Promise<void> | null>(null)
   const again = useRef(false)
   const alive = useRef(true)
@@ -75,7 +79,17 @@ export function useConversation(id: string) {
     const now = Date.now()
     const present = new Set(itemsRef.current.map((i) => i.id))
     for (const [k, o] of optimistic.current) if (present.has(k) || o.until < now) optimistic.current.delete(k)
-    const items = [...itemsRef.current, ...[...optimistic.current.values()].map((o) => o.item)]
+    // A local item whose stored twin is already in the timeline is not shown twice.
+    const twins = new Map<string, number>()
+    for (const i of itemsRef.current) if (i.mine && i.seq === 0) twins.set(`${i.kind}\u0000${i.text}`, (twins.get(`${i.kind}\u0000${i.text}`) ?? 0) + 1)
+    const extra: Item[] = []
+    for (const o of optimistic.current.values()) {
+      const k = `${o.item.kind}\u0000${o.item.text}`
+      const n = twins.get(k) ?? 0
+      if (o.item.id.startsWith('local:') && n > 0) twins.set(k, n - 1)
+      else extra.push(o.item)
+    }
+    const items = [...itemsRef.current, ...extra]
     setView((v) => ({
       ...v,
       ...patch,
@@ -93,8 +107,10 @@ export function useConversation(id: string) {
     const convId = idRef.current
     const run = async () => {
       try {
+        const startedAt = performance.now()
         const [detail, page] = await Promise.all([api.Conversation(convId), api.Timeline(convId, '', PAGE)])
         if (!alive.current || idRef.current !== convId) return
+        for (const [k, o] of optimistic.current) if (o.settledAt !== undefined && o.settledAt <= startedAt) optimistic.current.delete(k)
         const before = itemsRef.current
         const merged = mergeNewest(before, olderRef.current, page ?? { items: [] })
         itemsRef.current = merged.items
@@ -166,28 +182,41 @@ export function useConversation(id: string) {
     [loadOlder],
   )
 
-  /** Shows an event the user just made as pending until the timeline has it. */
-  const addOptimistic = useCallback(
-    (ev: MadeEvent | null | undefined, kind: string, text?: string) => {
-      if (!ev || typeof ev !== 'object' || !ev.id) return
-      if (itemsRef.current.some((i) => i.id === ev.id)) return
-      optimistic.current.set(ev.id, {
-        until: Date.now() + 10_000,
-        item: {
-          id: ev.id,
-          kind: ev.kind ?? kind,
-          actor: ev.actor ?? { id: '', role: 'agent' },
-          text,
-          seq: 0,
-          at: ev.at ?? Date.now(),
-          mine: true,
-          state: 'pending',
-          data: (ev.data as Record<string, unknown>) ?? null,
-        },
+  /** Shows what the user is sending as pending, at once; returns a token for settleLocal. */
+  const addLocal = useCallback(
+    (kind: string, text: string, actor: Item['actor']): string => {
+      const id = `local:${++localSeq.current}`
+      optimistic.current.set(id, {
+        until: Date.now() + 30_000,
+        item: { id, kind, actor, text, seq: 0, at: Date.now(), mine: true, state: 'pending' },
       })
       publish({}, true)
+      return id
     },
     [publish],
+  )
+
+  /** The call for a local item returned: on failure it goes now (the composer keeps the text and
+   * shows why); on success it goes with the next reload, which shows the stored item. */
+  const settleLocal = useCallback(
+    (token: string, ok: boolean, ev?: MadeEvent | null) => {
+      const o = optimistic.current.get(token)
+      if (!o) return
+      if (!ok) {
+        optimistic.current.delete(token)
+        publish({})
+        return
+      }
+      o.settledAt = performance.now()
+      if (ev && typeof ev === 'object' && ev.id && !itemsRef.current.some((i) => i.id === ev.id)) {
+        // The Go side said which event it made: follow that id until the timeline has it.
+        optimistic.current.delete(token)
+        optimistic.current.set(ev.id, { until: Date.now() + 10_000, item: { ...o.item, id: ev.id, at: ev.at ?? o.item.at } })
+        publish({})
+      }
+      void reload()
+    },
+    [publish, reload],
   )
 
   useEffect(() => {
@@ -213,5 +242,5 @@ export function useConversation(id: string) {
     }
   }, [id, reload, reloadDetail])
 
-  return { ...view, reload, loadOlder, ensureItem, addOptimistic }
+  return { ...view, reload, loadOlder, ensureItem, addLocal, settleLocal }
 }

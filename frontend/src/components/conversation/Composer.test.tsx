@@ -8,11 +8,12 @@ import { fakeTransport } from '../../test/fakeTransport'
 function setup(handlers: Record<string, (...a: any[]) => unknown> = {}, props: Partial<Parameters<typeof Composer>[0]> = {}) {
   const t = fakeTransport({ Draft: () => '', Send: () => ({ id: 'e1' }), AddNote: () => ({ id: 'e2' }), ...handlers })
   setTransport(t)
-  const onSent = vi.fn()
+  const onSending = vi.fn(() => 'tok')
+  const onSettled = vi.fn()
   const ref = createRef<ComposerHandle>()
-  const r = render(<Composer ref={ref} convId="c1" contactName="Maria" canReply onSent={onSent} {...props} />)
+  const r = render(<Composer ref={ref} convId="c1" contactName="Maria" canReply onSending={onSending} onSettled={onSettled} {...props} />)
   const input = screen.getByTestId('composer-input') as HTMLTextAreaElement
-  return { t, onSent, ref, input, ...r }
+  return { t, onSending, onSettled, ref, input, ...r }
 }
 
 afterEach(() => {
@@ -21,7 +22,7 @@ afterEach(() => {
 
 describe('Composer', () => {
   it('sends on Enter and inserts a new line on Shift+Enter', async () => {
-    const { t, input, onSent } = setup()
+    const { t, input, onSending, onSettled } = setup()
     fireEvent.change(input, { target: { value: 'first line' } })
     const shift = fireEvent.keyDown(input, { key: 'Enter', shiftKey: true })
     expect(shift).toBe(true) // not prevented: the browser adds the newline
@@ -31,12 +32,13 @@ describe('Composer', () => {
     expect(enter).toBe(false) // prevented
     await waitFor(() => expect(t.callsTo('Send')).toEqual([['c1', 'first line\nsecond line']]))
     await waitFor(() => expect(input.value).toBe(''))
-    expect(onSent).toHaveBeenCalledWith({ id: 'e1' }, 'message.sent', 'first line\nsecond line')
+    expect(onSending).toHaveBeenCalledWith('message.sent', 'first line\nsecond line')
+    expect(onSettled).toHaveBeenCalledWith('tok', true, { id: 'e1' })
     expect(t.callsTo('SaveDraft')).toContainEqual(['c1', ''])
   })
 
   it('does not send blank text, and keeps the text with the error when sending fails', async () => {
-    const { t, input } = setup({
+    const { t, input, onSettled } = setup({
       Send: () => {
         throw 'too_large: the message is over 32 KiB'
       },
@@ -48,6 +50,7 @@ describe('Composer', () => {
     fireEvent.keyDown(input, { key: 'Enter' })
     expect(await screen.findByTestId('composer-error')).toHaveTextContent('the message is over 32 KiB')
     expect(input.value).toBe('hello')
+    expect(onSettled).toHaveBeenCalledWith('tok', false)
   })
 
   it('writes private notes in note mode, visibly', async () => {
@@ -81,7 +84,7 @@ describe('Composer', () => {
     expect(t.callsTo('SaveDraft')).toEqual([['c1', 'half-written reply, now longer.']])
     // switching conversations saves at once what was typed and loads the other draft
     fireEvent.change(input, { target: { value: 'unsaved edit' } })
-    rerender(<Composer convId="c2" contactName="Joe" canReply onSent={() => {}} />)
+    rerender(<Composer convId="c2" contactName="Joe" canReply />)
     expect(t.callsTo('SaveDraft')).toContainEqual(['c1', 'unsaved edit'])
     await act(async () => {
       await vi.advanceTimersByTimeAsync(1)

@@ -15,13 +15,16 @@ export interface ComposerProps {
   contactName: string
   /** False for a supervisor: notes only. */
   canReply: boolean
-  onSent: (ev: MadeEvent | null, kind: 'message.sent' | 'note.added', text: string) => void
+  /** Called as a send starts (to show the item as pending at once); returns a token. */
+  onSending?: (kind: 'message.sent' | 'note.added', text: string) => string
+  /** Called when the send call returned (ok) or failed. */
+  onSettled?: (token: string, ok: boolean, ev?: MadeEvent | null) => void
 }
 
 export const DRAFT_SAVE_MS = 300
 export const TYPING_RENEW_MS = 3000
 
-export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Composer({ convId, contactName, canReply, onSent }, ref) {
+export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Composer({ convId, contactName, canReply, onSending, onSettled }, ref) {
   const [text, setText] = useState('')
   const [mode, setMode] = useState<ComposerMode>(canReply ? 'reply' : 'note')
   const [sending, setSending] = useState(false)
@@ -110,16 +113,21 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
     const kind = mode === 'note' ? 'note.added' : 'message.sent'
     setSending(true)
     stopTyping()
+    const token = onSending?.(kind, body) ?? ''
+    // The item shows as pending in the timeline at once: the composer is free for the next one.
+    if (saveTimer.current) clearTimeout(saveTimer.current)
+    saveTimer.current = null
+    pendingSave.current = null
+    setText('')
     try {
       const ev = mode === 'note' ? await api.AddNote(convId, body) : await api.Send(convId, body)
-      if (saveTimer.current) clearTimeout(saveTimer.current)
-      saveTimer.current = null
-      pendingSave.current = null
       dirty.current = false
-      setText((t) => (t === body ? '' : t))
       api.SaveDraft(convId, '').catch(() => {})
-      onSent(ev, kind, body)
+      onSettled?.(token, true, ev)
     } catch (e) {
+      onSettled?.(token, false)
+      // Nothing typed is lost: the text comes back unless something new was typed meanwhile.
+      setText((t) => (t === '' ? body : t))
       setError(describeError(e))
     } finally {
       setSending(false)

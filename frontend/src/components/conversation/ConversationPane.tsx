@@ -190,11 +190,14 @@ export const ConversationPane = forwardRef<ConversationHandle, ConversationPaneP
   const onRetry = useCallback((eid: string) => void retryOrDiscard('retry', eid), [retryOrDiscard])
   const onDiscard = useCallback((eid: string) => void retryOrDiscard('discard', eid), [retryOrDiscard])
 
-  const onSent = useCallback(
-    (ev: MadeEvent | null, kind: string, text: string) => {
-      conv.addOptimistic(ev, kind, text)
-      void conv.reload()
-      app.refreshStatus()
+  const onSending = useCallback(
+    (kind: string, text: string) => conv.addLocal(kind, text, me ? { id: me.id, role: me.role, name: me.name } : { id: '', role: 'agent' }),
+    [conv, me],
+  )
+  const onSettled = useCallback(
+    (token: string, ok: boolean, ev?: MadeEvent | null) => {
+      conv.settleLocal(token, ok, ev)
+      if (ok) app.refreshStatus()
     },
     [conv, app],
   )
@@ -301,7 +304,7 @@ export const ConversationPane = forwardRef<ConversationHandle, ConversationPaneP
           onDiscard={onDiscard}
           busyIds={busy}
         />
-        <Composer ref={composer} convId={id} contactName={contactName} canReply={!supervising} onSent={onSent} />
+        <Composer ref={composer} convId={id} contactName={contactName} canReply={!supervising} onSending={onSending} onSettled={onSettled} />
       </div>
       {showDetails && (
         <aside className="details" data-testid="details" aria-label="Conversation details">

@@ -1,0 +1,395 @@
+#!/usr/bin/env node
+// End-to-end test of the Threadline UI: a real Chromium (playwright-core, never `playwright
+// install`) drives the app served by the real backend in browser mode (`threadline --serve`),
+// connected to a real relay, while a second agent posts through that relay.
+//
+//   THREADLINE_URL=http://127.0.0.1:34115 RELAY_URL=http://127.0.0.1:8470 \
+//   THREADLINE_AGENT2_TOKEN=… node frontend/e2e/inbox.e2e.mjs
+//
+// Environment:
+//   THREADLINE_URL            the app (required)
+//   THREADLINE_E2E_ARTIFACTS  folder for screenshots (one per step, and one at a failure)
+//   CHROMIUM                  the browser (default /usr/bin/chromium)
+// The second agent, the first of these that is set:
+//   THREADLINE_E2E_AGENT_URL  a harness route: POST <url>/push {"events":[{conv, kind, data}]} makes
+//                             the second agent push them (it fills id, device, mid, at, base, actor)
+//                             and answers the relay's ack {results: [{id, seq} | {id, error}]}
+//   RELAY_URL + THREADLINE_AGENT2_TOKEN (+ THREADLINE_WORKSPACE, else the app's workspace)
+//                             the script itself is the second agent: a WebSocket from a blank page
+//                             to RELAY_URL/v1/sync
+//   neither                   the script prints one line per message it needs,
+//                               THREADLINE_E2E_REQUEST {"action":"send","conv":"…","text":"…"}
+//                             and waits for the harness (reading stdout) to post it
+// If the app is not connected yet and RELAY_URL, THREADLINE_WORKSPACE and THREADLINE_AGENT_TOKEN are
+// set, the script connects it through the Settings dialog first.
+//
+// It prints one line per step, then "N passed, M failed"; exits 1 on a failure.
+import { mkdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+]
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/** Runs the scenario. Resolves to {passed, failed, failures}; never calls process.exit. */
+export async function run(opts = {}) {
+  const env = { ...process.env, ...(opts.env ?? {}) }
+  const base = (opts.url ?? env.THREADLINE_URL ?? '').replace(/\/$/, '')
+  if (!base) throw new Error('THREADLINE_URL is not set: the URL of `threadline --serve`')
+  const artifacts = opts.artifacts ?? env.THREADLINE_E2E_ARTIFACTS ?? ''
+  if (artifacts) mkdirSync(artifacts, { recursive: true })
+  const log = opts.log ?? ((s) => console.log(s))
+  const runId = Date.now().toString(36) + Math.random().toString(36).slice(2, 6)
+  const timeout = Number(env.THREADLINE_E2E_TIMEOUT_MS ?? 30_000)
+
+  const browser = await chromium.launch({ executablePath: env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS })
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
+  const page = await context.newPage()
+  page.setDefaultTimeout(timeout)
+  const pageErrors = []
+  page.on('pageerror', (e) => pageErrors.push(e.message))
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`)
+  })
+
+  let passed = 0
+  const failures = []
+  let shot = 0
+  const screenshot = async (name) => {
+    if (!artifacts) return ''
+    const file = join(artifacts, `${String(++shot).padStart(2, '0')}-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.png`)
+    await page.screenshot({ path: file }).catch(() => {})
+    return file
+  }
+  const step = async (name, fn) => {
+    if (failures.length) {
+      log(`SKIP ${name} (an earlier step failed)`)
+      return
+    }
+    const t0 = Date.now()
+    try {
+      await fn()
+      passed++
+      await screenshot(name)
+      log(`PASS ${name} (${Date.now() - t0} ms)`)
+    } catch (e) {
+      const file = await screenshot(`FAILED ${name}`)
+      const msg = e instanceof Error ? e.message.split('\n')[0] : String(e)
+      failures.push({ step: name, message: msg, screenshot: file })
+      log(`FAIL ${name}: ${msg}${file ? ` (screenshot: ${file})` : ''}`)
+    }
+  }
+
+  const api = async (method, ...args) => {
+    const r = await fetch(`${base}/api/call`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ method, args }) })
+    const body = await r.json().catch(() => ({}))
+    if (!r.ok) throw new Error(`${method}: ${JSON.stringify(body.error ?? body)}`)
+    return body.result
+  }
+
+  const ids = {}
+  const text = {
+    first: `Hello from the e2e run ${runId}`,
+    reply: `Reply ${runId}: we are on it`,
+    note: `Internal ${runId}: refund via kiwi${runId}`,
+    word: `kiwi${runId}`,
+    topic: `Server offline (Ticket #${runId})`,
+    live: `Live ${runId}: the second agent says hi`,
+    unread: `Unread ${runId}: please look`,
+  }
+
+  const convPane = () => page.locator('[data-testid=conversation]')
+  const message = (t) => page.locator('[data-testid=timeline-message]', { hasText: t })
+  const rowOf = (id) => page.locator(`[data-testid=inbox-row][data-conv="${id}"]`)
+
+  const newConversation = async (label) => {
+    await page.getByTestId('new-conversation').click()
+    await page.getByTestId('new-contact-id').fill(`e2e-${label}-${runId}@example.com`)
+    await page.getByTestId('new-contact-name').fill(`E2E ${label} ${runId}`)
+    await page.getByTestId('new-subject').fill(`E2E ${label} ${runId}`)
+    await page.getByTestId('new-text').fill(label === 'A' ? text.first : `First message of ${label} ${runId}`)
+    await page.getByTestId('new-conversation-submit').click()
+    await page.getByTestId('conversation-contact').filter({ hasText: `E2E ${label} ${runId}` }).waitFor()
+    return convPane().getAttribute('data-conv')
+  }
+
+  const agent2 = await secondAgent({ env, base, browser, api, log })
+
+  try {
+    await step('the app loads', async () => {
+      await page.goto(base + '/')
+      await page.locator('[data-testid=app][data-ready=true]').waitFor()
+      const title = await page.title()
+      if (!/^Threadline( \(\d+\))?$/.test(title)) throw new Error(`title is ${JSON.stringify(title)}`)
+      await page.bringToFront()
+    })
+
+    await step('the app is connected to the relay', async () => {
+      const info = await api('Info')
+      if (!info.connected && env.RELAY_URL && env.THREADLINE_WORKSPACE && env.THREADLINE_AGENT_TOKEN) {
+        await page.getByTestId('open-settings').click()
+        await page.getByTestId('settings-relay-url').fill(env.RELAY_URL)
+        await page.getByTestId('settings-workspace').fill(env.THREADLINE_WORKSPACE)
+        await page.getByTestId('settings-token').fill(env.THREADLINE_AGENT_TOKEN)
+        await page.getByTestId('settings-connect').click()
+        await page.keyboard.press('Escape')
+      }
+      await page.locator('[data-testid=connection][data-state=online]').waitFor({ timeout: Math.max(timeout, 60_000) })
+    })
+
+    await step('create a conversation', async () => {
+      await page.getByTestId('view-open').click()
+      ids.a = await newConversation('A')
+      if (!ids.a) throw new Error('no conversation id on the pane')
+      await message(text.first).waitFor()
+    })
+
+    await step('a reply shows pending, then sent', async () => {
+      // Record every state the reply's item shows, from the first render on.
+      await page.evaluate((t) => {
+        window.__e2eStates = []
+        const seen = () => {
+          for (const el of document.querySelectorAll('[data-testid=timeline-message]')) {
+            if (el.textContent.includes(t)) {
+              const s = el.getAttribute('data-state') || ''
+              if (window.__e2eStates.at(-1) !== s) window.__e2eStates.push(s)
+            }
+          }
+        }
+        window.__e2eObserver?.disconnect()
+        window.__e2eObserver = new MutationObserver(seen)
+        window.__e2eObserver.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] })
+      }, text.reply)
+      await page.getByTestId('composer-mode-reply').click()
+      await page.getByTestId('composer-input').fill(text.reply)
+      await page.getByTestId('composer-input').press('Enter')
+      await message(text.reply).and(page.locator('[data-state=sent]')).waitFor()
+      const states = await page.evaluate(() => window.__e2eStates)
+      if (states[0] !== 'pending') throw new Error(`the reply showed states ${JSON.stringify(states)}; want pending first, then sent`)
+      if (await page.getByTestId('composer-input').inputValue()) throw new Error('the composer was not cleared')
+    })
+
+    await step('a private note is visibly distinct', async () => {
+      await page.keyboard.press('Escape')
+      await page.keyboard.press('n')
+      const composer = page.getByTestId('composer')
+      if ((await composer.getAttribute('data-mode')) !== 'note') throw new Error('n did not switch the composer to note mode')
+      await page.getByTestId('composer-input').fill(text.note)
+      await page.getByTestId('composer-input').press('Enter')
+      const note = page.locator('[data-testid=timeline-note]', { hasText: text.note })
+      await note.waitFor()
+      const label = await note.textContent()
+      if (!label.includes('Internal note')) throw new Error('the note does not say "Internal note"')
+      const bg = await note.locator('[data-testid=item-text]').evaluate((el) => getComputedStyle(el).backgroundColor)
+      const msgBg = await message(text.reply).locator('[data-testid=item-text]').evaluate((el) => getComputedStyle(el).backgroundColor)
+      if (bg === msgBg) throw new Error(`the note looks like a message (${bg})`)
+      if (!/^rgb\(25[0-5], 2[34]\d, 1\d\d\)$/.test(bg)) throw new Error(`the note is not yellow: ${bg}`)
+    })
+
+    await step('start a thread with a topic and end it', async () => {
+      await page.getByTestId('start-thread').click()
+      await page.getByTestId('thread-topic').fill(text.topic)
+      await page.getByTestId('thread-start-submit').click()
+      await page.locator('[data-testid=thread-separator]', { hasText: `Thread started · ${text.topic}` }).waitFor()
+      await page.getByTestId('active-thread').filter({ hasText: text.topic }).waitFor()
+      await page.getByTestId('end-thread').click()
+      await page.locator('[data-testid=thread-separator]', { hasText: `Thread ended · ${text.topic}` }).waitFor()
+      await page.getByTestId('active-thread').waitFor({ state: 'detached' })
+    })
+
+    await step('resolve and reopen', async () => {
+      await page.getByTestId('resolve-button').click()
+      await page.locator('[data-testid=conversation][data-status=resolved]').waitFor()
+      await page.locator('[data-testid=timeline-event]', { hasText: 'resolved the conversation' }).last().waitFor()
+      await page.getByTestId('reopen-button').click()
+      await page.locator('[data-testid=conversation][data-status=open]').waitFor()
+      await page.locator('[data-testid=timeline-event]', { hasText: 'reopened the conversation' }).last().waitFor()
+    })
+
+    await step('search finds the note and opens it highlighted', async () => {
+      await page.locator('body').click({ position: { x: 5, y: 5 } })
+      await page.keyboard.press('Escape')
+      await page.keyboard.press('/')
+      const box = page.getByTestId('search-input')
+      if (!(await box.evaluate((el) => el === document.activeElement))) throw new Error('"/" did not focus the search box')
+      await box.fill(text.word)
+      const hit = page.locator('[data-testid=search-result][data-kind=note]', { hasText: text.word })
+      await hit.first().waitFor()
+      await hit.first().click()
+      await page.locator(`[data-testid=conversation][data-conv="${ids.a}"]`).waitFor()
+      await page.locator('[data-testid=timeline-note][data-highlighted=true]', { hasText: text.word }).waitFor()
+      await box.fill('')
+      await page.locator('[data-testid=inbox-list]').waitFor()
+    })
+
+    await step("a second agent's message arrives live", async () => {
+      await agent2.send(ids.a, text.live)
+      await message(text.live).waitFor()
+    })
+
+    await step('the unread badge clears when the conversation is opened', async () => {
+      ids.b = await newConversation('B') // now B is open, A is not
+      await agent2.send(ids.a, text.unread)
+      const badge = rowOf(ids.a).locator('[data-testid=unread-badge]')
+      await badge.waitFor()
+      const before = await page.title()
+      await rowOf(ids.a).click()
+      await message(text.unread).waitFor()
+      await badge.waitFor({ state: 'detached' })
+      const row = await rowOf(ids.a).getAttribute('data-unread')
+      if (row !== '0') throw new Error(`the row still counts ${row} unread`)
+      const count = (t) => Number(/\((\d+)\)/.exec(t)?.[1] ?? 0)
+      await waitUntil(async () => count(await page.title()) < count(before), timeout, `the title count to drop from "${before}"`)
+    })
+
+    await step('no errors in the page', async () => {
+      const real = pageErrors.filter((e) => !/favicon|ResizeObserver loop/.test(e))
+      if (real.length) throw new Error(real.slice(0, 3).join(' | '))
+    })
+  } finally {
+    await agent2.close().catch(() => {})
+    await browser.close().catch(() => {})
+  }
+  log(`${passed} passed, ${failures.length} failed`)
+  return { passed, failed: failures.length, failures }
+}
+
+async function waitUntil(fn, timeout, what) {
+  const until = Date.now() + timeout
+  for (;;) {
+    if (await fn()) return
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await sleep(100)
+  }
+}
+
+/** The second agent, driven however the environment allows (see the top of the file). */
+async function secondAgent({ env, base, browser, api, log }) {
+  if (env.THREADLINE_E2E_AGENT_URL) {
+    const url = env.THREADLINE_E2E_AGENT_URL.replace(/\/$/, '')
+    return {
+      async send(conv, text) {
+        const r = await fetch(`${url}/push`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ events: [{ conv, kind: 'message.sent', data: { text } }] }),
+        })
+        const body = await r.text()
+        if (!r.ok) throw new Error(`second agent push: HTTP ${r.status} ${body}`)
+        const err = JSON.parse(body).results?.find((x) => x.error)
+        if (err) throw new Error(`second agent push rejected: ${JSON.stringify(err.error)}`)
+      },
+      close: async () => {},
+    }
+  }
+  const token = env.THREADLINE_AGENT2_TOKEN ?? env.AGENT2_TOKEN
+  if (env.RELAY_URL && token) {
+    let workspace = env.THREADLINE_WORKSPACE
+    let page = null
+    const open = async () => {
+      if (page) return page
+      if (!workspace) workspace = (await api('Info')).workspace
+      if (!workspace) throw new Error('set THREADLINE_WORKSPACE: the app names no workspace')
+      const ctx = await browser.newContext()
+      page = await ctx.newPage()
+      const wsUrl = env.RELAY_URL.replace(/^http/, 'ws').replace(/\/$/, '') + '/v1/sync'
+      await page.evaluate(connectAgent, { wsUrl, workspace, token })
+      return page
+    }
+    return {
+      async send(conv, text) {
+        const p = await open()
+        const res = await p.evaluate(({ conv, text }) => window.__agent2.send(conv, text), { conv, text })
+        if (res.error) throw new Error(`second agent push rejected: ${JSON.stringify(res.error)}`)
+      },
+      close: async () => page?.context().close(),
+    }
+  }
+  return {
+    async send(conv, text) {
+      // The harness reads stdout and makes its second agent post this.
+      log(`THREADLINE_E2E_REQUEST ${JSON.stringify({ action: 'send', conv, text, base })}`)
+    },
+    close: async () => {},
+  }
+}
+
+/** Runs in a blank page: a minimal agent client of the sync protocol (DESIGN §5). */
+async function connectAgent({ wsUrl, workspace, token }) {
+  const uuidv7 = () => {
+    const b = crypto.getRandomValues(new Uint8Array(16))
+    let ts = Date.now()
+    for (let i = 5; i >= 0; i--) {
+      b[i] = ts % 256
+      ts = Math.floor(ts / 256)
+    }
+    b[6] = (b[6] & 0x0f) | 0x70
+    b[8] = (b[8] & 0x3f) | 0x80
+    const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('')
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+  }
+  const ws = new WebSocket(wsUrl)
+  const device = `e2e-agent2-${uuidv7().slice(-12)}`
+  let identity = null
+  let head = 0
+  let mid = 0
+  const waiting = []
+  await new Promise((res, rej) => {
+    ws.onerror = () => rej(new Error(`cannot reach ${wsUrl}`))
+    ws.onopen = res
+  })
+  const welcomed = new Promise((res, rej) => {
+    ws.onmessage = (m) => {
+      const f = JSON.parse(m.data)
+      if (f.type === 'welcome') {
+        identity = f.identity
+        head = f.head
+        res()
+      } else if (f.type === 'events') {
+        for (const e of f.events) head = Math.max(head, e.seq)
+      } else if (f.type === 'ack') {
+        waiting.shift()?.(f)
+      } else if (f.type === 'error') {
+        if (!identity) rej(new Error(`relay refused the second agent: ${f.code} ${f.message ?? ''}`))
+        else waiting.shift()?.({ results: [{ error: { code: f.code, message: f.message } }] })
+      }
+    }
+  })
+  ws.send(JSON.stringify({ type: 'hello', protocol: 1, workspace, device, cursor: { epoch: '', seq: 0 }, auth: { kind: 'agent', token } }))
+  await welcomed
+  window.__agent2 = {
+    async send(conv, text) {
+      const ev = { id: uuidv7(), seq: 0, conv, kind: 'message.sent', actor: identity, device, mid: ++mid, at: Date.now(), base: head, data: { text } }
+      const ack = await new Promise((res) => {
+        waiting.push(res)
+        ws.send(JSON.stringify({ type: 'push', events: [ev] }))
+      })
+      return { error: ack.results?.[0]?.error ?? null }
+    },
+  }
+}
+
+const invoked = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)
+if (invoked) {
+  run()
+    .then((r) => {
+      if (r.failed) {
+        console.error(`e2e: FAILED at "${r.failures[0].step}": ${r.failures[0].message}`)
+        process.exitCode = 1
+      }
+    })
+    .catch((e) => {
+      console.error(`e2e: could not run: ${e instanceof Error ? e.stack : e}`)
+      process.exitCode = 1
+    })
+}
