@@ -197,29 +197,14 @@ func (w *workspace) stop() {
 	w.mu.Unlock()
 }
 
-// sequence is the sequencer goroutine: it takes the first waiting request,
-// drains whatever else is queued (up to the group limits), validates the
-// group and hands it to the committer.
+// sequence is the sequencer goroutine. It starts a group with the first
+// waiting request and validates everything else queued into it; then, while
+// the committer is still busy with the group before, it keeps validating
+// requests that arrive into the same group (up to the group limits), so a
+// request never waits for two commits when one will do.
 func (w *workspace) sequence() {
 	defer close(w.commits)
-	var reqs []*request
 	for r := range w.queue {
-		reqs = append(reqs[:0], r)
-		events, bytes := len(r.events), r.size
-	drain:
-		for events < maxGroupEvents && bytes < maxGroupBytes {
-			select {
-			case r, ok := <-w.queue:
-				if !ok {
-					break drain
-				}
-				reqs = append(reqs, r)
-				events += len(r.events)
-				bytes += r.size
-			default:
-				break drain
-			}
-		}
 		if w.badGen.Load() >= w.gen {
 			// A commit failed: wait for the groups in flight to be refused,
 			// then start again from what is committed.
@@ -230,19 +215,61 @@ func (w *workspace) sequence() {
 			w.seqHead = w.head // the committer is idle: nothing races
 			w.mids = newBoundedMap[devKey, uint64](midCacheSize)
 		}
-		g := w.validate(slices.Clone(reqs))
-		if g == nil {
+		g := w.newGroup()
+		if !g.add(r) {
+			continue
+		}
+		closed := false
+	drain:
+		for !g.full() {
+			select {
+			case r, ok := <-w.queue:
+				if !ok {
+					closed = true
+					break drain
+				}
+				if !g.add(r) {
+					break drain
+				}
+			default:
+				break drain
+			}
+		}
+		if g.failed {
 			continue
 		}
 		w.flightMu.Lock()
 		w.inflight = append(w.inflight, g)
 		w.flightMu.Unlock()
+	handOver:
+		for {
+			g.seal()
+			if g.full() || closed {
+				w.commits <- g
+				break
+			}
+			select {
+			case w.commits <- g:
+				break handOver
+			case r, ok := <-w.queue:
+				if !ok {
+					closed = true
+				} else if !g.add(r) {
+					break handOver
+				}
+			}
+		}
+		if g.failed {
+			w.land(g)
+			continue
+		}
 		for k, m := range g.mids {
 			w.mids.put(k, m)
 		}
 		w.seqHead = g.next - 1
-		w.commits <- g
-		clear(reqs)
+		if closed {
+			return
+		}
 	}
 }
 
@@ -260,6 +287,9 @@ type group struct {
 	owners  map[string][]Ownership // by participant, in order
 	moved   []movedConv            // conversations identified in this group
 	prev    []*group               // the groups in flight when this one began, newest first
+	events  int                    // pushed events, for the group limits
+	bytes   int                    // their frames' size
+	failed  bool                   // refused on a log read failure
 
 	barrier chan struct{} // a barrier, not a group: closed when reached
 }
@@ -275,13 +305,10 @@ type movedConv struct {
 	seq     uint64
 }
 
-// validate builds the group for reqs. On a log read failure it refuses the
-// requests itself and returns nil.
-func (w *workspace) validate(reqs []*request) *group {
-	g := &group{
+func (w *workspace) newGroup() *group {
+	return &group{
 		w:       w,
 		gen:     w.gen,
-		reqs:    reqs,
 		next:    w.seqHead + 1,
 		states:  map[string]*conv.Conversation{},
 		mids:    map[devKey]uint64{},
@@ -291,40 +318,52 @@ func (w *workspace) validate(reqs []*request) *group {
 		// so a snapshot taken now stays right for the whole validation.
 		prev: w.flying(),
 	}
+}
+
+// full reports whether g has reached the group limits.
+func (g *group) full() bool { return g.events >= maxGroupEvents || g.bytes >= maxGroupBytes }
+
+// add validates r into g. On a log read failure it refuses every request of
+// the group (none is committed), marks g failed and returns false.
+func (g *group) add(r *request) bool {
+	g.reqs = append(g.reqs, r)
+	g.events += len(r.events)
+	g.bytes += r.size
 	var err error
-	for _, r := range reqs {
-		switch r.kind {
-		case reqPush:
-			r.results = make([]protocol.Result, len(r.events))
-			for i := range r.events {
-				if r.results[i], err = g.push(r.who, r.alias, r.device, r.events[i]); err != nil {
-					break
-				}
-			}
-		case reqVisitor:
-			g.batch.Visitors = append(g.batch.Visitors, r.visitor)
-		case reqIdentify:
-			r.identified, err = g.identify(r.visitorID, r.contact)
-			if r.visitor.Contact != r.contact.ID {
-				g.batch.Visitors = append(g.batch.Visitors, VisitorToken{Hash: r.visitor.Hash, ID: r.visitorID, Contact: r.contact.ID})
+	switch r.kind {
+	case reqPush:
+		r.results = make([]protocol.Result, len(r.events))
+		for i := range r.events {
+			if r.results[i], err = g.push(r.who, r.alias, r.device, r.events[i]); err != nil {
+				break
 			}
 		}
-		if err != nil {
-			break
+	case reqVisitor:
+		g.batch.Visitors = append(g.batch.Visitors, r.visitor)
+	case reqIdentify:
+		r.identified, err = g.identify(r.visitorID, r.contact)
+		if r.visitor.Contact != r.contact.ID {
+			g.batch.Visitors = append(g.batch.Visitors, VisitorToken{Hash: r.visitor.Hash, ID: r.visitorID, Contact: r.contact.ID})
 		}
 	}
-	if err != nil {
-		w.srv.lg.Error("log read failed; the group is refused", "workspace", w.id, "err", err)
-		for _, r := range reqs {
-			r.results, r.identified, r.err = nil, nil, err
-			close(r.done)
-		}
-		return nil
+	if err == nil {
+		return true
 	}
+	g.w.srv.lg.Error("log read failed; the group is refused", "workspace", g.w.id, "err", err)
+	g.failed = true
+	for _, r := range g.reqs {
+		r.results, r.identified, r.err = nil, nil, err
+		close(r.done)
+	}
+	return false
+}
+
+// seal lists the group's conversation states in its batch.
+func (g *group) seal() {
+	g.batch.States = g.batch.States[:0]
 	for _, c := range g.states {
 		g.batch.States = append(g.batch.States, c)
 	}
-	return g
 }
 
 // commitLoop is the committer goroutine.
