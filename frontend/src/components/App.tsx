@@ -19,7 +19,7 @@ import { Sidebar, VIEWS, type ViewCount } from './Sidebar'
 import { StatusBanner } from './StatusBar'
 
 const DEFAULT_QUERY: InboxQuery = { view: 'open', sort: 'activity' }
-const COUNTS_MIN_INTERVAL_MS = 1000
+const COUNTS_MIN_INTERVAL_MS = 400
 const UNREAD_COUNT_PAGE = 100
 
 type Overlay = 'shortcuts' | 'settings' | 'new' | null

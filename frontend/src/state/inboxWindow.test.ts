@@ -92,3 +92,31 @@ describe('InboxWindow', () => {
     expect(w.error).toBe('boom')
   })
 })
+
+describe('InboxWindow under a busy inbox', () => {
+  it('keeps showing fresher rows while changes keep coming', async () => {
+    let version = 0
+    const base = fakeInbox({ total: 120 })
+    let w: InboxWindow
+    let refreshes = 0
+    w = new InboxWindow(
+      async (q) => {
+        const p = base(q)
+        const v = version
+        p.rows = p.rows.map((r) => ({ ...r, preview: `v${v}` }))
+        // every answer arrives after yet another change
+        if (refreshes < 5) {
+          refreshes++
+          version++
+          queueMicrotask(() => w.refresh())
+        }
+        return p
+      },
+      { view: 'open', sort: 'activity' },
+      { pageSize: 50 },
+    )
+    w.setRange(0, 10)
+    await settle(w)
+    expect(w.rowAt(0)?.preview).toBe(`v${version}`)
+  })
+})

@@ -184,8 +184,17 @@ export class InboxWindow {
   private async load(k: number, gen: number) {
     const ps = this.pageSize
     if (this.cursors.has(k)) {
-      const page = await this.fetch({ ...this.query, cursor: this.cursors.get(k) || undefined, limit: ps })
-      if (gen !== this.gen) return
+      const cursor = this.cursors.get(k)
+      const page = await this.fetch({ ...this.query, cursor: cursor || undefined, limit: ps })
+      if (gen !== this.gen) {
+        // The inbox changed again meanwhile. These rows are still newer than the ones shown: show
+        // them (so a busy inbox never starves the screen), but load the page once more.
+        if (this.pages.has(k) && this.cursors.get(k) === cursor) {
+          this.pages.set(k, page.rows)
+          this.stale.add(k)
+        }
+        return
+      }
       this.store(k, page.rows, page)
       return
     }

@@ -100,8 +100,9 @@ export interface ItemProps {
   busy?: boolean
 }
 
-function StateMark({ item }: { item: Item }) {
+function StateMark({ item, quiet }: { item: Item; quiet?: boolean }) {
   if (!item.mine || !item.state) return null
+  if (quiet && item.state === 'sent') return null // lifecycle lines: only say when not done
   if (item.state === 'pending')
     return (
       <span className="item-state pending" data-testid="item-state" data-state="pending" title="Waiting to send">
@@ -204,7 +205,7 @@ export const TimelineItem = memo(function TimelineItem({ item, name, highlighted
             {label}
             {item.topic ? ` · ${item.topic}` : ''}
           </span>
-          <StateMark item={item} />
+          <StateMark item={item} quiet />
           <Failure item={item} onRetry={onRetry} onDiscard={onDiscard} busy={busy} />
         </div>
       )
@@ -217,7 +218,7 @@ export const TimelineItem = memo(function TimelineItem({ item, name, highlighted
           <span className="tl-event-text" title={fullTime(item.at)}>
             {describeLifecycle(item, name)}
           </span>
-          <StateMark item={item} />
+          <StateMark item={item} quiet />
           <Failure item={item} onRetry={onRetry} onDiscard={onDiscard} busy={busy} />
         </div>
       )
