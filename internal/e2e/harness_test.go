@@ -1,0 +1,169 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/threadline/threadline/sync/relay"
+)
+
+const (
+	workspace = "acme"
+	tokAna    = "e2e-token-ana-0123456789abcdef"
+	tokBen    = "e2e-token-ben-0123456789abcdef"
+)
+
+// root is the repository's root folder.
+func root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// requirements returns the binary, or skips (fails when THREADLINE_REQUIRE_BROWSER=1).
+func requirements(tb testing.TB) string {
+	tb.Helper()
+	bin := os.Getenv("THREADLINE_BIN")
+	var missing []string
+	if bin == "" {
+		missing = append(missing, "THREADLINE_BIN (the built app; make build)")
+	} else if _, err := os.Stat(bin); err != nil {
+		missing = append(missing, "THREADLINE_BIN="+bin+": "+err.Error())
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
+		missing = append(missing, "/usr/bin/chromium")
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = append(missing, "node")
+	}
+	if _, err := os.Stat(filepath.Join(root(), "frontend", "node_modules", "playwright-core")); err != nil {
+		missing = append(missing, "frontend/node_modules/playwright-core (scripts/setup.sh)")
+	}
+	if len(missing) > 0 {
+		msg := "end-to-end test needs: " + strings.Join(missing, ", ")
+		if os.Getenv("THREADLINE_REQUIRE_BROWSER") == "1" {
+			tb.Fatal(msg)
+		}
+		tb.Skip(msg)
+	}
+	return bin
+}
+
+// startRelay runs a real relay on loopback with agents ana and ben; it
+// returns its http:// URL.
+func startRelay(tb testing.TB) string {
+	tb.Helper()
+	lg, err := relay.OpenBadgerLog(tb.TempDir(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := &relay.Config{Workspaces: []relay.WorkspaceConfig{{
+		ID: workspace, Name: "Acme Hosting", IdentitySecret: "e2e-identity-secret-0123456789",
+		Agents: []relay.Member{{ID: "ana", Name: "Ana", Token: tokAna}, {ID: "ben", Name: "Ben", Token: tokBen}},
+	}}}
+	srv, err := relay.New(cfg, lg, relay.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	tb.Cleanup(func() {
+		hs.Close()
+		_ = srv.Shutdown(context.Background())
+		_ = lg.Close()
+	})
+	return hs.URL
+}
+
+// app is the desktop binary serving its UI and bindings over HTTP.
+type app struct {
+	url     string
+	started time.Time
+	cmd     *exec.Cmd
+}
+
+// startApp starts bin --serve on a free loopback port with data folder dir
+// and waits until it answers.
+func startApp(tb testing.TB, bin, dir string, extra ...string) *app {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	a := &app{url: "http://" + addr, started: time.Now()}
+	a.cmd = exec.Command(bin, append([]string{"--serve", addr, "--data", dir}, extra...)...)
+	logf, err := os.Create(filepath.Join(tb.TempDir(), "app.log"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a.cmd.Stdout, a.cmd.Stderr = logf, logf
+	if err := a.cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = a.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = a.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = a.cmd.Process.Kill()
+			<-done
+		}
+		logf.Close()
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(a.url + "/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return a
+			}
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logf.Name())
+			tb.Fatalf("the app at %s never answered: %v\n%s", a.url, err, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// node runs a node script with env, streaming its output to the test log,
+// and returns its lines.
+func node(tb testing.TB, env []string, args ...string) ([]string, error) {
+	tb.Helper()
+	cmd := exec.Command("node", args...)
+	cmd.Dir = root()
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	var lines []string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		tb.Log(sc.Text())
+	}
+	err = cmd.Wait()
+	if err != nil {
+		return lines, fmt.Errorf("node %s: %w", strings.Join(args, " "), err)
+	}
+	return lines, nil
+}

@@ -1,0 +1,41 @@
+package e2e
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestInboxInBrowser drives the real app in Chromium (frontend/e2e/inbox.e2e.mjs):
+// it connects the app to a real relay through the Settings dialog, then
+// sends a reply (pending, then sent), adds a note (distinct), starts and ends
+// a thread, resolves and reopens, finds the note by search, sees a second
+// agent's message arrive live through the relay, and watches the unread
+// badge clear on open.
+func TestInboxInBrowser(t *testing.T) {
+	bin := requirements(t)
+	relayURL := startRelay(t)
+	a := startApp(t, bin, t.TempDir())
+	artifacts := os.Getenv("THREADLINE_E2E_ARTIFACTS")
+	if artifacts == "" {
+		artifacts = t.TempDir()
+	}
+	lines, err := node(t, []string{
+		"THREADLINE_URL=" + a.url,
+		"RELAY_URL=" + relayURL,
+		"THREADLINE_WORKSPACE=" + workspace,
+		"THREADLINE_AGENT_TOKEN=" + tokAna,
+		"THREADLINE_AGENT2_TOKEN=" + tokBen,
+		"THREADLINE_E2E_ARTIFACTS=" + artifacts,
+	}, "frontend/e2e/inbox.e2e.mjs")
+	if err != nil {
+		t.Fatalf("%v (screenshots in %s)", err, artifacts)
+	}
+	last := ""
+	if len(lines) > 0 {
+		last = lines[len(lines)-1]
+	}
+	if !strings.Contains(last, "passed") || !strings.Contains(last, " 0 failed") {
+		t.Fatalf("the browser run ended with %q; want every step passed", last)
+	}
+}
