@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/threadline/threadline/sync/relay"
+	"github.com/threadline/threadline/sync/widget"
 )
 
 func main() {
@@ -38,6 +39,9 @@ func run() error {
 	listen := flag.String("listen", "127.0.0.1:8470", "address to serve on")
 	data := flag.String("data", "relay-data", "directory of the relay's log")
 	config := flag.String("config", "", "workspaces config file (JSON); none: a demo workspace")
+	demoWS := flag.String("demo-workspace", "", "workspace the /demo page embeds (without --config: the demo workspace)")
+	demoHash := flag.Bool("demo-hash", false, "let /demo compute contact hashes with that workspace's identity secret (demo workspaces only: anyone could speak as any contact)")
+	widgetRelay := flag.String("widget-relay-url", "", "sync URL widget.js connects to (default: the origin that served it)")
 	flag.Parse()
 
 	lg := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -65,6 +69,28 @@ func run() error {
 		log.Close()
 		return err
 	}
+
+	wopts := widget.Options{RelayURL: *widgetRelay, Logger: lg}
+	switch {
+	case *config == "":
+		w := cfg.Workspaces[0]
+		wopts.Demo = widget.Demo{Workspace: w.ID, Name: "Acme Hosting", IdentitySecret: w.IdentitySecret}
+	case *demoWS != "":
+		for _, w := range cfg.Workspaces {
+			if w.ID == *demoWS {
+				wopts.Demo = widget.Demo{Workspace: w.ID, Name: w.Name}
+				if *demoHash {
+					wopts.Demo.IdentitySecret = w.IdentitySecret
+				}
+			}
+		}
+		if wopts.Demo.Workspace == "" {
+			srv.Shutdown(context.Background())
+			log.Close()
+			return fmt.Errorf("--demo-workspace %q: no such workspace in the config", *demoWS)
+		}
+	}
+	widget.Mount(srv.Handler(), wopts) // /widget.js, /widget/, /demo next to /v1/sync
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
