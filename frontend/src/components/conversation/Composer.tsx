@@ -75,6 +75,12 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
     if (!canReply) setMode('note')
   }, [canReply])
 
+  // A window closing within the debounce still keeps the draft.
+  useEffect(() => {
+    window.addEventListener('pagehide', flushSave)
+    return () => window.removeEventListener('pagehide', flushSave)
+  }, [flushSave])
+
   useImperativeHandle(ref, () => ({
     focus(m?: ComposerMode) {
       if (m) setMode(m === 'reply' && !canReply ? 'note' : m)
@@ -197,7 +203,10 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
         rows={3}
         onChange={(e) => change(e.target.value)}
         onKeyDown={onKeyDown}
-        onBlur={stopTyping}
+        onBlur={() => {
+          stopTyping()
+          flushSave()
+        }}
       />
       <div className="composer-foot">
         {error ? (

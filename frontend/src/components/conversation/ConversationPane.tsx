@@ -334,7 +334,7 @@ export const ConversationPane = forwardRef<ConversationHandle, ConversationPaneP
               aria-label="Assignee"
             >
               <option value="">Unassigned</option>
-              {me && <option value={me.id}>{me.name || 'Me'} (you)</option>}
+              {me && <option value={me.id}>{!me.name || me.name === 'You' ? 'Me' : `${me.name} (you)`}</option>}
               {app.teammates
                 .filter((t) => t.id !== me?.id)
                 .map((t) => (
