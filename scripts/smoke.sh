@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # smoke.sh BIN — the desktop smoke test: the production binary in a real window under Xvfb,
 # with a fresh temporary data folder. It fails unless a window titled Threadline exists and a
-# screenshot of the screen is not blank: more than one colour, and the app's own background
-# (#f7f7f8, main.go's BackgroundColour and the frontend's --app-bg) among them.
+# screenshot of the screen shows the app's own content: more than 16 colours (rendered text, not
+# a blank or single-colour window), the app's background (--app-bg, also main.go's
+# BackgroundColour) and its border colour (--border, which only the rendered frontend paints),
+# both read from frontend/src/style.css.
 #
 #   SMOKE_DEMO=1   start with --demo (the title then carries the unread count: "Threadline (N)")
 #   SMOKE_SHOT=F   keep the screenshot at F
@@ -22,8 +24,10 @@ fi
 tmp=$(mktemp -d)
 app_pid=
 cleanup() {
-  [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null && wait "$app_pid" 2>/dev/null
+  local rc=$?
+  if [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null; then wait "$app_pid" 2>/dev/null || true; fi
   rm -rf "$tmp"
+  exit "$rc"
 }
 trap cleanup EXIT
 
@@ -37,11 +41,17 @@ fi
 app_pid=$!
 
 win=
+name=
 for _ in $(seq 1 60); do
   if ! kill -0 "$app_pid" 2>/dev/null; then
     echo "smoke: the app exited early:" >&2; cat "$tmp/app.log" >&2; exit 1
   fi
-  win=$(xdotool search --onlyvisible --name "$title" 2>/dev/null | head -n1 || true)
+  # xdotool matches names without regard to case (GTK's own "threadline" window matches too):
+  # keep the window whose title matches exactly.
+  for w in $(xdotool search --onlyvisible --name "$title" 2>/dev/null || true); do
+    n=$(xdotool getwindowname "$w" 2>/dev/null || true)
+    if [[ $n =~ $title ]]; then win=$w; name=$n; break; fi
+  done
   [ -n "$win" ] && break
   sleep 0.5
 done
@@ -50,27 +60,37 @@ if [ -z "$win" ]; then
   cat "$tmp/app.log" >&2
   exit 1
 fi
-name=$(xdotool getwindowname "$win")
 
 # Let the frontend paint (the demo inbox loads its first page), then look until it has.
+css=$(dirname "$0")/../frontend/src/style.css
+css_colour() { sed -n "s/^ *--$1: *\(#[0-9a-fA-F]\{6\}\);.*/\1/p" "$css" | head -n1; }
+bg=$(css_colour app-bg)
+border=$(css_colour border)
+[ -n "$bg" ] && [ -n "$border" ] || { echo "smoke: no --app-bg or --border colour in $css" >&2; exit 1; }
+
 shot="$tmp/screen.png"
 colours=0
 has_bg=0
-for _ in $(seq 1 20); do
+has_border=0
+for _ in $(seq 1 40); do
   sleep 0.5
   /usr/bin/import -window root "$shot"
   colours=$(/usr/bin/identify -format '%k' "$shot")
-  if /usr/bin/convert "$shot" -format %c histogram:info:- | grep -qi '#F7F7F8'; then has_bg=1; fi
-  [ "$colours" -gt 16 ] && [ "$has_bg" = 1 ] && break
+  histogram=$(/usr/bin/convert "$shot" -format %c histogram:info:-)
+  has_bg=0; has_border=0
+  grep -qi "$bg" <<<"$histogram" && has_bg=1
+  grep -qi "$border" <<<"$histogram" && has_border=1
+  [ "$colours" -gt 16 ] && [ "$has_bg" = 1 ] && [ "$has_border" = 1 ] && break
 done
 if [ -n "${SMOKE_SHOT:-}" ]; then
   mkdir -p "$(dirname "$SMOKE_SHOT")"
   cp "$shot" "$SMOKE_SHOT"
 fi
-if [ "$colours" -le 1 ]; then
-  echo "smoke: the screenshot is blank ($colours colour)" >&2; exit 1
+if [ "$colours" -le 16 ]; then
+  echo "smoke: the screenshot is blank: $colours colours, no rendered content" >&2; cat "$tmp/app.log" >&2; exit 1
 fi
-if [ "$has_bg" != 1 ]; then
-  echo "smoke: the app's background #f7f7f8 is not on screen ($colours colours): not our window's content" >&2; exit 1
+if [ "$has_bg" != 1 ] || [ "$has_border" != 1 ]; then
+  echo "smoke: the app's background $bg (seen: $has_bg) or border $border (seen: $has_border) is not on screen ($colours colours): not our frontend" >&2
+  cat "$tmp/app.log" >&2; exit 1
 fi
-echo "smoke: ok: window \"$name\", screenshot with $colours colours including the app background"
+echo "smoke: ok: window \"$name\", screenshot with $colours colours including the app's background $bg and border $border"
