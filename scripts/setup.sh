@@ -6,7 +6,8 @@
 #   scripts/setup.sh           system libraries, the wails CLI, the frontend's npm packages
 #   scripts/setup.sh --test    the same, plus Xvfb, ImageMagick, xdotool and Chromium for tests
 #
-# Debian and Ubuntu only install by themselves; elsewhere it prints what to install and stops.
+# Debian and Ubuntu only install by themselves; elsewhere it goes on when everything is there
+# and otherwise prints what to install and stops (SETUP_NOT_DEBIAN=1 tries that path here).
 set -euo pipefail
 
 WAILS_VERSION=v2.15.0
@@ -31,7 +32,7 @@ packages=("${BUILD_APT[@]}")
 [ "$want_test" = 1 ] && packages+=("${TEST_APT[@]}")
 
 # --- system packages -------------------------------------------------------------------------
-is_debian() { [ -f /etc/debian_version ] && command -v apt-get >/dev/null && command -v dpkg >/dev/null; }
+is_debian() { [ -z "${SETUP_NOT_DEBIAN:-}" ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/null && command -v dpkg >/dev/null; }
 
 installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
 
@@ -55,19 +56,24 @@ if is_debian; then
         missing[$i]=chromium-browser
       fi
     done
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    "${sudo[@]}" apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "${missing[@]}"
   fi
 else
-  cat >&2 <<EOF
-setup: this is not Debian or Ubuntu, so nothing was installed. Install, with your package manager:
-  - GTK 3 and WebKitGTK 4.1 development files, and pkg-config (Debian: ${BUILD_APT[*]})
-  - for make test: Xvfb, xauth, ImageMagick, xwininfo (x11-utils), xdotool, Chromium
-  - Go 1.26 or newer, Node.js ${NODE_MAJOR_MIN} or newer with npm
-then: go install github.com/wailsapp/wails/v2/cmd/wails@${WAILS_VERSION}
-and run this again (it checks, and skips what is present).
-EOF
-  for p in pkg-config; do command -v "$p" >/dev/null || exit 1; done
-  pkg-config --exists gtk+-3.0 webkit2gtk-4.1 || exit 1
+  # Elsewhere, go on only when everything is already there; otherwise say what to install.
+  lacking=()
+  command -v pkg-config >/dev/null && pkg-config --exists gtk+-3.0 webkit2gtk-4.1 ||
+    lacking+=("GTK 3 and WebKitGTK 4.1 development files, and pkg-config (Debian: ${BUILD_APT[*]})")
+  if [ "$want_test" = 1 ]; then
+    for tool in xvfb-run xauth xwininfo xdotool /usr/bin/import /usr/bin/identify /usr/bin/convert; do
+      command -v "$tool" >/dev/null || lacking+=("$tool (Debian: ${TEST_APT[*]})")
+    done
+  fi
+  if [ ${#lacking[@]} -gt 0 ]; then
+    echo "setup: this is not Debian or Ubuntu, so nothing was installed. Install, with your package manager:" >&2
+    printf '  - %s\n' "${lacking[@]}" >&2
+    echo "  and Go 1.26 or newer, Node.js ${NODE_MAJOR_MIN} or newer with npm; then run this again." >&2
+    exit 1
+  fi
 fi
 
 # --- toolchains ------------------------------------------------------------------------------
@@ -80,7 +86,11 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 # --- wails CLI, always used by full path -----------------------------------------------------
 gobin="$(go env GOPATH)/bin"
 wails="$gobin/wails"
-if ! { [ -x "$wails" ] && "$wails" version 2>/dev/null | grep -q "^${WAILS_VERSION}\$"; }; then
+# Read its whole output first: `wails version | grep -q` would kill wails with SIGPIPE, which
+# pipefail reports as a failure, and wails would be reinstalled every time.
+have=
+[ -x "$wails" ] && have=$("$wails" version 2>/dev/null || true)
+if ! grep -qx "${WAILS_VERSION}" <<<"$have"; then
   say "installing wails ${WAILS_VERSION} into $gobin"
   GOBIN="$gobin" go install "github.com/wailsapp/wails/v2/cmd/wails@${WAILS_VERSION}"
 fi
