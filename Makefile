@@ -68,7 +68,7 @@ bot:
 
 ## screenshot: docs/screenshot.png, the demo inbox in a real window under Xvfb
 screenshot: setup-test build
-	SMOKE_DEMO=1 SMOKE_SHOT=docs/screenshot.png scripts/smoke.sh $(BIN)
+	SMOKE_DEMO=1 SMOKE_OPEN=1 SMOKE_SHOT=docs/screenshot.png scripts/smoke.sh $(BIN)
 
 clean:
 	rm -rf build/bin frontend/dist/assets frontend/dist/index.html

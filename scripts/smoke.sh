@@ -8,6 +8,7 @@
 #
 #   SMOKE_DEMO=1   start with --demo (the title then carries the unread count: "Threadline (N)")
 #   SMOKE_SHOT=F   keep the screenshot at F
+#   SMOKE_OPEN=1   for that kept screenshot, open the first conversation (keys j, Enter) first
 set -euo pipefail
 
 bin=${1:?usage: smoke.sh path/to/threadline}
@@ -84,7 +85,14 @@ for _ in $(seq 1 40); do
 done
 if [ -n "${SMOKE_SHOT:-}" ]; then
   mkdir -p "$(dirname "$SMOKE_SHOT")"
-  cp "$shot" "$SMOKE_SHOT"
+  if [ -n "${SMOKE_OPEN:-}" ]; then
+    # No window manager here: a click on the pane gives the window the keyboard.
+    xdotool mousemove --window "$win" 900 400 click 1 sleep 0.3 key j sleep 0.3 key Return sleep 2
+    /usr/bin/import -window root "$tmp/open.png"
+    cp "$tmp/open.png" "$SMOKE_SHOT"
+  else
+    cp "$shot" "$SMOKE_SHOT"
+  fi
 fi
 if [ "$colours" -le 16 ]; then
   echo "smoke: the screenshot is blank: $colours colours, no rendered content" >&2; cat "$tmp/app.log" >&2; exit 1
