@@ -70,7 +70,7 @@ export const ConversationPane = forwardRef<ConversationHandle, ConversationPaneP
       }
       return v
     })
-  const [highlightId, setHighlightId] = useState<string | null>(null)
+  const [hl, setHl] = useState<{ item: string; nonce: number } | null>(null)
   const [attentionTick, setAttentionTick] = useState(0)
   useSyncExternalStore(app.typing.subscribe, app.typing.getVersion)
 
@@ -81,7 +81,7 @@ export const ConversationPane = forwardRef<ConversationHandle, ConversationPaneP
   useEffect(() => {
     setActionError(null)
     setThreadOpen(false)
-    setHighlightId(null)
+    setHl(null)
   }, [id])
 
   // Names: teammates and me (app), the contact, joined participants, and item authors.
@@ -166,7 +166,7 @@ export const ConversationPane = forwardRef<ConversationHandle, ConversationPaneP
     if (!highlight || conv.loading) return
     let live = true
     void conv.ensureItem(highlight.item).then((found) => {
-      if (live && found) setHighlightId(highlight.item)
+      if (live && found) setHl({ item: highlight.item, nonce: highlight.nonce })
     })
     return () => {
       live = false
@@ -298,7 +298,8 @@ export const ConversationPane = forwardRef<ConversationHandle, ConversationPaneP
           loading={conv.loading}
           newItemsTick={conv.newItemsTick}
           typingText={typingText(typers)}
-          highlightId={highlightId}
+          highlightId={hl?.item ?? null}
+          highlightNonce={hl?.nonce}
           onLoadOlder={() => void conv.loadOlder()}
           onRetry={onRetry}
           onDiscard={onDiscard}

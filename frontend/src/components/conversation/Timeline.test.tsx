@@ -153,6 +153,24 @@ describe('Timeline', () => {
     expect(screen.getByTestId('timeline-note')).toHaveAttribute('data-highlighted', 'true')
   })
 
+  it('scrolls to a highlighted item once, not again as new items arrive', () => {
+    const spy = vi.fn()
+    Element.prototype.scrollIntoView = spy
+    const hit = item('note.added', { id: 'hit2', text: 'found' })
+    const props = {
+      convId: 'c1', seen: [], meId: ME.id, name, nameOfId, hasOlder: false, loadingOlder: false, loading: false,
+      newItemsTick: 0, typingText: '', highlightId: 'hit2', highlightNonce: 1, onLoadOlder: () => {},
+      onRetry: () => {}, onDiscard: () => {}, busyIds: new Set<string>(),
+    }
+    const { rerender } = render(<Timeline {...props} items={[hit]} />)
+    expect(spy).toHaveBeenCalledTimes(1)
+    rerender(<Timeline {...props} items={[hit, item('message.sent', { text: 'new' })]} newItemsTick={1} />)
+    expect(spy).toHaveBeenCalledTimes(1)
+    rerender(<Timeline {...props} items={[hit]} highlightNonce={2} />) // chosen again
+    expect(spy).toHaveBeenCalledTimes(2)
+    delete (Element.prototype as { scrollIntoView?: unknown }).scrollIntoView
+  })
+
   it('offers to load older items', () => {
     const onLoadOlder = vi.fn()
     renderTimeline([item('message.sent', { text: 'x' })], { hasOlder: true, onLoadOlder })

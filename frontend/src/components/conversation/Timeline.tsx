@@ -15,6 +15,8 @@ export interface TimelineProps {
   newItemsTick: number
   typingText: string
   highlightId: string | null
+  /** Changes each time the user chooses the highlighted item again. */
+  highlightNonce?: number
   onLoadOlder: () => void
   onRetry: (id: string) => void
   onDiscard: (id: string) => void
@@ -48,7 +50,7 @@ export function seenByItem(items: Item[], seen: SeenMark[], meId: string | undef
 }
 
 export function Timeline(props: TimelineProps) {
-  const { items, seen, meId, name, nameOfId, hasOlder, loadingOlder, loading, newItemsTick, typingText, highlightId, onLoadOlder, onRetry, onDiscard, busyIds } = props
+  const { items, seen, meId, name, nameOfId, hasOlder, loadingOlder, loading, newItemsTick, typingText, highlightId, highlightNonce, onLoadOlder, onRetry, onDiscard, busyIds } = props
   const ref = useRef<HTMLDivElement>(null)
   const atBottom = useRef(true)
   const firstId = items.length ? items[0].id : ''
@@ -85,14 +87,22 @@ export function Timeline(props: TimelineProps) {
     setShowJump(false)
   }, [props.convId])
 
+  // A highlighted item (a search hit) is scrolled to once, when it is first on the page.
+  const scrolledTo = useRef<string | null>(null)
   useEffect(() => {
-    if (!highlightId) return
+    if (!highlightId) {
+      scrolledTo.current = null
+      return
+    }
+    const key = `${highlightId}#${highlightNonce ?? 0}`
+    if (scrolledTo.current === key) return
     const el = ref.current?.querySelector<HTMLElement>(`[data-item="${CSS.escape(highlightId)}"]`)
     if (el) {
+      scrolledTo.current = key
       atBottom.current = false
       el.scrollIntoView?.({ block: 'center' })
     }
-  }, [highlightId, items])
+  }, [highlightId, highlightNonce, items])
 
   const onScroll = useCallback(() => {
     const el = ref.current
