@@ -1,4 +1,4 @@
-import { forwardRef, useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState, useSyncExternalStore } from 'react'
+import { forwardRef, memo, useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState, useSyncExternalStore } from 'react'
 import { api, normalizeError } from '../../api'
 import type { AttrValue, MadeEvent, Participant, Priority } from '../../api/types'
 import { PRIORITIES } from '../../api/types'
@@ -52,392 +52,395 @@ function detailsPreference(): boolean {
   return typeof window === 'undefined' || window.innerWidth >= 1440
 }
 
-export const ConversationPane = forwardRef<ConversationHandle, ConversationPaneProps>(function ConversationPane({ id, highlight }, ref) {
-  const app = useApp()
-  const conv = useConversation(id)
-  const composer = useRef<ComposerHandle>(null)
-  const [actionError, setActionError] = useState<{ text: string; code: string } | null>(null)
-  const [threadOpen, setThreadOpen] = useState(false)
-  const [busy, setBusy] = useState<Set<string>>(new Set())
-  const [showDetails, setShowDetailsState] = useState(detailsPreference)
-  const setShowDetails = (f: (s: boolean) => boolean) =>
-    setShowDetailsState((s) => {
-      const v = f(s)
-      try {
-        localStorage.setItem(DETAILS_KEY, v ? '1' : '0')
-      } catch {
-        // private mode: the choice lasts for this session only
-      }
-      return v
-    })
-  const [hl, setHl] = useState<{ item: string; nonce: number } | null>(null)
-  const [attentionTick, setAttentionTick] = useState(0)
-  useSyncExternalStore(app.typing.subscribe, app.typing.getVersion)
-
-  const c = conv.detail?.conversation
-  const row = conv.detail?.row
-  const me = app.me
-
-  useEffect(() => {
-    setActionError(null)
-    setThreadOpen(false)
-    setHl(null)
-  }, [id])
-
-  // Names: teammates and me (app), the contact, joined participants, and item authors.
-  const names = useMemo(() => {
-    const m = new Map(app.names)
-    const add = (p?: Participant | null) => {
-      if (p?.id && p.name && !m.has(p.id)) m.set(p.id, p.name)
-    }
-    add(c?.contact)
-    add(c?.assignee)
-    c?.participants?.forEach(add)
-    for (const it of conv.items) add(it.actor)
-    return m
-  }, [app.names, c, conv.items])
-  const name = useCallback((p: Participant | null | undefined) => (p && names.get(p.id)) || baseName(p, names), [names])
-  const nameOfId = useCallback((pid: string) => names.get(pid) ?? baseName({ id: pid, role: pid.split(':')[0] }, names), [names])
-
-  const act = useCallback(
-    async (key: string, fn: () => Promise<MadeEvent | null | unknown>): Promise<string | null> => {
-      setActionError(null)
-      try {
-        await fn()
-        // The event is stored before the call returns: show it now, not after the batched event.
-        void conv.reload()
-        app.refreshStatus()
-        return null
-      } catch (e) {
-        const err = normalizeError(e)
-        if (key === 'resolve' && err.code === 'stale') {
-          setActionError({ text: STALE_RESOLVE_MESSAGE, code: err.code })
-          void conv.reload()
-        } else {
-          setActionError({ text: `${ACTION_LABELS[key] ?? 'Action'} failed: ${err.message}`, code: err.code })
+// memo: the inbox list and the sidebar change often; the open conversation need not re-render with them.
+export const ConversationPane = memo(
+  forwardRef<ConversationHandle, ConversationPaneProps>(function ConversationPane({ id, highlight }, ref) {
+    const app = useApp()
+    const conv = useConversation(id)
+    const composer = useRef<ComposerHandle>(null)
+    const [actionError, setActionError] = useState<{ text: string; code: string } | null>(null)
+    const [threadOpen, setThreadOpen] = useState(false)
+    const [busy, setBusy] = useState<Set<string>>(new Set())
+    const [showDetails, setShowDetailsState] = useState(detailsPreference)
+    const setShowDetails = (f: (s: boolean) => boolean) =>
+      setShowDetailsState((s) => {
+        const v = f(s)
+        try {
+          localStorage.setItem(DETAILS_KEY, v ? '1' : '0')
+        } catch {
+          // private mode: the choice lasts for this session only
         }
-        return err.message
+        return v
+      })
+    const [hl, setHl] = useState<{ item: string; nonce: number } | null>(null)
+    const [attentionTick, setAttentionTick] = useState(0)
+    useSyncExternalStore(app.typing.subscribe, app.typing.getVersion)
+
+    const c = conv.detail?.conversation
+    const row = conv.detail?.row
+    const me = app.me
+
+    useEffect(() => {
+      setActionError(null)
+      setThreadOpen(false)
+      setHl(null)
+    }, [id])
+
+    // Names: teammates and me (app), the contact, joined participants, and item authors.
+    const names = useMemo(() => {
+      const m = new Map(app.names)
+      const add = (p?: Participant | null) => {
+        if (p?.id && p.name && !m.has(p.id)) m.set(p.id, p.name)
       }
-    },
-    [app, conv],
-  )
+      add(c?.contact)
+      add(c?.assignee)
+      c?.participants?.forEach(add)
+      for (const it of conv.items) add(it.actor)
+      return m
+    }, [app.names, c, conv.items])
+    const name = useCallback((p: Participant | null | undefined) => (p && names.get(p.id)) || baseName(p, names), [names])
+    const nameOfId = useCallback((pid: string) => names.get(pid) ?? baseName({ id: pid, role: pid.split(':')[0] }, names), [names])
 
-  const toggleResolve = useCallback(() => {
-    if (!c) return
-    if (c.status === 'resolved') void act('reopen', () => api.Reopen(id))
-    else void act('resolve', () => api.Resolve(id))
-  }, [act, c, id])
+    const act = useCallback(
+      async (key: string, fn: () => Promise<MadeEvent | null | unknown>): Promise<string | null> => {
+        setActionError(null)
+        try {
+          await fn()
+          // The event is stored before the call returns: show it now, not after the batched event.
+          void conv.reload()
+          app.refreshStatus()
+          return null
+        } catch (e) {
+          const err = normalizeError(e)
+          if (key === 'resolve' && err.code === 'stale') {
+            setActionError({ text: STALE_RESOLVE_MESSAGE, code: err.code })
+            void conv.reload()
+          } else {
+            setActionError({ text: `${ACTION_LABELS[key] ?? 'Action'} failed: ${err.message}`, code: err.code })
+          }
+          return err.message
+        }
+      },
+      [app, conv],
+    )
 
-  useImperativeHandle(ref, () => ({
-    focusReply: () => composer.current?.focus('reply'),
-    focusNote: () => composer.current?.focus('note'),
-    toggleResolve,
-  }))
+    const toggleResolve = useCallback(() => {
+      if (!c) return
+      if (c.status === 'resolved') void act('reopen', () => api.Reopen(id))
+      else void act('resolve', () => api.Resolve(id))
+    }, [act, c, id])
 
-  // Seen: mark when the conversation is on screen in a window the user is looking at, on open and
-  // as new items arrive. Only when something is unread: a mark that would not advance is a no-op
-  // event the relay would still have to answer.
-  const marked = useRef('')
-  useEffect(() => {
-    const bump = () => setAttentionTick((t) => t + 1)
-    window.addEventListener('focus', bump)
-    document.addEventListener('visibilitychange', bump)
-    return () => {
-      window.removeEventListener('focus', bump)
-      document.removeEventListener('visibilitychange', bump)
-    }
-  }, [])
-  useEffect(() => {
-    if (!row || row.unread <= 0) return
-    const key = `${id}:${c?.lastItemSeq ?? 0}:${row.unread}`
-    if (marked.current === key) return
-    const t = setTimeout(() => {
-      if (!windowAttended()) return
-      marked.current = key
-      api.MarkSeen(id).catch(() => {
-        marked.current = ''
+    useImperativeHandle(ref, () => ({
+      focusReply: () => composer.current?.focus('reply'),
+      focusNote: () => composer.current?.focus('note'),
+      toggleResolve,
+    }))
+
+    // Seen: mark when the conversation is on screen in a window the user is looking at, on open and
+    // as new items arrive. Only when something is unread: a mark that would not advance is a no-op
+    // event the relay would still have to answer.
+    const marked = useRef('')
+    useEffect(() => {
+      const bump = () => setAttentionTick((t) => t + 1)
+      window.addEventListener('focus', bump)
+      document.addEventListener('visibilitychange', bump)
+      return () => {
+        window.removeEventListener('focus', bump)
+        document.removeEventListener('visibilitychange', bump)
+      }
+    }, [])
+    useEffect(() => {
+      if (!row || row.unread <= 0) return
+      const key = `${id}:${c?.lastItemSeq ?? 0}:${row.unread}`
+      if (marked.current === key) return
+      const t = setTimeout(() => {
+        if (!windowAttended()) return
+        marked.current = key
+        api.MarkSeen(id).catch(() => {
+          marked.current = ''
+        })
+      }, 200)
+      return () => clearTimeout(t)
+    }, [id, row, c?.lastItemSeq, conv.newItemsTick, attentionTick])
+
+    // A search hit: load back to it, then highlight it.
+    useEffect(() => {
+      if (!highlight || conv.loading) return
+      let live = true
+      void conv.ensureItem(highlight.item).then((found) => {
+        if (live && found) setHl({ item: highlight.item, nonce: highlight.nonce })
       })
-    }, 200)
-    return () => clearTimeout(t)
-  }, [id, row, c?.lastItemSeq, conv.newItemsTick, attentionTick])
+      return () => {
+        live = false
+      }
+      // eslint-disable-next-line react-hooks/exhaustive-deps
+    }, [highlight?.item, highlight?.nonce, conv.loading, id])
 
-  // A search hit: load back to it, then highlight it.
-  useEffect(() => {
-    if (!highlight || conv.loading) return
-    let live = true
-    void conv.ensureItem(highlight.item).then((found) => {
-      if (live && found) setHl({ item: highlight.item, nonce: highlight.nonce })
-    })
-    return () => {
-      live = false
-    }
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [highlight?.item, highlight?.nonce, conv.loading, id])
+    const retryOrDiscard = useCallback(
+      async (kind: 'retry' | 'discard', eventId: string) => {
+        setBusy((b) => new Set(b).add(eventId))
+        await act(kind, () => (kind === 'retry' ? api.Retry(eventId) : api.Discard(eventId)))
+        setBusy((b) => {
+          const n = new Set(b)
+          n.delete(eventId)
+          return n
+        })
+        void conv.reload()
+      },
+      [act, conv],
+    )
+    const onRetry = useCallback((eid: string) => void retryOrDiscard('retry', eid), [retryOrDiscard])
+    const onDiscard = useCallback((eid: string) => void retryOrDiscard('discard', eid), [retryOrDiscard])
 
-  const retryOrDiscard = useCallback(
-    async (kind: 'retry' | 'discard', eventId: string) => {
-      setBusy((b) => new Set(b).add(eventId))
-      await act(kind, () => (kind === 'retry' ? api.Retry(eventId) : api.Discard(eventId)))
-      setBusy((b) => {
-        const n = new Set(b)
-        n.delete(eventId)
-        return n
-      })
-      void conv.reload()
-    },
-    [act, conv],
-  )
-  const onRetry = useCallback((eid: string) => void retryOrDiscard('retry', eid), [retryOrDiscard])
-  const onDiscard = useCallback((eid: string) => void retryOrDiscard('discard', eid), [retryOrDiscard])
+    const onSending = useCallback(
+      (kind: string, text: string) => conv.addLocal(kind, text, me ? { id: me.id, role: me.role, name: me.name } : { id: '', role: 'agent' }),
+      [conv, me],
+    )
+    const onSettled = useCallback(
+      (token: string, ok: boolean, ev?: MadeEvent | null) => {
+        conv.settleLocal(token, ok, ev)
+        if (ok) app.refreshStatus()
+      },
+      [conv, app],
+    )
 
-  const onSending = useCallback(
-    (kind: string, text: string) => conv.addLocal(kind, text, me ? { id: me.id, role: me.role, name: me.name } : { id: '', role: 'agent' }),
-    [conv, me],
-  )
-  const onSettled = useCallback(
-    (token: string, ok: boolean, ev?: MadeEvent | null) => {
-      conv.settleLocal(token, ok, ev)
-      if (ok) app.refreshStatus()
-    },
-    [conv, app],
-  )
-
-  if (conv.error && !c) {
-    return (
-      <div className="conv-pane-inner">
-        <div className="pane-error" role="alert" data-testid="conversation-error">
-          Could not open this conversation: {conv.error}
+    if (conv.error && !c) {
+      return (
+        <div className="conv-pane-inner">
+          <div className="pane-error" role="alert" data-testid="conversation-error">
+            Could not open this conversation: {conv.error}
+          </div>
         </div>
-      </div>
-    )
-  }
-  if (!c || !row) {
+      )
+    }
+    if (!c || !row) {
+      return (
+        <div className="conv-pane-inner" aria-busy="true">
+          <div className="pane-loading">Loading…</div>
+        </div>
+      )
+    }
+
+    const contactName = name(c.contact)
+    const mine = me ? c.participants?.find((p) => p.id === me.id) : undefined
+    const supervising = mine?.role === 'supervisor'
+    const typers = app.typing.typers(id).map((p) => name(p))
+    const resolved = c.status === 'resolved'
+
     return (
-      <div className="conv-pane-inner" aria-busy="true">
-        <div className="pane-loading">Loading…</div>
-      </div>
-    )
-  }
-
-  const contactName = name(c.contact)
-  const mine = me ? c.participants?.find((p) => p.id === me.id) : undefined
-  const supervising = mine?.role === 'supervisor'
-  const typers = app.typing.typers(id).map((p) => name(p))
-  const resolved = c.status === 'resolved'
-
-  return (
-    <div className="conv-pane-inner" data-testid="conversation" data-conv={id} data-status={c.status}>
-      <div className={`conv-main${showDetails ? ' with-details' : ''}`}>
-        <header className="conv-header">
-          <Avatar id={c.contact.id} name={contactName} size={32} />
-          <div className="conv-title">
-            <h1 data-testid="conversation-contact">{contactName}</h1>
-            <div className="conv-sub">
-              {c.subject && <span className="conv-subject">{c.subject}</span>}
-              <span className={`status-pill ${c.status}`} data-testid="conversation-status">
-                {resolved ? 'Resolved' : 'Open'}
-              </span>
-              <span className={`prio-label prio-${c.priority}`} data-testid="conversation-priority">
-                {c.priority}
-              </span>
-              {c.thread && (
-                <span className="thread-pill" data-testid="active-thread" title={`Thread started ${fullTime(c.thread.startedAt)}`}>
-                  <ThreadIcon size={12} /> {c.thread.topic || 'Thread'}
+      <div className="conv-pane-inner" data-testid="conversation" data-conv={id} data-status={c.status}>
+        <div className={`conv-main${showDetails ? ' with-details' : ''}`}>
+          <header className="conv-header">
+            <Avatar id={c.contact.id} name={contactName} size={32} />
+            <div className="conv-title">
+              <h1 data-testid="conversation-contact">{contactName}</h1>
+              <div className="conv-sub">
+                {c.subject && <span className="conv-subject">{c.subject}</span>}
+                <span className={`status-pill ${c.status}`} data-testid="conversation-status">
+                  {resolved ? 'Resolved' : 'Open'}
                 </span>
-              )}
+                <span className={`prio-label prio-${c.priority}`} data-testid="conversation-priority">
+                  {c.priority}
+                </span>
+                {c.thread && (
+                  <span className="thread-pill" data-testid="active-thread" title={`Thread started ${fullTime(c.thread.startedAt)}`}>
+                    <ThreadIcon size={12} /> {c.thread.topic || 'Thread'}
+                  </span>
+                )}
+              </div>
             </div>
-          </div>
-          <div className="conv-actions">
-            <button type="button" className="btn" onClick={() => setThreadOpen(true)} data-testid="start-thread" title="Start a thread with a topic">
-              Start thread
-            </button>
-            {c.thread && (
-              <button type="button" className="btn" onClick={() => void act('thread', () => api.EndThread(id, ''))} data-testid="end-thread">
-                End thread
+            <div className="conv-actions">
+              <button type="button" className="btn" onClick={() => setThreadOpen(true)} data-testid="start-thread" title="Start a thread with a topic">
+                Start thread
               </button>
-            )}
-            {resolved ? (
-              <button type="button" className="btn" onClick={toggleResolve} data-testid="reopen-button" title="Reopen (e)">
-                <CircleIcon size={14} /> Reopen
-              </button>
-            ) : (
-              <button type="button" className="btn primary" onClick={toggleResolve} data-testid="resolve-button" title="Resolve (e)">
-                <CheckCircleIcon size={14} /> Resolve
-              </button>
-            )}
-            <button
-              type="button"
-              className={`icon-btn${showDetails ? ' on' : ''}`}
-              aria-pressed={showDetails}
-              aria-label="Details"
-              title="Details"
-              onClick={() => setShowDetails((s) => !s)}
-              data-testid="toggle-details"
-            >
-              <PanelIcon />
-            </button>
-          </div>
-        </header>
-        {actionError && (
-          <div className={`inline-alert${actionError.code === 'stale' ? ' warn' : ''}`} role="alert" data-testid="action-error">
-            <span>{actionError.text}</span>
-            <button type="button" className="icon-btn small" aria-label="Dismiss" onClick={() => setActionError(null)}>
-              ×
-            </button>
-          </div>
-        )}
-        <Timeline
-          convId={id}
-          items={conv.items}
-          seen={conv.detail?.seen ?? []}
-          meId={me?.id}
-          name={name}
-          nameOfId={nameOfId}
-          hasOlder={conv.hasOlder}
-          loadingOlder={conv.loadingOlder}
-          loading={conv.loading}
-          newItemsTick={conv.newItemsTick}
-          typingText={typingText(typers)}
-          highlightId={hl?.item ?? null}
-          highlightNonce={hl?.nonce}
-          onLoadOlder={() => void conv.loadOlder()}
-          onRetry={onRetry}
-          onDiscard={onDiscard}
-          busyIds={busy}
-        />
-        <Composer ref={composer} convId={id} contactName={contactName} canReply={!supervising} onSending={onSending} onSettled={onSettled} />
-      </div>
-      {showDetails && (
-        <aside className="details" data-testid="details" aria-label="Conversation details">
-          <section>
-            <h3>Priority</h3>
-            <select
-              className="input small"
-              value={c.priority}
-              onChange={(e) => void act('priority', () => api.SetPriority(id, e.target.value as Priority))}
-              data-testid="priority-select"
-              aria-label="Priority"
-            >
-              {PRIORITIES.map((p) => (
-                <option key={p} value={p}>
-                  {p[0].toUpperCase() + p.slice(1)}
-                </option>
-              ))}
-            </select>
-          </section>
-          <section>
-            <h3>Assignee</h3>
-            <select
-              className="input small"
-              value={c.assignee?.id ?? ''}
-              onChange={(e) => void act('assign', () => api.Assign(id, e.target.value))}
-              data-testid="assign-select"
-              aria-label="Assignee"
-            >
-              <option value="">Unassigned</option>
-              {me && <option value={me.id}>{!me.name || me.name === 'You' ? 'Me' : `${me.name} (you)`}</option>}
-              {app.teammates
-                .filter((t) => t.id !== me?.id)
-                .map((t) => (
-                  <option key={t.id} value={t.id}>
-                    {name(t)}
-                  </option>
-                ))}
-              {c.assignee && c.assignee.id !== me?.id && !app.teammates.some((t) => t.id === c.assignee!.id) && (
-                <option value={c.assignee.id}>{name(c.assignee)}</option>
+              {c.thread && (
+                <button type="button" className="btn" onClick={() => void act('thread', () => api.EndThread(id, ''))} data-testid="end-thread">
+                  End thread
+                </button>
               )}
-            </select>
-          </section>
-          <section>
-            <h3>Tags</h3>
-            <TagsEditor
-              tags={c.tags ?? []}
-              onChange={async (add, remove) => {
-                try {
-                  await api.ChangeTags(id, add, remove)
-                  void conv.reload()
-                  return null
-                } catch (e) {
-                  return normalizeError(e).message
-                }
-              }}
-            />
-          </section>
-          <section>
-            <h3>Participants</h3>
-            <ul className="participants" data-testid="participants">
-              {(c.participants ?? []).length === 0 && <li className="muted">No teammate has joined</li>}
-              {(c.participants ?? []).map((p) => (
-                <li key={p.id}>
-                  <Avatar id={p.id} name={name(p)} size={18} />
-                  <span>{p.id === me?.id ? `${name(p)} (you)` : name(p)}</span>
-                  {p.role === 'supervisor' && <span className="muted"> · supervising</span>}
-                </li>
-              ))}
-            </ul>
-            <div className="row-buttons">
-              {mine ? (
-                <button type="button" className="btn small" onClick={() => void act('leave', () => api.Leave(id))} data-testid="leave-button">
-                  Leave
+              {resolved ? (
+                <button type="button" className="btn" onClick={toggleResolve} data-testid="reopen-button" title="Reopen (e)">
+                  <CircleIcon size={14} /> Reopen
                 </button>
               ) : (
-                <>
-                  <button type="button" className="btn small" onClick={() => void act('join', () => api.Join(id, 'agent'))} data-testid="join-button">
-                    Join
-                  </button>
-                  <button
-                    type="button"
-                    className="btn small"
-                    onClick={() => void act('join', () => api.Join(id, 'supervisor'))}
-                    data-testid="supervise-button"
-                    title="Join as supervisor: read and add notes, without replying"
-                  >
-                    Supervise
-                  </button>
-                </>
+                <button type="button" className="btn primary" onClick={toggleResolve} data-testid="resolve-button" title="Resolve (e)">
+                  <CheckCircleIcon size={14} /> Resolve
+                </button>
               )}
+              <button
+                type="button"
+                className={`icon-btn${showDetails ? ' on' : ''}`}
+                aria-pressed={showDetails}
+                aria-label="Details"
+                title="Details"
+                onClick={() => setShowDetails((s) => !s)}
+                data-testid="toggle-details"
+              >
+                <PanelIcon />
+              </button>
             </div>
-          </section>
-          <section>
-            <h3>Attributes</h3>
-            <AttributesPanel
-              defs={app.attrDefs}
-              values={c.attributes ?? {}}
-              onSet={async (key: string, value: AttrValue) => {
-                try {
-                  await api.SetAttributes(id, { [key]: value })
-                  void conv.reload()
-                  return null
-                } catch (e) {
-                  return normalizeError(e).message
-                }
-              }}
-            />
-          </section>
-          <section className="details-meta muted">
-            <div>Created {fullTime(c.createdAt)}</div>
-            <div>
-              {c.messages} messages · {c.notes} notes · {c.threads} threads
+          </header>
+          {actionError && (
+            <div className={`inline-alert${actionError.code === 'stale' ? ' warn' : ''}`} role="alert" data-testid="action-error">
+              <span>{actionError.text}</span>
+              <button type="button" className="icon-btn small" aria-label="Dismiss" onClick={() => setActionError(null)}>
+                ×
+              </button>
             </div>
-          </section>
-        </aside>
-      )}
-      {threadOpen && (
-        <ThreadDialog
-          active={c.thread ? c.thread.topic : null}
-          onClose={() => setThreadOpen(false)}
-          onStart={async (topic) => {
-            try {
-              await api.StartThread(id, topic)
-              void conv.reload()
-              app.refreshStatus()
-              return null
-            } catch (e) {
-              return normalizeError(e).message
-            }
-          }}
-        />
-      )}
-    </div>
-  )
-})
+          )}
+          <Timeline
+            convId={id}
+            items={conv.items}
+            seen={conv.detail?.seen ?? []}
+            meId={me?.id}
+            name={name}
+            nameOfId={nameOfId}
+            hasOlder={conv.hasOlder}
+            loadingOlder={conv.loadingOlder}
+            loading={conv.loading}
+            newItemsTick={conv.newItemsTick}
+            typingText={typingText(typers)}
+            highlightId={hl?.item ?? null}
+            highlightNonce={hl?.nonce}
+            onLoadOlder={() => void conv.loadOlder()}
+            onRetry={onRetry}
+            onDiscard={onDiscard}
+            busyIds={busy}
+          />
+          <Composer ref={composer} convId={id} contactName={contactName} canReply={!supervising} onSending={onSending} onSettled={onSettled} />
+        </div>
+        {showDetails && (
+          <aside className="details" data-testid="details" aria-label="Conversation details">
+            <section>
+              <h3>Priority</h3>
+              <select
+                className="input small"
+                value={c.priority}
+                onChange={(e) => void act('priority', () => api.SetPriority(id, e.target.value as Priority))}
+                data-testid="priority-select"
+                aria-label="Priority"
+              >
+                {PRIORITIES.map((p) => (
+                  <option key={p} value={p}>
+                    {p[0].toUpperCase() + p.slice(1)}
+                  </option>
+                ))}
+              </select>
+            </section>
+            <section>
+              <h3>Assignee</h3>
+              <select
+                className="input small"
+                value={c.assignee?.id ?? ''}
+                onChange={(e) => void act('assign', () => api.Assign(id, e.target.value))}
+                data-testid="assign-select"
+                aria-label="Assignee"
+              >
+                <option value="">Unassigned</option>
+                {me && <option value={me.id}>{!me.name || me.name === 'You' ? 'Me' : `${me.name} (you)`}</option>}
+                {app.teammates
+                  .filter((t) => t.id !== me?.id)
+                  .map((t) => (
+                    <option key={t.id} value={t.id}>
+                      {name(t)}
+                    </option>
+                  ))}
+                {c.assignee && c.assignee.id !== me?.id && !app.teammates.some((t) => t.id === c.assignee!.id) && (
+                  <option value={c.assignee.id}>{name(c.assignee)}</option>
+                )}
+              </select>
+            </section>
+            <section>
+              <h3>Tags</h3>
+              <TagsEditor
+                tags={c.tags ?? []}
+                onChange={async (add, remove) => {
+                  try {
+                    await api.ChangeTags(id, add, remove)
+                    void conv.reload()
+                    return null
+                  } catch (e) {
+                    return normalizeError(e).message
+                  }
+                }}
+              />
+            </section>
+            <section>
+              <h3>Participants</h3>
+              <ul className="participants" data-testid="participants">
+                {(c.participants ?? []).length === 0 && <li className="muted">No teammate has joined</li>}
+                {(c.participants ?? []).map((p) => (
+                  <li key={p.id}>
+                    <Avatar id={p.id} name={name(p)} size={18} />
+                    <span>{p.id === me?.id ? `${name(p)} (you)` : name(p)}</span>
+                    {p.role === 'supervisor' && <span className="muted"> · supervising</span>}
+                  </li>
+                ))}
+              </ul>
+              <div className="row-buttons">
+                {mine ? (
+                  <button type="button" className="btn small" onClick={() => void act('leave', () => api.Leave(id))} data-testid="leave-button">
+                    Leave
+                  </button>
+                ) : (
+                  <>
+                    <button type="button" className="btn small" onClick={() => void act('join', () => api.Join(id, 'agent'))} data-testid="join-button">
+                      Join
+                    </button>
+                    <button
+                      type="button"
+                      className="btn small"
+                      onClick={() => void act('join', () => api.Join(id, 'supervisor'))}
+                      data-testid="supervise-button"
+                      title="Join as supervisor: read and add notes, without replying"
+                    >
+                      Supervise
+                    </button>
+                  </>
+                )}
+              </div>
+            </section>
+            <section>
+              <h3>Attributes</h3>
+              <AttributesPanel
+                defs={app.attrDefs}
+                values={c.attributes ?? {}}
+                onSet={async (key: string, value: AttrValue) => {
+                  try {
+                    await api.SetAttributes(id, { [key]: value })
+                    void conv.reload()
+                    return null
+                  } catch (e) {
+                    return normalizeError(e).message
+                  }
+                }}
+              />
+            </section>
+            <section className="details-meta muted">
+              <div>Created {fullTime(c.createdAt)}</div>
+              <div>
+                {c.messages} messages · {c.notes} notes · {c.threads} threads
+              </div>
+            </section>
+          </aside>
+        )}
+        {threadOpen && (
+          <ThreadDialog
+            active={c.thread ? c.thread.topic : null}
+            onClose={() => setThreadOpen(false)}
+            onStart={async (topic) => {
+              try {
+                await api.StartThread(id, topic)
+                void conv.reload()
+                app.refreshStatus()
+                return null
+              } catch (e) {
+                return normalizeError(e).message
+              }
+            }}
+          />
+        )}
+      </div>
+    )
+  }),
+)
