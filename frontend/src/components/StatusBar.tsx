@@ -56,11 +56,10 @@ export function StatusBanner({ status, onSettings }: { status: Status | null; on
   const s = status.sync
   if (s?.state === 'offline') {
     return (
-      <div className="banner offline" role="status" data-testid="offline-banner">
+      <div className="banner offline" role="status" data-testid="offline-banner" title={s.error || undefined}>
         <strong>You are offline.</strong>{' '}
         {status.pending > 0 ? `${plural(status.pending, 'change')} will be sent when the connection is back.` : 'Everything you do is kept and sent when the connection is back.'}{' '}
         <span className="muted">{retryIn(s.retryAt, now)}</span>
-        {s.error && <span className="muted"> ({s.error})</span>}
       </div>
     )
   }

@@ -105,8 +105,8 @@ function StateMark({ item, quiet }: { item: Item; quiet?: boolean }) {
   if (quiet && item.state === 'sent') return null // lifecycle lines: only say when not done
   if (item.state === 'pending')
     return (
-      <span className="item-state pending" data-testid="item-state" data-state="pending" title="Waiting to send">
-        <ClockIcon size={12} /> Sending
+      <span className="item-state pending" data-testid="item-state" data-state="pending" title="Waiting to be sent">
+        <ClockIcon size={12} /> Pending
       </span>
     )
   if (item.state === 'sent')
