@@ -61,21 +61,22 @@ export const InboxRow = memo(function InboxRow({ row, index, top, height, active
           )}
         </div>
         <div className="inbox-row-line3">
-          {row.priority !== 'medium' && (
-            <span className={`prio-label prio-${row.priority}`}>{row.priority}</span>
-          )}
-          {row.inThread && row.thread && (
-            <span className="row-thread" title="Active thread">
-              {row.thread}
-            </span>
-          )}
-          {tags.slice(0, 3).map((t) => (
-            <span key={t} className="chip" data-testid="row-tag">
-              {t}
-            </span>
-          ))}
-          {tags.length > 3 && <span className="chip more">+{tags.length - 3}</span>}
-          <span className="spacer" />
+          <div className="inbox-row-labels">
+            {row.priority !== 'medium' && (
+              <span className={`prio-label prio-${row.priority}`}>{row.priority}</span>
+            )}
+            {row.inThread && row.thread && (
+              <span className="row-thread" title="Active thread">
+                {row.thread}
+              </span>
+            )}
+            {tags.slice(0, 3).map((t) => (
+              <span key={t} className="chip" data-testid="row-tag">
+                {t}
+              </span>
+            ))}
+            {tags.length > 3 && <span className="chip more">+{tags.length - 3}</span>}
+          </div>
           {row.failed > 0 && (
             <span className="row-failed" title={`${row.failed} failed to send`}>
               <AlertIcon size={13} /> {row.failed}

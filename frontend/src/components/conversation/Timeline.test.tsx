@@ -142,6 +142,9 @@ describe('Timeline', () => {
       { participant: 'agent:ana', upTo: 7 },
     ]
     expect(Object.fromEntries(seenByItem(items, seen, ME.id, nameOfId))).toEqual({ b: ['Maria'], c: ['Ana'] })
+    // a contact's mark never sits under a note, which contacts do not receive
+    const withNote = [...items, item('note.added', { id: 'n', seq: 8, actor: ME, mine: true, state: 'sent', text: 'psst' })]
+    expect(seenByItem(withNote, [{ participant: 'contact:maria', upTo: 8 }], ME.id, nameOfId).get('c')).toEqual(['Maria'])
     renderTimeline(items, { seen })
     const marks = screen.getAllByTestId('seen-by')
     expect(marks.map((m) => m.textContent)).toEqual(['Seen by Maria', 'Seen by Ana'])

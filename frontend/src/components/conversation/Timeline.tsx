@@ -30,9 +30,12 @@ export function seenByItem(items: Item[], seen: SeenMark[], meId: string | undef
   const countable = items.filter((i) => i.seq > 0 && (i.kind === 'message.sent' || i.kind === 'note.added'))
   for (const m of seen) {
     if (!m || m.participant === meId || m.participant === 'system' || !(m.upTo > 0)) continue
+    // A contact or visitor never receives notes: their mark says nothing about them.
+    const endUser = /^(contact|visitor):/.test(m.participant)
     let target: Item | undefined
     for (let k = countable.length - 1; k >= 0; k--) {
       const it = countable[k]
+      if (endUser && it.kind === 'note.added') continue
       if (it.seq <= m.upTo) {
         // "Seen by Maria" under Maria's own message says nothing: take the last covered item
         // someone else made.
