@@ -1,5 +1,5 @@
 // Event names the Go side emits (app/events.go), one for one: the Go test TestEventsMirrored
-// fails when the two files differ. Subscribe with `on(EventInboxChanged, ...)` from ./bridge.
+// fails when the two files differ. Subscribe with `on(EventInboxChanged, ...)` from ./api.
 
 // Inbox rows or unread counts changed. Data: the ids of the views to reload.
 export const EventInboxChanged = 'inbox:changed'
