@@ -187,7 +187,9 @@ export async function run(opts = {}) {
       await page.getByTestId('composer-input').fill(text.note)
       await page.getByTestId('composer-input').press('Enter')
       const note = page.locator('[data-testid=timeline-note]', { hasText: text.note })
-      await note.waitFor()
+      // Wait for the stored item: the pending one is replaced, and a style read from the node
+      // being replaced comes back empty.
+      await note.and(page.locator('[data-state=sent]')).waitFor()
       const label = await note.textContent()
       if (!label.includes('Internal note')) throw new Error('the note does not say "Internal note"')
       const bg = await note.locator('[data-testid=item-text]').evaluate((el) => getComputedStyle(el).backgroundColor)
