@@ -125,11 +125,11 @@ func serveBrowser(a *app.App, addr string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	h := a.Handler(dist)
-	if err := a.Start(); err != nil {
+	h := app.Handler(a, dist)
+	if err := app.Start(a); err != nil {
 		return err
 	}
-	defer a.Stop()
+	defer app.Stop(a)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err

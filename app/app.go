@@ -82,7 +82,7 @@ func (a *App) OnStartup(ctx context.Context) {
 	a.emitter = runtimeEmitter{ctx: ctx}
 	a.title = func(s string) { windowSetTitle(ctx, s) }
 	a.mu.Unlock()
-	if err := a.Start(); err != nil {
+	if err := a.start(); err != nil {
 		a.log.Error("start", "err", err)
 	}
 	a.log.Info("app started", "profile", a.cfg.Profile, "data", a.cfg.DataDir, "demo", a.cfg.Demo)
@@ -90,7 +90,7 @@ func (a *App) OnStartup(ctx context.Context) {
 
 // OnShutdown is Wails' shutdown hook: after it, events are dropped.
 func (a *App) OnShutdown(ctx context.Context) {
-	a.Stop()
+	a.stop()
 	a.mu.Lock()
 	a.ctx = nil
 	a.emitter = discard{}
@@ -98,11 +98,6 @@ func (a *App) OnShutdown(ctx context.Context) {
 	a.mu.Unlock()
 	a.log.Info("app stopped")
 }
-
-// Emitter returns the App's emitter. Hand it to code that runs outside Wails' callbacks (the
-// inbox, the sync client): it emits to the window once the app has started, and drops events
-// before start and after shutdown, so callers never need the Wails context.
-func (a *App) Emitter() Emitter { return appEmitter{a} }
 
 // setEmitter replaces the emitter: the browser bridge and tests use it.
 func (a *App) setEmitter(e Emitter) {
@@ -131,7 +126,14 @@ var DemoAttributes = []conv.AttributeDef{
 
 // Start opens the profile and its store, seeds the demo when asked and the store is new,
 // starts syncing when the profile has a relay, and starts watching the store for the UI.
-func (a *App) Start() error {
+// Wails' OnStartup does it for a window; browser mode (main --serve) calls it. It is a
+// function, not a method, so that Wails does not offer it to the frontend.
+func Start(a *App) error { return a.start() }
+
+// Stop ends syncing and watching and closes the store; the App may be started again.
+func Stop(a *App) { a.stop() }
+
+func (a *App) start() error {
 	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("app: data folder: %w", err)
 	}
@@ -217,8 +219,7 @@ func (a *App) open(prof profile.Profile) error {
 	return nil
 }
 
-// Stop ends syncing and watching and closes the store. The App may be started again.
-func (a *App) Stop() {
+func (a *App) stop() {
 	a.mu.Lock()
 	cancel, done, in, cl := a.stopRun, a.runDone, a.in, a.sync
 	a.stopRun, a.in, a.sync = nil, nil, nil

@@ -36,11 +36,10 @@ func (r *recorder) Emit(name string, data ...any) {
 
 func TestEmitterFollowsTheApp(t *testing.T) {
 	a := New(Config{Profile: "default"})
-	e := a.Emitter()          // handed out before start, as main does
-	e.Emit(EventInboxChanged) // before start: dropped, and must not reach the runtime
+	a.emit(EventInboxChanged) // before start: dropped, and must not reach the runtime
 	rec := newRecorder()
 	a.setEmitter(rec)
-	e.Emit(EventTimelineChanged, []string{"c1"})
+	a.emit(EventTimelineChanged, []string{"c1"})
 	if want := []string{EventTimelineChanged}; !reflect.DeepEqual(rec.got, want) {
 		t.Fatalf("emitted %v; want %v", rec.got, want)
 	}
@@ -60,10 +59,10 @@ func started(t *testing.T, demo bool) (*App, *recorder) {
 	a := New(Config{DataDir: t.TempDir(), Profile: "test", Demo: demo})
 	rec := newRecorder()
 	a.setEmitter(rec)
-	if err := a.Start(); err != nil {
+	if err := Start(a); err != nil {
 		t.Fatalf("Start = %v", err)
 	}
-	t.Cleanup(a.Stop)
+	t.Cleanup(func() { Stop(a) })
 	return a, rec
 }
 
@@ -183,7 +182,7 @@ func TestDraftsAndViewsSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
 	a := New(Config{DataDir: dir})
 	a.setEmitter(newRecorder())
-	if err := a.Start(); err != nil {
+	if err := Start(a); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.SaveDraft("c1", "half a reply"); err != nil {
@@ -195,14 +194,14 @@ func TestDraftsAndViewsSurviveRestart(t *testing.T) {
 	if err := a.SaveView(" ", Query{}); err == nil {
 		t.Fatal("SaveView(blank name) = nil; want an error")
 	}
-	a.Stop()
+	Stop(a)
 
 	b := New(Config{DataDir: dir})
 	b.setEmitter(newRecorder())
-	if err := b.Start(); err != nil {
+	if err := Start(b); err != nil {
 		t.Fatal(err)
 	}
-	defer b.Stop()
+	defer Stop(b)
 	if d, _ := b.Draft("c1"); d != "half a reply" {
 		t.Fatalf("Draft after restart = %q", d)
 	}

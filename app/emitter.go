@@ -23,10 +23,5 @@ type discard struct{}
 
 func (discard) Emit(string, ...any) {}
 
-// appEmitter follows the App's current emitter, so it can be handed out before OnStartup.
-type appEmitter struct{ a *App }
-
-func (e appEmitter) Emit(name string, data ...any) { e.a.emit(name, data...) }
-
 // windowSetTitle sets the native window's title; ctx must be the startup context.
 func windowSetTitle(ctx context.Context, title string) { runtime.WindowSetTitle(ctx, title) }

@@ -4,12 +4,12 @@ package app
 // (TestEventsMirrored keeps the two in step). High-rate events are batched every ~100–300 ms,
 // never sent one per item.
 const (
-	// EventInboxChanged: inbox rows or unread counts changed. Data: the ids of the views to
-	// reload ("mine", "unassigned", "open", "resolved").
+	// EventInboxChanged: inbox rows, the outbox or unread counts changed. Data: the Status
+	// (sync state, pending and failed counts, total unread).
 	EventInboxChanged = "inbox:changed"
 	// EventTimelineChanged: timeline items of some conversations changed. Data: their ids.
 	EventTimelineChanged = "timeline:changed"
-	// EventSyncState: the connection to the relay changed. Data: {state, detail}.
+	// EventSyncState: the connection to the relay changed. Data: the Status.
 	EventSyncState = "sync:state"
 	// EventTyping: someone started or stopped typing. Data: {conv, participant, on}.
 	EventTyping = "typing"

@@ -20,15 +20,15 @@ import (
 //	GET  /api/events text/event-stream: "event: <name>" and "data: <JSON array of the args>"
 //	GET  /…          the frontend's files
 //
-// Only the methods a Wails window could call are served; lifecycle methods are not.
+// Only the methods a Wails window could call are served; the lifecycle hooks are not.
 
 // notBound are the exported methods of *App that are not part of the API.
-var notBound = map[string]bool{"OnStartup": true, "OnShutdown": true, "Emitter": true, "Start": true, "Stop": true, "Handler": true}
+var notBound = map[string]bool{"OnStartup": true, "OnShutdown": true}
 
-// Handler serves the API and the frontend's files (assets rooted at the
+// Handler serves a's API and the frontend's files (assets rooted at the
 // folder holding index.html). It becomes the App's emitter: events go to
 // every /api/events stream.
-func (a *App) Handler(assets fs.FS) http.Handler {
+func Handler(a *App, assets fs.FS) http.Handler {
 	hub := &sseHub{subs: map[chan []byte]struct{}{}}
 	a.setEmitter(hub)
 	methods := map[string]reflect.Value{}

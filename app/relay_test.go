@@ -122,11 +122,11 @@ func TestConnectAndLiveTeammate(t *testing.T) {
 // TestBrowserBridge drives the App over HTTP as the browser-mode frontend does.
 func TestBrowserBridge(t *testing.T) {
 	a := New(Config{DataDir: t.TempDir(), Demo: true})
-	h := a.Handler(fstest.MapFS{"index.html": {Data: []byte("<title>Threadline</title>")}})
-	if err := a.Start(); err != nil {
+	h := Handler(a, fstest.MapFS{"index.html": {Data: []byte("<title>Threadline</title>")}})
+	if err := Start(a); err != nil {
 		t.Fatal(err)
 	}
-	defer a.Stop()
+	defer Stop(a)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 

@@ -80,7 +80,7 @@ func (a *App) Connect(relayURL, workspace, token string) error {
 	a.mu.RUnlock()
 	wasLocal := !prof.Connected() || prof.Me.ID != who.ID || prof.Workspace != workspace || prof.RelayURL != relayURL
 	prof.RelayURL, prof.Workspace, prof.Token, prof.Me = relayURL, workspace, token, who
-	a.Stop()
+	a.stop()
 	if wasLocal {
 		if err := a.setStoreAside(); err != nil {
 			return err
@@ -101,7 +101,7 @@ func (a *App) Disconnect() error {
 	if !prof.Connected() {
 		return nil
 	}
-	a.Stop()
+	a.stop()
 	if err := a.setStoreAside(); err != nil {
 		return err
 	}

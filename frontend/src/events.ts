@@ -1,11 +1,11 @@
 // Event names the Go side emits (app/events.go), one for one: the Go test TestEventsMirrored
 // fails when the two files differ. Subscribe with `on(EventInboxChanged, ...)` from ./api.
 
-// Inbox rows or unread counts changed. Data: the ids of the views to reload.
+// Inbox rows, the outbox or unread counts changed. Data: the Status.
 export const EventInboxChanged = 'inbox:changed'
 // Timeline items of some conversations changed. Data: their ids.
 export const EventTimelineChanged = 'timeline:changed'
-// The connection to the relay changed. Data: {state, detail}.
+// The connection to the relay changed. Data: the Status.
 export const EventSyncState = 'sync:state'
 // Someone started or stopped typing. Data: {conv, participant, on}.
 export const EventTyping = 'typing'

@@ -95,12 +95,7 @@ type app struct {
 // and waits until it answers.
 func startApp(tb testing.TB, bin, dir string, extra ...string) *app {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freePort(tb)
 	a := &app{url: "http://" + addr, started: time.Now()}
 	a.cmd = exec.Command(bin, append([]string{"--serve", addr, "--data", dir}, extra...)...)
 	logf, err := os.Create(filepath.Join(tb.TempDir(), "app.log"))
@@ -112,31 +107,58 @@ func startApp(tb testing.TB, bin, dir string, extra ...string) *app {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
-		_ = a.cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = a.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = a.cmd.Process.Kill()
-			<-done
-		}
+		stop(a)
 		logf.Close()
 	})
+	if err := waitUp(a.url); err != nil {
+		b, _ := os.ReadFile(logf.Name())
+		tb.Fatalf("%v\n%s", err, b)
+	}
+	return a
+}
+
+// freePort returns a loopback address nobody listens on right now.
+func freePort(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// waitUp waits until url answers 200.
+func waitUp(url string) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get(a.url + "/")
+		resp, err := http.Get(url + "/")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return a
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logf.Name())
-			tb.Fatalf("the app at %s never answered: %v\n%s", a.url, err, b)
+			return fmt.Errorf("the app at %s never answered: %v", url, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop interrupts the app (it closes its store cleanly) and waits for it.
+func stop(a *app) {
+	if a.cmd == nil || a.cmd.Process == nil {
+		return
+	}
+	_ = a.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = a.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = a.cmd.Process.Kill()
+		<-done
 	}
 }
 

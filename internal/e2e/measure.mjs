@@ -1,0 +1,49 @@
+// measure.mjs — the desktop benchmarks' browser side (internal/e2e/bench_test.go drives it).
+// It starts Chromium first, says READY, then waits for one line on stdin:
+//   GO launch <url>          from now (the app's process starts now) until the inbox's first
+//                            row is painted
+//   GO open <url> <conv> <item>  the inbox loaded, from the click on conversation <conv> until
+//                            its newest item <item> is painted
+// and prints "MS <milliseconds>".
+import { createRequire } from 'node:module'
+import { createInterface } from 'node:readline'
+import { join } from 'node:path'
+
+const require = createRequire(join(process.env.THREADLINE_ROOT, 'frontend', 'package.json'))
+const { chromium } = require('playwright-core')
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run'],
+})
+const page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
+page.setDefaultTimeout(60_000)
+console.log('READY')
+
+const rl = createInterface({ input: process.stdin })
+const [, what, url, conv, item] = (await rl[Symbol.asyncIterator]().next()).value.split(' ')
+try {
+  if (what === 'launch') {
+    const t0 = performance.now()
+    for (;;) { // the app is starting: retry until it answers
+      try { await page.goto(url, { waitUntil: 'commit', timeout: 2000 }); break } catch { await new Promise((r) => setTimeout(r, 5)) }
+    }
+    await page.waitForSelector('[data-testid="inbox-row"]', { state: 'visible' })
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())))
+    console.log(`MS ${(performance.now() - t0).toFixed(1)}`)
+  } else if (what === 'open') {
+    await page.goto(url)
+    const row = page.locator(`[data-testid="inbox-row"][data-conv="${conv}"]`)
+    await row.waitFor({ state: 'visible' })
+    const t0 = performance.now()
+    await row.click()
+    await page.waitForSelector(`[data-item="${item}"]`, { state: 'visible' })
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())))
+    console.log(`MS ${(performance.now() - t0).toFixed(1)}`)
+  } else {
+    throw new Error('unknown measure ' + what)
+  }
+} finally {
+  await browser.close()
+}
