@@ -19,7 +19,11 @@
 // pushes acknowledged. A resend (same identity and device, a mid at or below
 // the highest processed) is answered with the stored outcome and never
 // processed twice. An event without a mid is processed but cannot be
-// recognized if resent.
+// recognized if resent. Within one push, every event after a rejected
+// conversation.created for the same conversation is rejected too — as
+// conflict when the creation was (the id is another conversation's), else
+// as no_such_conversation — and nothing of them is logged: a first message
+// never lands in a conversation its device failed to create.
 //
 // # Reading
 //

@@ -56,11 +56,10 @@ type session struct {
 	catching bool // still sending the backlog
 
 	// Catch-up state, owned by the flusher.
-	pos         uint64          // every seq <= pos has been sent or skipped
-	plan        []uint64        // end users: visible seqs still to send, all <= planTo
-	planTo      uint64          //
-	skipHistory map[string]bool // conversations this device identified in its hello
-	fresh       bool            // the hello's cursor was a visitor's: the contact's other conversations come whole
+	pos    uint64   // every seq <= pos has been sent or skipped
+	plan   []uint64 // end users: visible seqs still to send, all <= planTo
+	planTo uint64   //
+	fresh  bool     // the hello's cursor was a visitor's: the contact's other conversations come whole
 }
 
 // inFrame is every client frame's fields in one struct, so a frame is
@@ -290,7 +289,7 @@ func (s *session) live(caughtUp []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.catching = false
-	s.plan, s.skipHistory = nil, nil
+	s.plan = nil
 	if !s.closing {
 		s.queue = append(s.queue, caughtUp)
 		s.kickLocked()
@@ -442,7 +441,11 @@ func (s *session) catchUpUser() error {
 // planFor lists the seqs an end user will receive for the log range
 // (from, to]: the events of its conversations it may see, judged on their
 // current state. A conversation it got within the range (created for it,
-// or identified) comes with its whole history.
+// or identified) comes with its whole history, even one this device's hello
+// just moved to the contact: the device may have held it as the visitor,
+// but it may as well never have seen it (created for the visitor id after
+// the device stopped being the visitor), and devices ignore events they
+// hold, so resending is safe where skipping loses events.
 func (s *session) planFor(from, to uint64) ([]uint64, error) {
 	w := s.ws
 	owned, err := s.srv.log.Owned(w.id, s.who.ID)
@@ -455,7 +458,7 @@ func (s *session) planFor(from, to uint64) ([]uint64, error) {
 			continue // not yet published
 		}
 		lo := from
-		if !s.skipHistory[o.Conv] && (o.Since > from || s.fresh) {
+		if o.Since > from || s.fresh {
 			lo = 0
 		}
 		ss, err := s.srv.log.ConversationSeqs(w.id, o.Conv, lo, to)
@@ -567,10 +570,6 @@ func (s *session) hello(f *inFrame) bool {
 		s.alias = identify.ID
 		r := &request{kind: reqIdentify, visitorID: identify.ID, visitor: identify, contact: who}
 		if err = w.submit(r); err == nil && len(r.identified) > 0 {
-			s.skipHistory = map[string]bool{}
-			for _, c := range r.identified {
-				s.skipHistory[c] = true
-			}
 			s.srv.lg.Info("visitor identified", "workspace", w.id, "contact", who.ID, "conversations", len(r.identified))
 		}
 	}

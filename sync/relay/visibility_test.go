@@ -176,9 +176,10 @@ func TestVisitorIsolationAndIdentification(t *testing.T) {
 	auth := contactAuth("zoe")
 	auth.VisitorToken = token
 	laptop := connect(t, r.url, auth, visitorCursor(v, visitorSaw), "zoe-laptop")
-	// It already had the conversation's history: it gets contact.identified
-	// and her phone's conversation.
-	if got := kinds(laptop.backlog); got != "conversation.created thread.started message.sent contact.identified" {
+	// It gets her phone's conversation and the moved conversation's history
+	// (again: the relay cannot tell what the device holds, and a device
+	// ignores events it holds), then contact.identified.
+	if got := kinds(laptop.backlog); got != "conversation.created thread.started message.sent conversation.created thread.started message.sent message.sent contact.identified" {
 		t.Errorf("identifying laptop's backlog: %s", got)
 	}
 	var idEv conv.Event
@@ -293,5 +294,51 @@ func TestIdentifiedDeviceKeepsItsMids(t *testing.T) {
 	all := wholeLog(t, r.url)
 	if e := all[res[0].Seq-1]; e.Actor.ID != "contact:zoe" || e.Mid != 3 {
 		t.Errorf("logged %+v", e)
+	}
+}
+
+// TestConversationMovedAtALaterHelloComesWhole: a device identified its
+// visitor as a contact; afterwards an agent creates a conversation for the
+// visitor id, and the device's cursor passes its events (it may not see
+// them: they are still the visitor's). At the device's next hello with its
+// visitor token the conversation moves to the contact, and the device gets
+// its whole history, not just what follows its cursor.
+func TestConversationMovedAtALaterHelloComesWhole(t *testing.T) {
+	r := newTestRelay(t)
+	ana := connect(t, r.url, agentAuth(tokAna), protocol.Cursor{})
+	v := connect(t, r.url, protocol.Auth{Kind: protocol.AuthVisitor}, protocol.Cursor{}, "tablet")
+	vid, token := v.welcome.Identity.ID, v.welcome.VisitorToken
+	vc := newConvID()
+	v.mustLog(v.ev(conv.KindConversationCreated, vc, created("")))
+	v.c.Close(websocket.StatusNormalClosure, "")
+
+	auth := contactAuth("77")
+	auth.VisitorToken = token
+	first := connect(t, r.url, auth, protocol.Cursor{Epoch: v.welcome.Epoch, Seq: 1}, "tablet")
+	if n := len(first.backlog); n == 0 || first.backlog[n-1].Kind != conv.KindContactIdentified {
+		t.Fatalf("first identification: %s", kinds(first.backlog))
+	}
+	// Written to the visitor id after the identification: not the contact's yet.
+	wc := newConvID()
+	ana.mustLog(ana.ev(conv.KindConversationCreated, wc, created(vid)), ana.ev(conv.KindMessageSent, wc, msg("still there?")))
+	first.quiet(50 * time.Millisecond)
+	for _, e := range first.received() {
+		if e.Conv == wc {
+			t.Fatalf("the contact got %s of the visitor's conversation", e.Kind)
+		}
+	}
+	first.c.Close(websocket.StatusNormalClosure, "")
+
+	again := connect(t, r.url, auth, protocol.Cursor{Epoch: v.welcome.Epoch, Seq: r.head()}, "tablet")
+	if k := kinds(again.backlog); k != "conversation.created thread.started message.sent contact.identified" {
+		t.Errorf("moved at the second hello: got %s; want w's whole history", k)
+	}
+	for _, e := range again.backlog {
+		if e.Conv != wc {
+			t.Errorf("got %s of %s", e.Kind, e.Conv)
+		}
+	}
+	if again.welcome.Backlog != uint64(len(again.backlog)) {
+		t.Errorf("welcome backlog %d; got %d events", again.welcome.Backlog, len(again.backlog))
 	}
 }
