@@ -92,7 +92,6 @@ func TestSupervisorSeenMarksKeepAContactsDevicesTogether(t *testing.T) {
 // device's cursor is below its first event, or keeps skipHistory to the
 // first identification (identify.Contact != who.ID).
 func TestLateVisitorConversationReachesTheIdentifiedDevice(t *testing.T) {
-	knownBug(t, "a conversation moved to a contact at its device's hello misses its history on that device (see the comment)")
 	r := startRelay(t, relay.Options{})
 	agent := newInboxDevice(t, r, "ana-laptop", ana, agentAuth(tokAna), nil)
 	tablet := newMemoryDevice(t, r, "tablet", conv.Participant{Role: conv.RoleVisitor}, protocol.Auth{Kind: protocol.AuthVisitor})
@@ -183,7 +182,6 @@ func TestLateVisitorConversationReachesTheIdentifiedDevice(t *testing.T) {
 // exist), or checks that a device's first event in a conversation it
 // created is that creation.
 func TestRejectedCreationTakesItsMessageDown(t *testing.T) {
-	knownBug(t, "a message whose conversation's creation failed as conflict lands in the existing conversation (see the comment)")
 	r := startRelay(t, relay.Options{})
 	anaD := newInboxDevice(t, r, "ana-laptop", ana, agentAuth(tokAna), nil)
 	anaD.start()

@@ -34,8 +34,10 @@
 // conversation's current state; their backlog is read through a
 // per-conversation index, never by scanning the log. When a conversation
 // becomes a contact's (created for it, or a visitor identified), the
-// contact's devices get its history first: the stream is in log order
-// within each conversation, not across conversations. A device that says
+// contact's devices get its history first — the device whose hello moved
+// it too, whether or not it held the conversation as the visitor (devices
+// ignore events they hold) — so the stream is in log order within each
+// conversation, not across conversations. A device that says
 // hello as a contact with the visitor token it held gets, that first time,
 // the contact's other conversations whole, since its cursor was a
 // visitor's; any other change of identity on a device should start again

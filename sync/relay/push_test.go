@@ -314,3 +314,84 @@ func TestRejectionCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestRejectedCreationRejectsTheRestOfItsPush: when a push's
+// conversation.created is rejected (its id is taken), the same push's later
+// events in that conversation are rejected with the creation's code and
+// logged nowhere; events of other conversations are not affected, and a
+// resend is answered as the first time.
+func TestRejectedCreationRejectsTheRestOfItsPush(t *testing.T) {
+	r := newTestRelay(t)
+	ana := connect(t, r.url, agentAuth(tokAna), protocol.Cursor{}, "laptop")
+	taken := newConvID()
+	ana.mustLog(ana.ev(conv.KindConversationCreated, taken, created("contact:42")), ana.ev(conv.KindMessageSent, taken, msg("hello 42")))
+	head := r.head()
+
+	ben := connect(t, r.url, agentAuth(tokBen), protocol.Cursor{}, "tablet")
+	other := newConvID()
+	evs := []conv.Event{
+		ben.ev(conv.KindConversationCreated, taken, created("contact:99")),
+		ben.ev(conv.KindMessageSent, taken, msg("your password")),
+		ben.ev(conv.KindConversationCreated, other, created("contact:7")),
+		ben.ev(conv.KindNoteAdded, taken, conv.Note{Text: "for 99"}),
+		ben.ev(conv.KindMessageSent, other, msg("hello 7")),
+	}
+	res, _ := ben.push(evs...)
+	if res[0].Error == nil || res[0].Error.Code != conv.CodeConflict {
+		t.Fatalf("created: %+v; want conflict", res[0])
+	}
+	for _, i := range []int{1, 3} {
+		if e := res[i].Error; e == nil || e.Code != conv.CodeConflict || !strings.Contains(e.Message, "not created") {
+			t.Errorf("%s after the rejected creation: %+v; want conflict, not created", evs[i].Kind, res[i])
+		}
+	}
+	for _, i := range []int{2, 4} {
+		if res[i].Error != nil || res[i].Seq == 0 {
+			t.Errorf("%s of another conversation: %+v; want logged", evs[i].Kind, res[i])
+		}
+	}
+	all := wholeLog(t, r.url)
+	for _, e := range all {
+		if e.Conv == taken && e.Seq > head {
+			t.Errorf("logged %s at %d in the taken conversation", e.Kind, e.Seq)
+		}
+	}
+	// A resend is answered as the first time, alone or whole.
+	ben.c.Close(websocket.StatusNormalClosure, "")
+	again := connect(t, r.url, agentAuth(tokBen), protocol.Cursor{}, "tablet")
+	h := r.head()
+	second, _ := again.push(evs[1])
+	if !sameResult(second[0], res[1]) {
+		t.Errorf("resent message: %+v; want %+v", second[0], res[1])
+	}
+	whole, _ := again.push(evs...)
+	for i := range evs {
+		if !sameResult(whole[i], res[i]) {
+			t.Errorf("resend %d: %+v; want %+v", i, whole[i], res[i])
+		}
+	}
+	if r.head() != h {
+		t.Errorf("resends logged something: head %d → %d", h, r.head())
+	}
+}
+
+// TestInvalidCreationTakesItsMessageDown: a creation rejected for another
+// reason than conflict leaves no conversation; the same push's message in
+// it is rejected as no_such_conversation, as it always was.
+func TestInvalidCreationTakesItsMessageDown(t *testing.T) {
+	r := newTestRelay(t)
+	ana := connect(t, r.url, agentAuth(tokAna), protocol.Cursor{})
+	cid := newConvID()
+	bad := created("contact:42")
+	bad.Attributes = map[string]any{"plan": "gold"}
+	res, echoed := ana.push(ana.ev(conv.KindConversationCreated, cid, bad), ana.ev(conv.KindMessageSent, cid, msg("welcome")))
+	if res[0].Error == nil || res[0].Error.Code != conv.CodeInvalidAttribute {
+		t.Errorf("created: %+v; want invalid_attribute", res[0])
+	}
+	if e := res[1].Error; e == nil || e.Code != conv.CodeNoSuchConversation || !strings.Contains(e.Message, "not created") {
+		t.Errorf("message: %+v; want no_such_conversation, not created", res[1])
+	}
+	if len(echoed) != 0 || r.head() != 0 {
+		t.Errorf("logged %s (head %d)", kinds(echoed), r.head())
+	}
+}

@@ -333,9 +333,22 @@ func (g *group) add(r *request) bool {
 	switch r.kind {
 	case reqPush:
 		r.results = make([]protocol.Result, len(r.events))
+		// Conversations whose creation this push had rejected: the push's
+		// later events in them are rejected too (a first message must not
+		// land in a conversation that another already holds under that id).
+		var uncreated map[string]*conv.Error
 		for i := range r.events {
-			if r.results[i], err = g.push(r.who, r.alias, r.device, r.events[i]); err != nil {
+			e := &r.events[i]
+			if r.results[i], err = g.push(r.who, r.alias, r.device, *e, uncreated[e.Conv]); err != nil {
 				break
+			}
+			if e.Kind == conv.KindConversationCreated && r.results[i].Error != nil {
+				if uncreated == nil {
+					uncreated = map[string]*conv.Error{}
+				}
+				if _, ok := uncreated[e.Conv]; !ok {
+					uncreated[e.Conv] = r.results[i].Error
+				}
 			}
 		}
 	case reqVisitor:
@@ -439,8 +452,11 @@ func (w *workspace) flying() []*group {
 
 // push validates one pushed event and, when it changes something, adds it
 // (after its derived events) to the group. The error is a log failure; a
-// rejected event is a result.
-func (g *group) push(who conv.Participant, alias, device string, e conv.Event) (protocol.Result, error) {
+// rejected event is a result. uncreated, when not nil, is why the same
+// push's conversation.created for e's conversation was rejected: e is
+// rejected too (unless it is a resend, answered as the first time), as
+// conflict when the creation was, else as no_such_conversation.
+func (g *group) push(who conv.Participant, alias, device string, e conv.Event, uncreated *conv.Error) (protocol.Result, error) {
 	w := g.w
 	reject := func(code conv.Code, msg string) protocol.Result {
 		w.srv.m.reject(string(code))
@@ -483,11 +499,28 @@ func (g *group) push(who conv.Participant, alias, device string, e conv.Event) (
 
 	e.Actor = conv.Participant{ID: who.ID, Role: who.Role} // never trusted from the client
 	e.Seq, e.Cause = 0, ""
-	c, err := g.state(e.Conv)
-	if err != nil {
-		return protocol.Result{}, err
+	var (
+		next *conv.Conversation
+		out  []conv.Event
+		aerr error
+	)
+	if uncreated != nil {
+		// conflict: the id is another conversation's, which this event must
+		// not touch. Any other rejection left no conversation: as before,
+		// no_such_conversation (DESIGN §5's codes stay what devices know).
+		code := conv.CodeNoSuchConversation
+		if uncreated.Code == conv.CodeConflict {
+			code = conv.CodeConflict
+		}
+		aerr = &conv.Error{Code: code, Message: fmt.Sprintf(
+			"conversation %s was not created (its conversation.created in this push was rejected: %s)", e.Conv, uncreated.Message)}
+	} else {
+		c, err := g.state(e.Conv)
+		if err != nil {
+			return protocol.Result{}, err
+		}
+		next, out, aerr = conv.Apply(c, e, conv.Env{Schema: w.schema, NextSeq: g.next})
 	}
-	next, out, aerr := conv.Apply(c, e, conv.Env{Schema: w.schema, NextSeq: g.next})
 	var res protocol.Result
 	switch {
 	case aerr != nil:
