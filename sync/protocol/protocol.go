@@ -142,6 +142,20 @@ type Welcome struct {
 	Backlog      uint64           `json:"backlog"`
 	LastMid      uint64           `json:"lastMid"`
 	VisitorToken string           `json:"visitorToken,omitempty"`
+	// Workspace describes the workspace to agents' and assistants' devices
+	// (typed attribute inputs, an assign list). The relay never sends it to
+	// contacts or visitors.
+	Workspace *WorkspaceInfo `json:"workspace,omitempty"`
+}
+
+// WorkspaceInfo is what a team device needs to know of its workspace: its
+// attribute definitions and its members (every agent, role agent, and
+// assistant, role assistant, with names; never tokens or secrets).
+type WorkspaceInfo struct {
+	ID         string              `json:"id"`
+	Name       string              `json:"name"`
+	Attributes []conv.AttributeDef `json:"attributes"`
+	Members    []conv.Participant  `json:"members"`
 }
 
 // Events carries canonical events in log order: backlog pages, then live ones.

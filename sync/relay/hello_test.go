@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -170,5 +171,57 @@ func TestIdleConnectionDropped(t *testing.T) {
 	case <-live.done:
 		t.Fatalf("a connection that answers pings was dropped: %v", live.err)
 	default:
+	}
+}
+
+// TestWelcomeDescribesTheWorkspaceToTheTeam: agents' and assistants'
+// welcomes carry the workspace's attribute definitions and members (never
+// a token); contacts' and visitors' never do.
+func TestWelcomeDescribesTheWorkspaceToTheTeam(t *testing.T) {
+	r := newTestRelay(t)
+	cfg := testConfig().Workspaces[0]
+	want := protocol.WorkspaceInfo{
+		ID:         testWS,
+		Name:       cfg.Name,
+		Attributes: cfg.Attributes,
+		Members: []conv.Participant{
+			{ID: "agent:ana", Role: conv.RoleAgent, Name: "Ana"},
+			{ID: "agent:ben", Role: conv.RoleAgent, Name: "Ben"},
+			{ID: "ai:faq", Role: conv.RoleAssistant, Name: "FAQ bot"},
+		},
+	}
+	for _, a := range []protocol.Auth{agentAuth(tokAna), {Kind: protocol.AuthAssistant, Token: tokFAQ}} {
+		s := connect(t, r.url, a, protocol.Cursor{})
+		if got := s.welcome.Workspace; got == nil || !reflect.DeepEqual(*got, want) {
+			t.Errorf("%s's welcome workspace = %+v; want %+v", a.Kind, got, want)
+		}
+	}
+	// On the wire: no token or secret anywhere in the welcome.
+	c := dial(t, r.url)
+	c.send(hello(testWS, c.device, protocol.Cursor{}, agentAuth(tokAna)))
+	raw := string(c.nextOf(protocol.TypeWelcome).Raw)
+	for _, secret := range []string{tokAna, tokBen, tokFAQ, testSecret} {
+		if strings.Contains(raw, secret) {
+			t.Errorf("the welcome carries a secret: %s", raw)
+		}
+	}
+	if !strings.Contains(raw, `"workspace":{`) {
+		t.Errorf("welcome on the wire: %s", raw)
+	}
+
+	v := connect(t, r.url, protocol.Auth{Kind: protocol.AuthVisitor}, protocol.Cursor{})
+	auth := contactAuth("42")
+	auth.VisitorToken = v.welcome.VisitorToken
+	for _, s := range []*tsession{v, connect(t, r.url, contactAuth("42"), protocol.Cursor{}), connect(t, r.url, auth, protocol.Cursor{})} {
+		if s.welcome.Workspace != nil {
+			t.Errorf("%s's welcome carries the workspace: %+v", s.welcome.Identity.Role, s.welcome.Workspace)
+		}
+	}
+	for _, a := range []protocol.Auth{{Kind: protocol.AuthVisitor}, contactAuth("43")} {
+		c := dial(t, r.url)
+		c.send(hello(testWS, c.device, protocol.Cursor{}, a))
+		if raw := string(c.nextOf(protocol.TypeWelcome).Raw); strings.Contains(raw, `"workspace"`) || strings.Contains(raw, "Ana") || strings.Contains(raw, "plan") {
+			t.Errorf("%s's welcome on the wire: %s", a.Kind, raw)
+		}
 	}
 }

@@ -605,7 +605,9 @@ func (s *session) hello(f *inFrame) bool {
 		VisitorToken: visitorToken,
 	}
 	s.pos = start
-	if !who.IsTeam() {
+	if who.IsTeam() {
+		welcome.Workspace = w.info // agents and assistants only: never the roster or schema to end users
+	} else {
 		plan, err := s.planFor(start, head)
 		s.fresh = false // for the first range only
 		if err != nil {

@@ -36,6 +36,7 @@ type workspace struct {
 	secret  []byte
 	members []member
 	epoch   string
+	info    *protocol.WorkspaceInfo // for team sessions' welcome; read-only
 
 	// Requests queue up here. qmu guards stopped against sends on a closed
 	// queue.
@@ -123,6 +124,21 @@ func newWorkspace(srv *Server, cfg WorkspaceConfig) (*workspace, error) {
 			who:       conv.Participant{ID: "ai:" + a.ID, Role: conv.RoleAssistant, Name: a.Name},
 			tokenHash: sha256.Sum256([]byte(a.Token)),
 		})
+	}
+	w.info = &protocol.WorkspaceInfo{
+		ID:         cfg.ID,
+		Name:       cfg.Name,
+		Attributes: slices.Clone(cfg.Attributes),
+		Members:    make([]conv.Participant, 0, len(w.members)),
+	}
+	if w.info.Attributes == nil {
+		w.info.Attributes = []conv.AttributeDef{}
+	}
+	for i := range w.info.Attributes {
+		w.info.Attributes[i].Values = slices.Clone(w.info.Attributes[i].Values)
+	}
+	for _, m := range w.members {
+		w.info.Members = append(w.info.Members, m.who) // id, role, name: no token
 	}
 	go w.sequence()
 	go w.commitLoop()
