@@ -360,9 +360,17 @@ func (a *App) Teammates() ([]conv.Participant, error) {
 	a.mu.RLock()
 	connected := a.prof.Connected()
 	a.mu.RUnlock()
+	a.mu.RLock()
+	team := a.prof.Team
+	a.mu.RUnlock()
 	out := []conv.Participant{in.Me()}
 	if !connected {
-		out = append(out, inbox.DemoTeam...)
+		team = inbox.DemoTeam
+	}
+	for _, p := range team {
+		if p.ID != out[0].ID {
+			out = append(out, p)
+		}
 	}
 	return out, nil
 }

@@ -191,7 +191,7 @@ func (a *App) open(prof profile.Profile) error {
 		cl, err := client.New(client.Options{
 			URL: prof.RelayURL, Workspace: prof.Workspace, Device: prof.Device,
 			Auth:  agentAuth(prof.Token),
-			Local: localAdapter{in}, Logger: a.log,
+			Local: localAdapter{in: in, learned: a.learnWorkspace}, Logger: a.log,
 			OnState:  a.onSyncState,
 			OnTyping: a.onTyping,
 		})

@@ -34,7 +34,8 @@ func startRelay(t *testing.T) string {
 	}
 	cfg := &relay.Config{Workspaces: []relay.WorkspaceConfig{{
 		ID: "acme", Name: "Acme", IdentitySecret: "app-test-identity-secret-0123",
-		Agents: []relay.Member{{ID: "ana", Name: "Ana", Token: tokAna}, {ID: "ben", Name: "Ben", Token: tokBen}},
+		Agents:     []relay.Member{{ID: "ana", Name: "Ana", Token: tokAna}, {ID: "ben", Name: "Ben", Token: tokBen}},
+		Attributes: []conv.AttributeDef{{Key: "plan", Type: conv.AttrEnum, Values: []string{"free", "pro"}}},
 	}}}
 	srv, err := relay.New(cfg, lg, relay.Options{})
 	if err != nil {
@@ -116,6 +117,12 @@ func TestConnectAndLiveTeammate(t *testing.T) {
 	st, _ := a.Status()
 	if st.Sync.State != client.StateOnline || st.Pending != 0 {
 		t.Fatalf("Status = %+v; want online, nothing pending", st)
+	}
+	// The welcome taught the profile the workspace's definitions and team.
+	attrs, _ := a.Attributes()
+	team, _ := a.Teammates()
+	if len(attrs) != 1 || attrs[0].Key != "plan" || len(team) != 2 || team[1].ID != "agent:ben" {
+		t.Fatalf("Attributes = %+v, Teammates = %+v; want plan, and ana with ben", attrs, team)
 	}
 }
 

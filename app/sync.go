@@ -27,13 +27,40 @@ func agentAuth(token string) protocol.Auth {
 }
 
 // localAdapter lets the sync client drive the inbox: the inbox, which never
-// imports sync, takes the welcome's identity and last mid as plain values.
-type localAdapter struct{ in *inbox.Inbox }
+// imports sync, takes the welcome's identity and last mid as plain values;
+// what the welcome says of the workspace (attribute definitions, the team)
+// goes to the profile.
+type localAdapter struct {
+	in      *inbox.Inbox
+	learned func(*protocol.WorkspaceInfo)
+}
 
-func (l localAdapter) Cursor() (string, uint64, error)   { return l.in.Cursor() }
-func (l localAdapter) Pending() ([]conv.Event, error)    { return l.in.Pending() }
-func (l localAdapter) Reset(epoch string) error          { return l.in.Reset(epoch) }
-func (l localAdapter) Welcomed(w protocol.Welcome) error { return l.in.Welcomed(w.Identity, w.LastMid) }
+func (l localAdapter) Cursor() (string, uint64, error) { return l.in.Cursor() }
+func (l localAdapter) Pending() ([]conv.Event, error)  { return l.in.Pending() }
+func (l localAdapter) Reset(epoch string) error        { return l.in.Reset(epoch) }
+func (l localAdapter) Welcomed(w protocol.Welcome) error {
+	if w.Workspace != nil && l.learned != nil {
+		l.learned(w.Workspace)
+	}
+	return l.in.Welcomed(w.Identity, w.LastMid)
+}
+
+// learnWorkspace keeps the workspace's attribute definitions and team in
+// the profile, so the side panel types its inputs and the assign list names
+// the team, offline too. The inbox's own check follows at the next start.
+func (a *App) learnWorkspace(w *protocol.WorkspaceInfo) {
+	a.mu.Lock()
+	prof := a.prof
+	prof.Attributes, prof.Team = w.Attributes, w.Members
+	if prof.Attributes == nil {
+		prof.Attributes = []conv.AttributeDef{}
+	}
+	a.prof = prof
+	a.mu.Unlock()
+	if err := profile.Save(a.cfg.DataDir, prof); err != nil {
+		a.log.Warn("save the workspace's definitions", "err", err)
+	}
+}
 func (l localAdapter) ApplyCanonical(epoch string, events []conv.Event, upTo uint64) error {
 	return l.in.ApplyCanonical(epoch, events, upTo)
 }
@@ -80,6 +107,7 @@ func (a *App) Connect(relayURL, workspace, token string) error {
 	a.mu.RUnlock()
 	wasLocal := !prof.Connected() || prof.Me.ID != who.ID || prof.Workspace != workspace || prof.RelayURL != relayURL
 	prof.RelayURL, prof.Workspace, prof.Token, prof.Me = relayURL, workspace, token, who
+	prof.Attributes, prof.Team = nil, nil // the relay's welcome says them
 	a.stop()
 	if wasLocal {
 		if err := a.setStoreAside(); err != nil {

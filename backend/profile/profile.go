@@ -35,6 +35,8 @@ type Profile struct {
 	// Attributes are the workspace's custom attribute definitions, for the
 	// side panel's typed inputs and for checking before the relay does.
 	Attributes []conv.AttributeDef `json:"attributes,omitempty"`
+	// Team is the workspace's agents and assistants, for the assign list.
+	Team []conv.Participant `json:"team,omitempty"`
 }
 
 // Connected reports whether the profile syncs with a relay.

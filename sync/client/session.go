@@ -22,12 +22,13 @@ type inFrame struct {
 	Type string `json:"type"`
 
 	// welcome
-	Identity     conv.Participant `json:"identity"`
-	Epoch        string           `json:"epoch"`
-	Head         uint64           `json:"head"`
-	Backlog      uint64           `json:"backlog"`
-	LastMid      uint64           `json:"lastMid"`
-	VisitorToken string           `json:"visitorToken"`
+	Identity     conv.Participant        `json:"identity"`
+	Epoch        string                  `json:"epoch"`
+	Head         uint64                  `json:"head"`
+	Backlog      uint64                  `json:"backlog"`
+	LastMid      uint64                  `json:"lastMid"`
+	VisitorToken string                  `json:"visitorToken"`
+	Workspace    *protocol.WorkspaceInfo `json:"workspace"`
 	// events
 	Events []conv.Event `json:"events"`
 	// caughtUp
@@ -206,7 +207,7 @@ func (s *session) onWelcome(w *inFrame, epoch string, seq uint64, auth protocol.
 	}
 	s.welcome = protocol.Welcome{
 		Type: protocol.TypeWelcome, Identity: w.Identity, Epoch: w.Epoch, Head: w.Head,
-		Backlog: w.Backlog, LastMid: w.LastMid, VisitorToken: w.VisitorToken,
+		Backlog: w.Backlog, LastMid: w.LastMid, VisitorToken: w.VisitorToken, Workspace: w.Workspace,
 	}
 	s.epoch = w.Epoch
 	s.applied = seq
