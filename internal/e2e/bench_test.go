@@ -40,6 +40,7 @@ func measure(b *testing.B, start func(), args ...string) float64 {
 	}
 	start()
 	_, _ = io.WriteString(stdin, "GO "+strings.Join(args, " ")+"\n")
+	stdin.Close() // one command: node ends when it is done
 	for sc.Scan() {
 		if ms, ok := strings.CutPrefix(sc.Text(), "MS "); ok {
 			v, err := strconv.ParseFloat(ms, 64)

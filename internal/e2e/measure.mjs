@@ -23,6 +23,7 @@ console.log('READY')
 
 const rl = createInterface({ input: process.stdin })
 const [, what, url, conv, item] = (await rl[Symbol.asyncIterator]().next()).value.split(' ')
+rl.close()
 try {
   if (what === 'launch') {
     const t0 = performance.now()
