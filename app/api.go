@@ -198,6 +198,8 @@ func (a *App) Search(query string, limit int) ([]search.Hit, error) {
 	if limit <= 0 || limit > 200 {
 		limit = 30
 	}
+	ch := a.searchWanted()
+	a.searched.Do(func() { close(ch) })
 	hits := x.Search(query, limit)
 	if hits == nil {
 		hits = []search.Hit{}

@@ -64,6 +64,8 @@ type App struct {
 	openConv string // the conversation the UI shows, whose timeline the watcher follows
 	status   client.Status
 	pokeCh   chan struct{} // wakes the watcher
+	searchCh chan struct{} // closed by the first search: build the index now
+	searched sync.Once
 }
 
 // New returns an App that does nothing until Start (or Wails' OnStartup).

@@ -25,6 +25,16 @@ func (a *App) poke() {
 	}
 }
 
+// searchWanted is closed by the first search.
+func (a *App) searchWanted() chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.searchCh == nil {
+		a.searchCh = make(chan struct{})
+	}
+	return a.searchCh
+}
+
 func (a *App) pokes() chan struct{} {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -116,9 +126,20 @@ func (a *App) setTitle(unread int) {
 	}
 }
 
+// indexDelay holds the search index's first build back so that it does not
+// compete with the first paint: on a big store it reads every event. A
+// search before then starts it at once.
+const indexDelay = 3 * time.Second
+
 // indexLoop feeds the search index with the canonical events it has not
 // seen, each time the watcher signals a change.
 func (a *App) indexLoop(ctx context.Context, st *store.Store, x *search.Index, now <-chan struct{}) {
+	select {
+	case <-time.After(indexDelay):
+	case <-a.searchWanted():
+	case <-ctx.Done():
+		return
+	}
 	for {
 		select {
 		case <-ctx.Done():
