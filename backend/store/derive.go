@@ -36,8 +36,9 @@ func (t txnItems) countUnread(c *conv.Conversation, mark uint64) (int, error) {
 // unread count for me is unread, putting e's timeline item to its. It
 // returns the next state and count, and whether e changed anything: an event
 // that does not apply (its conversation is unknown here) is logged but
-// changes nothing.
-func canonStep(me conv.Participant, log *slog.Logger, its items, c *conv.Conversation, unread int, e conv.Event) (*conv.Conversation, int, bool, error) {
+// changes nothing. enc is e's encoding (encodeEvent) if the caller has made
+// it already (to log e), else nil: the item reuses it.
+func canonStep(me conv.Participant, log *slog.Logger, its items, c *conv.Conversation, unread int, e conv.Event, enc []byte) (*conv.Conversation, int, bool, error) {
 	next, err := conv.Replay(c, e)
 	if err != nil || next == nil {
 		log.Warn("store: canonical event does not apply", "seq", e.Seq, "id", e.ID, "conv", e.Conv, "kind", e.Kind, "err", err)
@@ -48,7 +49,10 @@ func canonStep(me conv.Participant, log *slog.Logger, its items, c *conv.Convers
 		if err != nil {
 			return c, unread, false, err
 		}
-		if err := its.put(k, encodeEvent(nil, e)); err != nil {
+		if enc == nil {
+			enc = encodeEvent(nil, e)
+		}
+		if err := its.put(k, enc); err != nil {
 			return c, unread, false, fmt.Errorf("store: put item %d: %w", e.Seq, err)
 		}
 	}

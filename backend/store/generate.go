@@ -171,11 +171,12 @@ func (g *generator) conversation(n, want int, at int64) (int, error) {
 		state = next
 		for _, ev := range evs {
 			g.head = ev.Seq
-			if err := g.wb.Set(logKey(ev.Seq), encodeEvent(nil, ev)); err != nil {
+			enc := encodeEvent(nil, ev)
+			if err := g.wb.Set(logKey(ev.Seq), enc); err != nil {
 				return err
 			}
 			var err error
-			if canon, unread, _, err = canonStep(GenerateMe, g.log, g, canon, unread, ev); err != nil {
+			if canon, unread, _, err = canonStep(GenerateMe, g.log, g, canon, unread, ev, enc); err != nil {
 				return err
 			}
 		}

@@ -16,8 +16,9 @@ var (
 	ErrNotFailed = errors.New("store: the event has not failed")
 )
 
-// maxChunk bounds the canonical events one Badger transaction takes (a
-// transaction has a size limit); a longer batch is written in several.
+// maxChunk bounds the canonical events one Badger transaction of Rebuild
+// takes (a transaction has a size limit). Commit sizes its chunks by bytes
+// (chunkLen).
 const maxChunk = 512
 
 // writer is the working state of one write: the memdb write transaction,
@@ -82,7 +83,7 @@ func (w *writer) touch(id string) error {
 func (w *writer) canonical(e conv.Event, relog bool) error {
 	if e.Conv == "" || len(e.Conv) > 255 {
 		w.s.log.Warn("store: canonical event without a usable conversation id", "seq", e.Seq, "id", e.ID)
-		return w.logEvent(e, relog)
+		return w.logEvent(e, relog, nil)
 	}
 	wk, err := w.work(e.Conv)
 	if err != nil {
@@ -100,10 +101,15 @@ func (w *writer) canonical(e conv.Event, relog bool) error {
 			}
 		}
 	}
-	if err := w.logEvent(e, relog); err != nil {
+	// Encoded once: the log entry and the timeline item share the bytes.
+	var enc []byte
+	if relog {
+		enc = encodeEvent(nil, e)
+	}
+	if err := w.logEvent(e, relog, enc); err != nil {
 		return err
 	}
-	next, unread, changed, err := canonStep(w.s.me, w.s.log, txnItems{w.s.me, w.btx}, wk.canon, wk.row.CanonUnread, e)
+	next, unread, changed, err := canonStep(w.s.me, w.s.log, txnItems{w.s.me, w.btx}, wk.canon, wk.row.CanonUnread, e, enc)
 	if err != nil {
 		return err
 	}
@@ -120,11 +126,16 @@ func (w *writer) canonical(e conv.Event, relog bool) error {
 	return nil
 }
 
-func (w *writer) logEvent(e conv.Event, relog bool) error {
+// logEvent logs e (encoded as enc, or encoded here if enc is nil) unless
+// relog is false.
+func (w *writer) logEvent(e conv.Event, relog bool, enc []byte) error {
 	if !relog {
 		return nil
 	}
-	if err := w.btx.Set(logKey(e.Seq), encodeEvent(nil, e)); err != nil {
+	if enc == nil {
+		enc = encodeEvent(nil, e)
+	}
+	if err := w.btx.Set(logKey(e.Seq), enc); err != nil {
 		return fmt.Errorf("store: log %d: %w", e.Seq, err)
 	}
 	return nil
@@ -338,7 +349,8 @@ func (s *Store) addLocalTxn(txn *memdb.Txn, btx *badger.Txn, drafts []conv.Event
 // cursor that it does not hold (a conversation's history sent when it
 // becomes visible to this device) is kept. Events of another epoch than the
 // stored one are refused (ErrEpoch): Reset first. It is durable when it
-// returns; a long batch is written in chunks, each durable with its cursor.
+// returns; a batch too long for one Badger transaction is written in
+// chunks, each durable with its cursor.
 func (s *Store) ApplyCanonical(epoch string, events []conv.Event, upTo uint64) error {
 	return s.Commit(epoch, events, upTo, nil)
 }
@@ -409,12 +421,11 @@ func (s *Store) Commit(epoch string, events []conv.Event, upTo uint64, outcomes 
 		return err
 	}
 	defer leave()
+	limit := len(events) // the most events a chunk may take: lowered when one is too big
 	for {
-		chunk := events
-		last := len(events) <= maxChunk
-		if !last {
-			chunk = events[:maxChunk]
-		}
+		n := s.chunkLen(events, limit)
+		last := n == len(events)
+		chunk := events[:n]
 		to := upTo
 		if !last {
 			to = chunk[len(chunk)-1].Seq
@@ -423,14 +434,49 @@ func (s *Store) Commit(epoch string, events []conv.Event, upTo uint64, outcomes 
 		if last {
 			outs = outcomes
 		}
-		if err := s.commitChunk(epoch, chunk, to, outs); err != nil {
+		err := s.commitChunk(epoch, chunk, to, outs)
+		if errors.Is(err, badger.ErrTxnTooBig) && n > 1 {
+			// Nothing of this chunk was written (the Badger transaction
+			// and the memdb one were discarded): try half of it.
+			limit = n / 2
+			continue
+		}
+		if err != nil {
 			return err
 		}
 		if last {
 			return nil
 		}
-		events = events[maxChunk:]
+		events = events[n:]
 	}
+}
+
+// chunkLen is how many of events (at most limit, at least one) the next
+// chunk of Commit takes: as many as fit in one Badger transaction by an
+// estimate of their size, so that a batch is usually one synced commit
+// rather than one per maxChunk events. Each event is written twice (log
+// entry and timeline item); half of the transaction's size is left for
+// the conversation rows, the outbox and the meta. A chunk that is too big
+// anyway fails with badger.ErrTxnTooBig before anything is written, and
+// Commit retries it halved.
+func (s *Store) chunkLen(events []conv.Event, limit int) int {
+	budget := s.db.MaxBatchSize() / 2
+	count := s.db.MaxBatchCount() / 4
+	n := 0
+	var size int64
+	for n < len(events) && n < limit && int64(n) < count {
+		e := &events[n]
+		// encodeEvent's size: the strings, their lengths and the numbers
+		// (at most 10 bytes each), with a key and Badger's overhead.
+		sz := int64(len(e.ID)+len(e.Conv)+len(e.Kind)+len(e.Actor.ID)+len(e.Actor.Role)+len(e.Actor.Name)+
+			len(e.Device)+len(e.Cause)+len(e.Data)+2*len(e.Conv)) + 11*10 + 64
+		if n > 0 && size+2*sz > budget {
+			break
+		}
+		size += 2 * sz
+		n++
+	}
+	return max(n, min(len(events), 1))
 }
 
 func (s *Store) commitChunk(epoch string, events []conv.Event, upTo uint64, outcomes []Outcome) error {
