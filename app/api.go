@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/backend/inbox"
@@ -200,11 +201,25 @@ func (a *App) Search(query string, limit int) ([]search.Hit, error) {
 	}
 	ch := a.searchWanted()
 	a.searched.Do(func() { close(ch) })
+	a.awaitIndex()
 	hits := x.Search(query, limit)
 	if hits == nil {
 		hits = []search.Hit{}
 	}
 	return hits, nil
+}
+
+// awaitIndex waits for the search index's first build (at most a few
+// seconds: on a big store it reads every event), so a search never misses
+// what the inbox already shows. Later changes are indexed as they come.
+func (a *App) awaitIndex() {
+	a.mu.RLock()
+	ready := a.indexReady
+	a.mu.RUnlock()
+	select {
+	case <-ready:
+	case <-time.After(5 * time.Second):
+	}
 }
 
 // NewConversation is what the "new conversation" form sends.

@@ -54,18 +54,19 @@ type App struct {
 	title   func(string)    // sets the native window title; nil outside Wails
 
 	// Set by Start, under mu.
-	prof     profile.Profile
-	in       *inbox.Inbox
-	sync     *client.Client
-	stopRun  context.CancelFunc // stops the sync client and the watcher
-	runDone  chan struct{}
-	index    *search.Index
-	prefs    *prefs
-	openConv string // the conversation the UI shows, whose timeline the watcher follows
-	status   client.Status
-	pokeCh   chan struct{} // wakes the watcher
-	searchCh chan struct{} // closed by the first search: build the index now
-	searched sync.Once
+	prof       profile.Profile
+	in         *inbox.Inbox
+	sync       *client.Client
+	stopRun    context.CancelFunc // stops the sync client and the watcher
+	runDone    chan struct{}
+	index      *search.Index
+	prefs      *prefs
+	openConv   string // the conversation the UI shows, whose timeline the watcher follows
+	status     client.Status
+	pokeCh     chan struct{} // wakes the watcher
+	searchCh   chan struct{} // closed by the first search: build the index now
+	searched   sync.Once
+	indexReady chan struct{} // closed when the search index has read the whole log once
 }
 
 // New returns an App that does nothing until Start (or Wails' OnStartup).
@@ -183,7 +184,7 @@ func (a *App) open(prof profile.Profile) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.mu.Lock()
-	a.prof, a.in, a.index = prof, in, search.New()
+	a.prof, a.in, a.index, a.indexReady = prof, in, search.New(), make(chan struct{})
 	a.stopRun, a.runDone = cancel, make(chan struct{})
 	a.status = client.Status{State: stateLocal}
 	a.mu.Unlock()

@@ -51,9 +51,9 @@ func (a *App) pokes() chan struct{} {
 func (a *App) watch(ctx context.Context, in *inbox.Inbox) {
 	indexNow := make(chan struct{}, 1)
 	a.mu.RLock()
-	x := a.index
+	x, ready := a.index, a.indexReady
 	a.mu.RUnlock()
-	go a.indexLoop(ctx, in.Store(), x, indexNow)
+	go a.indexLoop(ctx, in.Store(), x, indexNow, ready)
 
 	var lastOpen string
 	var lastRow *store.Row
@@ -133,7 +133,7 @@ const indexDelay = 3 * time.Second
 
 // indexLoop feeds the search index with the canonical events it has not
 // seen, each time the watcher signals a change.
-func (a *App) indexLoop(ctx context.Context, st *store.Store, x *search.Index, now <-chan struct{}) {
+func (a *App) indexLoop(ctx context.Context, st *store.Store, x *search.Index, now <-chan struct{}, ready chan struct{}) {
 	select {
 	case <-time.After(indexDelay):
 	case <-a.searchWanted():
@@ -152,6 +152,10 @@ func (a *App) indexLoop(ctx context.Context, st *store.Store, x *search.Index, n
 		})
 		if err != nil && ctx.Err() == nil {
 			a.log.Warn("search index", "err", err)
+		}
+		if ready != nil {
+			close(ready)
+			ready = nil
 		}
 	}
 }
