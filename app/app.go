@@ -67,6 +67,7 @@ type App struct {
 	searchCh   chan struct{} // closed by the first search: build the index now
 	searched   sync.Once
 	indexReady chan struct{} // closed when the search index has read the whole log once
+	statusMu   sync.Mutex    // orders status emissions (emitStatus)
 }
 
 // New returns an App that does nothing until Start (or Wails' OnStartup).
@@ -254,8 +255,18 @@ func (a *App) onSyncState(s client.Status) {
 	a.mu.Lock()
 	a.status = s
 	a.mu.Unlock()
-	st, _ := a.Status()
-	a.emit(EventSyncState, st)
+	a.emitStatus(EventSyncState)
+}
+
+// emitStatus emits event with the Status as it is now. Statuses are read and
+// emitted under one lock, so they reach the UI in the order they were read:
+// the last one the UI gets is the latest, never a stale one overtaking it.
+func (a *App) emitStatus(event string) {
+	a.statusMu.Lock()
+	defer a.statusMu.Unlock()
+	if st, err := a.Status(); err == nil {
+		a.emit(event, st)
+	}
 }
 
 func (a *App) onTyping(t typingFrame) {

@@ -75,10 +75,7 @@ func (a *App) watch(ctx context.Context, in *inbox.Inbox) {
 		case indexNow <- struct{}{}:
 		default:
 		}
-		st, err := a.Status()
-		if err == nil {
-			a.emit(EventInboxChanged, st)
-		}
+		a.emitStatus(EventInboxChanged)
 		if open != "" && (open != lastOpen || row != lastRow) {
 			a.emit(EventTimelineChanged, []string{open})
 		}
