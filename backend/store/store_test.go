@@ -3,10 +3,12 @@ package store
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -485,5 +487,43 @@ func TestTwoPhaseOpen(t *testing.T) {
 	close(holdIndexing)
 	for range len(queries) - 4 {
 		<-got
+	}
+}
+
+// A batch of large events, more than one Badger transaction holds, is
+// written in chunks sized by bytes, and every event is kept.
+func TestApplyCanonicalLargeBatch(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	r := newRelay()
+	agent := conv.Participant{ID: "agent:a", Role: conv.RoleAgent}
+	contact := conv.Participant{ID: "contact:c", Role: conv.RoleContact}
+	mk := func(i int, kind conv.Kind, data any) conv.Event {
+		return conv.Event{ID: fmt.Sprintf("e%d", i), Conv: "c1", Kind: kind, Actor: agent, Device: "d", At: int64(i + 1), Data: conv.MustData(data)}
+	}
+	if _, o := r.accept(mk(0, conv.KindConversationCreated, conv.Created{Contact: &contact, Subject: "big"})); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	text := strings.Repeat("x", 8<<10)
+	for i := 1; i <= 600; i++ {
+		if _, o := r.accept(mk(i, conv.KindNoteAdded, conv.Note{Text: text})); o.Err != nil {
+			t.Fatal(o.Err)
+		}
+	}
+	if err := s.ApplyCanonical("ep", r.log, r.head); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if err := s.Log(0, func(conv.Event) bool { n++; return true }); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(r.log) {
+		t.Fatalf("log holds %d events; want %d", n, len(r.log))
+	}
+	if _, seq := s.Cursor(nil); seq != r.head {
+		t.Fatalf("cursor %d; want %d", seq, r.head)
+	}
+	items, _, err := s.Timeline("c1", 0, 1000, nil)
+	if err != nil || len(items) != 601 {
+		t.Fatalf("Timeline = %d items, %v; want 601", len(items), err)
 	}
 }
