@@ -158,7 +158,18 @@ func (s *Store) Timeline(id string, before uint64, limit int, ws memdb.WatchSet)
 		items[i], items[j] = items[j], items[i]
 	}
 	if before == 0 {
-		items = append(items, r.Overlay...)
+		// The row is memdb's snapshot, the items Badger's: a write that
+		// lands between the two reads (Badger commits first) shows an event
+		// both canonical and still in the overlay. It is canonical.
+		held := make(map[string]bool, len(items))
+		for _, it := range items {
+			held[it.Event.ID] = true
+		}
+		for _, it := range r.Overlay {
+			if !held[it.Event.ID] {
+				items = append(items, it)
+			}
+		}
 	}
 	return items, older, nil
 }
