@@ -7,6 +7,7 @@ import { nameOf, titleFor } from '../lib/format'
 import { isTypingTarget, useLatest } from '../lib/hooks'
 import { InboxWindow } from '../state/inboxWindow'
 import { TypingStore } from '../state/typing'
+import { prefetchConversation } from '../state/useConversation'
 import { AppContext, type AppState } from './AppContext'
 import { ConversationPane, type ConversationHandle } from './conversation/ConversationPane'
 import { InboxList } from './InboxList'
@@ -240,7 +241,10 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
     setActiveIndex(0)
   }, [])
 
+  const selectedRef = useRef<string | null>(null)
+  selectedRef.current = selectedId
   const open = useCallback((id: string, index?: number) => {
+    if (id !== selectedRef.current) prefetchConversation(id)
     setSelectedId(id)
     setHighlight(null)
     if (index !== undefined) moveTo(index)

@@ -4,6 +4,25 @@ const MIN = 60_000
 const HOUR = 60 * MIN
 const DAY = 24 * HOUR
 
+// Date.prototype.toLocale*String builds a new Intl.DateTimeFormat on every call (~0.1 ms each):
+// with a few per timeline item that was a good part of opening a conversation. The formatters
+// are made once (same options, so the same text) and dropped when the browser's language changes.
+const formatters = new Map<string, Intl.DateTimeFormat>()
+let formattersFor = ''
+function fmt(key: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const env = typeof navigator === 'undefined' ? '' : navigator.language
+  if (env !== formattersFor) {
+    formatters.clear()
+    formattersFor = env
+  }
+  let f = formatters.get(key)
+  if (!f) {
+    f = new Intl.DateTimeFormat(undefined, options)
+    formatters.set(key, f)
+  }
+  return f
+}
+
 /** "now", "5m", "3h", "Tue", "Mar 4", "Mar 4, 2023": short, for list rows. */
 export function relativeTime(at: number, now = Date.now()): string {
   if (!at) return ''
@@ -12,28 +31,25 @@ export function relativeTime(at: number, now = Date.now()): string {
   if (d < HOUR) return `${Math.floor(d / MIN)}m`
   if (d < DAY) return `${Math.floor(d / HOUR)}h`
   const date = new Date(at)
-  if (d < 7 * DAY) return date.toLocaleDateString(undefined, { weekday: 'short' })
-  if (date.getFullYear() === new Date(now).getFullYear())
-    return date.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })
-  return date.toLocaleDateString(undefined, { month: 'short', day: 'numeric', year: 'numeric' })
+  if (d < 7 * DAY) return fmt('weekday', { weekday: 'short' }).format(date)
+  if (date.getFullYear() === new Date(now).getFullYear()) return fmt('monthDay', { month: 'short', day: 'numeric' }).format(date)
+  return fmt('monthDayYear', { month: 'short', day: 'numeric', year: 'numeric' }).format(date)
 }
 
 /** A full local date and time, for tooltips. */
 export function fullTime(at: number): string {
   if (!at) return ''
-  return new Date(at).toLocaleString(undefined, {
-    dateStyle: 'medium',
-    timeStyle: 'short',
-  })
+  return fmt('full', { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(at))
 }
 
 /** "14:05" today, else "Mar 4, 14:05". */
 export function clockTime(at: number, now = Date.now()): string {
   if (!at) return ''
   const d = new Date(at)
-  const t = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
-  if (new Date(now).toDateString() === d.toDateString()) return t
-  return `${d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })}, ${t}`
+  const t = fmt('clock', { hour: '2-digit', minute: '2-digit' }).format(d)
+  const n = new Date(now)
+  if (n.getFullYear() === d.getFullYear() && n.getMonth() === d.getMonth() && n.getDate() === d.getDate()) return t
+  return `${fmt('monthDay', { month: 'short', day: 'numeric' }).format(d)}, ${t}`
 }
 
 /** The part of a participant id after its role prefix: "agent:ana" → "ana". */

@@ -2,7 +2,7 @@
 // plus older pages loaded as the user scrolls up). Reloads on timeline:changed for this id.
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { api, on, describeError } from '../api'
-import type { ConversationDetail, Item, MadeEvent } from '../api/types'
+import type { ConversationDetail, Item, MadeEvent, TimelinePage } from '../api/types'
 import { EventInboxChanged, EventTimelineChanged } from '../events'
 import { EventReconnected } from '../api/transport'
 
@@ -52,6 +52,31 @@ export function mergeNewest(
   return { items: [...keep, ...fresh], older: keep.length ? loadedOlder : page.older }
 }
 
+type Loaded = [ConversationDetail, TimelinePage]
+
+// A conversation the user just chose: its state and newest page are asked for from the click,
+// while React is still rendering the selection, and the pane's first load takes that answer.
+let prefetched: { id: string; startedAt: number; p: Promise<Loaded> } | null = null
+const PREFETCH_FRESH_MS = 1000
+
+function load(convId: string): Promise<Loaded> {
+  return Promise.all([api.Conversation(convId), api.Timeline(convId, '', PAGE)])
+}
+
+/** Starts loading a conversation about to be opened (its pane's first load uses the answer). */
+export function prefetchConversation(convId: string): void {
+  const p = load(convId)
+  p.catch(() => {}) // the pane's load reports it
+  prefetched = { id: convId, startedAt: performance.now(), p }
+}
+
+function takePrefetched(convId: string): { startedAt: number; p: Promise<Loaded> } | null {
+  const f = prefetched
+  prefetched = null
+  if (!f || f.id !== convId || performance.now() - f.startedAt > PREFETCH_FRESH_MS) return null
+  return f
+}
+
 export function useConversation(id: string) {
   const [view, setView] = useState<ConversationView>({
     detail: null,
@@ -99,7 +124,7 @@ export function useConversation(id: string) {
     }))
   }, [])
 
-  const reload = useCallback((): Promise<void> => {
+  const reload = useCallback((first = false): Promise<void> => {
     if (inflight.current) {
       again.current = true
       return inflight.current
@@ -107,8 +132,9 @@ export function useConversation(id: string) {
     const convId = idRef.current
     const run = async () => {
       try {
-        const startedAt = performance.now()
-        const [detail, page] = await Promise.all([api.Conversation(convId), api.Timeline(convId, '', PAGE)])
+        const pre = first ? takePrefetched(convId) : null
+        const startedAt = pre ? pre.startedAt : performance.now()
+        const [detail, page] = await (pre ? pre.p : load(convId))
         if (!alive.current || idRef.current !== convId) return
         for (const [k, o] of optimistic.current) if (o.settledAt !== undefined && o.settledAt <= startedAt) optimistic.current.delete(k)
         const before = itemsRef.current
@@ -225,7 +251,7 @@ export function useConversation(id: string) {
     olderRef.current = undefined
     optimistic.current.clear()
     setView({ detail: null, items: [], hasOlder: false, loading: true, loadingOlder: false, error: null, newItemsTick: 0 })
-    void reload()
+    void reload(true)
     const offTimeline = on(EventTimelineChanged, (...args) => {
       const ids = idsOf(args)
       if (!ids || ids.length === 0 || ids.includes(id)) void reload()

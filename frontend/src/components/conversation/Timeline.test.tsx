@@ -1,6 +1,6 @@
-import { fireEvent, render, screen, within } from '@testing-library/react'
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/react'
 import { describe, expect, it, vi } from 'vitest'
-import { Timeline, seenByItem } from './Timeline'
+import { FIRST_PAINT_ITEMS, Timeline, seenByItem } from './Timeline'
 import { describeLifecycle, failureText } from './TimelineItem'
 import { nameOf } from '../../lib/format'
 import { ANA, MARIA, ME, item } from '../../test/fixtures'
@@ -183,5 +183,19 @@ describe('Timeline', () => {
 
   it('describes what it does not know without crashing', () => {
     expect(describeLifecycle(item('something.new', { actor: ANA }), name)).toBe('Ana Souza: something.new')
+  })
+
+  it('paints the newest items first, then the rest of the page', async () => {
+    const items = Array.from({ length: FIRST_PAINT_ITEMS + 16 }, (_, i) => item('message.sent', { text: `m${i}` }))
+    const raf = vi.spyOn(window, 'requestAnimationFrame').mockImplementation(() => 0)
+    renderTimeline(items)
+    const first = screen.getAllByTestId('timeline-message')
+    expect(first).toHaveLength(FIRST_PAINT_ITEMS)
+    expect(first.at(-1)).toHaveTextContent(`m${items.length - 1}`)
+    const frame = raf.mock.calls[0][0]
+    raf.mockRestore()
+    frame(0)
+    await waitFor(() => expect(screen.getAllByTestId('timeline-message')).toHaveLength(items.length))
+    expect(screen.getAllByTestId('timeline-message')[0]).toHaveTextContent('m0')
   })
 })

@@ -52,18 +52,44 @@ export function seenByItem(items: Item[], seen: SeenMark[], meId: string | undef
   return out
 }
 
+/** Items the first paint of an opened conversation shows (more than a tall window holds): the rest
+ * of the loaded page is rendered just after that paint, so the newest item shows sooner. */
+export const FIRST_PAINT_ITEMS = 24
+
 export function Timeline(props: TimelineProps) {
   const { items, seen, meId, name, nameOfId, hasOlder, loadingOlder, loading, newItemsTick, typingText, highlightId, highlightNonce, onLoadOlder, onRetry, onDiscard, busyIds } = props
   const ref = useRef<HTMLDivElement>(null)
   const atBottom = useRef(true)
-  const firstId = items.length ? items[0].id : ''
-  const prevFirst = useRef(firstId)
+  const prevFirst = useRef('')
   const prevHeight = useRef(0)
   const [showJump, setShowJump] = useState(false)
+  // Until the first paint is done only the newest items are rendered (none is left out when a
+  // search hit is to be shown).
+  const [complete, setComplete] = useState(items.length <= FIRST_PAINT_ITEMS)
+  const all = complete || !!highlightId
+  useEffect(() => {
+    if (complete) return
+    let timer: ReturnType<typeof setTimeout> | undefined
+    // The frame after the first one: a timeout queued from a frame callback runs after its paint.
+    if (typeof requestAnimationFrame !== 'function') {
+      setComplete(true)
+      return
+    }
+    const frame = requestAnimationFrame(() => {
+      timer = setTimeout(() => setComplete(true), 0)
+    })
+    return () => {
+      cancelAnimationFrame(frame)
+      if (timer) clearTimeout(timer)
+    }
+  }, [complete])
+  const shown = all ? items : items.slice(-FIRST_PAINT_ITEMS)
+  const firstId = shown.length ? shown[0].id : ''
 
   const seenMap = useMemo(() => seenByItem(items, seen, meId, nameOfId), [items, seen, meId, nameOfId])
 
-  // Older items were prepended: keep what the user was looking at in place.
+  // Older items were prepended: keep what the user was looking at in place. (The rest of the
+  // first page, rendered after the first paint, is prepended too: at the bottom it stays there.)
   useLayoutEffect(() => {
     const el = ref.current
     if (!el) return
@@ -73,6 +99,12 @@ export function Timeline(props: TimelineProps) {
     prevFirst.current = firstId
     prevHeight.current = el.scrollHeight
   })
+  useLayoutEffect(() => {
+    const el = ref.current
+    if (!el || !all || !atBottom.current) return
+    el.scrollTop = el.scrollHeight
+    prevHeight.current = el.scrollHeight
+  }, [all])
 
   // New items at the bottom: follow them when the user was at the bottom; else offer a jump.
   useLayoutEffect(() => {
@@ -105,15 +137,15 @@ export function Timeline(props: TimelineProps) {
       atBottom.current = false
       el.scrollIntoView?.({ block: 'center' })
     }
-  }, [highlightId, highlightNonce, items])
+  }, [highlightId, highlightNonce, items, all])
 
   const onScroll = useCallback(() => {
     const el = ref.current
     if (!el) return
     atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40
     if (atBottom.current) setShowJump(false)
-    if (el.scrollTop < 120 && hasOlder && !loadingOlder) onLoadOlder()
-  }, [hasOlder, loadingOlder, onLoadOlder])
+    if (el.scrollTop < 120 && hasOlder && !loadingOlder && all) onLoadOlder()
+  }, [hasOlder, loadingOlder, onLoadOlder, all])
 
   const jump = () => {
     const el = ref.current
@@ -133,9 +165,9 @@ export function Timeline(props: TimelineProps) {
             </button>
           </div>
         ) : (
-          !loading && items.length > 0 && <div className="tl-start">Beginning of the conversation</div>
+          !loading && all && items.length > 0 && <div className="tl-start">Beginning of the conversation</div>
         )}
-        {items.map((it) => (
+        {shown.map((it) => (
           <TimelineItem
             key={it.id}
             item={it}
