@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
+import { startTransition, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
 import type { Item, SeenMark } from '../../api/types'
 import { TimelineItem, type NameFn } from './TimelineItem'
 
@@ -70,13 +70,14 @@ export function Timeline(props: TimelineProps) {
   useEffect(() => {
     if (complete) return
     let timer: ReturnType<typeof setTimeout> | undefined
-    // The frame after the first one: a timeout queued from a frame callback runs after its paint.
+    // After the first paint (a timeout queued from a frame callback runs after that frame), as a
+    // transition: its rendering yields to the frames that follow.
     if (typeof requestAnimationFrame !== 'function') {
       setComplete(true)
       return
     }
     const frame = requestAnimationFrame(() => {
-      timer = setTimeout(() => setComplete(true), 0)
+      timer = setTimeout(() => startTransition(() => setComplete(true)), 0)
     })
     return () => {
       cancelAnimationFrame(frame)
