@@ -184,7 +184,7 @@ func (l *BadgerLog) Append(ws string, b *Batch) error {
 		}
 	}
 	for _, v := range b.Visitors {
-		if err := set(visitorKey(ws, v.Hash), []byte(v.ID+"\x00"+v.Contact)); err != nil {
+		if err := set(visitorKey(ws, v.Hash), encodeVisitor(v)); err != nil {
 			return fmt.Errorf("relay: store visitor: %w", err)
 		}
 	}
@@ -415,12 +415,33 @@ func (l *BadgerLog) Visitor(ws string, h [32]byte) (VisitorToken, bool, error) {
 			return err
 		}
 		return item.Value(func(v []byte) error {
-			id, contact, _ := strings.Cut(string(v), "\x00")
-			vt.ID, vt.Contact = id, contact
+			decodeVisitor(&vt, v)
 			return nil
 		})
 	})
 	return vt, vt.ID != "", err
+}
+
+// encodeVisitor writes a visitor token's value: id NUL contact NUL seq(8).
+func encodeVisitor(v VisitorToken) []byte {
+	b := make([]byte, 0, len(v.ID)+len(v.Contact)+10)
+	b = append(b, v.ID...)
+	b = append(b, 0)
+	b = append(b, v.Contact...)
+	b = append(b, 0)
+	return binary.BigEndian.AppendUint64(b, v.Seq)
+}
+
+// decodeVisitor reads encodeVisitor's value, or an older one without the
+// seq (id NUL contact; seq 0). An older contact id with a NUL nine bytes
+// from its end would read as another contact: the device would only be
+// treated as identifying anew (sent the contact's conversations whole).
+func decodeVisitor(vt *VisitorToken, v []byte) {
+	id, rest, _ := strings.Cut(string(v), "\x00")
+	vt.ID, vt.Contact, vt.Seq = id, rest, 0
+	if n := len(rest); n >= 9 && rest[n-9] == 0 {
+		vt.Contact, vt.Seq = rest[:n-9], binary.BigEndian.Uint64([]byte(rest[n-8:]))
+	}
 }
 
 // Check implements Log: it writes (and syncs) a probe key.

@@ -38,10 +38,12 @@
 // it too, whether or not it held the conversation as the visitor (devices
 // ignore events they hold) — so the stream is in log order within each
 // conversation, not across conversations. A device that says
-// hello as a contact with the visitor token it held gets, that first time,
-// the contact's other conversations whole, since its cursor was a
-// visitor's; any other change of identity on a device should start again
-// from an empty cursor.
+// hello as a contact with the visitor token it held gets the contact's
+// other conversations whole, since its cursor was a visitor's — the first
+// time, and at every hello until its cursor shows it caught up as the
+// contact (VisitorToken.Seq), so a first try whose connection ended before
+// its backlog loses nothing; any other change of identity on a device
+// should start again from an empty cursor.
 //
 // Every connection has a bounded send queue drained by at most one writer
 // goroutine; a full queue closes the connection as a slow reader (4008) and

@@ -25,7 +25,9 @@ import (
 //	'r' ws identity device lastMid(8)       → the results of the mids of (identity, device)
 //	                                          one commit processed, lastMid the largest
 //	                                          (see appendResults)
-//	'v' ws sha256(visitor token)(32)        → visitor participant id, NUL, contact id it identified as
+//	'v' ws sha256(visitor token)(32)        → visitor participant id, NUL, contact id it identified as,
+//	                                          then NUL seq(8): VisitorToken.Seq (older
+//	                                          values end with the contact id: seq 0)
 //	'h'                                     → health probe (last write time)
 //
 // Strings are at most 255 bytes (ids are at most conv.MaxIDChars).

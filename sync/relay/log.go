@@ -112,11 +112,14 @@ type MidResult struct {
 }
 
 // VisitorToken maps a visitor token's SHA-256 to its visitor id, and to the
-// contact it last identified as ("" if none).
+// contact it last identified as ("" if none) with Seq, the lowest cursor a
+// device holds only once it has caught up as that contact: a cursor below it
+// may still be the visitor's.
 type VisitorToken struct {
 	Hash    [32]byte
 	ID      string
 	Contact string
+	Seq     uint64
 }
 
 // encodeResult writes r compactly: id length(1) id, then 0 seq(8), or 1 code

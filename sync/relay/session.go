@@ -564,9 +564,6 @@ func (s *session) hello(f *inFrame) bool {
 	case f.Auth.Kind == protocol.AuthVisitor && visitorToken != "":
 		err = w.submit(&request{kind: reqVisitor, visitor: VisitorToken{Hash: sha256.Sum256([]byte(visitorToken)), ID: who.ID}})
 	case identify.ID != "":
-		// The device's cursor is a visitor's the first time it says hello
-		// as this contact: the contact's other conversations come whole.
-		s.fresh = identify.Contact != who.ID
 		s.alias = identify.ID
 		r := &request{kind: reqIdentify, visitorID: identify.ID, visitor: identify, contact: who}
 		if err = w.submit(r); err == nil && len(r.identified) > 0 {
@@ -595,6 +592,16 @@ func (s *session) hello(f *inFrame) bool {
 		start = 0 // another log (or none yet): everything from seq 1
 	}
 	start = min(start, head)
+	if identify.ID != "" {
+		// The device's cursor is a visitor's until it has caught up as this
+		// contact: the first time it says hello as the contact, and again
+		// after a first try that ended before the device got its backlog
+		// (the identification is recorded by then, but the cursor is still
+		// the visitor's: below identify.Seq). Then the contact's other
+		// conversations come whole. Resending what a device holds costs a
+		// backlog; skipping it loses events for good.
+		s.fresh = identify.Contact != who.ID || start < identify.Seq
+	}
 	welcome := protocol.Welcome{
 		Type:         protocol.TypeWelcome,
 		Identity:     who,

@@ -372,7 +372,17 @@ func (g *group) add(r *request) bool {
 	case reqIdentify:
 		r.identified, err = g.identify(r.visitorID, r.contact)
 		if r.visitor.Contact != r.contact.ID {
-			g.batch.Visitors = append(g.batch.Visitors, VisitorToken{Hash: r.visitor.Hash, ID: r.visitorID, Contact: r.contact.ID})
+			// Seq: the lowest cursor a device can hold only once it has
+			// caught up as the contact. Every cursor the visitor's devices
+			// hold is at or below the head before the identification; the
+			// contact's catch-up ends at or above the last contact.identified
+			// (above that head), or, when nothing moved, once the workspace
+			// has logged anything more.
+			seq := g.next
+			if len(r.identified) > 0 {
+				seq = g.next - 1
+			}
+			g.batch.Visitors = append(g.batch.Visitors, VisitorToken{Hash: r.visitor.Hash, ID: r.visitorID, Contact: r.contact.ID, Seq: seq})
 		}
 	}
 	if err == nil {
