@@ -221,16 +221,12 @@ func TestRejectedCreationTakesItsMessageDown(t *testing.T) {
 // learned their outcome). The relay must answer them as the first time: the
 // log holds each event once and the device ends with them canonical.
 //
-// Suspected cause: the relay remembers processed mids per (identity,
-// device). After identification the session's identity is the contact, for
-// which this device's mids were never processed, so the resent events are
-// processed again: the creation fails as conflict (its conversation
-// exists: it was logged the first time) and the message is logged a second
-// time under the same id. A fix looks up resends under the identified
-// visitor's id too (the hello knows it), or keys processed mids by device
-// and the visitor it identified.
+// The cause was that the relay remembered processed mids per (identity,
+// device): after identification the session's identity is the contact, for
+// which this device's mids were never processed, so resent events were
+// processed again. Fixed: a contact session that shows its visitor token
+// shares the mids its device used as that visitor (sync/relay, 39da26f).
 func TestResendAcrossIdentificationIsAnsweredOnce(t *testing.T) {
-	knownBug(t, "events resent after identifying are processed again under the contact's identity (see the comment)")
 	r := startRelay(t, relay.Options{})
 	p := newWSProxy(t, func() string { return relayURL(r.target()) })
 	tablet := newMemoryDevice(t, r, "tablet", conv.Participant{Role: conv.RoleVisitor}, protocol.Auth{Kind: protocol.AuthVisitor})
