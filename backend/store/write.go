@@ -40,6 +40,30 @@ type work struct {
 	dirty bool
 }
 
+// write is the one shape of a store write (CONVENTIONS): a memdb write
+// transaction, fn's work through a writer inside one Badger transaction, and
+// the memdb commit only once Badger has the data. fn returning errNothing
+// aborts both and is no error. The caller holds enter().
+func (s *Store) write(fn func(w *writer) error) error {
+	txn := s.mdb.Txn(true)
+	defer txn.Abort()
+	err := s.db.Update(func(btx *badger.Txn) error {
+		w, err := s.newWriter(txn, btx)
+		if err != nil {
+			return err
+		}
+		return fn(w)
+	})
+	if errors.Is(err, errNothing) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	txn.Commit()
+	return nil
+}
+
 func (s *Store) newWriter(txn *memdb.Txn, btx *badger.Txn) (*writer, error) {
 	m, err := txn.First(tableMeta, indexID, "m")
 	if err != nil {
@@ -287,32 +311,26 @@ func (s *Store) AddLocal(drafts []conv.Event) ([]conv.Event, error) {
 		return nil, err
 	}
 	defer leave()
-	txn := s.mdb.Txn(true)
-	defer txn.Abort()
 	var stored []conv.Event
-	err = s.db.Update(func(btx *badger.Txn) error {
+	err = s.write(func(w *writer) error {
 		var err error
-		stored, err = s.addLocalTxn(txn, btx, drafts)
+		stored, err = w.addLocal(drafts)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	txn.Commit()
 	return stored, nil
 }
 
-func (s *Store) addLocalTxn(txn *memdb.Txn, btx *badger.Txn, drafts []conv.Event) ([]conv.Event, error) {
-	w, err := s.newWriter(txn, btx)
-	if err != nil {
-		return nil, err
-	}
+func (w *writer) addLocal(drafts []conv.Event) ([]conv.Event, error) {
+	s := w.s
 	views := map[string]*conv.Conversation{}
 	var stored []conv.Event
 	for _, d := range drafts {
 		view, ok := views[d.Conv]
 		if !ok {
-			if o, err := txn.First(tableConvs, indexID, d.Conv); err != nil {
+			if o, err := w.txn.First(tableConvs, indexID, d.Conv); err != nil {
 				return nil, err
 			} else if o != nil && !o.(*Row).Placeholder {
 				view = o.(*Row).View()
@@ -366,23 +384,12 @@ func (s *Store) Acknowledged(outcomes []Outcome) error {
 		return err
 	}
 	defer leave()
-	txn := s.mdb.Txn(true)
-	defer txn.Abort()
-	err = s.db.Update(func(btx *badger.Txn) error {
-		w, err := s.newWriter(txn, btx)
-		if err != nil {
-			return err
-		}
+	return s.write(func(w *writer) error {
 		if err := w.acknowledgedTxn(outcomes); err != nil {
 			return err
 		}
 		return w.finish(false)
 	})
-	if err != nil {
-		return err
-	}
-	txn.Commit()
-	return nil
 }
 
 func (w *writer) acknowledgedTxn(outcomes []Outcome) error {
@@ -480,29 +487,12 @@ func (s *Store) chunkLen(events []conv.Event, limit int) int {
 }
 
 func (s *Store) commitChunk(epoch string, events []conv.Event, upTo uint64, outcomes []Outcome) error {
-	txn := s.mdb.Txn(true)
-	defer txn.Abort()
-	m, err := txn.First(tableMeta, indexID, "m")
-	if err != nil {
-		return err
-	}
-	if cur := m.(*Meta).Epoch; cur != "" && cur != epoch {
-		return fmt.Errorf("%w: events of epoch %q on a store of epoch %q (Reset first)", ErrEpoch, epoch, cur)
-	}
-	err = s.db.Update(func(btx *badger.Txn) error {
-		return s.commitTxn(txn, btx, epoch, events, upTo, outcomes)
-	})
-	if err != nil {
-		return err
-	}
-	txn.Commit()
-	return nil
+	return s.write(func(w *writer) error { return w.commit(epoch, events, upTo, outcomes) })
 }
 
-func (s *Store) commitTxn(txn *memdb.Txn, btx *badger.Txn, epoch string, events []conv.Event, upTo uint64, outcomes []Outcome) error {
-	w, err := s.newWriter(txn, btx)
-	if err != nil {
-		return err
+func (w *writer) commit(epoch string, events []conv.Event, upTo uint64, outcomes []Outcome) error {
+	if cur := w.meta.Epoch; cur != "" && cur != epoch {
+		return fmt.Errorf("%w: events of epoch %q on a store of epoch %q (Reset first)", ErrEpoch, epoch, cur)
 	}
 	before := w.meta
 	if w.meta.Epoch == "" {
@@ -521,7 +511,7 @@ func (s *Store) commitTxn(txn *memdb.Txn, btx *badger.Txn, epoch string, events 
 	// Sent events whose seq the cursor has passed without their copy
 	// arriving are logged but not for this device: drop them.
 	if w.meta.Seq > before.Seq {
-		it, err := txn.Get(tableOutbox, indexID+"_prefix", "")
+		it, err := w.txn.Get(tableOutbox, indexID+"_prefix", "")
 		if err != nil {
 			return err
 		}
@@ -552,27 +542,21 @@ func (s *Store) Retry(id, newID string, at int64) (conv.Event, error) {
 		return conv.Event{}, err
 	}
 	defer leave()
-	txn := s.mdb.Txn(true)
-	defer txn.Abort()
 	var out conv.Event
-	err = s.db.Update(func(btx *badger.Txn) error {
+	err = s.write(func(w *writer) error {
 		var err error
-		out, err = s.retryTxn(txn, btx, id, newID, at)
+		out, err = w.retry(id, newID, at)
 		return err
 	})
 	if err != nil {
 		return conv.Event{}, err
 	}
-	txn.Commit()
 	return out, nil
 }
 
-func (s *Store) retryTxn(txn *memdb.Txn, btx *badger.Txn, id, newID string, at int64) (conv.Event, error) {
-	w, err := s.newWriter(txn, btx)
-	if err != nil {
-		return conv.Event{}, err
-	}
-	obj, err := txn.First(tablePending, indexID, id)
+func (w *writer) retry(id, newID string, at int64) (conv.Event, error) {
+	s := w.s
+	obj, err := w.txn.First(tablePending, indexID, id)
 	if err != nil {
 		return conv.Event{}, err
 	}
@@ -584,7 +568,7 @@ func (s *Store) retryTxn(txn *memdb.Txn, btx *badger.Txn, id, newID string, at i
 		return conv.Event{}, ErrNotFailed
 	}
 	var view *conv.Conversation
-	if o, err := txn.First(tableConvs, indexID, p.Event.Conv); err != nil {
+	if o, err := w.txn.First(tableConvs, indexID, p.Event.Conv); err != nil {
 		return conv.Event{}, err
 	} else if o != nil && !o.(*Row).Placeholder {
 		view = o.(*Row).View()
@@ -616,14 +600,8 @@ func (s *Store) Discard(id string) error {
 		return err
 	}
 	defer leave()
-	txn := s.mdb.Txn(true)
-	defer txn.Abort()
-	err = s.db.Update(func(btx *badger.Txn) error {
-		w, err := s.newWriter(txn, btx)
-		if err != nil {
-			return err
-		}
-		obj, err := txn.First(tablePending, indexID, id)
+	return s.write(func(w *writer) error {
+		obj, err := w.txn.First(tablePending, indexID, id)
 		if err != nil {
 			return err
 		}
@@ -638,11 +616,6 @@ func (s *Store) Discard(id string) error {
 		}
 		return w.finish(false)
 	})
-	if err != nil {
-		return err
-	}
-	txn.Commit()
-	return nil
 }
 
 // Reset drops all canonical state (the log, the timeline items, the
@@ -749,27 +722,13 @@ func (s *Store) AdvanceMid(lastMid uint64) error {
 		return err
 	}
 	defer leave()
-	txn := s.mdb.Txn(true)
-	defer txn.Abort()
-	err = s.db.Update(func(btx *badger.Txn) error {
-		w, err := s.newWriter(txn, btx)
-		if err != nil {
-			return err
-		}
+	return s.write(func(w *writer) error {
 		if w.meta.Mid >= lastMid {
 			return errNothing
 		}
 		w.meta.Mid = lastMid
 		return w.finish(true)
 	})
-	if errors.Is(err, errNothing) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	txn.Commit()
-	return nil
 }
 
 // errNothing aborts a write that has nothing to do.
