@@ -49,9 +49,8 @@ type App struct {
 	log *slog.Logger
 
 	mu      sync.RWMutex
-	ctx     context.Context // the context Wails passed to OnStartup; nil before and after
-	emitter Emitter         // emits through ctx once started; drops events before
-	title   func(string)    // sets the native window title; nil outside Wails
+	emitter Emitter      // emits through the startup context once started; drops events before
+	title   func(string) // sets the native window title; nil outside Wails
 
 	// Set by Start, under mu.
 	prof       profile.Profile
@@ -82,7 +81,6 @@ func New(cfg Config) *App {
 // OnStartup is Wails' startup hook. ctx is the only context runtime calls accept.
 func (a *App) OnStartup(ctx context.Context) {
 	a.mu.Lock()
-	a.ctx = ctx
 	a.emitter = runtimeEmitter{ctx: ctx}
 	a.title = func(s string) { windowSetTitle(ctx, s) }
 	a.mu.Unlock()
@@ -96,7 +94,6 @@ func (a *App) OnStartup(ctx context.Context) {
 func (a *App) OnShutdown(ctx context.Context) {
 	a.stop()
 	a.mu.Lock()
-	a.ctx = nil
 	a.emitter = discard{}
 	a.title = nil
 	a.mu.Unlock()

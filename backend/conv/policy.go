@@ -92,8 +92,7 @@ func Visible(viewer Participant, c *Conversation, e Event) bool {
 	return true
 }
 
-// MayType reports whether p may show typing in c, and TypingVisible whether
-// viewer may see p typing there (a contact never sees a supervisor type).
+// MayType reports whether p may show typing in c: whoever may see it.
 func MayType(c *Conversation, p Participant) bool {
 	return CanSee(p, c)
 }

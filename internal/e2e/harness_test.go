@@ -86,9 +86,8 @@ func startRelay(tb testing.TB) string {
 
 // app is the desktop binary serving its UI and bindings over HTTP.
 type app struct {
-	url     string
-	started time.Time
-	cmd     *exec.Cmd
+	url string
+	cmd *exec.Cmd
 }
 
 // startApp starts bin --serve on a free loopback port with data folder dir
@@ -96,7 +95,7 @@ type app struct {
 func startApp(tb testing.TB, bin, dir string, extra ...string) *app {
 	tb.Helper()
 	addr := freePort(tb)
-	a := &app{url: "http://" + addr, started: time.Now()}
+	a := &app{url: "http://" + addr}
 	a.cmd = exec.Command(bin, append([]string{"--serve", addr, "--data", dir}, extra...)...)
 	logf, err := os.Create(filepath.Join(tb.TempDir(), "app.log"))
 	if err != nil {
