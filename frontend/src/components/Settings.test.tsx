@@ -33,7 +33,8 @@ describe('SettingsDialog', () => {
     fireEvent.change(screen.getByTestId('settings-token'), { target: { value: 'good' } })
     fireEvent.click(screen.getByTestId('settings-connect'))
     await waitFor(() => expect(t.callsTo('Connect').at(-1)).toEqual(['ws://127.0.0.1:8470', 'acme', 'good']))
-    expect(onChanged).toHaveBeenCalled()
+    // The dialog clears the token and reports the change once Connect has answered.
+    await waitFor(() => expect(onChanged).toHaveBeenCalled())
     expect(screen.getByTestId('settings-token')).toHaveValue('')
   })
 })
