@@ -15,9 +15,10 @@ import (
 // through these functions, so what they build is the same.
 
 // items is where canonStep puts timeline items and counts unread ones: a
-// Badger transaction, or the generator's batch.
+// Badger transaction, or the generator's batch. An item is its key and an
+// empty value: the event itself is the log's (keys.go).
 type items interface {
-	put(k, v []byte) error
+	put(k []byte, e conv.Event) error
 	countUnread(c *conv.Conversation, mark uint64) (int, error)
 }
 
@@ -27,7 +28,7 @@ type txnItems struct {
 	btx *badger.Txn
 }
 
-func (t txnItems) put(k, v []byte) error { return t.btx.Set(k, v) }
+func (t txnItems) put(k []byte, _ conv.Event) error { return t.btx.Set(k, nil) }
 func (t txnItems) countUnread(c *conv.Conversation, mark uint64) (int, error) {
 	return countUnread(t.btx, t.me, c, mark)
 }
@@ -36,9 +37,8 @@ func (t txnItems) countUnread(c *conv.Conversation, mark uint64) (int, error) {
 // unread count for me is unread, putting e's timeline item to its. It
 // returns the next state and count, and whether e changed anything: an event
 // that does not apply (its conversation is unknown here) is logged but
-// changes nothing. enc is e's encoding (encodeEvent) if the caller has made
-// it already (to log e), else nil: the item reuses it.
-func canonStep(me conv.Participant, log *slog.Logger, its items, c *conv.Conversation, unread int, e conv.Event, enc []byte) (*conv.Conversation, int, bool, error) {
+// changes nothing. The caller logs e.
+func canonStep(me conv.Participant, log *slog.Logger, its items, c *conv.Conversation, unread int, e conv.Event) (*conv.Conversation, int, bool, error) {
 	next, err := conv.Replay(c, e)
 	if err != nil || next == nil {
 		log.Warn("store: canonical event does not apply", "seq", e.Seq, "id", e.ID, "conv", e.Conv, "kind", e.Kind, "err", err)
@@ -49,10 +49,7 @@ func canonStep(me conv.Participant, log *slog.Logger, its items, c *conv.Convers
 		if err != nil {
 			return c, unread, false, err
 		}
-		if enc == nil {
-			enc = encodeEvent(nil, e)
-		}
-		if err := its.put(k, enc); err != nil {
+		if err := its.put(k, e); err != nil {
 			return c, unread, false, fmt.Errorf("store: put item %d: %w", e.Seq, err)
 		}
 	}
@@ -99,12 +96,7 @@ func countUnread(btx *badger.Txn, me conv.Participant, c *conv.Conversation, mar
 	defer it.Close()
 	n := 0
 	for it.Seek(start); it.Valid(); it.Next() {
-		var e conv.Event
-		err := it.Item().Value(func(v []byte) error {
-			var err error
-			e, err = decodeEvent(string(v))
-			return err
-		})
+		e, err := itemEvent(btx, it.Item())
 		if err != nil {
 			return 0, fmt.Errorf("store: read item of %s: %w", c.ID, err)
 		}
@@ -113,6 +105,37 @@ func countUnread(btx *badger.Txn, me conv.Participant, c *conv.Conversation, mar
 		}
 	}
 	return n, nil
+}
+
+// itemEvent returns the event of a timeline item: the log's entry at the
+// item's seq, or (in a store written before items pointed at the log) the
+// event the item holds.
+func itemEvent(btx *badger.Txn, item *badger.Item) (conv.Event, error) {
+	var e conv.Event
+	var held bool
+	err := item.Value(func(v []byte) error {
+		if len(v) == 0 {
+			return nil
+		}
+		held = true
+		var err error
+		e, err = decodeEvent(string(v))
+		return err
+	})
+	if err != nil || held {
+		return e, err
+	}
+	seq := seqOfItemKey(item.Key())
+	logged, err := btx.Get(logKey(seq))
+	if err != nil {
+		return conv.Event{}, fmt.Errorf("store: the log entry of item %d: %w", seq, err)
+	}
+	err = logged.Value(func(v []byte) error {
+		var err error
+		e, err = decodeEvent(string(v))
+		return err
+	})
+	return e, err
 }
 
 // rebase recomputes r's optimistic view from its canonical state and its

@@ -71,13 +71,9 @@ type generator struct {
 	snap  [][2][]byte  // inbox key, row value: the snapshot to write
 }
 
-func (g *generator) put(k, v []byte) error {
-	e, err := decodeEvent(string(v))
-	if err != nil {
-		return err
-	}
+func (g *generator) put(k []byte, e conv.Event) error {
 	g.items = append(g.items, e)
-	return g.wb.Set(k, v)
+	return g.wb.Set(k, nil)
 }
 
 func (g *generator) countUnread(c *conv.Conversation, mark uint64) (int, error) {
@@ -171,12 +167,11 @@ func (g *generator) conversation(n, want int, at int64) (int, error) {
 		state = next
 		for _, ev := range evs {
 			g.head = ev.Seq
-			enc := encodeEvent(nil, ev)
-			if err := g.wb.Set(logKey(ev.Seq), enc); err != nil {
+			if err := g.wb.Set(logKey(ev.Seq), encodeEvent(nil, ev)); err != nil {
 				return err
 			}
 			var err error
-			if canon, unread, _, err = canonStep(GenerateMe, g.log, g, canon, unread, ev, enc); err != nil {
+			if canon, unread, _, err = canonStep(GenerateMe, g.log, g, canon, unread, ev); err != nil {
 				return err
 			}
 		}
@@ -244,7 +239,7 @@ func (g *generator) conversation(n, want int, at int64) (int, error) {
 // generatorVersion names what Generate makes; a change to it (or to the
 // codec) makes GeneratedStore build a new store rather than reuse a cached
 // one.
-const generatorVersion = 3
+const generatorVersion = 4
 
 // GeneratedStore returns the directory of a generated store of nConvs
 // conversations and nItems items under the user's cache directory (or the

@@ -18,6 +18,11 @@ import (
 // length fits in one byte). In the timeline table the id is length-prefixed,
 // so the items of "ab" never fall under the prefix of "abc".
 //
+// A timeline item's value is empty: the event is the log's entry at the
+// key's seq ('l' seq), so each event is written once. Stores written before
+// that hold the event itself (encodeEvent) in the item; readers take both
+// (itemEvent).
+//
 // Derived tables ('c', 't') can be dropped and rebuilt from 'l' and 'p'.
 //
 // Next to Badger's files, the snapshot file (snapshot.go) is a copy of the

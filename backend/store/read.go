@@ -138,12 +138,7 @@ func (s *Store) Timeline(id string, before uint64, limit int, ws memdb.WatchSet)
 				older = items[len(items)-1].Event.Seq
 				break
 			}
-			var e conv.Event
-			err := it.Item().Value(func(v []byte) error {
-				var err error
-				e, err = decodeEvent(string(v))
-				return err
-			})
+			e, err := itemEvent(btx, it.Item())
 			if err != nil {
 				return fmt.Errorf("store: read item of %s: %w", id, err)
 			}

@@ -107,7 +107,7 @@ func (w *writer) touch(id string) error {
 func (w *writer) canonical(e conv.Event, relog bool) error {
 	if e.Conv == "" || len(e.Conv) > 255 {
 		w.s.log.Warn("store: canonical event without a usable conversation id", "seq", e.Seq, "id", e.ID)
-		return w.logEvent(e, relog, nil)
+		return w.logEvent(e, relog)
 	}
 	wk, err := w.work(e.Conv)
 	if err != nil {
@@ -125,15 +125,10 @@ func (w *writer) canonical(e conv.Event, relog bool) error {
 			}
 		}
 	}
-	// Encoded once: the log entry and the timeline item share the bytes.
-	var enc []byte
-	if relog {
-		enc = encodeEvent(nil, e)
-	}
-	if err := w.logEvent(e, relog, enc); err != nil {
+	if err := w.logEvent(e, relog); err != nil {
 		return err
 	}
-	next, unread, changed, err := canonStep(w.s.me, w.s.log, txnItems{w.s.me, w.btx}, wk.canon, wk.row.CanonUnread, e, enc)
+	next, unread, changed, err := canonStep(w.s.me, w.s.log, txnItems{w.s.me, w.btx}, wk.canon, wk.row.CanonUnread, e)
 	if err != nil {
 		return err
 	}
@@ -150,16 +145,12 @@ func (w *writer) canonical(e conv.Event, relog bool) error {
 	return nil
 }
 
-// logEvent logs e (encoded as enc, or encoded here if enc is nil) unless
-// relog is false.
-func (w *writer) logEvent(e conv.Event, relog bool, enc []byte) error {
+// logEvent logs e unless relog is false.
+func (w *writer) logEvent(e conv.Event, relog bool) error {
 	if !relog {
 		return nil
 	}
-	if enc == nil {
-		enc = encodeEvent(nil, e)
-	}
-	if err := w.btx.Set(logKey(e.Seq), enc); err != nil {
+	if err := w.btx.Set(logKey(e.Seq), encodeEvent(nil, e)); err != nil {
 		return fmt.Errorf("store: log %d: %w", e.Seq, err)
 	}
 	return nil
@@ -461,11 +452,11 @@ func (s *Store) Commit(epoch string, events []conv.Event, upTo uint64, outcomes 
 // chunkLen is how many of events (at most limit, at least one) the next
 // chunk of Commit takes: as many as fit in one Badger transaction by an
 // estimate of their size, so that a batch is usually one synced commit
-// rather than one per maxChunk events. Each event is written twice (log
-// entry and timeline item); half of the transaction's size is left for
-// the conversation rows, the outbox and the meta. A chunk that is too big
-// anyway fails with badger.ErrTxnTooBig before anything is written, and
-// Commit retries it halved.
+// rather than one per maxChunk events. Each event is written once, as its
+// log entry, plus a timeline item of a key and no value; half of the
+// transaction's size is left for the conversation rows, the outbox and the
+// meta. A chunk that is too big anyway fails with badger.ErrTxnTooBig
+// before anything is written, and Commit retries it halved.
 func (s *Store) chunkLen(events []conv.Event, limit int) int {
 	budget := s.db.MaxBatchSize() / 2
 	count := s.db.MaxBatchCount() / 4
@@ -474,13 +465,15 @@ func (s *Store) chunkLen(events []conv.Event, limit int) int {
 	for n < len(events) && n < limit && int64(n) < count {
 		e := &events[n]
 		// encodeEvent's size: the strings, their lengths and the numbers
-		// (at most 10 bytes each), with a key and Badger's overhead.
+		// (at most 10 bytes each), with a key and Badger's overhead; then
+		// the item's key and Badger's overhead.
 		sz := int64(len(e.ID)+len(e.Conv)+len(e.Kind)+len(e.Actor.ID)+len(e.Actor.Role)+len(e.Actor.Name)+
-			len(e.Device)+len(e.Cause)+len(e.Data)+2*len(e.Conv)) + 11*10 + 64
-		if n > 0 && size+2*sz > budget {
+			len(e.Device)+len(e.Cause)+len(e.Data)) + 11*10 + 64
+		sz += int64(len(e.Conv)) + 10 + 64
+		if n > 0 && size+sz > budget {
 			break
 		}
-		size += 2 * sz
+		size += sz
 		n++
 	}
 	return max(n, min(len(events), 1))
