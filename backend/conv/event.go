@@ -243,6 +243,11 @@ func NewData(k Kind) any {
 // Decode parses e.Data into the typed value of its kind (a pointer, as
 // NewData returns). Empty data decodes as the zero value.
 func Decode(e Event) (any, error) {
+	if len(e.Data) > 0 {
+		if d, ok := fastData(e.Kind, e.Data); ok {
+			return d, nil
+		}
+	}
 	d := NewData(e.Kind)
 	if d == nil {
 		return nil, reject(CodeInvalid, "unknown event kind %q", e.Kind)
