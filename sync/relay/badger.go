@@ -10,7 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -20,24 +24,39 @@ import (
 )
 
 // BadgerLog is the embedded Log: one Badger database in a directory. Every
-// Append is one Badger transaction written with SyncWrites, so it is on disk
-// (one fsync for the whole batch) when Append returns.
+// Append is one Badger transaction, first written to the journal (see
+// journal.go) and fdatasync'd, so it is on disk (one sync for the whole
+// batch) when Append returns.
 //
 // Values stay below Badger's value threshold, so everything lives in the LSM
 // tree and the value log needs no garbage collection.
 type BadgerLog struct {
 	db  *badger.DB
+	dir string
 	log *slog.Logger
+
+	mu          sync.Mutex // serialises writes: journal record, then Badger
+	j           journal
+	failed      error // set when a write reached the journal but not Badger
+	lastCollect time.Time
 }
+
+// journalDir is the journal's directory inside the log's.
+const journalDir = "journal"
 
 // OpenBadgerLog opens (creating if needed) the log stored in dir. logger
 // receives Badger's warnings and errors; nil discards them.
 func OpenBadgerLog(dir string, logger *slog.Logger) (*BadgerLog, error) {
+	return openBadgerLog(dir, logger, defaultSegSize)
+}
+
+// openBadgerLog is OpenBadgerLog with the journal's segment size.
+func openBadgerLog(dir string, logger *slog.Logger, segSize int64) (*BadgerLog, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	opts := badger.DefaultOptions(dir).
-		WithSyncWrites(true).
+		WithSyncWrites(false). // the journal makes writes durable
 		WithNumVersionsToKeep(1).
 		WithDetectConflicts(false).
 		WithMetricsEnabled(false).
@@ -46,7 +65,166 @@ func OpenBadgerLog(dir string, logger *slog.Logger) (*BadgerLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("relay: open log in %s: %w", dir, err)
 	}
-	return &BadgerLog{db: db, log: logger}, nil
+	l := &BadgerLog{db: db, dir: dir, log: logger}
+	l.j = journal{dir: filepath.Join(dir, journalDir), segSize: segSize}
+	if err := l.recover(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("relay: open log in %s: %w", dir, err)
+	}
+	return l, nil
+}
+
+// recover replays the journal into Badger, marks the replayed segments for
+// deletion once Badger holds them durably, and starts a new segment.
+func (l *BadgerLog) recover() error {
+	if err := os.MkdirAll(l.j.dir, 0o700); err != nil {
+		return fmt.Errorf("create journal directory: %w", err)
+	}
+	segs, err := l.j.segments()
+	if err != nil {
+		return err
+	}
+	txn := l.db.NewTransaction(true)
+	defer func() { txn.Discard() }()
+	apply := func(ops []journalOp) error {
+		for _, o := range ops {
+			var err error
+			if o.del {
+				err = txn.Delete(o.key)
+			} else {
+				err = txn.Set(o.key, o.value)
+			}
+			if errors.Is(err, badger.ErrTxnTooBig) {
+				if err := txn.Commit(); err != nil {
+					return err
+				}
+				txn = l.db.NewTransaction(true)
+				if o.del {
+					err = txn.Delete(o.key)
+				} else {
+					err = txn.Set(o.key, o.value)
+				}
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	records, err := l.j.replay(segs, apply)
+	if err != nil {
+		return err
+	}
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("replay journal: %w", err)
+	}
+	if records > 0 {
+		l.log.Info("replayed journal", "records", records, "segments", len(segs))
+	}
+	next := uint64(1)
+	if len(segs) > 0 {
+		next = segs[len(segs)-1] + 1
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.checkpoint(segs); err != nil {
+		return err
+	}
+	return l.j.create(next, 0)
+}
+
+// checkpoint syncs Badger's active memtable and seals segs: they go once
+// the older memtables, not yet flushed to synced tables, are gone. l.mu is
+// held, so no write is between the journal and Badger.
+func (l *BadgerLog) checkpoint(segs []uint64) error {
+	mems, err := filepath.Glob(filepath.Join(l.dir, "*.mem"))
+	if err != nil {
+		return err
+	}
+	slices.Sort(mems) // fixed-width numbers: the newest, the active one, last
+	if err := l.db.Sync(); err != nil {
+		return fmt.Errorf("relay: sync log: %w", err)
+	}
+	if len(mems) > 0 {
+		mems = mems[:len(mems)-1]
+	}
+	l.j.seal(segs, mems)
+	l.lastCollect = time.Now()
+	return l.j.collect()
+}
+
+// update runs fn in a write transaction whose writes go through w, then
+// journals them (synced) and commits them to Badger.
+func (l *BadgerLog) update(fn func(w *logWriter) error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.failed != nil {
+		return l.failed
+	}
+	txn := l.db.NewTransaction(true)
+	defer txn.Discard()
+	l.j.begin()
+	if err := fn(&logWriter{txn: txn, j: &l.j}); err != nil {
+		return err
+	}
+	if l.j.full() {
+		if err := l.rotate(int64(len(l.j.buf))); err != nil {
+			return err
+		}
+	}
+	// Badger takes the transaction while the journal syncs: the wait is
+	// the longer of the two, not their sum. The writes may be readable
+	// before the sync ends, but nothing is acknowledged or published until
+	// Append returns, and after a crash Badger's own memory-mapped log
+	// (which survives the process, not the machine) or the journal brings
+	// them back together.
+	committed := make(chan error, 1)
+	txn.CommitWith(func(err error) { committed <- err })
+	jerr := l.j.write()
+	berr := <-committed
+	if jerr != nil {
+		// What reached the disk is unknown (and a failed fdatasync may
+		// have dropped pages): take no more writes until a restart
+		// replays what the journal holds.
+		l.failed = fmt.Errorf("relay: log failed, restart the relay: %w", jerr)
+		return l.failed
+	}
+	if berr != nil {
+		l.failed = fmt.Errorf("relay: log failed after journaling, restart the relay: %w", berr)
+		return l.failed
+	}
+	if len(l.j.sealed) > 0 && time.Since(l.lastCollect) > time.Second {
+		l.lastCollect = time.Now()
+		if err := l.j.collect(); err != nil {
+			l.log.Warn("journal cleanup", "err", err)
+		}
+	}
+	return nil
+}
+
+// rotate seals the full segment and starts the next, with room for need
+// bytes.
+func (l *BadgerLog) rotate(need int64) error {
+	if err := l.checkpoint([]uint64{l.j.seg}); err != nil {
+		return err
+	}
+	return l.j.create(l.j.seg+1, need)
+}
+
+// logWriter records a transaction's writes in the journal as it makes them.
+type logWriter struct {
+	txn *badger.Txn
+	j   *journal
+}
+
+func (w *logWriter) set(k, v []byte) error {
+	w.j.set(k, v)
+	return w.txn.Set(k, v)
+}
+
+func (w *logWriter) delete(k []byte) error {
+	w.j.delete(k)
+	return w.txn.Delete(k)
 }
 
 // Open implements Log.
@@ -74,7 +252,7 @@ func (l *BadgerLog) Open(ws string) (string, uint64, error) {
 			return "", 0, err
 		}
 		epoch = hex.EncodeToString(b[:])
-		err := l.db.Update(func(txn *badger.Txn) error { return txn.Set(epochKey(ws), []byte(epoch)) })
+		err := l.update(func(w *logWriter) error { return w.set(epochKey(ws), []byte(epoch)) })
 		if err != nil {
 			return "", 0, fmt.Errorf("relay: create workspace %s: %w", ws, err)
 		}
@@ -110,11 +288,14 @@ func (l *BadgerLog) head(ws string) (uint64, error) {
 	return head, nil
 }
 
-// Append implements Log: one transaction, synced on commit.
+// Append implements Log: one transaction, journaled and synced.
 func (l *BadgerLog) Append(ws string, b *Batch) error {
-	txn := l.db.NewTransaction(true)
-	defer txn.Discard()
-	set := func(k, v []byte) error { return txn.Set(k, v) }
+	return l.update(func(w *logWriter) error { return appendBatch(w, ws, b) })
+}
+
+func appendBatch(w *logWriter, ws string, b *Batch) error {
+	txn := w.txn
+	set := w.set
 	// One index entry per conversation, one result entry per device: a
 	// commit of many events writes few keys besides the events.
 	byConv := map[string][]uint64{}
@@ -148,7 +329,7 @@ func (l *BadgerLog) Append(ws string, b *Batch) error {
 		k := ownerKey(ws, o.Participant, o.Conv)
 		var err error
 		if o.Remove {
-			err = txn.Delete(k)
+			err = w.delete(k)
 		} else {
 			err = set(k, binary.BigEndian.AppendUint64(nil, o.Since))
 		}
@@ -187,9 +368,6 @@ func (l *BadgerLog) Append(ws string, b *Batch) error {
 		if err := set(visitorKey(ws, v.Hash), encodeVisitor(v)); err != nil {
 			return fmt.Errorf("relay: store visitor: %w", err)
 		}
-	}
-	if err := txn.Commit(); err != nil {
-		return fmt.Errorf("relay: commit %d events to %s: %w", len(b.Events), ws, err)
 	}
 	return nil
 }
@@ -450,12 +628,22 @@ func (l *BadgerLog) Check() error {
 		return errors.New("relay: log is closed")
 	}
 	v := binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))
-	return l.db.Update(func(txn *badger.Txn) error { return txn.Set(healthKey, v) })
+	return l.update(func(w *logWriter) error { return w.set(healthKey, v) })
 }
 
-// Close implements Log.
+// Close implements Log. Closing Badger flushes its memtables to synced
+// tables, so the journal is then deleted.
 func (l *BadgerLog) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.j.close()
 	if err := l.db.Close(); err != nil {
+		return fmt.Errorf("relay: close log: %w", err)
+	}
+	if l.failed != nil {
+		return nil // keep the journal: the next start replays it
+	}
+	if err := l.j.removeAll(); err != nil {
 		return fmt.Errorf("relay: close log: %w", err)
 	}
 	return nil

@@ -14,8 +14,8 @@
 // order with conv.Apply (the relay sets each event's actor from the
 // session's identity) and assigns seqs; the committer writes the whole group
 // — events, conversation states, indexes and the outcome of every mid — in
-// one Badger transaction with one fsync, while the sequencer validates the
-// next group. Only then are the events published to live sessions and the
+// one Badger transaction, made durable by one fdatasync of a journal record
+// (see journal.go), while the sequencer validates the next group. Only then are the events published to live sessions and the
 // pushes acknowledged. A resend (same identity and device, a mid at or below
 // the highest processed) is answered with the stored outcome and never
 // processed twice. An event without a mid is processed but cannot be
