@@ -155,8 +155,12 @@ func (r *decoder) participant() conv.Participant {
 	return conv.Participant{ID: r.str(), Role: intern(roles, r.str()), Name: r.str()}
 }
 
-// encodeEvent appends the binary form of e to b.
+// encodeEvent appends the binary form of e to b (a fresh slice of exactly
+// eventLen(e) bytes if b is nil).
 func encodeEvent(b []byte, e conv.Event) []byte {
+	if b == nil {
+		b = make([]byte, 0, eventLen(e))
+	}
 	w := encoder{b: b}
 	w.byte1(codecVersion)
 	w.str(e.ID)
@@ -172,6 +176,27 @@ func encodeEvent(b []byte, e conv.Event) []byte {
 	w.count(len(e.Data), e.Data == nil)
 	w.b = append(w.b, e.Data...)
 	return w.b
+}
+
+// eventLen is the length of encodeEvent's output for e.
+func eventLen(e conv.Event) int {
+	str := func(s string) int { return uvarintLen(uint64(len(s))) + len(s) }
+	n := 1 + str(e.ID) + uvarintLen(e.Seq) + str(e.Conv) + str(string(e.Kind)) +
+		str(e.Actor.ID) + str(string(e.Actor.Role)) + str(e.Actor.Name) + str(e.Device) +
+		uvarintLen(e.Mid) + uvarintLen(uint64(e.At)<<1^uint64(e.At>>63)) + uvarintLen(e.Base) + str(e.Cause) + len(e.Data)
+	if e.Data == nil {
+		return n + 1
+	}
+	return n + uvarintLen(uint64(len(e.Data))+1)
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
 }
 
 // decodeEvent parses an event written by encodeEvent. Data is a fresh copy.

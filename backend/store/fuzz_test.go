@@ -14,6 +14,8 @@ func FuzzEventCodec(f *testing.F) {
 	f.Add([]byte(`{"id":"e1","seq":3,"conv":"c1","kind":"message.sent","actor":{"id":"contact:a","role":"contact"},"at":5,"base":2,"data":{"text":"hi"}}`))
 	f.Add(encodeEvent(nil, conv.Event{ID: "x", Conv: "c", Kind: conv.KindNoteAdded, Data: json.RawMessage(`{"text":"n"}`)}))
 	f.Add([]byte{codecVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Add([]byte(`{"id":"e1","seq":18446744073709551615,"conv":"c1","kind":"k","at":-9223372036854775808,"mid":300,"base":128,"data":null}`))
+	f.Add([]byte(`{"id":"e1","at":-1,"data":[]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if e, err := decodeEvent(string(b)); err == nil {
 			again, err := decodeEvent(string(encodeEvent(nil, e)))
@@ -25,9 +27,13 @@ func FuzzEventCodec(f *testing.F) {
 		if json.Unmarshal(b, &e) != nil {
 			return
 		}
-		got, err := decodeEvent(string(encodeEvent(nil, e)))
+		enc := encodeEvent(nil, e)
+		got, err := decodeEvent(string(enc))
 		if err != nil || !reflect.DeepEqual(got, e) {
 			t.Fatalf("decode(encode(%+v)) = %+v, %v", e, got, err)
+		}
+		if len(enc) != eventLen(e) || len(enc) != cap(enc) {
+			t.Fatalf("encodeEvent(%+v) is %d bytes (capacity %d); eventLen says %d", e, len(enc), cap(enc), eventLen(e))
 		}
 		conv.Decode(e) // never panics either
 	})

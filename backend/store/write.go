@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -30,6 +31,9 @@ type writer struct {
 	meta  Meta
 	rows  map[string]*work
 	order []string // touched ids, in first-touch order
+	// noOutbox: the outbox was empty when the canonical events began, so
+	// none of them answers a record (canonical only removes records).
+	noOutbox bool
 }
 
 // work is a touched conversation: a copy of its row, its decoded canonical
@@ -135,6 +139,9 @@ func (w *writer) canonical(e conv.Event, relog bool) error {
 	if changed {
 		wk.canon, wk.row.CanonUnread, wk.dirty = next, unread, true
 	}
+	if w.noOutbox {
+		return nil
+	}
 	if o, err := w.txn.First(tablePending, indexID, e.ID); err != nil {
 		return err
 	} else if o != nil {
@@ -150,7 +157,11 @@ func (w *writer) logEvent(e conv.Event, relog bool) error {
 	if !relog {
 		return nil
 	}
-	if err := w.btx.Set(logKey(e.Seq), encodeEvent(nil, e)); err != nil {
+	// One allocation for the key and the value.
+	b := make([]byte, 9, 9+eventLen(e))
+	b[0] = prefixLog
+	binary.BigEndian.PutUint64(b[1:], e.Seq)
+	if err := w.btx.Set(b[:9:9], encodeEvent(b[9:], e)); err != nil {
 		return fmt.Errorf("store: log %d: %w", e.Seq, err)
 	}
 	return nil
@@ -450,30 +461,33 @@ func (s *Store) Commit(epoch string, events []conv.Event, upTo uint64, outcomes 
 }
 
 // chunkLen is how many of events (at most limit, at least one) the next
-// chunk of Commit takes: as many as fit in one Badger transaction by an
-// estimate of their size, so that a batch is usually one synced commit
-// rather than one per maxChunk events. Each event is written once, as its
-// log entry, plus a timeline item of a key and no value; half of the
-// transaction's size is left for the conversation rows, the outbox and the
-// meta. A chunk that is too big anyway fails with badger.ErrTxnTooBig
-// before anything is written, and Commit retries it halved.
+// chunk of Commit takes: as many as fit in one Badger transaction, so that
+// a catch-up page is usually one synced commit. Each event is written once,
+// as its log entry, plus a timeline item of a key and no value; sizes are
+// counted as Badger counts them (key, value, and 12 bytes an entry), and a
+// quarter of the transaction is left for the conversation rows, the outbox
+// and the meta. A chunk that is too big anyway fails with
+// badger.ErrTxnTooBig before anything is written, and Commit retries it
+// halved.
 func (s *Store) chunkLen(events []conv.Event, limit int) int {
-	budget := s.db.MaxBatchSize() / 2
-	count := s.db.MaxBatchCount() / 4
+	const overhead = 12 // Badger's per entry: metas and the key's version
+	budget := s.db.MaxBatchSize() * 3 / 4
+	count := s.db.MaxBatchCount() * 3 / 4
 	n := 0
-	var size int64
-	for n < len(events) && n < limit && int64(n) < count {
+	var size, entries int64
+	for n < len(events) && n < limit {
 		e := &events[n]
-		// encodeEvent's size: the strings, their lengths and the numbers
-		// (at most 10 bytes each), with a key and Badger's overhead; then
-		// the item's key and Badger's overhead.
-		sz := int64(len(e.ID)+len(e.Conv)+len(e.Kind)+len(e.Actor.ID)+len(e.Actor.Role)+len(e.Actor.Name)+
-			len(e.Device)+len(e.Cause)+len(e.Data)) + 11*10 + 64
-		sz += int64(len(e.Conv)) + 10 + 64
-		if n > 0 && size+sz > budget {
+		sz := int64(1+8+eventLen(*e)) + overhead // logKey, the event
+		ents := int64(1)
+		if conv.IsTimelineItem(e.Kind) {
+			sz += int64(2+len(e.Conv)+8) + overhead // itemKey, no value
+			ents++
+		}
+		if n > 0 && (size+sz > budget || entries+ents > count) {
 			break
 		}
 		size += sz
+		entries += ents
 		n++
 	}
 	return max(n, min(len(events), 1))
@@ -491,12 +505,18 @@ func (w *writer) commit(epoch string, events []conv.Event, upTo uint64, outcomes
 	if w.meta.Epoch == "" {
 		w.meta.Epoch = epoch
 	}
+	first, err := w.txn.First(tableOutbox, indexID+"_prefix", "")
+	if err != nil {
+		return err
+	}
+	w.noOutbox = first == nil
 	for _, e := range events {
 		if err := w.canonical(e, true); err != nil {
 			return err
 		}
 		w.meta.Seq = max(w.meta.Seq, e.Seq)
 	}
+	w.noOutbox = false
 	w.meta.Seq = max(w.meta.Seq, upTo)
 	if err := w.acknowledgedTxn(outcomes); err != nil {
 		return err
