@@ -562,6 +562,9 @@ func sameScalar(a, b any) bool { return reflect.DeepEqual(a, b) }
 
 func preview(text string, atts []Attachment) string {
 	const max = 140
+	if len(text) <= max && plainASCII(text) {
+		return text // what Fields and Join would make of it
+	}
 	t := strings.Join(strings.Fields(text), " ")
 	if t == "" && len(atts) > 0 {
 		t = "📎 " + atts[0].Name
@@ -571,4 +574,21 @@ func preview(text string, atts []Attachment) string {
 		t = string(r[:max-1]) + "…"
 	}
 	return t
+}
+
+// plainASCII reports whether s is non-empty ASCII whose only whitespace is
+// single spaces between words: strings.Fields and Join give it back as is.
+func plainASCII(s string) bool {
+	if s == "" || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 0x80, c == '\t', c == '\n', c == '\v', c == '\f', c == '\r':
+			return false
+		case c == ' ' && s[i-1] == ' ':
+			return false
+		}
+	}
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -100,6 +101,21 @@ func FuzzFastData(f *testing.F) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("fastData(%s, %q) = %+v; encoding/json gives %+v", kind, data, got, want)
+		}
+	})
+}
+
+// FuzzPreview: the fast path of preview gives what Fields and Join give.
+func FuzzPreview(f *testing.F) {
+	for _, s := range []string{"hello there", " lead", "trail ", "two  spaces", "tab\there", "é", "", "a\u00a0b", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !plainASCII(s) {
+			return
+		}
+		if want := strings.Join(strings.Fields(s), " "); want != s {
+			t.Fatalf("plainASCII(%q) but Fields and Join give %q", s, want)
 		}
 	})
 }
