@@ -9,6 +9,10 @@ import (
 	"github.com/threadline/threadline/sync/protocol"
 )
 
+// eventOverhead is about what appendEvent writes besides the data: field
+// names, ids, numbers.
+const eventOverhead = 320
+
 // appendEvent appends e's JSON, as encoding/json would write conv.Event
 // (same fields, same omitempty), without reflection and without
 // re-validating e.Data: the relay only encodes events conv.Apply returned,

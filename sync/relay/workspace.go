@@ -424,8 +424,17 @@ func (w *workspace) commit(g *group) {
 	case g.gen <= w.badGen.Load():
 		err = errAbandoned
 	case len(b.Events) > 0 || len(b.Results) > 0 || len(b.Visitors) > 0:
+		// One buffer holds every event's JSON: sized from the data, it
+		// is allocated once rather than grown event by event.
+		size := 0
 		for i := range b.Events {
-			b.Events[i].JSON = appendEvent(nil, &b.Events[i].Event)
+			size += len(b.Events[i].Event.Data) + eventOverhead
+		}
+		buf := make([]byte, 0, size)
+		for i := range b.Events {
+			start := len(buf)
+			buf = appendEvent(buf, &b.Events[i].Event)
+			b.Events[i].JSON = buf[start:len(buf):len(buf)]
 		}
 		t0 := time.Now()
 		err = w.srv.log.Append(w.id, b)
@@ -574,6 +583,9 @@ func (g *group) push(who conv.Participant, alias, device string, e conv.Event, u
 // log adds Apply's output to the batch and the overlay. The events' JSON is
 // encoded by the committer.
 func (g *group) log(out []conv.Event, next *conv.Conversation) {
+	if g.batch.Events == nil {
+		g.batch.Events = make([]Record, 0, 256)
+	}
 	for _, e := range out {
 		g.batch.Events = append(g.batch.Events, Record{Event: e})
 		switch e.Kind {
