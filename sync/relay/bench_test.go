@@ -155,9 +155,6 @@ func benchLatency(b *testing.B, dir string) {
 			}
 		}()
 	}
-	for _, p := range ps {
-		_ = p
-	}
 	var sent sync.Map // event id → time sent
 	lat := make([]time.Duration, 0, b.N)
 	var latMu sync.Mutex
