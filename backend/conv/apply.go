@@ -1,6 +1,7 @@
 package conv
 
 import (
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -107,7 +108,7 @@ func checkEnvelope(e Event) error {
 		return reject(CodeInvalid, "event id is empty or too long")
 	case e.Conv == "" || len(e.Conv) > MaxIDChars:
 		return reject(CodeInvalid, "conversation id is empty or too long")
-	case NewData(e.Kind) == nil:
+	case !Known(e.Kind):
 		return reject(CodeInvalid, "unknown event kind %q", e.Kind)
 	case e.Actor.ID == "" || len(e.Actor.ID) > MaxIDChars:
 		return reject(CodeInvalid, "actor is missing")
@@ -391,7 +392,11 @@ func mutate(c *Conversation, e Event, d any) *Conversation {
 	if c == nil {
 		return nil
 	}
-	n := c.Clone()
+	// A shallow copy: the slices and maps are c's, shared until a case
+	// below changes one, which it copies first (states are never modified
+	// once handed out, so sharing the rest is safe).
+	m := *c
+	n := &m
 	n.LastSeq = max(n.LastSeq, e.Seq)
 	if IsTimelineItem(e.Kind) {
 		n.LastItemSeq = max(n.LastItemSeq, e.Seq)
@@ -434,12 +439,13 @@ func mutate(c *Conversation, e Event, d any) *Conversation {
 			n.Assignee = &a
 		}
 	case *ParticipantChanged:
-		n.Participants = slices.DeleteFunc(n.Participants, func(p Participant) bool { return p.ID == d.Participant.ID })
+		n.Participants = slices.DeleteFunc(slices.Clone(n.Participants), func(p Participant) bool { return p.ID == d.Participant.ID })
 		if e.Kind == KindParticipantJoined {
 			n.Participants = append(n.Participants, d.Participant)
 			slices.SortFunc(n.Participants, func(a, b Participant) int { return strings.Compare(a.ID, b.ID) })
 		}
 	case *AttributesSet:
+		n.Attributes = maps.Clone(n.Attributes)
 		for k, v := range d.Values {
 			if v == nil {
 				delete(n.Attributes, k)
@@ -452,6 +458,7 @@ func mutate(c *Conversation, e Event, d any) *Conversation {
 		}
 	case *SeenMarked:
 		if d.UpTo > n.Seen[e.Actor.ID] {
+			n.Seen = maps.Clone(n.Seen)
 			if n.Seen == nil {
 				n.Seen = map[string]uint64{}
 			}
@@ -467,6 +474,7 @@ func mutate(c *Conversation, e Event, d any) *Conversation {
 		if n.Contact.ID == d.Visitor.ID {
 			n.Contact = d.Contact
 			if s := n.Seen[d.Visitor.ID]; s > n.Seen[d.Contact.ID] {
+				n.Seen = maps.Clone(n.Seen)
 				n.Seen[d.Contact.ID] = s
 			}
 		}

@@ -204,6 +204,19 @@ type ContactIdentified struct {
 	Contact Participant `json:"contact"`
 }
 
+// Known reports whether k is one of Kinds (without making its data value,
+// as NewData does).
+func Known(k Kind) bool {
+	switch k {
+	case KindConversationCreated, KindMessageSent, KindNoteAdded, KindThreadStarted,
+		KindThreadEnded, KindStatusChanged, KindPriorityChanged, KindTagsChanged,
+		KindAssigneeChanged, KindParticipantJoined, KindParticipantLeft,
+		KindAttributesSet, KindSeenMarked, KindAssistantHandedOff, KindContactIdentified:
+		return true
+	}
+	return false
+}
+
 // NewData returns a pointer to the zero data value of kind k, or nil for an
 // unknown kind.
 func NewData(k Kind) any {

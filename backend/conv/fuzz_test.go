@@ -119,3 +119,11 @@ func FuzzPreview(f *testing.F) {
 		}
 	})
 }
+
+func TestKnownIsNewData(t *testing.T) {
+	for _, k := range append(Kinds, "", "nope", "message.sent ", "Message.sent") {
+		if got, want := Known(k), NewData(k) != nil; got != want {
+			t.Errorf("Known(%q) = %v; NewData says %v", k, got, want)
+		}
+	}
+}

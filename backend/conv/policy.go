@@ -124,5 +124,5 @@ func IsTimelineItem(k Kind) bool {
 	case KindSeenMarked, KindContactIdentified:
 		return false
 	}
-	return NewData(k) != nil
+	return Known(k)
 }

@@ -451,6 +451,21 @@ func TestApplyDoesNotModifyItsInput(t *testing.T) {
 	if got := string(MustData(held)); got != snapshot {
 		t.Fatalf("Apply modified a state it was given:\n got %s\nwant %s", got, snapshot)
 	}
+	// Again from a state whose maps and slices are all set (the reducer
+	// shares what an event does not change).
+	w.do(ana, KindStatusChanged, StatusChanged{Status: StatusOpen})
+	w.do(ana, KindParticipantJoined, ParticipantChanged{Participant: ben})
+	held, snapshot = w.c, string(MustData(w.c))
+	w.do(ana, KindParticipantJoined, ParticipantChanged{Participant: Participant{ID: "agent:cy", Role: RoleAgent}})
+	w.do(ana, KindParticipantLeft, ParticipantChanged{Participant: ben})
+	w.do(alice, KindMessageSent, Message{Text: "more"})
+	w.do(ana, KindSeenMarked, SeenMarked{UpTo: w.head()})
+	w.do(alice, KindSeenMarked, SeenMarked{UpTo: w.head()})
+	w.do(ana, KindAttributesSet, AttributesSet{Values: map[string]any{"plan": nil}})
+	w.do(ana, KindTagsChanged, TagsChanged{Remove: []string{"a"}})
+	if got := string(MustData(held)); got != snapshot {
+		t.Fatalf("Apply modified a state it was given:\n got %s\nwant %s", got, snapshot)
+	}
 }
 
 func TestPendingEventsKeepSeqZero(t *testing.T) {
