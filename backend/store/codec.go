@@ -459,6 +459,61 @@ func decodePending(s string) (*Pending, error) {
 	return p, nil
 }
 
+// runTag starts the value of a run of timeline items ('t' table, keys.go):
+// runTag, the count of items after the first, then each one's distance
+// from the one before; the first is the key's seq. An empty value is a
+// single item; a value that starts with an event format byte (stores
+// written before runs) is a single item holding its event. runTag is no
+// event format byte.
+const runTag byte = 0xff
+
+// appendRun appends the value of a run of items at seqs (ascending, not
+// empty) to b: empty for a single item.
+func appendRun(b []byte, seqs []uint64) []byte {
+	if len(seqs) < 2 {
+		return b
+	}
+	w := encoder{b: b}
+	w.byte1(runTag)
+	w.uvarint(uint64(len(seqs) - 1))
+	for i := 1; i < len(seqs); i++ {
+		w.uvarint(seqs[i] - seqs[i-1])
+	}
+	return w.b
+}
+
+// itemRun appends to seqs the seqs of the timeline entry with key seq
+// first and value v, ascending. held is v when the entry is one item that
+// holds its event (the format before items pointed at the log), else nil.
+func itemRun(seqs []uint64, first uint64, v []byte) (_ []uint64, held []byte, err error) {
+	switch {
+	case len(v) == 0:
+		return append(seqs, first), nil, nil
+	case v[0] != runTag:
+		return append(seqs, first), v, nil
+	}
+	r := decoder{s: string(v[1:])} // small: the copy is cheap
+	n := r.uvarint()
+	if n > uint64(len(r.s)) { // every distance takes at least a byte
+		return seqs, nil, fmt.Errorf("store: timeline run of %d items: %w", n, errCorrupt)
+	}
+	seqs = append(seqs, first)
+	at := first
+	for range n {
+		d := r.uvarint()
+		if d == 0 || at+d < at {
+			r.fail()
+			break
+		}
+		at += d
+		seqs = append(seqs, at)
+	}
+	if r.err != nil || r.i != len(r.s) {
+		return seqs, nil, fmt.Errorf("store: timeline run at %d: %w", first, errCorrupt)
+	}
+	return seqs, nil, nil
+}
+
 // meta flags: an interrupted Reset or Rebuild is finished when the store opens.
 const (
 	flagResetting  byte = 1 << 0

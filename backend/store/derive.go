@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 
@@ -15,22 +16,11 @@ import (
 // through these functions, so what they build is the same.
 
 // items is where canonStep puts timeline items and counts unread ones: a
-// Badger transaction, or the generator's batch. An item is its key and an
-// empty value: the event itself is the log's (keys.go).
+// write (writer), or the generator's batch. Items are written as runs
+// (keys.go): the items a write adds to a conversation become one entry.
 type items interface {
-	put(k []byte, e conv.Event) error
+	item(e conv.Event) error
 	countUnread(c *conv.Conversation, mark uint64) (int, error)
-}
-
-// txnItems keeps items in a Badger transaction.
-type txnItems struct {
-	me  conv.Participant
-	btx *badger.Txn
-}
-
-func (t txnItems) put(k []byte, _ conv.Event) error { return t.btx.Set(k, nil) }
-func (t txnItems) countUnread(c *conv.Conversation, mark uint64) (int, error) {
-	return countUnread(t.btx, t.me, c, mark)
 }
 
 // canonStep applies the canonical event e to c (nil: no state yet), whose
@@ -45,11 +35,7 @@ func canonStep(me conv.Participant, log *slog.Logger, its items, c *conv.Convers
 		return c, unread, false, nil
 	}
 	if conv.IsTimelineItem(e.Kind) {
-		k, err := itemKey(e.Conv, e.Seq)
-		if err != nil {
-			return c, unread, false, err
-		}
-		if err := its.put(k, e); err != nil {
+		if err := its.item(e); err != nil {
 			return c, unread, false, fmt.Errorf("store: put item %d: %w", e.Seq, err)
 		}
 	}
@@ -84,52 +70,102 @@ func recounts(me conv.Participant, e conv.Event) bool {
 }
 
 // countUnread counts c's timeline items above mark that count as unread for
-// me (rule 8), reading the items from btx (which sees the writes of its own
-// transaction).
-func countUnread(btx *badger.Txn, me conv.Participant, c *conv.Conversation, mark uint64) (int, error) {
-	prefix, err := itemPrefix(c.ID)
-	if err != nil {
-		return 0, err
-	}
-	start, _ := itemKey(c.ID, mark+1)
-	it := btx.NewIterator(badger.IteratorOptions{Prefix: prefix})
-	defer it.Close()
+// me (rule 8): the stored ones, scanned in scan, and those of pending (items
+// of c not written yet); their events are read from btx (which sees the
+// writes of its own transaction). scan is btx, or a read transaction when
+// btx holds no timeline writes: an iterator over a write transaction sorts
+// all of its pending writes, thousands in a catch-up page.
+func countUnread(btx, scan *badger.Txn, me conv.Participant, c *conv.Conversation, mark uint64, pending []uint64) (int, error) {
 	n := 0
-	for it.Seek(start); it.Valid(); it.Next() {
-		e, err := itemEvent(btx, it.Item())
+	counts := func(seq uint64, held []byte) error {
+		e, err := itemEvent(btx, seq, held)
 		if err != nil {
-			return 0, fmt.Errorf("store: read item of %s: %w", c.ID, err)
+			return fmt.Errorf("store: read item of %s: %w", c.ID, err)
 		}
 		if conv.CountsAsUnread(me, c, e) {
 			n++
+		}
+		return nil
+	}
+	err := scanItems(scan, c.ID, 0, func(seq uint64, held []byte) (bool, error) {
+		if seq <= mark {
+			return false, nil
+		}
+		return true, counts(seq, held)
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, seq := range pending {
+		if seq > mark {
+			if err := counts(seq, nil); err != nil {
+				return 0, err
+			}
 		}
 	}
 	return n, nil
 }
 
-// itemEvent returns the event of a timeline item: the log's entry at the
-// item's seq, or (in a store written before items pointed at the log) the
-// event the item holds.
-func itemEvent(btx *badger.Txn, item *badger.Item) (conv.Event, error) {
-	var e conv.Event
-	var held bool
-	err := item.Value(func(v []byte) error {
-		if len(v) == 0 {
+// scanItems calls fn for conversation id's timeline items below seq before
+// (0: all), newest first, until fn returns false. held is the item's own
+// copy of its event in a store written before items pointed at the log
+// (valid during the call only), else nil.
+func scanItems(btx *badger.Txn, id string, before uint64, fn func(seq uint64, held []byte) (bool, error)) error {
+	prefix, err := itemPrefix(id)
+	if err != nil {
+		return err
+	}
+	var seek []byte
+	if before == 0 {
+		seek = append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	} else {
+		seek, _ = itemKey(id, before-1)
+	}
+	it := btx.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true, PrefetchValues: false})
+	defer it.Close()
+	var seqs []uint64
+	for it.Seek(seek); it.Valid(); it.Next() {
+		item := it.Item()
+		first := seqOfItemKey(item.Key())
+		more := true
+		err := item.Value(func(v []byte) error {
+			var held []byte
+			var err error
+			if seqs, held, err = itemRun(seqs[:0], first, v); err != nil {
+				return err
+			}
+			for i := len(seqs) - 1; i >= 0 && more; i-- {
+				if before != 0 && seqs[i] >= before {
+					continue
+				}
+				if more, err = fn(seqs[i], held); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("store: read items of %s: %w", id, err)
+		}
+		if !more {
 			return nil
 		}
-		held = true
-		var err error
-		e, err = decodeEvent(string(v))
-		return err
-	})
-	if err != nil || held {
-		return e, err
 	}
-	seq := seqOfItemKey(item.Key())
+	return nil
+}
+
+// itemEvent returns the event of the timeline item at seq: the log's entry,
+// or the item's own copy (held) in a store written before items pointed at
+// the log.
+func itemEvent(btx *badger.Txn, seq uint64, held []byte) (conv.Event, error) {
+	if held != nil {
+		return decodeEvent(string(held))
+	}
 	logged, err := btx.Get(logKey(seq))
 	if err != nil {
 		return conv.Event{}, fmt.Errorf("store: the log entry of item %d: %w", seq, err)
 	}
+	var e conv.Event
 	err = logged.Value(func(v []byte) error {
 		var err error
 		e, err = decodeEvent(string(v))
@@ -196,7 +232,7 @@ func (s *Store) rebase(btx *badger.Txn, r *Row, recs []*Pending) error {
 	case view.SeenBy(s.me.ID) == canon.SeenBy(s.me.ID):
 		r.Unread = r.CanonUnread
 	default:
-		n, err := countUnread(btx, s.me, canon, view.SeenBy(s.me.ID))
+		n, err := countUnread(btx, btx, s.me, canon, view.SeenBy(s.me.ID), nil)
 		if err != nil {
 			return err
 		}

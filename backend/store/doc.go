@@ -5,11 +5,12 @@
 // event), the pending outbox (events by mid, each pending, sent or failed,
 // with the device's mid counter), and what is derived from both and kept so
 // that opening is fast: one row per conversation (its canonical state and
-// the local participant's unread count), the timeline items (events by
-// conversation, then seq), and a snapshot of the rows written when the
-// store closes. Everything derived can be rebuilt from the log and the
-// outbox (Store.Rebuild), and a test holds the rebuilt state equal to the
-// one kept incrementally. keys.go documents the key layout.
+// the local participant's unread count), the timeline items (the seqs of
+// each conversation's items, in runs that point at the log), and a
+// snapshot of the rows written when the store closes. Everything derived
+// can be rebuilt from the log and the outbox (Store.Rebuild), and a test
+// holds the rebuilt state equal to the one kept incrementally. keys.go
+// documents the key layout.
 //
 // go-memdb holds the conversation rows (canonical state, the optimistic
 // view with the pending events re-applied, unread counts, the items of the

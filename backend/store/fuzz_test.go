@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/threadline/threadline/backend/conv"
@@ -111,4 +112,31 @@ func fill(v reflect.Value) {
 			fill(v.Field(i))
 		}
 	}
+}
+
+// FuzzItemRun: any value decodes to a run or an error, never a panic, and
+// a run survives appendRun and itemRun.
+func FuzzItemRun(f *testing.F) {
+	f.Add(uint64(7), []byte{})
+	f.Add(uint64(7), appendRun(nil, []uint64{7, 8, 300, 1 << 40}))
+	f.Add(uint64(1<<64-2), []byte{runTag, 1, 5})
+	f.Add(uint64(3), []byte{codecVersion, 1})
+	f.Fuzz(func(t *testing.T, first uint64, v []byte) {
+		seqs, held, err := itemRun(nil, first, v)
+		if err != nil || held != nil {
+			return
+		}
+		if len(seqs) == 0 || seqs[0] != first {
+			t.Fatalf("itemRun(%d, %x) = %v; want a run from %d", first, v, seqs, first)
+		}
+		for i := 1; i < len(seqs); i++ {
+			if seqs[i] <= seqs[i-1] {
+				t.Fatalf("itemRun(%d, %x) = %v; not ascending", first, v, seqs)
+			}
+		}
+		again, held, err := itemRun(nil, first, appendRun(nil, seqs))
+		if err != nil || held != nil || !slices.Equal(again, seqs) {
+			t.Fatalf("itemRun(appendRun(%v)) = %v, %v", seqs, again, err)
+		}
+	})
 }

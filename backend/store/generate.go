@@ -71,9 +71,10 @@ type generator struct {
 	snap  [][2][]byte  // inbox key, row value: the snapshot to write
 }
 
-func (g *generator) put(k []byte, e conv.Event) error {
+// item keeps e; the conversation's items are written as one run at its end.
+func (g *generator) item(e conv.Event) error {
 	g.items = append(g.items, e)
-	return g.wb.Set(k, nil)
+	return nil
 }
 
 func (g *generator) countUnread(c *conv.Conversation, mark uint64) (int, error) {
@@ -225,6 +226,19 @@ func (g *generator) conversation(n, want int, at int64) (int, error) {
 			return 0, err
 		}
 	}
+	if len(g.items) > 0 {
+		seqs := make([]uint64, len(g.items))
+		for i, e := range g.items {
+			seqs[i] = e.Seq
+		}
+		k, err := itemKey(cid, seqs[0])
+		if err != nil {
+			return 0, err
+		}
+		if err := g.wb.Set(k, appendRun(nil, seqs)); err != nil {
+			return 0, err
+		}
+	}
 	if canon != nil {
 		k := newCanonical(canon)
 		v := encodeRow(unread, k)
@@ -239,7 +253,7 @@ func (g *generator) conversation(n, want int, at int64) (int, error) {
 // generatorVersion names what Generate makes; a change to it (or to the
 // codec) makes GeneratedStore build a new store rather than reuse a cached
 // one.
-const generatorVersion = 4
+const generatorVersion = 5
 
 // GeneratedStore returns the directory of a generated store of nConvs
 // conversations and nItems items under the user's cache directory (or the

@@ -12,16 +12,20 @@ import (
 //	'l' seq[8]                          canonical log: the event logged at seq
 //	'p' mid[8]                          outbox: a local event by its mid, with its state (pending, sent, failed)
 //	'c' conv[...]                       conversation row: canonical state + the local participant's unread count
-//	't' len[1] conv[len] seq[8]         timeline item: a canonical event of conv that shows in its timeline
+//	't' len[1] conv[len] seq[8]         timeline items of conv: a run of canonical events that show in its timeline, the first at seq
 //
 // conv is the conversation id's bytes (at most conv.MaxIDChars = 128, so its
 // length fits in one byte). In the timeline table the id is length-prefixed,
 // so the items of "ab" never fall under the prefix of "abc".
 //
-// A timeline item's value is empty: the event is the log's entry at the
-// key's seq ('l' seq), so each event is written once. Stores written before
-// that hold the event itself (encodeEvent) in the item; readers take both
-// (itemEvent).
+// A timeline entry holds the seqs of the items one write added to a
+// conversation (a run: a catch-up page makes one entry per conversation,
+// not one per item); each item's event is the log's entry at its seq ('l'
+// seq), so an event is written once. The value is empty for a run of one
+// item (at the key's seq), else runTag and the seqs (codec.go). Runs of a
+// conversation never overlap, so key order is item order. Stores written
+// before runs hold one item per key, and before that the item held its
+// event (encodeEvent) as its value; readers take all three (scanItems).
 //
 // Derived tables ('c', 't') can be dropped and rebuilt from 'l' and 'p'.
 //

@@ -120,31 +120,19 @@ func (s *Store) Timeline(id string, before uint64, limit int, ws memdb.WatchSet)
 	if limit <= 0 {
 		limit = 50
 	}
-	prefix, err := itemPrefix(id)
-	if err != nil {
-		return nil, 0, err
-	}
-	var seek []byte
-	if before == 0 {
-		seek = append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
-	} else {
-		seek, _ = itemKey(id, before-1)
-	}
 	err = s.db.View(func(btx *badger.Txn) error {
-		it := btx.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true, PrefetchValues: true, PrefetchSize: min(limit+1, 100)})
-		defer it.Close()
-		for it.Seek(seek); it.Valid(); it.Next() {
+		return scanItems(btx, id, before, func(seq uint64, held []byte) (bool, error) {
 			if len(items) == limit {
 				older = items[len(items)-1].Event.Seq
-				break
+				return false, nil
 			}
-			e, err := itemEvent(btx, it.Item())
+			e, err := itemEvent(btx, seq, held)
 			if err != nil {
-				return fmt.Errorf("store: read item of %s: %w", id, err)
+				return false, fmt.Errorf("store: read item of %s: %w", id, err)
 			}
 			items = append(items, Item{Event: e})
-		}
-		return nil
+			return true, nil
+		})
 	})
 	if err != nil {
 		return nil, 0, err

@@ -529,32 +529,51 @@ func TestApplyCanonicalLargeBatch(t *testing.T) {
 }
 
 // TestItemsHoldingTheirEvent: a store written before timeline items pointed
-// at the log (each item held its event) reads and counts the same.
+// at the log (each item a key of its own holding its event) reads and
+// counts the same, and takes writes (merged runs among its items).
 func TestItemsHoldingTheirEvent(t *testing.T) {
 	for _, seed := range seeds() {
 		dir := t.TempDir()
 		s := openStore(t, dir)
 		w := run(t, seed, s, 300, false)
 		want := takeSnapshot(t, s)
-		// Give every item its event, as the old format did.
+		// Give every item a key of its own holding its event, as the old
+		// format did.
 		err := s.db.Update(func(btx *badger.Txn) error {
 			it := btx.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixTimeline}})
 			defer it.Close()
-			var keys, vals [][]byte
+			var gone, keys, vals [][]byte
 			for it.Seek([]byte{prefixTimeline}); it.Valid(); it.Next() {
 				k := it.Item().KeyCopy(nil)
-				v, err := btx.Get(logKey(seqOfItemKey(k)))
+				v, err := it.Item().ValueCopy(nil)
 				if err != nil {
 					return err
 				}
-				enc, err := v.ValueCopy(nil)
-				if err != nil {
-					return err
+				seqs, held, err := itemRun(nil, seqOfItemKey(k), v)
+				if err != nil || held != nil {
+					return fmt.Errorf("item %q: %v (held %v)", k, err, held != nil)
 				}
-				keys, vals = append(keys, k), append(vals, enc)
+				gone = append(gone, k)
+				for _, seq := range seqs {
+					logged, err := btx.Get(logKey(seq))
+					if err != nil {
+						return err
+					}
+					enc, err := logged.ValueCopy(nil)
+					if err != nil {
+						return err
+					}
+					ik, _ := itemKey(string(k[2:2+k[1]]), seq)
+					keys, vals = append(keys, ik), append(vals, enc)
+				}
 			}
-			if len(keys) == 0 {
-				return errors.New("no items")
+			if len(keys) == 0 || len(keys) == len(gone) {
+				return fmt.Errorf("%d items in %d runs: want some runs", len(keys), len(gone))
+			}
+			for _, k := range gone {
+				if err := btx.Delete(k); err != nil {
+					return err
+				}
 			}
 			for i := range keys {
 				if err := btx.Set(keys[i], vals[i]); err != nil {
@@ -580,6 +599,65 @@ func TestItemsHoldingTheirEvent(t *testing.T) {
 		}
 		if d := diff(incremental, takeSnapshot(t, s)); d != "" {
 			t.Fatalf("seed %d: rebuilt state differs: %s", seed, d)
+		}
+	}
+}
+
+// TestItemRunsNeverOverlap: items a write adds among stored ones (which
+// canonical events never are: one at or below its conversation's last seq
+// is skipped) are merged with the runs they overlap, so that key order
+// stays item order.
+func TestItemRunsNeverOverlap(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	agent := conv.Participant{ID: "agent:a", Role: conv.RoleAgent}
+	contact := conv.Participant{ID: "contact:c", Role: conv.RoleContact}
+	ev := func(seq uint64, kind conv.Kind, data any) conv.Event {
+		return conv.Event{ID: fmt.Sprintf("e%d", seq), Seq: seq, Conv: "c1", Kind: kind, Actor: agent, At: int64(seq), Data: conv.MustData(data)}
+	}
+	note := conv.Note{Text: "n"}
+	if err := s.ApplyCanonical("ep", []conv.Event{ev(10, conv.KindConversationCreated, conv.Created{Contact: &contact}), ev(12, conv.KindNoteAdded, note)}, 12); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ApplyCanonical("ep", []conv.Event{ev(20, conv.KindNoteAdded, note), ev(30, conv.KindNoteAdded, note)}, 30); err != nil {
+		t.Fatal(err)
+	}
+	seqs := func() []uint64 {
+		var out []uint64
+		err := s.db.View(func(btx *badger.Txn) error {
+			return scanItems(btx, "c1", 0, func(seq uint64, _ []byte) (bool, error) {
+				out = append(out, seq)
+				return true, nil
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if got, want := seqs(), []uint64{30, 20, 12, 10}; !slices.Equal(got, want) {
+		t.Fatalf("items %v; want %v", got, want)
+	}
+	for _, tc := range []struct {
+		add  []uint64
+		want []uint64
+	}{
+		{[]uint64{1, 2}, []uint64{30, 20, 12, 10, 2, 1}},                 // below every run
+		{[]uint64{11, 25}, []uint64{30, 25, 20, 12, 11, 10, 2, 1}},       // across two runs
+		{[]uint64{40, 3}, []uint64{40, 30, 25, 20, 12, 11, 10, 3, 2, 1}}, // unsorted, across all
+	} {
+		err := s.write(func(w *writer) error {
+			wk, err := w.work("c1")
+			if err != nil {
+				return err
+			}
+			wk.items = tc.add
+			return w.finish(false)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := seqs(); !slices.Equal(got, tc.want) {
+			t.Fatalf("after adding %v: items %v; want %v", tc.add, got, tc.want)
 		}
 	}
 }

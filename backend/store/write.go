@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	badger "github.com/dgraph-io/badger/v4"
 	memdb "github.com/hashicorp/go-memdb"
@@ -42,6 +43,11 @@ type work struct {
 	row   *Row
 	canon *conv.Conversation
 	dirty bool
+	// items are the seqs of the timeline items this write adds, written
+	// as one run at the end (writeItems); above, when it is not 0, is the
+	// conversation's LastItemSeq at first touch: no stored item is above it.
+	items []uint64
+	above uint64
 }
 
 // write is the one shape of a store write (CONVENTIONS): a memdb write
@@ -90,6 +96,9 @@ func (w *writer) work(id string) (*work, error) {
 	if o != nil {
 		wk.row = o.(*Row).clone()
 		wk.canon = wk.row.Canon()
+		if wk.canon != nil {
+			wk.above = wk.canon.LastItemSeq
+		}
 	} else {
 		wk.row = &Row{ID: id}
 	}
@@ -132,7 +141,7 @@ func (w *writer) canonical(e conv.Event, relog bool) error {
 	if err := w.logEvent(e, relog); err != nil {
 		return err
 	}
-	next, unread, changed, err := canonStep(w.s.me, w.s.log, txnItems{w.s.me, w.btx}, wk.canon, wk.row.CanonUnread, e)
+	next, unread, changed, err := canonStep(w.s.me, w.s.log, w, wk.canon, wk.row.CanonUnread, e)
 	if err != nil {
 		return err
 	}
@@ -148,6 +157,126 @@ func (w *writer) canonical(e conv.Event, relog bool) error {
 		if err := w.removePending(o.(*Pending)); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// item adds canonical event e, applied to its conversation, to its
+// timeline (items).
+func (w *writer) item(e conv.Event) error {
+	wk, err := w.work(e.Conv)
+	if err != nil {
+		return err
+	}
+	wk.items = append(wk.items, e.Seq)
+	return nil
+}
+
+// countUnread counts c's unread items above mark, those this write adds
+// included (items). Until finish writes them, the write holds no timeline
+// writes, so the stored items are scanned in a read transaction (the
+// store's writes are serialized: it sees what btx sees).
+func (w *writer) countUnread(c *conv.Conversation, mark uint64) (int, error) {
+	var pending []uint64
+	if wk, ok := w.rows[c.ID]; ok {
+		pending = wk.items
+	}
+	rtx := w.s.db.NewTransaction(false)
+	defer rtx.Discard()
+	return countUnread(w.btx, rtx, w.s.me, c, mark, pending)
+}
+
+// writeItems writes the timeline items this write adds, one run for each
+// conversation. Runs of a conversation never overlap (keys.go): items
+// above every stored one make a run of their own. That is every canonical
+// write (a conversation has no stored items before its canonical state
+// exists, and canonical skips an event at or below its conversation's
+// last seq); items among stored ones would be merged with the runs they
+// overlap.
+func (w *writer) writeItems() error {
+	var merge []string
+	for _, id := range w.order {
+		wk := w.rows[id]
+		if len(wk.items) == 0 {
+			continue
+		}
+		if !slices.IsSorted(wk.items) {
+			slices.Sort(wk.items)
+			wk.items = slices.Compact(wk.items)
+		}
+		if wk.items[0] <= wk.above {
+			merge = append(merge, id)
+			continue
+		}
+		if err := w.putRun(id, wk.items); err != nil {
+			return err
+		}
+		wk.items = nil
+	}
+	if len(merge) == 0 {
+		return nil
+	}
+	// One iterator for all: each one in a write transaction sorts its
+	// pending writes.
+	type overlap struct {
+		seqs []uint64
+		gone [][]byte
+	}
+	found := make([]overlap, len(merge))
+	it := w.btx.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixTimeline}, Reverse: true})
+	for i, id := range merge {
+		items := w.rows[id].items
+		prefix, err := itemPrefix(id)
+		if err != nil {
+			it.Close()
+			return err
+		}
+		seek, _ := itemKey(id, items[len(items)-1])
+		var run []uint64
+		for it.Seek(seek); it.ValidForPrefix(prefix); it.Next() {
+			item := it.Item()
+			err := item.Value(func(v []byte) error {
+				var err error
+				run, _, err = itemRun(run[:0], seqOfItemKey(item.Key()), v)
+				return err
+			})
+			if err != nil {
+				it.Close()
+				return err
+			}
+			if run[len(run)-1] < items[0] {
+				break // below the new items, and so are the runs after it
+			}
+			found[i].seqs = append(found[i].seqs, run...)
+			found[i].gone = append(found[i].gone, item.KeyCopy(nil))
+		}
+	}
+	it.Close()
+	for i, id := range merge {
+		wk := w.rows[id]
+		for _, k := range found[i].gone {
+			if err := w.btx.Delete(k); err != nil {
+				return fmt.Errorf("store: merge items of %s: %w", id, err)
+			}
+		}
+		seqs := append(found[i].seqs, wk.items...)
+		slices.Sort(seqs)
+		if err := w.putRun(id, slices.Compact(seqs)); err != nil {
+			return err
+		}
+		wk.items = nil
+	}
+	return nil
+}
+
+// putRun writes conversation id's run of items at seqs (ascending).
+func (w *writer) putRun(id string, seqs []uint64) error {
+	k, err := itemKey(id, seqs[0])
+	if err != nil {
+		return err
+	}
+	if err := w.btx.Set(k, appendRun(nil, seqs)); err != nil {
+		return fmt.Errorf("store: put items of %s: %w", id, err)
 	}
 	return nil
 }
@@ -208,6 +337,9 @@ func (w *writer) outbox() (map[string][]*Pending, error) {
 // row, updates memdb's rows and index entries, and writes the meta if it
 // changed (always when a row's canonical state did: its gen moves).
 func (w *writer) finish(metaChanged bool) error {
+	if err := w.writeItems(); err != nil {
+		return err
+	}
 	if len(w.rows) > 0 {
 		recs, err := w.outbox()
 		if err != nil {
@@ -463,7 +595,8 @@ func (s *Store) Commit(epoch string, events []conv.Event, upTo uint64, outcomes 
 // chunkLen is how many of events (at most limit, at least one) the next
 // chunk of Commit takes: as many as fit in one Badger transaction, so that
 // a catch-up page is usually one synced commit. Each event is written once,
-// as its log entry, plus a timeline item of a key and no value; sizes are
+// as its log entry, plus at most a run of timeline items of its own (one
+// per conversation and write: counted here as one per item); sizes are
 // counted as Badger counts them (key, value, and 12 bytes an entry), and a
 // quarter of the transaction is left for the conversation rows, the outbox
 // and the meta. A chunk that is too big anyway fails with
@@ -480,7 +613,7 @@ func (s *Store) chunkLen(events []conv.Event, limit int) int {
 		sz := int64(1+8+eventLen(*e)) + overhead // logKey, the event
 		ents := int64(1)
 		if conv.IsTimelineItem(e.Kind) {
-			sz += int64(2+len(e.Conv)+8) + overhead // itemKey, no value
+			sz += int64(2+len(e.Conv)+8+binary.MaxVarintLen64) + overhead // itemKey, its seq in a run
 			ents++
 		}
 		if n > 0 && (size+sz > budget || entries+ents > count) {
