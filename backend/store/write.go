@@ -596,18 +596,22 @@ func (s *Store) Commit(epoch string, events []conv.Event, upTo uint64, outcomes 
 // chunk of Commit takes: as many as fit in one Badger transaction, so that
 // a catch-up page is usually one synced commit. Each event is written once,
 // as its log entry, plus at most a run of timeline items of its own (one
-// per conversation and write: counted here as one per item); sizes are
-// counted as Badger counts them (key, value, and 12 bytes an entry), and a
-// quarter of the transaction is left for the conversation rows, the outbox
-// and the meta. A chunk that is too big anyway fails with
+// per conversation and write: counted here as one per item), and each
+// conversation's row once; sizes are counted as Badger counts them (key,
+// value, and 12 bytes an entry; a row as a typical one), and a quarter of
+// the transaction is left for larger rows, the outbox and the meta. A chunk that is too big anyway fails with
 // badger.ErrTxnTooBig before anything is written, and Commit retries it
 // halved.
 func (s *Store) chunkLen(events []conv.Event, limit int) int {
-	const overhead = 12 // Badger's per entry: metas and the key's version
+	const (
+		overhead = 12  // Badger's per entry: metas and the key's version
+		row      = 512 // a conversation row, typically (convKey, encodeRow)
+	)
 	budget := s.db.MaxBatchSize() * 3 / 4
 	count := s.db.MaxBatchCount() * 3 / 4
 	n := 0
 	var size, entries int64
+	convs := map[string]bool{}
 	for n < len(events) && n < limit {
 		e := &events[n]
 		sz := int64(1+8+eventLen(*e)) + overhead // logKey, the event
@@ -616,11 +620,16 @@ func (s *Store) chunkLen(events []conv.Event, limit int) int {
 			sz += int64(2+len(e.Conv)+8+binary.MaxVarintLen64) + overhead // itemKey, its seq in a run
 			ents++
 		}
+		if !convs[e.Conv] {
+			sz += int64(1+len(e.Conv)+row) + overhead
+			ents++
+		}
 		if n > 0 && (size+sz > budget || entries+ents > count) {
 			break
 		}
 		size += sz
 		entries += ents
+		convs[e.Conv] = true
 		n++
 	}
 	return max(n, min(len(events), 1))
