@@ -35,10 +35,13 @@ type BadgerLog struct {
 	dir string
 	log *slog.Logger
 
-	mu          sync.Mutex // serialises writes: journal record, then Badger
-	j           journal
-	failed      error // set when a write reached the journal but not Badger
-	lastCollect time.Time
+	mu     sync.Mutex // serialises writes: journal record, then Badger
+	j      journal
+	failed error // set when a write reached the journal but not Badger
+
+	ckMu sync.Mutex     // one checkpoint at a time
+	bg   sync.WaitGroup // checkpoints and the janitor
+	quit chan struct{}  // stops the janitor
 }
 
 // journalDir is the journal's directory inside the log's.
@@ -65,12 +68,15 @@ func openBadgerLog(dir string, logger *slog.Logger, segSize int64) (*BadgerLog, 
 	if err != nil {
 		return nil, fmt.Errorf("relay: open log in %s: %w", dir, err)
 	}
-	l := &BadgerLog{db: db, dir: dir, log: logger}
+	l := &BadgerLog{db: db, dir: dir, log: logger, quit: make(chan struct{})}
 	l.j = journal{dir: filepath.Join(dir, journalDir), segSize: segSize}
 	if err := l.recover(); err != nil {
+		l.j.close()
 		db.Close()
 		return nil, fmt.Errorf("relay: open log in %s: %w", dir, err)
 	}
+	l.bg.Add(1)
+	go l.janitor()
 	return l, nil
 }
 
@@ -127,16 +133,19 @@ func (l *BadgerLog) recover() error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.checkpoint(segs); err != nil {
+	if err := l.checkpoint(segs, false); err != nil {
 		return err
 	}
+	l.j.findSpare()
 	return l.j.create(next, 0)
 }
 
 // checkpoint syncs Badger's active memtable and seals segs: they go once
-// the older memtables, not yet flushed to synced tables, are gone. l.mu is
-// held, so no write is between the journal and Badger.
-func (l *BadgerLog) checkpoint(segs []uint64) error {
+// the older memtables, not yet flushed to synced tables, are gone. Every
+// record of segs is in Badger when it is called.
+func (l *BadgerLog) checkpoint(segs []uint64, full bool) error {
+	l.ckMu.Lock()
+	defer l.ckMu.Unlock()
 	mems, err := filepath.Glob(filepath.Join(l.dir, "*.mem"))
 	if err != nil {
 		return err
@@ -148,9 +157,25 @@ func (l *BadgerLog) checkpoint(segs []uint64) error {
 	if len(mems) > 0 {
 		mems = mems[:len(mems)-1]
 	}
-	l.j.seal(segs, mems)
-	l.lastCollect = time.Now()
+	l.j.seal(segs, mems, full)
 	return l.j.collect()
+}
+
+// janitor retires sealed segments once Badger holds them, until quit.
+func (l *BadgerLog) janitor() {
+	defer l.bg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.quit:
+			return
+		case <-t.C:
+			if err := l.j.collect(); err != nil {
+				l.log.Warn("journal cleanup", "err", err)
+			}
+		}
+	}
 }
 
 // update runs fn in a write transaction whose writes go through w, then
@@ -172,43 +197,43 @@ func (l *BadgerLog) update(fn func(w *logWriter) error) error {
 			return err
 		}
 	}
-	// Badger takes the transaction while the journal syncs: the wait is
-	// the longer of the two, not their sum. The writes may be readable
-	// before the sync ends, but nothing is acknowledged or published until
-	// Append returns, and after a crash Badger's own memory-mapped log
-	// (which survives the process, not the machine) or the journal brings
-	// them back together.
-	committed := make(chan error, 1)
-	txn.CommitWith(func(err error) { committed <- err })
-	jerr := l.j.write()
-	berr := <-committed
-	if jerr != nil {
+	// The journal first, then Badger: Badger then never holds a write the
+	// journal lacks, so replaying the journal in order after any crash ends
+	// in the state of its last record for every key it touches. (Committing
+	// to Badger while the journal syncs would save Badger's commit time,
+	// but a crash could then leave Badger with a batch whose record tore,
+	// and replaying the record before it would roll back the keys both set.)
+	if err := l.j.write(); err != nil {
 		// What reached the disk is unknown (and a failed fdatasync may
 		// have dropped pages): take no more writes until a restart
 		// replays what the journal holds.
-		l.failed = fmt.Errorf("relay: log failed, restart the relay: %w", jerr)
+		l.failed = fmt.Errorf("relay: log failed, restart the relay: %w", err)
 		return l.failed
 	}
-	if berr != nil {
-		l.failed = fmt.Errorf("relay: log failed after journaling, restart the relay: %w", berr)
+	if err := txn.Commit(); err != nil {
+		l.failed = fmt.Errorf("relay: log failed after journaling, restart the relay: %w", err)
 		return l.failed
-	}
-	if len(l.j.sealed) > 0 && time.Since(l.lastCollect) > time.Second {
-		l.lastCollect = time.Now()
-		if err := l.j.collect(); err != nil {
-			l.log.Warn("journal cleanup", "err", err)
-		}
 	}
 	return nil
 }
 
-// rotate seals the full segment and starts the next, with room for need
-// bytes.
+// rotate starts the next segment, with room for need bytes, and seals the
+// full one in the background: syncing Badger's memtable can take tens of
+// milliseconds, and no write need wait for it.
 func (l *BadgerLog) rotate(need int64) error {
-	if err := l.checkpoint([]uint64{l.j.seg}); err != nil {
+	full := l.j.seg
+	if err := l.j.create(full+1, need); err != nil {
 		return err
 	}
-	return l.j.create(l.j.seg+1, need)
+	l.bg.Add(1)
+	go func() {
+		defer l.bg.Done()
+		if err := l.checkpoint([]uint64{full}, true); err != nil {
+			// The segment stays, and is replayed at the next start.
+			l.log.Error("journal checkpoint", "err", err)
+		}
+	}()
+	return nil
 }
 
 // logWriter records a transaction's writes in the journal as it makes them.
@@ -636,6 +661,8 @@ func (l *BadgerLog) Check() error {
 func (l *BadgerLog) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	close(l.quit)
+	l.bg.Wait()
 	l.j.close()
 	if err := l.db.Close(); err != nil {
 		return fmt.Errorf("relay: close log: %w", err)

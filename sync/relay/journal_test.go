@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -188,12 +189,19 @@ func TestJournalRotates(t *testing.T) {
 		t.Fatal(err)
 	}
 	head := journalWorkload(t, l, "ws", 300)
-	segs, err := l.j.segments()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Badger's only memtable is synced at each seal, so nothing holds a
-	// sealed segment back: the current one and at most one more are left.
+	// sealed segment back: once the background checkpoints are done, the
+	// current segment and at most one more are left.
+	var segs []uint64
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		segs, err = l.j.segments()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(segs) <= 2 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(segs) == 0 || len(segs) > 2 || segs[len(segs)-1] < 10 {
 		t.Errorf("segments %v after 300 batches in 8 KiB segments", segs)
 	}
@@ -228,7 +236,7 @@ func TestJournalKeepsSegmentsForUnflushedMemtables(t *testing.T) {
 	if err := j.create(2, 0); err != nil {
 		t.Fatal(err)
 	}
-	j.seal([]uint64{1}, []string{mem})
+	j.seal([]uint64{1}, []string{mem}, false)
 	if err := j.collect(); err != nil {
 		t.Fatal(err)
 	}
@@ -264,5 +272,64 @@ func TestDecodeRecordRejectsGarbage(t *testing.T) {
 	}
 	if _, n, err := decodeRecord(make([]byte, 64), 5); n != 0 || err != nil {
 		t.Errorf("zeros = %d, %v; want the end", n, err)
+	}
+}
+
+// A recycled segment still holds its old records; a new segment made from
+// it replays only its own.
+func TestJournalRecycledSegmentReplaysOnlyItsRecords(t *testing.T) {
+	dir := t.TempDir()
+	j := journal{dir: dir, segSize: 4096}
+	if err := j.create(1, 0); err != nil {
+		t.Fatal(err)
+	}
+	var written int
+	for {
+		j.begin()
+		j.set([]byte(fmt.Sprintf("k%d", written)), bytes.Repeat([]byte("v"), 100))
+		if j.full() {
+			break
+		}
+		if err := j.write(); err != nil {
+			t.Fatal(err)
+		}
+		written++
+	}
+	if err := j.create(2, 0); err != nil {
+		t.Fatal(err)
+	}
+	j.seal([]uint64{1}, nil, true)
+	if err := j.collect(); err != nil {
+		t.Fatal(err)
+	}
+	if !j.spareReady {
+		t.Fatal("the full segment did not become the spare")
+	}
+	j.begin()
+	j.set([]byte("seg2"), []byte("x"))
+	if err := j.write(); err != nil { // segment 2: a fresh file
+		t.Fatal(err)
+	}
+	if err := j.create(3, 0); err != nil { // segment 3: the recycled 1
+		t.Fatal(err)
+	}
+	if j.spareReady {
+		t.Fatal("the spare was not used")
+	}
+	j.begin()
+	j.set([]byte("seg3"), []byte("y"))
+	if err := j.write(); err != nil {
+		t.Fatal(err)
+	}
+	j.close()
+	var keys []string
+	n, err := j.replay([]uint64{2, 3}, func(ops []journalOp) error {
+		for _, o := range ops {
+			keys = append(keys, string(o.key))
+		}
+		return nil
+	})
+	if err != nil || n != 2 || fmt.Sprint(keys) != "[seg2 seg3]" {
+		t.Fatalf("replayed %d records %v, %v; want seg2 and seg3 only (segment 1 had %d)", n, keys, err, written)
 	}
 }
