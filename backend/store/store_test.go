@@ -265,6 +265,15 @@ func TestOutboxVerbs(t *testing.T) {
 	if err != nil || len(stored) != 2 || stored[0].Mid != 1 || stored[1].Mid != 2 {
 		t.Fatalf("AddLocal() = %+v, %v; want two events with mids 1, 2", stored, err)
 	}
+	// An id already in the outbox is refused, alone or twice in one call.
+	again := conv.Event{ID: "m", Conv: "c1", Kind: conv.KindNoteAdded, Actor: me, Data: conv.MustData(conv.Note{Text: "n"})}
+	if _, err := s.AddLocal([]conv.Event{again}); !errors.Is(err, conv.ErrConflict) {
+		t.Fatalf("AddLocal(an id in the outbox) = %v; want conflict", err)
+	}
+	twice := conv.Event{ID: "n2", Conv: "c1", Kind: conv.KindNoteAdded, Actor: me, Data: conv.MustData(conv.Note{Text: "n"})}
+	if _, err := s.AddLocal([]conv.Event{twice, twice}); !errors.Is(err, conv.ErrConflict) {
+		t.Fatalf("AddLocal(one id twice) = %v; want conflict", err)
+	}
 	// A rejected draft stores nothing, not even the valid ones before it.
 	bad := conv.Event{ID: "x", Conv: "c1", Kind: conv.KindThreadStarted, Actor: me, Data: conv.MustData(conv.ThreadStarted{Thread: "t"})}
 	ok := conv.Event{ID: "y", Conv: "c1", Kind: conv.KindNoteAdded, Actor: me, Data: conv.MustData(conv.Note{Text: "n"})}

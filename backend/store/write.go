@@ -470,6 +470,13 @@ func (w *writer) addLocal(drafts []conv.Event) ([]conv.Event, error) {
 				view = o.(*Row).View()
 			}
 		}
+		// An id already in the outbox would leave its two orders (by id,
+		// by mid) out of step: the second event is refused.
+		if o, err := w.txn.First(tablePending, indexID, d.ID); err != nil {
+			return nil, err
+		} else if o != nil {
+			return nil, &conv.Error{Code: conv.CodeConflict, Message: fmt.Sprintf("event %s is already in the outbox", d.ID)}
+		}
 		d.Seq = 0
 		d.Base = w.meta.Seq
 		d.Mid = w.meta.Mid + 1
