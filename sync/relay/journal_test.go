@@ -298,6 +298,11 @@ func TestJournalRecycledSegmentReplaysOnlyItsRecords(t *testing.T) {
 	if err := j.create(2, 0); err != nil {
 		t.Fatal(err)
 	}
+	// Writing segment 1 started a spare in the background; drop it, so
+	// that segment 1 is what becomes the spare.
+	j.fills.Wait()
+	os.Remove(filepath.Join(dir, spareName))
+	j.spareReady = false
 	j.seal([]uint64{1}, nil, true)
 	if err := j.collect(); err != nil {
 		t.Fatal(err)
