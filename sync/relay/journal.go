@@ -25,7 +25,7 @@ import (
 // replaying is idempotent because a record only sets or deletes whole keys.
 //
 // The journal is a series of segment files, NNNNNNNNNNNNNNNN.wal, each
-// preallocated to segmentSize. A record is
+// preallocated (64 MiB; the first of a run 4 MiB). A record is
 //
 //	length(4) crc32c(4) segment(8) payload
 //
