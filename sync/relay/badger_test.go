@@ -46,6 +46,10 @@ func TestBadgerLog(t *testing.T) {
 	if err := l.Append("ws", &Batch{Owners: []Ownership{{Participant: "visitor:x", Conv: "b", Remove: true}, {Participant: "contact:1", Conv: "b", Since: 4}}, Results: []MidResult{{Identity: "agent:ana", Device: "d", Mid: 1, Result: protocol.Result{ID: "e1", Seq: 1}}}}); err != nil {
 		t.Fatal(err)
 	}
+	// A result for a lower mid (a gap filled late) keeps the highest.
+	if m, _ := l.LastMid("ws", "agent:ana", "d"); m != 2 {
+		t.Errorf("LastMid before reopening = %d; want 2", m)
+	}
 	l.Close()
 
 	l, err = OpenBadgerLog(dir, nil)
