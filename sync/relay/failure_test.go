@@ -69,11 +69,13 @@ func TestFailedAppendIsRefusedAndResent(t *testing.T) {
 		t.Fatalf("healthz %d", h)
 	}
 
-	// Several devices push concurrently; some commits fail.
+	// Several devices push concurrently; some commits fail. A failed
+	// commit refuses its whole group and closes its sessions, so how many
+	// commits one round of pushes makes depends on how they group: rounds
+	// go on, every device reconnecting and pushing its events again from
+	// the first, until all the injected failures are hit.
 	const devices = 6
 	sent := make([][]conv.Event, devices)
-	var wg sync.WaitGroup
-	fl.failing.Store(3)
 	for i := range devices {
 		s := connect(t, r.url, agentAuth(tokAna), protocol.Cursor{}, fmt.Sprint("dev-", i))
 		cid := newConvID()
@@ -83,24 +85,34 @@ func TestFailedAppendIsRefusedAndResent(t *testing.T) {
 			evs = append(evs, s.ev(conv.KindMessageSent, cid, msg("hello")))
 		}
 		sent[i] = evs
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := 0; j < len(evs); j += 50 {
-				if err := s.c.Write(t.Context(), websocket.MessageText, mustJSON(protocol.Push{Type: protocol.TypePush, Events: evs[j : j+50]})); err != nil {
-					return
-				}
-				select {
-				case <-s.done:
-					return
-				case <-waitAckCh(s.client):
-				}
-			}
-		}()
+		s.c.Close(websocket.StatusNormalClosure, "")
 	}
-	wg.Wait()
-	if fl.failing.Load() >= 0 {
-		t.Fatalf("the injected failures were not all hit")
+	fl.failing.Store(3)
+	for deadline := time.Now().Add(30 * time.Second); fl.failing.Load() >= 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the injected failures were not all hit")
+		}
+		var wg sync.WaitGroup
+		for i := range devices {
+			s := connect(t, r.url, agentAuth(tokAna), protocol.Cursor{}, fmt.Sprint("dev-", i))
+			evs := sent[i]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer s.c.Close(websocket.StatusNormalClosure, "")
+				for j := 0; j < len(evs); j += 50 {
+					if err := s.c.Write(t.Context(), websocket.MessageText, mustJSON(protocol.Push{Type: protocol.TypePush, Events: evs[j : j+50]})); err != nil {
+						return
+					}
+					select {
+					case <-s.done:
+						return
+					case <-waitAckCh(s.client):
+					}
+				}
+			}()
+		}
+		wg.Wait()
 	}
 	// The broken state shows in healthz until a commit succeeds (and while
 	// the log itself says it cannot write).
