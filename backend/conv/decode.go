@@ -40,27 +40,11 @@ func fastData(k Kind, data []byte) (any, bool) {
 		return &d, ok && p.end()
 	case KindThreadStarted:
 		var d ThreadStarted
-		ok := p.object(func(key []byte) bool {
-			switch string(key) {
-			case "thread":
-				return p.str(&d.Thread)
-			case "topic":
-				return p.str(&d.Topic)
-			}
-			return false
-		})
+		ok := p.thread(&d.Thread, &d.Topic)
 		return &d, ok && p.end()
 	case KindThreadEnded:
 		var d ThreadEnded
-		ok := p.object(func(key []byte) bool {
-			switch string(key) {
-			case "thread":
-				return p.str(&d.Thread)
-			case "topic":
-				return p.str(&d.Topic)
-			}
-			return false
-		})
+		ok := p.thread(&d.Thread, &d.Topic)
 		return &d, ok && p.end()
 	case KindStatusChanged:
 		var d StatusChanged
@@ -217,4 +201,17 @@ func (p *dataParser) uint(n *uint64) bool {
 	}
 	*n = v
 	return true
+}
+
+// thread reads the object of a thread.started or thread.ended event.
+func (p *dataParser) thread(thread, topic *string) bool {
+	return p.object(func(key []byte) bool {
+		switch string(key) {
+		case "thread":
+			return p.str(thread)
+		case "topic":
+			return p.str(topic)
+		}
+		return false
+	})
 }

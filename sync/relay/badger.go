@@ -94,24 +94,21 @@ func (l *BadgerLog) recover() error {
 	}
 	txn := l.db.NewTransaction(true)
 	defer func() { txn.Discard() }()
+	put := func(o journalOp) error {
+		if o.del {
+			return txn.Delete(o.key)
+		}
+		return txn.Set(o.key, o.value)
+	}
 	apply := func(ops []journalOp) error {
 		for _, o := range ops {
-			var err error
-			if o.del {
-				err = txn.Delete(o.key)
-			} else {
-				err = txn.Set(o.key, o.value)
-			}
+			err := put(o)
 			if errors.Is(err, badger.ErrTxnTooBig) {
 				if err := txn.Commit(); err != nil {
 					return err
 				}
 				txn = l.db.NewTransaction(true)
-				if o.del {
-					err = txn.Delete(o.key)
-				} else {
-					err = txn.Set(o.key, o.value)
-				}
+				err = put(o)
 			}
 			if err != nil {
 				return err
