@@ -178,8 +178,9 @@ func (l *BadgerLog) janitor() {
 }
 
 // update runs fn in a write transaction whose writes go through w, then
-// journals them (synced) and commits them to Badger.
-func (l *BadgerLog) update(fn func(w *logWriter) error) error {
+// journals them (synced), calls durable (when not nil) and commits them to
+// Badger.
+func (l *BadgerLog) update(fn func(w *logWriter) error, durable func()) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.failed != nil {
@@ -209,6 +210,11 @@ func (l *BadgerLog) update(fn func(w *logWriter) error) error {
 		// replays what the journal holds.
 		l.failed = fmt.Errorf("relay: log failed, restart the relay: %w", err)
 		return l.failed
+	}
+	// Durable now: what waits on that (acknowledgements, fan-out) need not
+	// wait for Badger's commit too.
+	if durable != nil {
+		durable()
 	}
 	if err := txn.Commit(); err != nil {
 		l.failed = fmt.Errorf("relay: log failed after journaling, restart the relay: %w", err)
@@ -298,7 +304,7 @@ func (l *BadgerLog) Open(ws string) (string, uint64, error) {
 			return "", 0, err
 		}
 		epoch = hex.EncodeToString(b[:])
-		err := l.update(func(w *logWriter) error { return w.set(epochKey(ws), []byte(epoch)) })
+		err := l.update(func(w *logWriter) error { return w.set(epochKey(ws), []byte(epoch)) }, nil)
 		if err != nil {
 			return "", 0, fmt.Errorf("relay: create workspace %s: %w", ws, err)
 		}
@@ -336,7 +342,7 @@ func (l *BadgerLog) head(ws string) (uint64, error) {
 
 // Append implements Log: one transaction, journaled and synced.
 func (l *BadgerLog) Append(ws string, b *Batch) error {
-	return l.update(func(w *logWriter) error { return appendBatch(w, ws, b) })
+	return l.update(func(w *logWriter) error { return appendBatch(w, ws, b) }, b.Durable)
 }
 
 func appendBatch(w *logWriter, ws string, b *Batch) error {
@@ -674,7 +680,7 @@ func (l *BadgerLog) Check() error {
 		return errors.New("relay: log is closed")
 	}
 	v := binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))
-	return l.update(func(w *logWriter) error { return w.set(healthKey, v) })
+	return l.update(func(w *logWriter) error { return w.set(healthKey, v) }, nil)
 }
 
 // Close implements Log. Closing Badger flushes its memtables to synced

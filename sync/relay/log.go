@@ -25,8 +25,9 @@ type Log interface {
 	Open(ws string) (epoch string, head uint64, err error)
 
 	// Append writes b atomically and durably: when it returns nil, all of b
-	// survives a crash; when it fails, none of it is visible. b.Events
-	// continue the log gap-free from the current head.
+	// survives a crash; when it fails, none of it is visible (unless it
+	// called b.Durable: see there). b.Events continue the log gap-free from
+	// the current head.
 	Append(ws string, b *Batch) error
 
 	// Scan calls fn with each event of ws with from <= seq <= to, in seq
@@ -81,6 +82,15 @@ type Batch struct {
 	Results []MidResult
 	// Visitors are new visitor tokens.
 	Visitors []VisitorToken
+
+	// Durable, when not nil, is called by Append (on its goroutine, at
+	// most once) as soon as all of b survives a crash, which may be before
+	// the reads above return it. The relay acknowledges and fans out the
+	// events from there, and keeps its readers behind until Append returns.
+	// Once Durable is called b stays durable, even if Append then fails: a
+	// log whose write failed after that point takes no more writes until a
+	// restart recovers b. An implementation may also never call it.
+	Durable func()
 }
 
 // Record is one event to log and its JSON encoding.

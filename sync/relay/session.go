@@ -371,11 +371,20 @@ func (s *session) catchUp() error {
 
 var errPageFull = errors.New("page full")
 
+// goLive joins the workspace's live sessions once s has read up to the
+// published head; while a durable group is not yet readable from the log,
+// it waits for it (the next catch-up then reads it).
+func (s *session) goLive() {
+	if unread := s.ws.goLive(s, s.pos); unread != nil {
+		<-unread
+	}
+}
+
 func (s *session) catchUpTeam() error {
 	w := s.ws
 	head := w.published()
 	if s.pos >= head {
-		w.goLive(s, s.pos)
+		s.goLive()
 		return nil
 	}
 	to := min(head, s.pos+protocol.BacklogPage)
@@ -410,7 +419,7 @@ func (s *session) catchUpUser() error {
 		s.pos = max(s.pos, s.planTo)
 		head := w.published()
 		if s.pos >= head {
-			w.goLive(s, s.pos)
+			s.goLive()
 			return nil
 		}
 		plan, err := s.planFor(s.pos, head)

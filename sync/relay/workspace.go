@@ -62,7 +62,9 @@ type workspace struct {
 	// The hub. mu guards everything below; the committer holds it to
 	// publish a group, sessions to go live and to relay typing.
 	mu     sync.RWMutex
-	pub    uint64                                  // published head: committed and fanned out
+	pub    uint64                                  // published head: readable from the log and fanned out
+	fanned uint64                                  // fanned-out head: pub, or above it while a durable group is not yet readable
+	unread chan struct{}                           // while fanned > pub: closed when pub reaches it
 	states *boundedMap[string, *conv.Conversation] // committed conversation states
 	team   map[*session]struct{}                   // live agent and assistant sessions
 	users  map[string]map[*session]struct{}        // live contact and visitor sessions by participant id
@@ -108,6 +110,7 @@ func newWorkspace(srv *Server, cfg WorkspaceConfig) (*workspace, error) {
 		mids:    newBoundedMap[devKey, uint64](midCacheSize),
 		head:    head,
 		pub:     head,
+		fanned:  head,
 		states:  newBoundedMap[string, *conv.Conversation](stateCacheSize),
 		team:    map[*session]struct{}{},
 		users:   map[string]map[*session]struct{}{},
@@ -420,6 +423,7 @@ func (w *workspace) commitLoop() {
 func (w *workspace) commit(g *group) {
 	b := &g.batch
 	var err error
+	early := false // answered and fanned out from b.Durable
 	switch {
 	case g.gen <= w.badGen.Load():
 		err = errAbandoned
@@ -436,24 +440,41 @@ func (w *workspace) commit(g *group) {
 			buf = appendEvent(buf, &b.Events[i].Event)
 			b.Events[i].JSON = buf[start:len(buf):len(buf)]
 		}
+		// A group of pushes is answered and fanned out as soon as it is
+		// durable: the log may take a while longer to make it readable
+		// (Badger's commit after the journal's sync), and only catch-up
+		// reads need that. Hellos (visitor tokens, identification) go
+		// on to read what they wrote, so their groups wait for Append.
+		if g.pushesOnly() {
+			b.Durable = func() {
+				early = true
+				w.fanOut(g)
+				answer(g, nil)
+			}
+		}
 		t0 := time.Now()
 		err = w.srv.log.Append(w.id, b)
 		w.srv.m.commitTime.observe(time.Since(t0))
-		if err != nil {
+		switch {
+		case err != nil && early:
+			// Durable, answered and fanned out, but not readable: the log
+			// takes no more writes until a restart recovers the group.
+			w.srv.lg.Error("log failed after a group was durable; restart the relay",
+				"workspace", w.id, "events", len(b.Events), "err", err)
+		case err != nil:
 			w.badGen.Store(g.gen)
 			w.srv.lg.Error("log append failed; the group is refused and its sessions will resend",
 				"workspace", w.id, "events", len(b.Events), "err", err)
+		}
+		if err != nil {
 			w.mu.Lock()
 			w.broken = err
 			w.mu.Unlock()
 		}
 	}
-	if err != nil {
+	if err != nil && !early {
 		w.land(g)
-		for _, r := range g.reqs {
-			r.results, r.identified, r.err = nil, nil, err
-			close(r.done)
-		}
+		answer(g, err)
 		return
 	}
 	if n := len(b.Events); n > 0 {
@@ -461,9 +482,34 @@ func (w *workspace) commit(g *group) {
 	}
 	w.srv.m.eventsLogged.Add(uint64(len(b.Events)))
 	w.srv.m.groupCommits.Add(1)
-	w.publish(g)
+	if !early {
+		w.fanOut(g)
+	}
+	// Catch-up reads may go up to head now (or, after a failure, find the
+	// gap and send their sessions away to reconnect).
+	w.readable()
 	w.land(g)
+	if !early {
+		answer(g, nil)
+	}
+}
+
+// pushesOnly reports whether every request of g is a push.
+func (g *group) pushesOnly() bool {
 	for _, r := range g.reqs {
+		if r.kind != reqPush {
+			return false
+		}
+	}
+	return true
+}
+
+// answer ends g's requests, with err or with their results.
+func answer(g *group, err error) {
+	for _, r := range g.reqs {
+		if err != nil {
+			r.results, r.identified, r.err = nil, nil, err
+		}
 		close(r.done)
 	}
 }
@@ -732,20 +778,24 @@ func (g *group) identify(visitorID string, contact conv.Participant) ([]string, 
 	return moved, nil
 }
 
-// publish makes a committed group visible: caches the new states, advances
-// the published head and queues the events for every live session that may
-// see them. It never blocks on a session.
-func (w *workspace) publish(g *group) {
+// fanOut makes a durable group visible to live sessions: caches the new
+// states and queues the events for every live session that may see them.
+// It never blocks on a session. Catch-up reads reach the events once
+// readable advances the published head.
+func (w *workspace) fanOut(g *group) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.broken = nil
 	for id, c := range g.states {
 		w.states.put(id, c)
 	}
-	w.pub = w.head
 	evs := g.batch.Events
 	if len(evs) == 0 {
 		return
+	}
+	w.fanned = evs[len(evs)-1].Event.Seq
+	if w.unread == nil {
+		w.unread = make(chan struct{})
 	}
 	if len(w.team) > 0 {
 		raws := make([][]byte, len(evs))
@@ -796,6 +846,19 @@ func (w *workspace) publish(g *group) {
 		for s := range w.users[pid] {
 			s.sendAll(frames)
 		}
+	}
+}
+
+// readable advances the published head to what was fanned out: a commit
+// has made it readable from the log. After a failed commit it advances too,
+// so that catch-ups find the gap and send their sessions away.
+func (w *workspace) readable() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.pub = w.fanned
+	if w.unread != nil {
+		close(w.unread)
+		w.unread = nil
 	}
 }
 
@@ -870,12 +933,17 @@ func (w *workspace) published() uint64 {
 
 // goLive adds s to the hub if it has caught up with the published head,
 // queueing its caughtUp frame in the same critical section so that no live
-// event can come before it.
-func (w *workspace) goLive(s *session, pos uint64) bool {
+// event can come before it. When events past that head were already fanned
+// out, s cannot go live yet nor read them: it should wait on the channel
+// returned, closed once they are readable.
+func (w *workspace) goLive(s *session, pos uint64) (unread <-chan struct{}) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if pos != w.pub {
-		return false
+		return nil
+	}
+	if w.fanned != w.pub {
+		return w.unread
 	}
 	if s.who.IsTeam() {
 		w.team[s] = struct{}{}
@@ -888,7 +956,7 @@ func (w *workspace) goLive(s *session, pos uint64) bool {
 		m[s] = struct{}{}
 	}
 	s.live(caughtUpFrame(w.epoch, pos))
-	return true
+	return nil
 }
 
 func (w *workspace) leave(s *session) {
