@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/threadline/threadline/internal/cpulatency"
 	"github.com/threadline/threadline/sync/protocol"
 )
 
@@ -67,7 +70,8 @@ func newBenchRelay(b *testing.B, dir string, opts ...func(*Options)) *testRelay 
 // rawConn is a minimal bench client: it writes pre-built frames and reads
 // frames without decoding events.
 type rawConn struct {
-	c *websocket.Conn
+	c     *websocket.Conn
+	epoch string // the welcome's
 }
 
 func dialRaw(b testing.TB, url string, h protocol.Hello) *rawConn {
@@ -86,6 +90,13 @@ func dialRaw(b testing.TB, url string, h protocol.Hello) *rawConn {
 		_, m, err := c.Read(ctx)
 		if err != nil {
 			b.Fatal(err)
+		}
+		if bytes.HasPrefix(m, []byte(`{"type":"welcome"`)) {
+			var w protocol.Welcome
+			if err := json.Unmarshal(m, &w); err != nil {
+				b.Fatal(err)
+			}
+			rc.epoch = w.Epoch
 		}
 		if bytes.HasPrefix(m, []byte(`{"type":"caughtUp"`)) {
 			return rc
@@ -116,17 +127,58 @@ func appendMessage(buf []byte, id, convID, device string, mid uint64, sentAt int
 // BenchmarkLatency measures device → relay → device latency: 20 contacts
 // (each within the protocol's 50 events/s) push single messages at 1,000
 // events/s in total; an agent's device receives them. One op is one event.
+//
+// In "disk" and "tmpfs" the relay runs in this process, its goroutines
+// scheduled with the devices' on the same two cores. The "process" ones
+// run the relay binary (log on disk) as its own process, as a relay runs,
+// with the devices in this one: the kernel, not one Go scheduler, then
+// decides who runs when a frame arrives. "+lowlatency" adds Options.
+// LowLatency (the binary's --low-latency); it needs root, and is skipped
+// without.
 func BenchmarkLatency(b *testing.B) {
 	for _, d := range benchDirs() {
-		b.Run(d.name, func(b *testing.B) { benchLatency(b, d.dir(b)) })
+		b.Run(d.name, func(b *testing.B) {
+			r := newBenchRelay(b, d.dir(b))
+			benchLatency(b, r.url, r.srv)
+		})
+	}
+	b.Run("disk+lowlatency", func(b *testing.B) {
+		r := newBenchRelay(b, b.TempDir(), func(o *Options) { o.LowLatency = true })
+		if r.srv.cpu == nil {
+			b.Skip("no CPU latency request here (needs root and /dev/cpu_dma_latency)")
+		}
+		benchLatency(b, r.url, r.srv)
+	})
+	var bin string
+	binDir := b.TempDir() // outlives the runs of each sub-benchmark
+	for _, low := range []bool{false, true} {
+		name := "process"
+		var flags []string
+		if low {
+			name += "+lowlatency"
+			flags = append(flags, "--low-latency")
+			if _, err := cpulatency.Current(); err != nil {
+				b.Run(name, func(b *testing.B) { b.Skipf("no CPU latency request here: %v", err) })
+				continue
+			}
+		}
+		b.Run(name, func(b *testing.B) {
+			if bin == "" {
+				bin = buildRelayIn(b, binDir)
+			}
+			dir := b.TempDir()
+			_, url := startRelayProcWith(b, bin, filepath.Join(dir, "data"), writeTestConfig(b, dir), flags)
+			benchLatency(b, url, nil)
+		})
 	}
 }
 
-func benchLatency(b *testing.B, dir string) {
+// benchLatency runs the latency benchmark against the relay at url; srv,
+// when the relay runs in this process, for its commit time histogram.
+func benchLatency(b *testing.B, url string, srv *Server) {
 	const pushers, rate = 20, 1000
-	r := newBenchRelay(b, dir)
-	epoch := r.srv.Epoch(testWS)
-	agent := dialRaw(b, r.url, hello(testWS, "agent-desk", protocol.Cursor{Epoch: epoch}, agentAuth(tokAna)))
+	agent := dialRaw(b, url, hello(testWS, "agent-desk", protocol.Cursor{}, agentAuth(tokAna)))
+	epoch := agent.epoch
 	type pusher struct {
 		c      *rawConn
 		conv   string
@@ -137,7 +189,7 @@ func benchLatency(b *testing.B, dir string) {
 	for i := range ps {
 		dev := fmt.Sprintf("widget-%d", i)
 		p := &pusher{device: dev, conv: newConvID()}
-		p.c = dialRaw(b, r.url, hello(testWS, dev, protocol.Cursor{Epoch: epoch, Seq: 1 << 40}, contactAuth(fmt.Sprint("c", i))))
+		p.c = dialRaw(b, url, hello(testWS, dev, protocol.Cursor{Epoch: epoch, Seq: 1 << 40}, contactAuth(fmt.Sprint("c", i))))
 		// Create the conversation and its thread first.
 		p.mid = 2
 		frame := `{"type":"push","events":[{"id":"` + p.conv + `","conv":"` + p.conv + `","kind":"conversation.created","device":"` + dev + `","mid":1,"at":0,"base":0,"data":{}},` +
@@ -239,9 +291,11 @@ func benchLatency(b *testing.B, dir string) {
 	b.ReportMetric(q(0.50), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(q(0.999), "p99.9-ms")
-	var m strings.Builder
-	r.srv.m.commitTime.write(&m, "commit", "")
-	b.Logf("group commits (Log.Append, fsync included):\n%s", m.String())
+	if srv != nil {
+		var m strings.Builder
+		srv.m.commitTime.write(&m, "commit", "")
+		b.Logf("group commits (Log.Append, fsync included):\n%s", m.String())
+	}
 	b.ReportMetric(0, "ns/op")
 	latMu.Unlock()
 }

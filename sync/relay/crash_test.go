@@ -23,7 +23,13 @@ import (
 // buildRelay builds cmd/relay, pure Go, into a temporary directory.
 func buildRelay(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "relay")
+	return buildRelayIn(t, t.TempDir())
+}
+
+// buildRelayIn builds cmd/relay into dir.
+func buildRelayIn(t testing.TB, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "relay")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/threadline/threadline/sync/cmd/relay")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -38,7 +44,13 @@ var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // WebSocket URL once it listens.
 func startRelayProc(t testing.TB, bin, dir, config string, env ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--data", dir, "--config", config)
+	return startRelayProcWith(t, bin, dir, config, nil, env...)
+}
+
+// startRelayProcWith is startRelayProc with more flags.
+func startRelayProcWith(t testing.TB, bin, dir, config string, flags []string, env ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"--listen", "127.0.0.1:0", "--data", dir, "--config", config}, flags...)...)
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

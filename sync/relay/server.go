@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/threadline/threadline/internal/cpulatency"
 	"github.com/threadline/threadline/sync/protocol"
 )
 
@@ -35,6 +36,14 @@ type Options struct {
 	// only for load tests or trusted integrations.
 	RatePerSecond float64
 	RateBurst     float64
+
+	// LowLatency holds a zero CPU latency request (Linux PM QoS, see
+	// package cpulatency) while events flow, and for a second after: idle
+	// CPUs poll instead of halting, so the wake-ups on an event's path
+	// cost nothing, but the machine's CPUs stay busy meanwhile. It needs
+	// write access to /dev/cpu_dma_latency (root); without it the relay
+	// says why and runs as without the option.
+	LowLatency bool
 
 	queueDepth int // frames queued per session; protocol.SendQueueDepth
 }
@@ -75,6 +84,7 @@ type Server struct {
 	workspaces map[string]*workspace
 	m          *metrics
 	mux        *http.ServeMux
+	cpu        *cpulatency.Hold // with Options.LowLatency; nil otherwise
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
@@ -101,12 +111,19 @@ func New(cfg *Config, log Log, opts Options) (*Server, error) {
 		mux:        http.NewServeMux(),
 		sessions:   map[*session]struct{}{},
 	}
+	if opts.LowLatency {
+		var err error
+		if s.cpu, err = cpulatency.Start(time.Second, s.lg); err != nil {
+			s.lg.Warn("low latency: cannot hold a CPU latency request; running without", "err", err)
+		}
+	}
 	for _, wc := range cfg.Workspaces {
 		w, err := newWorkspace(s, wc)
 		if err != nil {
 			for _, w := range s.workspaces {
 				w.stop()
 			}
+			s.cpu.Close()
 			return nil, err
 		}
 		s.workspaces[wc.ID] = w
@@ -256,6 +273,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, w := range s.workspaces {
 		w.stop()
 	}
+	s.cpu.Close()
 	s.lg.Info("relay stopped")
 	return err
 }

@@ -458,6 +458,7 @@ func (w *workspace) commit(g *group) {
 				runtime.Gosched()
 			}
 		}
+		w.srv.cpu.Busy()
 		t0 := time.Now()
 		err = w.srv.log.Append(w.id, b)
 		w.srv.m.commitTime.observe(time.Since(t0))

@@ -42,6 +42,7 @@ func run() error {
 	demoWS := flag.String("demo-workspace", "", "workspace the /demo page embeds (without --config: the demo workspace)")
 	demoHash := flag.Bool("demo-hash", false, "let /demo compute contact hashes with that workspace's identity secret (demo workspaces only: anyone could speak as any contact)")
 	widgetRelay := flag.String("widget-relay-url", "", "sync URL widget.js connects to (default: the origin that served it)")
+	lowLatency := flag.Bool("low-latency", false, "while events flow, keep the CPUs out of deep idle states (Linux PM QoS; needs root): less latency per event, busier CPUs")
 	flag.Parse()
 
 	lg := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -64,7 +65,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	srv, err := relay.New(cfg, log, relay.Options{Logger: lg})
+	srv, err := relay.New(cfg, log, relay.Options{Logger: lg, LowLatency: *lowLatency})
 	if err != nil {
 		log.Close()
 		return err
