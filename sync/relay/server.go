@@ -40,7 +40,7 @@ type Options struct {
 	// LowLatency holds a zero CPU latency request (Linux PM QoS, see
 	// package cpulatency) while events flow, and for a second after: idle
 	// CPUs poll instead of halting, so the wake-ups on an event's path
-	// cost nothing, but the machine's CPUs stay busy meanwhile. It needs
+	// cost far less, but the machine's CPUs stay busy meanwhile. It needs
 	// write access to /dev/cpu_dma_latency (root); without it the relay
 	// says why and runs as without the option.
 	LowLatency bool
