@@ -33,28 +33,14 @@ func (l *heldLog) Append(ws string, b *Batch) error {
 // catching up meanwhile cannot read it yet: it goes live only once the
 // group is readable, and gets its events once, from the backlog.
 func TestDurableGroupIsAnsweredBeforeItIsReadable(t *testing.T) {
-	dir := t.TempDir()
-	bl, err := OpenBadgerLog(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bl.Close()
-	hl := &heldLog{BadgerLog: bl, reached: make(chan struct{}), release: make(chan struct{})}
-	srv, err := New(testConfig(), hl, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &testRelay{t: t, dir: dir, srv: srv}
-	r.hs = newHTTPTest(srv)
-	r.url = wsURL(r.hs.URL)
+	hl := &heldLog{reached: make(chan struct{}), release: make(chan struct{})}
+	r := newWrappedRelay(t, func(bl *BadgerLog) Log { hl.BadgerLog = bl; return hl })
 	released := false
-	defer func() {
+	t.Cleanup(func() { // before the relay's shutdown, which waits for the held write
 		if !released {
 			close(hl.release)
 		}
-		r.hs.Close()
-		srv.Shutdown(t.Context())
-	}()
+	})
 
 	live := connect(t, r.url, agentAuth(tokAna), protocol.Cursor{}, "live")
 	pusher := connect(t, r.url, agentAuth(tokAna), protocol.Cursor{}, "pusher")

@@ -41,21 +41,10 @@ func (l *flakyLog) Check() error {
 }
 
 func TestFailedAppendIsRefusedAndResent(t *testing.T) {
-	dir := t.TempDir()
-	bl, err := OpenBadgerLog(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bl.Close()
-	fl := &flakyLog{BadgerLog: bl}
-	srv, err := New(testConfig(), fl, Options{RatePerSecond: 1e6, RateBurst: 1e6})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &testRelay{t: t, dir: dir, srv: srv}
-	r.hs = newHTTPTest(srv)
-	r.url = wsURL(r.hs.URL)
-	defer func() { r.hs.Close(); srv.Shutdown(t.Context()) }()
+	fl := &flakyLog{}
+	r := newWrappedRelay(t, func(bl *BadgerLog) Log { fl.BadgerLog = bl; return fl },
+		func(o *Options) { o.RatePerSecond, o.RateBurst = 1e6, 1e6 })
+	srv := r.srv
 
 	health := func() int {
 		resp, err := http.Get(r.hs.URL + "/healthz")

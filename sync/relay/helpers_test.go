@@ -62,6 +62,7 @@ type testRelay struct {
 	t    testing.TB
 	dir  string
 	opts Options
+	wrap func(*BadgerLog) Log // when set, the relay runs on what it returns
 	log  *BadgerLog
 	srv  *Server
 	hs   *httptest.Server
@@ -70,7 +71,13 @@ type testRelay struct {
 
 func newTestRelay(t testing.TB, opts ...func(*Options)) *testRelay {
 	t.Helper()
-	r := &testRelay{t: t, dir: t.TempDir()}
+	return newWrappedRelay(t, nil, opts...)
+}
+
+// newWrappedRelay is newTestRelay on a Log that wraps the Badger one.
+func newWrappedRelay(t testing.TB, wrap func(*BadgerLog) Log, opts ...func(*Options)) *testRelay {
+	t.Helper()
+	r := &testRelay{t: t, dir: t.TempDir(), wrap: wrap}
 	for _, o := range opts {
 		o(&r.opts)
 	}
@@ -86,7 +93,11 @@ func (r *testRelay) start() {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	r.srv, err = New(testConfig(), r.log, r.opts)
+	var lg Log = r.log
+	if r.wrap != nil {
+		lg = r.wrap(r.log)
+	}
+	r.srv, err = New(testConfig(), lg, r.opts)
 	if err != nil {
 		r.t.Fatal(err)
 	}
