@@ -239,6 +239,9 @@ func (r *fakeRelay) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	r.sessions[s] = struct{}{}
 	r.mu.Unlock()
+	// Decided before the welcome goes out: a test that turns silence off
+	// once the client is online means the next connection.
+	silent := r.silent.Load()
 	defer func() {
 		r.mu.Lock()
 		delete(r.sessions, s)
@@ -278,7 +281,7 @@ func (r *fakeRelay) serve(w http.ResponseWriter, req *http.Request) {
 		}
 	}()
 
-	if r.silent.Load() { // a dead peer: never read again, so never answer a ping
+	if silent { // a dead peer: never read again, so never answer a ping
 		<-ctx.Done()
 		conn.CloseNow()
 		return

@@ -147,10 +147,13 @@ func (s *Server) Epoch(ws string) string {
 	return ""
 }
 
-// Head returns workspace ws's published head.
+// Head returns the highest seq acknowledged in workspace ws: every event
+// up to it is durable and was fanned out. A device catching up reads up to
+// it once the log's commit, which follows the acknowledgement by a few
+// microseconds, has made the last group readable.
 func (s *Server) Head(ws string) uint64 {
 	if w := s.workspaces[ws]; w != nil {
-		return w.published()
+		return w.acknowledged()
 	}
 	return 0
 }

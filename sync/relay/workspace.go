@@ -938,6 +938,14 @@ func (w *workspace) published() uint64 {
 	return w.pub
 }
 
+// acknowledged returns the fanned-out head: the highest seq answered to a
+// pusher, at or above the published head.
+func (w *workspace) acknowledged() uint64 {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.fanned
+}
+
 // goLive adds s to the hub if it has caught up with the published head,
 // queueing its caughtUp frame in the same critical section so that no live
 // event can come before it. When events past that head were already fanned
