@@ -759,9 +759,10 @@ func (s *session) push(f *inFrame, size int, t0 time.Time) {
 	} else {
 		results = []protocol.Result{}
 	}
-	s.send(ackFrame(results))
+	// Counted first: a device that has its ack may read the metrics.
 	s.srv.m.pushes.Add(1)
 	s.srv.m.ackLatency.observe(time.Since(t0))
+	s.send(ackFrame(results))
 }
 
 // typingFrame relays typing; it is dropped when it names no conversation

@@ -449,6 +449,7 @@ func (w *workspace) commit(g *group) {
 		if g.pushesOnly() {
 			b.Durable = func() {
 				early = true
+				w.logged(g)
 				w.fanOut(g) // first: a pushing device gets its events before its ack
 				answer(g, nil)
 				// Let the goroutines just readied write the fan-out and
@@ -487,9 +488,8 @@ func (w *workspace) commit(g *group) {
 	if n := len(b.Events); n > 0 {
 		w.head = b.Events[n-1].Event.Seq
 	}
-	w.srv.m.eventsLogged.Add(uint64(len(b.Events)))
-	w.srv.m.groupCommits.Add(1)
 	if !early {
+		w.logged(g)
 		w.fanOut(g)
 	}
 	// Catch-up reads may go up to head now (or, after a failure, find the
@@ -499,6 +499,13 @@ func (w *workspace) commit(g *group) {
 	if !early {
 		answer(g, nil)
 	}
+}
+
+// logged counts g's commit in the metrics: before any answer, so that a
+// device that has its ack finds its events counted.
+func (w *workspace) logged(g *group) {
+	w.srv.m.eventsLogged.Add(uint64(len(g.batch.Events)))
+	w.srv.m.groupCommits.Add(1)
 }
 
 // pushesOnly reports whether every request of g is a push.
