@@ -514,6 +514,14 @@ func itemRun(seqs []uint64, first uint64, v []byte) (_ []uint64, held []byte, er
 	return seqs, nil, nil
 }
 
+// storeFormat is the store's layout as a whole, kept in the meta: the
+// newest layout its keys may be in. A binary refuses a store of a later
+// format (ErrNewerStore) rather than misreading it. Format 1 is timeline
+// items as runs of seqs pointing at the log; stores written before it carry
+// no format (0), and this binary reads every layout they may hold. Every
+// meta write stamps the format of the binary writing.
+const storeFormat = 1
+
 // meta flags: an interrupted Reset or Rebuild is finished when the store opens.
 const (
 	flagResetting  byte = 1 << 0
@@ -521,12 +529,13 @@ const (
 )
 
 type metaValue struct {
-	Epoch string
-	Seq   uint64
-	Mid   uint64
-	Gen   uint64 // bumped by every write that changes a conversation row
-	Flags byte
-	Me    string // the local participant the unread counts are for
+	Epoch  string
+	Seq    uint64
+	Mid    uint64
+	Gen    uint64 // bumped by every write that changes a conversation row
+	Flags  byte
+	Me     string // the local participant the unread counts are for
+	Format uint64 // storeFormat of the binary that wrote it; 0 before formats
 }
 
 func encodeMeta(m metaValue) []byte {
@@ -538,6 +547,7 @@ func encodeMeta(m metaValue) []byte {
 	w.uvarint(m.Gen)
 	w.byte1(m.Flags)
 	w.str(m.Me)
+	w.uvarint(storeFormat)
 	return w.b
 }
 
@@ -547,8 +557,11 @@ func decodeMeta(s string) (metaValue, error) {
 		return metaValue{}, fmt.Errorf("store: meta format %d: %w", v, errCorrupt)
 	}
 	m := metaValue{Epoch: r.str(), Seq: r.uvarint(), Mid: r.uvarint(), Gen: r.uvarint(), Flags: r.byte1()}
-	if r.i < len(r.s) {
+	if r.i < len(r.s) { // written since the meta has Me
 		m.Me = r.str()
+	}
+	if r.i < len(r.s) { // written since the meta has Format
+		m.Format = r.uvarint()
 	}
 	if r.err != nil {
 		return metaValue{}, r.err

@@ -8,7 +8,7 @@ import (
 // Badger key layout. Every key starts with a one-byte table prefix; numbers
 // are fixed-width big-endian, so a prefix scan returns keys in numeric order.
 //
-//	'm' 0x01                            meta: epoch, cursor seq, mid counter, flags (metaValue)
+//	'm' 0x01                            meta: epoch, cursor seq, mid counter, flags, store format (metaValue)
 //	'l' seq[8]                          canonical log: the event logged at seq
 //	'p' mid[8]                          outbox: a local event by its mid, with its state (pending, sent, failed)
 //	'c' conv[...]                       conversation row: canonical state + the local participant's unread count

@@ -59,6 +59,10 @@ type Store struct {
 // ErrClosed is returned by writes on a closed store.
 var ErrClosed = errors.New("store: closed")
 
+// ErrNewerStore: the store was written by a newer binary, in a layout this
+// one does not know. Opening it refuses, and leaves it untouched.
+var ErrNewerStore = errors.New("store: written by a newer version of Threadline; update to open it")
+
 // Open opens (or creates) the store in dir and rebuilds the memdb indexes
 // from Badger. Only conversation rows (their summaries, from the snapshot
 // written at the last Close when it is current) and the outbox are loaded;
@@ -176,6 +180,18 @@ func (s *Store) load() (rebuild bool, err error) {
 	m, err := s.readMeta()
 	if err != nil {
 		return false, err
+	}
+	switch {
+	case m.Format > storeFormat:
+		return false, fmt.Errorf("store: format %d, this binary reads up to %d: %w", m.Format, storeFormat, ErrNewerStore)
+	case m.Format < storeFormat && m != (metaValue{}):
+		// Written by an older binary: this one may now add its own layout,
+		// so the store takes its format (an empty store takes it with its
+		// first write).
+		if err := s.db.Update(func(btx *badger.Txn) error { return btx.Set(metaKey, encodeMeta(m)) }); err != nil {
+			return false, fmt.Errorf("store: stamp the store format: %w", err)
+		}
+		m.Format = storeFormat
 	}
 	if m.Flags&flagResetting != 0 { // a Reset was interrupted: finish it
 		s.removeSnapshot()

@@ -2,8 +2,10 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -668,5 +670,60 @@ func TestItemRunsNeverOverlap(t *testing.T) {
 		if got := seqs(); !slices.Equal(got, tc.want) {
 			t.Fatalf("after adding %v: items %v; want %v", tc.add, got, tc.want)
 		}
+	}
+}
+
+// TestStoreFormat: every meta write stamps this binary's store format; a
+// store stamped by a newer binary is refused, untouched; a store written
+// before formats opens as it was, and takes the format.
+func TestStoreFormat(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	run(t, 5, s, 50, false)
+	want := takeSnapshot(t, s)
+	if m, err := s.readMeta(); err != nil || m.Format != storeFormat {
+		t.Fatalf("meta after writes: format %d (%v); want %d", m.Format, err, storeFormat)
+	}
+	setMeta := func(s *Store, format int) {
+		t.Helper()
+		m, err := s.readMeta()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// encodeMeta ends with this binary's format (one byte): replace it,
+		// or drop it as a binary from before formats wrote.
+		b := encodeMeta(m)
+		b = b[:len(b)-1]
+		if format > 0 {
+			b = binary.AppendUvarint(b, uint64(format))
+		}
+		if err := s.db.Update(func(btx *badger.Txn) error { return btx.Set(metaKey, b) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setMeta(s, storeFormat+1)
+	s.Close()
+	for range 2 { // refused, and left as it was: refused again
+		if s, err := Open(dir, Options{Me: me}); !errors.Is(err, ErrNewerStore) {
+			if err == nil {
+				s.Close()
+			}
+			t.Fatalf("Open of a newer store = %v; want ErrNewerStore", err)
+		}
+	}
+
+	// Before formats: the same store, its meta without one.
+	db, err := badger.Open(badgerOptions(dir, false, slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	setMeta(&Store{db: db}, 0)
+	db.Close()
+	s = openStore(t, dir)
+	if d := diff(want, takeSnapshot(t, s)); d != "" {
+		t.Fatalf("a store from before formats reads differently: %s", d)
+	}
+	if m, _ := s.readMeta(); m.Format != storeFormat {
+		t.Fatalf("format %d once opened; want %d", m.Format, storeFormat)
 	}
 }
