@@ -191,10 +191,10 @@ func (a *App) follow(id string) {
 // Search finds conversations, messages and notes, newest first.
 func (a *App) Search(query string, limit int) ([]search.Hit, error) {
 	a.mu.RLock()
-	x := a.index
+	x, why := a.index, a.openErr
 	a.mu.RUnlock()
 	if x == nil {
-		return nil, &Error{Code: "not_ready", Message: "the store is not open"}
+		return nil, notOpen(why)
 	}
 	if limit <= 0 || limit > 200 {
 		limit = 30

@@ -16,6 +16,7 @@ import (
 	"github.com/threadline/threadline/backend/inbox"
 	"github.com/threadline/threadline/backend/profile"
 	"github.com/threadline/threadline/backend/search"
+	"github.com/threadline/threadline/backend/store"
 	"github.com/threadline/threadline/sync/client"
 )
 
@@ -67,6 +68,7 @@ type App struct {
 	searched   sync.Once
 	indexReady chan struct{} // closed when the search index has read the whole log once
 	statusMu   sync.Mutex    // orders status emissions (emitStatus)
+	openErr    error         // why the store did not open, shown to the UI until one does
 }
 
 // New returns an App that does nothing until Start (or Wails' OnStartup).
@@ -168,6 +170,9 @@ func (a *App) open(prof profile.Profile) error {
 	in, err := inbox.Open(a.storeDir(), inbox.Options{
 		Me: prof.Me, Device: prof.Device, Schema: schema, Logger: a.log, Local: !prof.Connected(),
 	})
+	a.mu.Lock()
+	a.openErr = err
+	a.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("app: open store: %w", err)
 	}
@@ -238,12 +243,25 @@ func (a *App) stop() {
 	}
 }
 
+// notOpen is the error bindings answer while no store is open, saying why
+// when opening one failed.
+func notOpen(why error) *Error {
+	switch {
+	case why == nil:
+		return &Error{Code: "not_ready", Message: "the store is not open"}
+	case errors.Is(why, store.ErrNewerStore):
+		return &Error{Code: "not_ready", Message: "this profile was saved by a newer version of Threadline: update Threadline to open it"}
+	default:
+		return &Error{Code: "not_ready", Message: "the store could not be opened: " + why.Error()}
+	}
+}
+
 // current returns the open inbox, or an error the UI can show before start.
 func (a *App) current() (*inbox.Inbox, error) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	if a.in == nil {
-		return nil, &Error{Code: "not_ready", Message: "the store is not open"}
+		return nil, notOpen(a.openErr)
 	}
 	return a.in, nil
 }

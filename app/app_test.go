@@ -1,16 +1,21 @@
 package app
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/threadline/threadline/backend/store"
 )
 
 // recorder is a fake Emitter that keeps what it was given.
@@ -270,5 +275,34 @@ func TestEventsMirrored(t *testing.T) {
 	}
 	if !reflect.DeepEqual(goEvents, tsEvents) {
 		t.Fatalf("events.ts = %v; want the same as events.go = %v", tsEvents, goEvents)
+	}
+}
+
+// TestStoreThatWillNotOpen: when the profile's store cannot be opened, the
+// bindings say why instead of a bare "not open"; a store of a newer format
+// asks for an update.
+func TestStoreThatWillNotOpen(t *testing.T) {
+	dir := t.TempDir()
+	a := New(Config{DataDir: dir, Profile: "test"})
+	a.setEmitter(newRecorder())
+	// A file where the store's folder belongs: Badger cannot open it.
+	if err := os.WriteFile(filepath.Join(dir, "store"), []byte("not a store"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Start(a); err == nil {
+		Stop(a)
+		t.Fatal("Start over a broken store succeeded")
+	}
+	t.Cleanup(func() { Stop(a) })
+	_, err := a.Inbox(Query{View: "open"})
+	if e := wireError(err); e.Code != "not_ready" || !strings.Contains(e.Message, "could not be opened") || !strings.Contains(e.Message, "store") {
+		t.Fatalf("Inbox with no store = %v; want not_ready saying why", err)
+	}
+	if _, err := a.Search("x", 10); !strings.Contains(wireError(err).Message, "could not be opened") {
+		t.Fatalf("Search with no store = %v; want the reason", err)
+	}
+	newer := notOpen(fmt.Errorf("app: open store: %w", store.ErrNewerStore))
+	if newer.Code != "not_ready" || !strings.Contains(newer.Message, "newer version of Threadline") {
+		t.Fatalf("a newer store: %+v", newer)
 	}
 }
