@@ -647,8 +647,10 @@ func TestHeartbeatDetectsDeadPeer(t *testing.T) {
 	r.silent.Store(true)
 	mem := NewMemory(ana, uuid.NewString())
 	h := start(t, r.url(), mem, agentAuth("ana-token"), func(o *Options) {
-		o.PingInterval = 20 * time.Millisecond
-		o.IdleTimeout = 150 * time.Millisecond
+		// Wide enough that a loaded CI machine running -race does not
+		// take a slow pong for a dead peer.
+		o.PingInterval = 50 * time.Millisecond
+		o.IdleTimeout = 400 * time.Millisecond
 	})
 	waitState(t, h.c, StateOnline)
 	r.silent.Store(false) // the next connection is healthy
@@ -665,7 +667,7 @@ func TestHeartbeatDetectsDeadPeer(t *testing.T) {
 	}
 	// A healthy but quiet relay answers pings and is not dropped.
 	n := r.hellos.Load()
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(time.Second) // well past the idle timeout
 	if r.hellos.Load() != n || h.c.State() != StateOnline {
 		t.Errorf("a quiet, healthy connection was dropped")
 	}

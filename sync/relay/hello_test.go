@@ -144,8 +144,10 @@ func TestHelloTimeout(t *testing.T) {
 
 func TestIdleConnectionDropped(t *testing.T) {
 	r := newTestRelay(t, func(o *Options) {
-		o.PingInterval = 30 * time.Millisecond
-		o.IdleTimeout = 150 * time.Millisecond
+		// Wide enough that a loaded CI machine running -race does not
+		// miss a live client's pong.
+		o.PingInterval = 50 * time.Millisecond
+		o.IdleTimeout = 400 * time.Millisecond
 	})
 	// A client that reads answers pings and stays.
 	live := connect(t, r.url, agentAuth(tokAna), protocol.Cursor{})
@@ -159,7 +161,7 @@ func TestIdleConnectionDropped(t *testing.T) {
 	if err := dead.Write(ctx, websocket.MessageText, mustJSON(hello(testWS, "dev-dead", protocol.Cursor{}, agentAuth(tokBen)))); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(time.Second)
 	var rerr error
 	for rerr == nil {
 		_, _, rerr = dead.Read(ctx)
