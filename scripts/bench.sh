@@ -27,7 +27,7 @@ go test -count=1 -run '^$' -bench . -benchmem ./backend/search/
 
 section "desktop: launch → inbox painted with 100,000 conversations; opening a conversation of 5,000 items"
 if [ -x build/bin/threadline ] && [ -d frontend/node_modules/playwright-core ]; then
-  THREADLINE_BIN="$PWD/build/bin/threadline" go test -count=1 -run '^$' -bench 'BenchmarkLaunch|BenchmarkOpenConversation' -benchtime 3x ./internal/e2e/
+  THREADLINE_BIN="$PWD/build/bin/threadline" go test -count=1 -run '^$' -bench 'BenchmarkLaunch|BenchmarkOpenConversation' -benchtime 9x ./internal/e2e/
 else
   echo "skipped: run make build first (needs build/bin/threadline and the frontend's packages)"
 fi
