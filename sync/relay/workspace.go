@@ -51,7 +51,7 @@ type workspace struct {
 	seqHead   uint64                      // the last seq assigned (committed or in flight)
 	gen       uint64                      // bumped after a failed commit
 	mids      *boundedMap[devKey, uint64] // highest processed mid per device, in flight included
-	groupHint int                         // events the last group logged
+	groupHint int                         // events the last group logged: the next batch's first capacity
 
 	flightMu sync.Mutex
 	inflight []*group // validated, not yet published; oldest first
@@ -312,7 +312,6 @@ type group struct {
 	events  int                    // pushed events, for the group limits
 	bytes   int                    // their frames' size
 	failed  bool                   // refused on a log read failure
-	hint    int                    // events the group before logged: the batch's first capacity
 
 	barrier chan struct{} // a barrier, not a group: closed when reached
 }
@@ -332,7 +331,6 @@ func (w *workspace) newGroup() *group {
 	return &group{
 		w:       w,
 		gen:     w.gen,
-		hint:    w.groupHint,
 		next:    w.seqHead + 1,
 		states:  map[string]*conv.Conversation{},
 		mids:    map[devKey]uint64{},
@@ -652,7 +650,7 @@ func (g *group) log(out []conv.Event, next *conv.Conversation) {
 		// light (a fixed 256 records, 50 KB a group, had the garbage
 		// collector run every second at 1,000 events/s), thousands under a
 		// storm, without growing event by event.
-		g.batch.Events = make([]Record, 0, max(g.hint, len(out)))
+		g.batch.Events = make([]Record, 0, max(g.w.groupHint, len(out)))
 	}
 	for _, e := range out {
 		g.batch.Events = append(g.batch.Events, Record{Event: e})
