@@ -21,6 +21,14 @@ type Env struct {
 	// following ones take the next seqs. Zero while the events are pending on
 	// a device: they then keep seq 0.
 	NextSeq uint64
+	// Assistants lists the workspace's assistants by their config ids
+	// ("faq"). Nil skips the check of conversation.created's assistantId (a
+	// device that does not know them leaves it to the relay); an empty,
+	// non-nil list defines no assistant at all.
+	Assistants []string
+	// DefaultAssistant (a config id) answers the conversations contacts and
+	// visitors create without naming an assistant; empty: none.
+	DefaultAssistant string
 }
 
 // Apply validates e against c (nil: the conversation does not exist yet),
@@ -145,6 +153,9 @@ func decide(c *Conversation, e Event, d any, env Env) ([]Event, any, error) {
 			if n.Contact != nil && n.Contact.ID != e.Actor.ID {
 				return nil, nil, reject(CodeForbidden, "a %s creates conversations for itself only", e.Actor.Role)
 			}
+			if n.Priority != "" || len(n.Tags) > 0 {
+				return nil, nil, reject(CodeForbidden, "a %s may not set priority or tags; the team sets them", e.Actor.Role)
+			}
 			self := Participant{ID: e.Actor.ID, Role: e.Actor.Role, Name: e.Actor.Name}
 			n.Contact = &self
 		} else if n.Contact == nil || !n.Contact.IsEndUser() || n.Contact.ID == "" {
@@ -168,8 +179,15 @@ func decide(c *Conversation, e Event, d any, env Env) ([]Event, any, error) {
 				return nil, nil, err
 			}
 		}
-		if len(n.AssistantID) > MaxIDChars {
-			return nil, nil, reject(CodeInvalid, "assistant id is too long")
+		if n.AssistantID == "" && e.Actor.IsEndUser() {
+			n.AssistantID = env.DefaultAssistant
+		}
+		if n.AssistantID != "" {
+			id, err := assistantOf(env.Assistants, n.AssistantID)
+			if err != nil {
+				return nil, nil, err
+			}
+			n.AssistantID = id
 		}
 		return nil, &n, nil
 
@@ -480,6 +498,23 @@ func mutate(c *Conversation, e Event, d any) *Conversation {
 		}
 	}
 	return n
+}
+
+// assistantOf returns the config id of the assistant that id names, by its
+// config id ("faq") or its participant id ("ai:faq"); known nil accepts any
+// well-formed id (the device leaves the check to the relay).
+func assistantOf(known []string, id string) (string, error) {
+	if len(id) > MaxIDChars {
+		return "", reject(CodeInvalid, "assistant id is too long")
+	}
+	short := strings.TrimPrefix(id, AssistantPrefix)
+	if known == nil {
+		return short, nil
+	}
+	if short == "" || !slices.Contains(known, short) {
+		return "", reject(CodeInvalid, "no assistant %q in this workspace", id)
+	}
+	return short, nil
 }
 
 func checkText(text string, allowEmpty bool) error {

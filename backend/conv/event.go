@@ -25,6 +25,16 @@ type Participant struct {
 	Name string `json:"name,omitempty"`
 }
 
+// Participant id prefixes: the id scheme of DESIGN §2. An agent "ana" of the
+// config is "agent:ana", an assistant "faq" is "ai:faq", the website's
+// contact "42" is "contact:42", a visitor is "visitor:<uuid>".
+const (
+	AgentPrefix     = "agent:"
+	AssistantPrefix = "ai:"
+	ContactPrefix   = "contact:"
+	VisitorPrefix   = "visitor:"
+)
+
 // System is the actor of every derived event.
 var System = Participant{ID: "system", Role: RoleSystem}
 

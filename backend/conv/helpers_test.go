@@ -29,7 +29,12 @@ type world struct {
 	log  []Event
 	n    int
 	conv string
+	// defaultBot is the workspace's default assistant (Env.DefaultAssistant).
+	defaultBot string
 }
+
+// testAssistants are the workspace's assistants, by config id.
+var testAssistants = []string{"faq"}
 
 func newWorld(t *testing.T) *world { return &world{t: t, conv: "c1"} }
 
@@ -50,7 +55,7 @@ func (w *world) event(actor Participant, k Kind, data any) Event {
 
 // try applies an event as the relay would, returning the logged events.
 func (w *world) try(e Event) ([]Event, error) {
-	next, out, err := Apply(w.c, e, Env{Schema: testSchema, NextSeq: w.head() + 1})
+	next, out, err := Apply(w.c, e, Env{Schema: testSchema, Assistants: testAssistants, DefaultAssistant: w.defaultBot, NextSeq: w.head() + 1})
 	if err != nil {
 		return nil, err
 	}

@@ -32,8 +32,8 @@ func Authorize(c *Conversation, e Event) error {
 		}
 		return nil
 	case RoleAgent, RoleSupervisor:
-		if e.Kind == KindMessageSent && (a.Role == RoleSupervisor || c.IsSupervisor(a.ID)) {
-			return reject(CodeForbidden, "a supervisor may not send public messages; leave supervision or add a note")
+		if a.Role == RoleSupervisor || c.IsSupervisor(a.ID) {
+			return supervise(e.Kind)
 		}
 		return nil
 	case RoleAssistant:
@@ -44,6 +44,19 @@ func Authorize(c *Conversation, e Event) error {
 		return nil
 	}
 	return reject(CodeForbidden, "unknown role %q", a.Role)
+}
+
+// supervise checks what a supervisor may do in a conversation it
+// supervises (rule 12, LiveChat's supervise): join, leave, mark seen and add
+// notes; reading needs no event. Everything else is forbidden.
+func supervise(k Kind) error {
+	switch k {
+	case KindParticipantJoined, KindParticipantLeft, KindSeenMarked, KindNoteAdded:
+		return nil
+	case KindMessageSent:
+		return reject(CodeForbidden, "a supervisor may not send public messages; leave supervision or add a note")
+	}
+	return reject(CodeForbidden, "a supervisor may join, leave, mark seen and add notes, not make %s; join as an agent first", k)
 }
 
 // CanSee reports whether viewer may see conversation c at all: the team sees
@@ -90,6 +103,28 @@ func Visible(viewer Participant, c *Conversation, e Event) bool {
 		return false
 	}
 	return true
+}
+
+// Redact returns e as viewer may receive it once Visible allows it: without
+// the fields rule 13 keeps from contacts and visitors inside events they may
+// see (a conversation.created the team made for a contact reaches it
+// without its priority, tags and attributes). The bool reports whether
+// anything was taken out; when it is false, e is returned as it is.
+func Redact(viewer Participant, e Event) (Event, bool) {
+	if !viewer.IsEndUser() || e.Kind != KindConversationCreated {
+		return e, false
+	}
+	d, err := Decode(e)
+	if err != nil {
+		return e, false
+	}
+	n := *d.(*Created)
+	if n.Priority == "" && len(n.Tags) == 0 && len(n.Attributes) == 0 {
+		return e, false
+	}
+	n.Priority, n.Tags, n.Attributes = "", nil, nil
+	e.Data = MustData(&n)
+	return e, true
 }
 
 // MayType reports whether p may show typing in c: whoever may see it.

@@ -1,6 +1,7 @@
 package conv
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -336,6 +337,15 @@ func TestRule12WhoMayDoWhat(t *testing.T) {
 	other.reject(ana, KindConversationCreated, Created{}, CodeInvalid)
 	other.reject(ana, KindConversationCreated, Created{Contact: &ben}, CodeInvalid)
 	other.create(ana, Created{Contact: &bob, Subject: "Renewal"})
+	// End users may not set priority or tags, even on their own conversation.
+	mine := newWorld(t)
+	mine.reject(alice, KindConversationCreated, Created{Priority: PriorityUrgent}, CodeForbidden)
+	mine.reject(visitor, KindConversationCreated, Created{Priority: PriorityMedium}, CodeForbidden)
+	mine.reject(visitor, KindConversationCreated, Created{Tags: []string{"vip"}}, CodeForbidden)
+	mine.create(visitor, Created{Attributes: map[string]any{"plan": "pro"}})
+	if mine.c.Priority != PriorityMedium || len(mine.c.Tags) != 0 {
+		t.Fatalf("a visitor's conversation has priority %q tags %v; want medium and none", mine.c.Priority, mine.c.Tags)
+	}
 	// Assistants: no assignment or joining.
 	w.reject(bot, KindAssigneeChanged, AssigneeChanged{Assignee: &ana}, CodeForbidden)
 	w.reject(bot, KindParticipantJoined, ParticipantChanged{Participant: bot}, CodeForbidden)
@@ -343,10 +353,30 @@ func TestRule12WhoMayDoWhat(t *testing.T) {
 	// Agents do everything; a supervisor may not send public messages.
 	w.do(ana, KindAssigneeChanged, AssigneeChanged{Assignee: &ben})
 	w.do(ana, KindParticipantJoined, ParticipantChanged{Participant: Participant{ID: ben.ID, Role: RoleSupervisor}})
-	w.reject(ben, KindMessageSent, Message{Text: "psst"}, CodeForbidden)
+	// A supervisor may join, leave, mark seen and add notes, nothing else.
+	w.do(alice, KindMessageSent, Message{Text: "still there?"})
+	for _, try := range []struct {
+		k Kind
+		d any
+	}{
+		{KindMessageSent, Message{Text: "psst"}},
+		{KindThreadStarted, ThreadStarted{Thread: "t2", Topic: "Supervised"}},
+		{KindThreadEnded, ThreadEnded{}},
+		{KindStatusChanged, StatusChanged{Status: StatusResolved}},
+		{KindPriorityChanged, PriorityChanged{Priority: PriorityUrgent}},
+		{KindTagsChanged, TagsChanged{Add: []string{"coached"}}},
+		{KindAssigneeChanged, AssigneeChanged{Assignee: &ana}},
+		{KindAttributesSet, AttributesSet{Values: map[string]any{"vip": true}}},
+		{KindAssistantHandedOff, HandedOff{To: &ana}},
+	} {
+		w.reject(ben, try.k, try.d, CodeForbidden)
+		w.reject(Participant{ID: ben.ID, Role: RoleSupervisor}, try.k, try.d, CodeForbidden)
+	}
 	w.do(ben, KindNoteAdded, Note{Text: "coach: ask for the ticket id"})
+	w.do(ben, KindSeenMarked, SeenMarked{UpTo: w.head()})
 	w.do(ben, KindParticipantLeft, ParticipantChanged{Participant: Participant{ID: ben.ID, Role: RoleSupervisor}})
 	w.do(ben, KindMessageSent, Message{Text: "taking over"})
+	w.do(ben, KindThreadStarted, ThreadStarted{Thread: "t3", Topic: "Taken over"})
 	// Only the relay identifies contacts.
 	w.reject(ana, KindContactIdentified, ContactIdentified{Visitor: visitor, Contact: alice}, CodeForbidden)
 }
@@ -386,6 +416,25 @@ func TestRule13WhatEndUsersNeverSee(t *testing.T) {
 			t.Fatalf("another end user sees %s", e.Kind)
 		}
 	}
+	// A conversation.created the team made for a contact reaches it without
+	// its priority, tags and attributes; the team gets it whole.
+	for_ := newWorld(t)
+	for_.create(ana, Created{Contact: &alice, Subject: "Renewal", Priority: PriorityUrgent, Tags: []string{"vip"}, Attributes: map[string]any{"plan": "pro"}})
+	made := for_.log[0]
+	got, changed := Redact(alice, made)
+	var d map[string]any
+	if err := json.Unmarshal(got.Data, &d); err != nil {
+		t.Fatal(err)
+	}
+	if !changed || d["priority"] != nil || d["tags"] != nil || d["attributes"] != nil || d["subject"] != "Renewal" || d["contact"] == nil {
+		t.Errorf("Redact(alice, conversation.created) = %s, %v; want subject and contact only", got.Data, changed)
+	}
+	if got, changed := Redact(ana, made); changed || string(got.Data) != string(made.Data) {
+		t.Errorf("Redact(ana, conversation.created) = %s, %v; want it whole", got.Data, changed)
+	}
+	if _, changed := Redact(alice, reply); changed {
+		t.Error("Redact changed a reply")
+	}
 	if TypingVisible(alice, w.c, ben) || !TypingVisible(alice, w.c, ana) || !TypingVisible(ben, w.c, alice) {
 		t.Fatal("typing visibility: a contact sees a supervisor type, or misses an agent")
 	}
@@ -407,6 +456,41 @@ func TestContactIdentifiedMovesVisitorHistory(t *testing.T) {
 		}
 	}
 	w.do(alice, KindMessageSent, Message{Text: "now identified"})
+}
+
+func TestAssistantIDNamesAnAssistantOfTheWorkspace(t *testing.T) {
+	for _, id := range []string{"nobody", "ai:nobody", "ai:", "agent:faq", "FAQ"} {
+		newWorld(t).reject(ana, KindConversationCreated, Created{Contact: &alice, AssistantID: id}, CodeInvalid)
+		newWorld(t).reject(visitor, KindConversationCreated, Created{AssistantID: id}, CodeInvalid)
+	}
+	for _, id := range []string{"faq", "ai:faq"} {
+		w := newWorld(t)
+		w.create(ana, Created{Contact: &alice, AssistantID: id})
+		if !w.c.AssistantMode || w.c.AssistantID != "faq" {
+			t.Errorf("created with assistantId %q: mode %v id %q; want assistant mode with faq", id, w.c.AssistantMode, w.c.AssistantID)
+		}
+	}
+	// A device that does not know the workspace's assistants leaves the
+	// check to the relay.
+	_, out, err := Apply(nil, Event{ID: "e1", Conv: "c1", Kind: KindConversationCreated, Actor: visitor,
+		Data: MustData(Created{AssistantID: "ai:faq"})}, Env{})
+	if err != nil || len(out) != 1 {
+		t.Fatalf("Apply on a device = %v; want accepted", err)
+	}
+	// The default assistant answers end users' new conversations, not the
+	// team's, and an explicit choice wins.
+	w := newWorld(t)
+	w.defaultBot = "faq"
+	w.create(visitor, Created{})
+	if !w.c.AssistantMode || w.c.AssistantID != "faq" {
+		t.Errorf("a visitor's conversation with a default assistant: mode %v id %q; want faq", w.c.AssistantMode, w.c.AssistantID)
+	}
+	team := newWorld(t)
+	team.defaultBot = "faq"
+	team.create(ana, Created{Contact: &alice})
+	if team.c.AssistantMode {
+		t.Error("the team's conversation went to the default assistant")
+	}
 }
 
 func TestAssistantModeAndHandOff(t *testing.T) {
@@ -439,7 +523,7 @@ func TestTextLimits(t *testing.T) {
 
 func TestApplyDoesNotModifyItsInput(t *testing.T) {
 	w := newWorld(t)
-	w.create(alice, Created{Tags: []string{"a"}, Attributes: map[string]any{"plan": "pro"}})
+	w.create(ana, Created{Contact: &alice, Tags: []string{"a"}, Attributes: map[string]any{"plan": "pro"}})
 	w.do(alice, KindMessageSent, Message{Text: "hi"})
 	before := w.c.Clone()
 	snapshot := string(MustData(before))
@@ -493,7 +577,7 @@ func TestPendingEventsKeepSeqZero(t *testing.T) {
 
 func TestReplayRebuildsTheSameState(t *testing.T) {
 	w := newWorld(t)
-	w.create(alice, Created{Subject: "Server", Tags: []string{"outage"}})
+	w.create(ana, Created{Contact: &alice, Subject: "Server", Tags: []string{"outage"}})
 	w.do(alice, KindMessageSent, Message{Text: "down"})
 	w.do(ana, KindThreadStarted, ThreadStarted{Thread: "t1", Topic: "Customer server offline (Ticket #1929383)"})
 	w.do(ana, KindSeenMarked, SeenMarked{UpTo: 5})

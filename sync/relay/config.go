@@ -29,6 +29,10 @@ type WorkspaceConfig struct {
 	Agents         []Member            `json:"agents"`
 	Assistants     []Member            `json:"assistants"`
 	Attributes     []conv.AttributeDef `json:"attributes"`
+	// DefaultAssistant names (by config id) the assistant that answers the
+	// conversations contacts and visitors start without naming one (the
+	// standard widget's), until it hands off. Empty: none.
+	DefaultAssistant string `json:"defaultAssistant,omitempty"`
 }
 
 // Member is an agent or an assistant and the token it authenticates with.
@@ -198,6 +202,9 @@ func (c *Config) Validate() error {
 				}
 				tokens[m.Token] = true
 			}
+		}
+		if w.DefaultAssistant != "" && !ids["assistant:"+w.DefaultAssistant] {
+			return fmt.Errorf("relay: config: workspace %s: defaultAssistant %q is not one of its assistants", w.ID, w.DefaultAssistant)
 		}
 		keys := map[string]bool{}
 		for _, a := range w.Attributes {

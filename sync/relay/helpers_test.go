@@ -63,6 +63,7 @@ type testRelay struct {
 	dir  string
 	opts Options
 	wrap func(*BadgerLog) Log // when set, the relay runs on what it returns
+	conf func(*Config)        // when set, changes testConfig() before the relay starts
 	log  *BadgerLog
 	srv  *Server
 	hs   *httptest.Server
@@ -97,7 +98,11 @@ func (r *testRelay) start() {
 	if r.wrap != nil {
 		lg = r.wrap(r.log)
 	}
-	r.srv, err = New(testConfig(), lg, r.opts)
+	cfg := testConfig()
+	if r.conf != nil {
+		r.conf(cfg)
+	}
+	r.srv, err = New(cfg, lg, r.opts)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -434,6 +434,9 @@ func (s *session) catchUpUser() error {
 	if err != nil {
 		return err
 	}
+	if err := forUserRaws(s.who, raws); err != nil {
+		return err
+	}
 	k := pageLen(raws)
 	size := 0
 	for _, r := range raws[:k] {

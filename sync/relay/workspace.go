@@ -30,14 +30,17 @@ import (
 // are refused (their sessions reconnect and resend) and the sequencer
 // starts again from the committed state.
 type workspace struct {
-	srv     *Server
-	id      string
-	name    string
-	schema  conv.Schema
-	secret  []byte
-	members []member
-	epoch   string
-	info    *protocol.WorkspaceInfo // for team sessions' welcome; read-only
+	srv    *Server
+	id     string
+	name   string
+	schema conv.Schema
+	bots   []string // the assistants' config ids, for conv.Env
+	// defaultBot answers end users' new conversations (config id; "": none).
+	defaultBot string
+	secret     []byte
+	members    []member
+	epoch      string
+	info       *protocol.WorkspaceInfo // for team sessions' welcome; read-only
 
 	// Requests queue up here. qmu guards stopped against sends on a closed
 	// queue.
@@ -74,6 +77,12 @@ type workspace struct {
 	broken error // the last log failure; cleared by the next successful commit
 }
 
+// env is what conv.Apply needs of the workspace; next is the seq the first
+// resulting event takes.
+func (w *workspace) env(next uint64) conv.Env {
+	return conv.Env{Schema: w.schema, Assistants: w.bots, DefaultAssistant: w.defaultBot, NextSeq: next}
+}
+
 // member is an agent or assistant: who it is and its token's SHA-256.
 type member struct {
 	who       conv.Participant
@@ -98,35 +107,37 @@ func newWorkspace(srv *Server, cfg WorkspaceConfig) (*workspace, error) {
 		return nil, err
 	}
 	w := &workspace{
-		srv:     srv,
-		id:      cfg.ID,
-		name:    cfg.Name,
-		schema:  conv.NewSchema(cfg.Attributes),
-		secret:  []byte(cfg.IdentitySecret),
-		epoch:   epoch,
-		queue:   make(chan *request, 1024),
-		commits: make(chan *group),
-		done:    make(chan struct{}),
-		seqHead: head,
-		gen:     1,
-		mids:    newBoundedMap[devKey, uint64](midCacheSize),
-		head:    head,
-		pub:     head,
-		fanned:  head,
-		states:  newBoundedMap[string, *conv.Conversation](stateCacheSize),
-		team:    map[*session]struct{}{},
-		users:   map[string]map[*session]struct{}{},
-		typing:  map[typingKey]*time.Timer{},
+		srv:        srv,
+		id:         cfg.ID,
+		name:       cfg.Name,
+		schema:     conv.NewSchema(cfg.Attributes),
+		defaultBot: cfg.DefaultAssistant,
+		secret:     []byte(cfg.IdentitySecret),
+		epoch:      epoch,
+		queue:      make(chan *request, 1024),
+		commits:    make(chan *group),
+		done:       make(chan struct{}),
+		seqHead:    head,
+		gen:        1,
+		mids:       newBoundedMap[devKey, uint64](midCacheSize),
+		head:       head,
+		pub:        head,
+		fanned:     head,
+		states:     newBoundedMap[string, *conv.Conversation](stateCacheSize),
+		team:       map[*session]struct{}{},
+		users:      map[string]map[*session]struct{}{},
+		typing:     map[typingKey]*time.Timer{},
 	}
 	for _, a := range cfg.Agents {
 		w.members = append(w.members, member{
-			who:       conv.Participant{ID: "agent:" + a.ID, Role: conv.RoleAgent, Name: a.Name},
+			who:       conv.Participant{ID: conv.AgentPrefix + a.ID, Role: conv.RoleAgent, Name: a.Name},
 			tokenHash: sha256.Sum256([]byte(a.Token)),
 		})
 	}
 	for _, a := range cfg.Assistants {
+		w.bots = append(w.bots, a.ID)
 		w.members = append(w.members, member{
-			who:       conv.Participant{ID: "ai:" + a.ID, Role: conv.RoleAssistant, Name: a.Name},
+			who:       conv.Participant{ID: conv.AssistantPrefix + a.ID, Role: conv.RoleAssistant, Name: a.Name},
 			tokenHash: sha256.Sum256([]byte(a.Token)),
 		})
 	}
@@ -616,7 +627,7 @@ func (g *group) push(who conv.Participant, alias, device string, e conv.Event, u
 		if err != nil {
 			return protocol.Result{}, err
 		}
-		next, out, aerr = conv.Apply(c, e, conv.Env{Schema: w.schema, NextSeq: g.next})
+		next, out, aerr = conv.Apply(c, e, w.env(g.next))
 	}
 	var res protocol.Result
 	switch {
@@ -785,7 +796,7 @@ func (g *group) identify(visitorID string, contact conv.Participant) ([]string, 
 			Base:  g.next - 1,
 			Data:  conv.MustData(conv.ContactIdentified{Visitor: visitor, Contact: contact}),
 		}
-		next, out, aerr := conv.Apply(c, e, conv.Env{Schema: g.w.schema, NextSeq: g.next})
+		next, out, aerr := conv.Apply(c, e, g.w.env(g.next))
 		if aerr != nil {
 			g.w.srv.lg.Warn("identify: conversation not moved", "workspace", g.w.id, "conv", id, "err", aerr)
 			continue
@@ -839,6 +850,7 @@ func (w *workspace) fanOut(g *group) {
 			continue
 		}
 		if conv.Visible(c.Contact, c, r.Event) {
+			r.JSON = forUser(c.Contact, &r.Event, r.JSON)
 			per[c.Contact.ID] = append(per[c.Contact.ID], r)
 		}
 	}
@@ -904,7 +916,7 @@ func (w *workspace) history(id string, upTo uint64) ([]Record, error) {
 			return nil, fmt.Errorf("relay: decode stored event: %w", err)
 		}
 		if conv.Visible(c.Contact, c, e) {
-			out = append(out, Record{Event: e, JSON: raw})
+			out = append(out, Record{Event: e, JSON: forUser(c.Contact, &e, raw)})
 		}
 	}
 	return out, nil
