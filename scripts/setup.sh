@@ -4,7 +4,8 @@
 # everything is present.
 #
 #   scripts/setup.sh           system libraries, the wails CLI, the frontend's npm packages
-#   scripts/setup.sh --test    the same, plus Xvfb, ImageMagick, xdotool and Chromium for tests
+#   scripts/setup.sh --test    the same, plus Xvfb, ImageMagick, xdotool and Chromium for tests,
+#                              and the web widget's npm packages (frontend/widget)
 #
 # Debian and Ubuntu only install by themselves; elsewhere it goes on when everything is there
 # and otherwise prints what to install and stops (SETUP_NOT_DEBIAN=1 tries that path here).
@@ -97,11 +98,19 @@ fi
 
 # --- frontend packages -----------------------------------------------------------------------
 # npm ci wipes node_modules, so run it only when package-lock.json changed since the last one.
-cd "$root/frontend"
-stamp=node_modules/.threadline-lock.sha256
-want=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  say "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
-  echo "$want" >"$stamp"
+npm_ci() {
+  local dir=$1 stamp want
+  cd "$root/$dir"
+  stamp=node_modules/.threadline-lock.sha256
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    say "npm ci in $dir"
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+    echo "$want" >"$stamp"
+  fi
+}
+npm_ci frontend
+# The web chat widget's tests (playwright-core, no browser download: they drive Debian's Chromium).
+if [ "$want_test" = 1 ]; then
+  npm_ci frontend/widget
 fi

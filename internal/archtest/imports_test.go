@@ -62,6 +62,13 @@ var rules = []rule{
 		forbidden: func(p, dep string) bool { return under(dep, "app") },
 	},
 	{
+		// frontend/widget only embeds the web widget's files for sync/widget;
+		// whatever imports it (the relay binary) must not pull anything else in.
+		name:      "frontend/widget imports no project package",
+		applies:   func(p string) bool { return under(p, "frontend/widget") },
+		forbidden: func(p, dep string) bool { return strings.HasPrefix(dep, mod+"/") && dep != p },
+	},
+	{
 		name:      "backend/ imports nothing of sync/ or app/",
 		applies:   func(p string) bool { return under(p, "backend") },
 		forbidden: func(p, dep string) bool { return under(dep, "sync") || under(dep, "app") },
@@ -136,6 +143,7 @@ func TestRulesCatchViolations(t *testing.T) {
 		{ImportPath: mod + "/backend/inbox", Imports: []string{wailsRuntime}},
 		{ImportPath: mod + "/sync/cmd/relay", Imports: []string{mod + "/app"}, Deps: []string{mod + "/app"}},
 		{ImportPath: mod + "/backend/store", Deps: []string{mod + "/sync/protocol"}},
+		{ImportPath: mod + "/frontend/widget", Deps: []string{mod + "/sync/protocol"}},
 	}
 	got := violations(bad)
 	for _, want := range []string{
@@ -145,6 +153,7 @@ func TestRulesCatchViolations(t *testing.T) {
 		"only app/ and main import the Wails runtime: " + mod + "/backend/inbox",
 		"nothing imports app but main: " + mod + "/sync/cmd/relay",
 		"backend/ imports nothing of sync/ or app/: " + mod + "/backend/store",
+		"frontend/widget imports no project package: " + mod + "/frontend/widget",
 	} {
 		found := false
 		for _, g := range got {
@@ -160,6 +169,7 @@ func TestRulesCatchViolations(t *testing.T) {
 		{ImportPath: mod, Imports: []string{mod + "/app", wailsRuntime}},
 		{ImportPath: mod + "/app", Imports: []string{wailsRuntime, mod + "/backend/inbox"}},
 		{ImportPath: mod + "/sync/client", Deps: []string{mod + "/sync/protocol", mod + "/backend/conv"}},
+		{ImportPath: mod + "/sync/widget", Deps: []string{mod + "/frontend/widget", mod + "/sync/protocol", mod + "/backend/conv"}},
 	}
 	if v := violations(good); len(v) != 0 {
 		t.Errorf("violations(good graph) = %q; want none", v)

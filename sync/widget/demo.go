@@ -9,7 +9,7 @@ import (
 	"net/http"
 )
 
-var demoPage = template.Must(template.ParseFS(assets, "assets/demo.html"))
+var demoPage = template.Must(template.ParseFS(assets, "demo.html"))
 
 // demoView is what demo.html shows.
 type demoView struct {

@@ -34,8 +34,12 @@ const (
 	chromiumPath = "/usr/bin/chromium"
 )
 
+// webDir is the widget's node project (sources, unit tests, browser
+// scenarios), beside the desktop UI.
+const webDir = "../../frontend/widget"
+
 // TestBrowser runs the widget in a real Chromium (through playwright-core,
-// e2e/run.mjs) against a real relay on 127.0.0.1 that serves the widget on
+// frontend/widget/e2e/run.mjs) against a real relay on 127.0.0.1 that serves the widget on
 // the same port. The test plays the agent: a WebSocket client of its own
 // that records every event the relay sends it, and pushes messages, seen
 // marks and typing when run.mjs asks (over test-only routes under /e2e/).
@@ -57,8 +61,8 @@ func TestBrowser(t *testing.T) {
 	if d := os.Getenv("THREADLINE_E2E_ARTIFACTS"); d != "" {
 		artifacts = d
 	}
-	cmd := exec.CommandContext(ctx, node, "run.mjs")
-	cmd.Dir = "e2e"
+	cmd := exec.CommandContext(ctx, node, filepath.Join("e2e", "run.mjs"))
+	cmd.Dir = webDir
 	cmd.Env = append(os.Environ(),
 		"RELAY_URL="+base,
 		"WORKSPACE="+e2eWorkspace,
@@ -74,10 +78,10 @@ func TestBrowser(t *testing.T) {
 	cmd.Stderr = cmd.Stdout
 	err := cmd.Run()
 	if err != nil {
-		t.Fatalf("node run.mjs: %v (screenshots and logs in %s)", err, artifacts)
+		t.Fatalf("node e2e/run.mjs: %v (screenshots and logs in %s)", err, artifacts)
 	}
 	if !strings.Contains(out.String(), " 0 failed") {
-		t.Fatalf("node run.mjs did not report success")
+		t.Fatalf("node e2e/run.mjs did not report success")
 	}
 
 	// What the agent saw, checked once more from Go: no event twice, and
@@ -144,17 +148,18 @@ func requireBrowser(t *testing.T) string {
 	return node
 }
 
-// ensureNodeModules runs `npm ci` in e2e/ when playwright-core is missing.
+// ensureNodeModules runs `npm ci` in frontend/widget when playwright-core is
+// missing (scripts/setup.sh --test installs it too).
 func ensureNodeModules(t *testing.T, ctx context.Context) {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join("e2e", "node_modules", "playwright-core", "package.json")); err == nil {
+	if _, err := os.Stat(filepath.Join(webDir, "node_modules", "playwright-core", "package.json")); err == nil {
 		return
 	}
 	cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-	cmd.Dir = "e2e"
+	cmd.Dir = webDir
 	cmd.Env = append(os.Environ(), "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in sync/widget/e2e: %v\n%s", err, out)
+		t.Fatalf("npm ci in frontend/widget: %v\n%s", err, out)
 	}
 }
 

@@ -2,7 +2,8 @@
 //
 // The widget is plain modern JavaScript, with no bundler and nothing fetched
 // from anywhere but the relay that serves it. Its sources are ES modules in
-// assets/src (so `node --test` can import the pure ones); Handler joins them
+// frontend/widget/src, beside the desktop UI, embedded by the Go package
+// there (so `node --test` can import the pure ones); Handler joins them
 // into one classic script, /widget.js, when it is built: it drops the
 // single-line `import … from "./x.js";` statements, strips `export`, and
 // wraps the whole in one function scope, after a WIDGET_CONFIG constant that
@@ -19,7 +20,6 @@ package widget
 import (
 	"bytes"
 	"crypto/sha256"
-	"embed"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -30,11 +30,12 @@ import (
 	"slices"
 	"strings"
 
+	web "github.com/threadline/threadline/frontend/widget"
 	"github.com/threadline/threadline/sync/protocol"
 )
 
-//go:embed assets/src/*.js assets/widget.css assets/demo.html
-var assets embed.FS
+// assets are the widget's browser files: src/*.js, widget.css, demo.html.
+var assets fs.FS = web.Files
 
 // Sources lists the widget's modules in the order widget.js joins them: each
 // uses only what comes before it (main.js, last, runs it all).
@@ -83,8 +84,7 @@ func Handler(opts Options) http.Handler {
 	}
 	sum := sha256.Sum256(js)
 	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
-	static, _ := fs.Sub(assets, "assets")
-	files := http.StripPrefix("/widget/", http.FileServerFS(static))
+	files := http.StripPrefix("/widget/", http.FileServerFS(assets))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /widget.js", func(w http.ResponseWriter, r *http.Request) {
@@ -121,7 +121,7 @@ var (
 // Bundle builds widget.js from the embedded sources, with relayURL as the
 // default sync URL ("" for the script's own origin).
 func Bundle(relayURL string) ([]byte, error) {
-	css, err := assets.ReadFile("assets/widget.css")
+	css, err := fs.ReadFile(assets, "widget.css")
 	if err != nil {
 		return nil, fmt.Errorf("widget: read css: %w", err)
 	}
@@ -129,22 +129,22 @@ func Bundle(relayURL string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("widget: config: %w", err)
 	}
-	names, err := fs.Glob(assets, "assets/src/*.js")
+	names, err := fs.Glob(assets, "src/*.js")
 	if err != nil {
 		return nil, err
 	}
 	for _, n := range names {
-		if !slices.Contains(Sources, strings.TrimPrefix(n, "assets/src/")) {
+		if !slices.Contains(Sources, strings.TrimPrefix(n, "src/")) {
 			return nil, fmt.Errorf("widget: %s is not listed in Sources", n)
 		}
 	}
 	var b bytes.Buffer
-	b.WriteString("/* Threadline web chat widget: built by the relay from sync/widget/assets/src. */\n(function () {\n\"use strict\";\n")
+	b.WriteString("/* Threadline web chat widget: built by the relay from frontend/widget/src. */\n(function () {\n\"use strict\";\n")
 	b.WriteString("const WIDGET_CONFIG = ")
 	b.Write(cfg)
 	b.WriteString(";\n")
 	for _, name := range Sources {
-		src, err := assets.ReadFile("assets/src/" + name)
+		src, err := fs.ReadFile(assets, "src/"+name)
 		if err != nil {
 			return nil, fmt.Errorf("widget: read %s: %w", name, err)
 		}

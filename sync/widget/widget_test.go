@@ -2,6 +2,7 @@ package widget
 
 import (
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -80,7 +81,7 @@ func TestBundleParses(t *testing.T) {
 }
 
 func TestEverySourceIsJoined(t *testing.T) {
-	entries, err := assets.ReadDir("assets/src")
+	entries, err := fs.ReadDir(assets, "src")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +180,7 @@ func TestContactHash(t *testing.T) {
 func TestJSUnits(t *testing.T) {
 	node := nodePath(t)
 	cmd := exec.Command(node, "--test", "unit/")
-	cmd.Dir = "e2e"
+	cmd.Dir = webDir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("node --test unit/: %v\n%s", err, out)

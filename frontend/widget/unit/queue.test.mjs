@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CommandQueue, parseCommand, WidgetError } from "../../assets/src/queue.js";
+import { CommandQueue, parseCommand, WidgetError } from "../src/queue.js";
 
 test("parseCommand accepts [verb, name, args?]", () => {
   assert.deepEqual(parseCommand(["do", "chat:open"]), { verb: "do", name: "chat:open", args: [] });

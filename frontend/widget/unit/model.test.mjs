@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Model } from "../../assets/src/model.js";
+import { Model } from "../src/model.js";
 
 const me = { id: "contact:42", role: "contact" };
 const ana = { id: "agent:ana", role: "agent", name: "Ana" };

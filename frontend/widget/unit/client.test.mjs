@@ -3,9 +3,9 @@
 // IndexedDB and localStorage (node), the Store keeps everything in memory.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Client, retryable } from "../../assets/src/client.js";
-import { Model } from "../../assets/src/model.js";
-import { Store } from "../../assets/src/store.js";
+import { Client, retryable } from "../src/client.js";
+import { Model } from "../src/model.js";
+import { Store } from "../src/store.js";
 
 class FakeSocket {
   static all = [];

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { uuidv7, uuidv7Time } from "../../assets/src/uuid.js";
-import { backoffDelay } from "../../assets/src/backoff.js";
+import { uuidv7, uuidv7Time } from "../src/uuid.js";
+import { backoffDelay } from "../src/backoff.js";
 
 const FORMAT = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
