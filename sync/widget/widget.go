@@ -7,8 +7,9 @@
 // into one classic script, /widget.js, when it is built: it drops the
 // single-line `import … from "./x.js";` statements, strips `export`, and
 // wraps the whole in one function scope, after a WIDGET_CONFIG constant that
-// carries the relay URL, the sync path and the CSS of the widget's shadow
-// root.
+// carries the relay URL, the CSS of the widget's shadow root and the
+// protocol's version, path, limits and close codes (Protocol: from
+// sync/protocol's constants, never copied into the JavaScript by hand).
 //
 // Routes, for a mux that mounts Handler at its root:
 //
@@ -31,7 +32,6 @@ import (
 	"strings"
 
 	web "github.com/threadline/threadline/frontend/widget"
-	"github.com/threadline/threadline/sync/protocol"
 )
 
 // assets are the widget's browser files: src/*.js, widget.css, demo.html.
@@ -125,7 +125,11 @@ func Bundle(relayURL string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("widget: read css: %w", err)
 	}
-	cfg, err := json.Marshal(map[string]string{"relayUrl": relayURL, "syncPath": protocol.Path, "css": string(css)})
+	proto, err := Protocol()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := json.Marshal(map[string]any{"relayUrl": relayURL, "css": string(css), "protocol": proto})
 	if err != nil {
 		return nil, fmt.Errorf("widget: config: %w", err)
 	}

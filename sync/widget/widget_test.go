@@ -42,7 +42,7 @@ func TestWidgetJS(t *testing.T) {
 		t.Errorf("Content-Type = %q; want text/javascript", ct)
 	}
 	js := body(t, r)
-	for _, want := range []string{`"relayUrl":"wss://relay.example/v1/sync"`, `"syncPath":"/v1/sync"`, "class Widget", "function uuidv7", ":host"} {
+	for _, want := range []string{`"relayUrl":"wss://relay.example/v1/sync"`, `"path":"/v1/sync"`, "class Widget", "function uuidv7", ":host"} {
 		if !strings.Contains(js, want) {
 			t.Errorf("widget.js lacks %q", want)
 		}

@@ -2,18 +2,26 @@ import { uuidv7 } from "./uuid.js";
 import { backoffDelay } from "./backoff.js";
 import { WidgetError } from "./queue.js";
 
-// Limits and codes of sync/protocol, repeated for the browser.
-export const PROTOCOL = 1;
-export const MAX_PUSH_EVENTS = 100;
-export const MAX_PUSH_BYTES = 900 * 1024; // under the 1 MiB frame limit, with room for the envelope
-export const MAX_TEXT_BYTES = 32 * 1024;
-export const MAX_TOPIC_CHARS = 200;
-export const TYPING_TTL = 6000;
+// The protocol's version, limits and close codes are not written here: the
+// relay writes them from sync/protocol's constants into widget.js
+// (WIDGET_CONFIG.protocol, see sync/widget/protocol.go) and the SDK hands them
+// to the Client; the unit tests read the same values from unit/protocol.json.
 
-// retryable mirrors protocol.Retryable: 4500–4999 mean "do not retry as is".
-export function retryable(code) {
-  return code < 4500 || code > 4999;
+// retryable mirrors protocol.Retryable: the close codes in the range
+// p.noRetry mean "do not retry as is"; every other one, "reconnect".
+export function retryable(p, code) {
+  return code < p.noRetry[0] || code > p.noRetry[1];
 }
+
+// CONNECT_TIMEOUT is how long a connection may take to be welcomed before
+// the client gives it up and tries again (a relay that accepts the socket but
+// never answers): the widget's own choice, not a protocol limit.
+export const CONNECT_TIMEOUT = 10000;
+
+const utf8 = new TextEncoder();
+
+// PUSH_ENVELOPE is the size of a push frame around its events, {"type":"push","events":[…]}.
+const PUSH_ENVELOPE = utf8.encode(JSON.stringify({ type: "push", events: [] })).length;
 
 // REFUSED_PUSH are the non-fatal errors that refuse a whole push in place of
 // its ack (DESIGN §5): nothing of it was logged.
@@ -24,9 +32,13 @@ const REFUSED_PUSH = new Set(["too_many", "rate_limited", "bad_frame", "too_larg
 // pushed in mid order with one push in flight, acks, typing, and reconnects
 // with capped, jittered backoff that resume from the cursor.
 export class Client {
-  // opts: {url, workspace, auth, store, model, WebSocket?, onChange?,
-  // onState?, onNotify?, onTyping?, log?, random?}
+  // opts: {url, workspace, auth, store, model, protocol (WIDGET_CONFIG.protocol),
+  // WebSocket?, onChange?, onState?, onNotify?, onTyping?, log?, random?,
+  // connectTimeout?}
   constructor(opts) {
+    if (!opts || !opts.protocol || !opts.protocol.version || !Array.isArray(opts.protocol.noRetry)) {
+      throw new Error("Threadline: the Client needs the protocol's limits and codes (WIDGET_CONFIG.protocol)");
+    }
     Object.assign(this, {
       onChange: () => {},
       onState: () => {},
@@ -35,8 +47,10 @@ export class Client {
       log: console,
       random: Math.random,
       WebSocket: globalThis.WebSocket,
+      connectTimeout: CONNECT_TIMEOUT,
     });
     Object.assign(this, opts);
+    this.p = opts.protocol;
     this.state = "offline";
     this.ws = null;
     this.inflight = null; // ids of the push awaiting its ack
@@ -107,7 +121,7 @@ export class Client {
       this.sentVisitorToken = !!vt;
       this.send({
         type: "hello",
-        protocol: PROTOCOL,
+        protocol: this.p.version,
         workspace: this.workspace,
         device: this.device,
         cursor: { epoch: this.cursor.epoch, seq: this.cursor.seq },
@@ -127,7 +141,7 @@ export class Client {
         .then(() => (ws === this.ws ? this.onFrame(f) : undefined))
         .catch((err) => {
           this.log.error("Threadline: handling a relay frame failed:", err);
-          this.drop(4000, "client error");
+          this.drop(this.p.closeCodes.reconnect, "client error");
         });
     };
     ws.onerror = () => {}; // a close event follows
@@ -139,7 +153,7 @@ export class Client {
 
   // drop abandons the current connection at once (offline, a client error);
   // pending pushes are resent, with the same ids and mids, on the next one.
-  drop(code = 4000, reason = "") {
+  drop(code = this.p.closeCodes.reconnect, reason = "") {
     const ws = this.ws;
     if (!ws) return;
     this.ws = null;
@@ -180,7 +194,7 @@ export class Client {
     this.inflight = null;
     this.welcomed = false;
     if (this.stopped) return;
-    const refused = !retryable(code) || (this.fatal && !retryable(this.closeCodeFor(this.fatal.code)));
+    const refused = !retryable(this.p, code) || (this.fatal && !retryable(this.p, this.closeCodeFor(this.fatal.code)));
     if (refused && this.sentVisitorToken && (!this.fatal || this.fatal.code === "unauthorized")) {
       // A visitor token this relay does not know (its log was replaced, or
       // the token is from another relay): forget it and say hello without
@@ -202,8 +216,10 @@ export class Client {
     this.retry();
   }
 
+  // closeCodeFor mirrors protocol.CloseCodeFor: the close that follows a
+  // fatal error with this code.
   closeCodeFor(code) {
-    return { unauthorized: 4501, unknown_workspace: 4502, unsupported_protocol: 4503, not_ready: 4504 }[code] || 4000;
+    return this.p.fatalCloseCodes[code] || this.p.closeCodes.reconnect;
   }
 
   send(frame) {
@@ -353,20 +369,46 @@ export class Client {
   }
 
   // pump sends the next push: the pending events in mid order, at most
-  // MAX_PUSH_EVENTS and MAX_PUSH_BYTES, one push in flight at a time.
+  // maxPushEvents of them in a frame of at most maxFrameBytes (UTF-8, as the
+  // relay counts), one push in flight at a time. An event too large for any
+  // frame fails here, with too_large: sent, it would make the relay close the
+  // connection, and every reconnect would send it again.
   pump() {
     if (!this.ws || !this.welcomed || this.inflight) return;
     const batch = [];
-    let bytes = 0;
+    let bytes = PUSH_ENVELOPE;
+    const tooLarge = [];
     for (const r of this.outbox) {
       if (r.state !== "pending") continue;
-      const n = JSON.stringify(r.event).length;
-      if (batch.length && (batch.length >= MAX_PUSH_EVENTS || bytes + n > MAX_PUSH_BYTES)) break;
+      const n = utf8.encode(JSON.stringify(r.event)).length + (batch.length ? 1 : 0); // and its comma
+      if (!batch.length && PUSH_ENVELOPE + n > this.p.maxFrameBytes) {
+        tooLarge.push(r);
+        continue;
+      }
+      if (batch.length >= this.p.maxPushEvents || bytes + n > this.p.maxFrameBytes) break;
       batch.push(r.event);
       bytes += n;
     }
+    if (tooLarge.length) {
+      this.fail(tooLarge, { code: "too_large", message: `Threadline: this event is larger than the relay's frame limit (${this.p.maxFrameBytes} bytes)` });
+      this.store.putOutbox(tooLarge).catch((err) => this.log.error("Threadline: could not store a failed event:", err));
+      this.model.setPending(this.outbox);
+      this.onChange();
+    }
     if (!batch.length) return;
     if (this.send({ type: "push", events: batch })) this.inflight = batch.map((e) => e.id);
+  }
+
+  // fail marks outbox records failed with error {code, message} and rejects
+  // whoever waits for them.
+  fail(records, error) {
+    for (const r of records) {
+      r.state = "failed";
+      r.error = error;
+      const w = this.waiters.get(r.id);
+      this.waiters.delete(r.id);
+      if (w) w.reject(new WidgetError(error.code, error.message));
+    }
   }
 
   // make records new events (specs: [{kind, conv, data}]) in the outbox, in

@@ -2,8 +2,8 @@ import { Widget } from "./sdk.js";
 
 // main installs the SDK on the page: window.Threadline (Kustomer-style calls)
 // and window.$threadline (Crisp-style command queue). WIDGET_CONFIG is
-// written by the Go handler when it builds widget.js: {relayUrl, syncPath,
-// css}.
+// written by the Go handler when it builds widget.js: {relayUrl, css,
+// protocol} (protocol: sync/protocol's version, path, limits, close codes).
 export function main(win, config) {
   if (win.Threadline && win.Threadline.version) return; // loaded twice
   const doc = win.document;
@@ -14,8 +14,8 @@ export function main(win, config) {
     document: doc,
     scriptSrc: script ? script.src : "",
     relayUrl: data.relay || win.THREADLINE_RELAY_URL || config.relayUrl || "",
-    syncPath: config.syncPath,
     css: config.css,
+    protocol: config.protocol,
   });
   const earlier = Array.isArray(win.$threadline) ? win.$threadline : [];
   widget.queue.push(...earlier);

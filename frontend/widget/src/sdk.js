@@ -2,7 +2,7 @@ import { uuidv7 } from "./uuid.js";
 import { WidgetError, CommandQueue } from "./queue.js";
 import { Model } from "./model.js";
 import { Store } from "./store.js";
-import { Client, MAX_TEXT_BYTES, MAX_TOPIC_CHARS, TYPING_TTL } from "./client.js";
+import { Client } from "./client.js";
 import { UI } from "./ui.js";
 
 // EVENTS are the names a page may listen to with Threadline.on.
@@ -36,9 +36,12 @@ function settle(promise, callback) {
 
 // Widget is the SDK behind window.Threadline and window.$threadline.
 export class Widget {
-  // env: {document, window, relayUrl (default), syncPath, css, log}
+  // env: {document, window, relayUrl (default), css, protocol
+  // (WIDGET_CONFIG.protocol: sync/protocol's version, path, limits and close
+  // codes), log}
   constructor(env) {
     this.env = env;
+    this.p = env.protocol;
     this.log = env.log || console;
     this.listeners = new Map();
     this.queue = new CommandQueue(
@@ -156,7 +159,7 @@ export class Widget {
     let u = o.relayUrl || this.env.relayUrl;
     if (!u) {
       const base = this.env.scriptSrc || (this.env.window && this.env.window.location.href);
-      u = new URL(this.env.syncPath || "/v1/sync", base).href;
+      u = new URL(this.p.path, base).href;
     }
     const url = new URL(u, this.env.window ? this.env.window.location.href : undefined);
     if (url.protocol === "http:") url.protocol = "ws:";
@@ -176,6 +179,7 @@ export class Widget {
       auth,
       store,
       model,
+      protocol: this.p,
       log: this.log,
       onChange: () => this.changed(),
       onState: (s, err) => {
@@ -202,6 +206,7 @@ export class Widget {
     if (!this.ui) {
       this.ui = new UI(this.env.document, this.env.css || "", {
         title: o.title || "Chat with us",
+        typingTtl: this.p.typingTtlMs,
         hideLauncher: !!o.hideLauncher,
         // The launcher works before start has finished (or after it
         // failed: the panel shows why); the API's open and close do not.
@@ -229,7 +234,7 @@ export class Widget {
   watchNetwork() {
     if (this.watching || !this.env.window) return;
     this.watching = true;
-    this.env.window.addEventListener("offline", () => this.client && this.client.drop(4000, "offline"));
+    this.env.window.addEventListener("offline", () => this.client && this.client.drop(this.p.closeCodes.reconnect, "offline"));
     this.env.window.addEventListener("online", () => {
       if (!this.client) return;
       this.client.attempt = 0;
@@ -299,7 +304,7 @@ export class Widget {
       const timer = setTimeout(() => {
         m.delete(f.participant.id);
         this.changed();
-      }, TYPING_TTL);
+      }, this.p.typingTtlMs);
       m.set(f.participant.id, { participant: f.participant, timer });
     } else {
       m.delete(f.participant.id);
@@ -358,7 +363,7 @@ export class Widget {
 
   checkText(text) {
     if (typeof text !== "string" || text.trim() === "") throw new WidgetError("invalid", "Threadline: a message needs some text");
-    if (utf8Bytes(text) > MAX_TEXT_BYTES) throw new WidgetError("too_large", `Threadline: a message is at most ${MAX_TEXT_BYTES} bytes`);
+    if (utf8Bytes(text) > this.p.maxTextBytes) throw new WidgetError("too_large", `Threadline: a message is at most ${this.p.maxTextBytes} bytes of UTF-8`);
   }
 
   // sendText sends a message the user typed; if the relay rejects it, it
@@ -541,7 +546,7 @@ export class Widget {
     if (typeof topic !== "string" || topic.trim() === "") {
       throw new WidgetError("invalid", 'Threadline: message:thread:start needs a topic: ["do","message:thread:start",["Server offline (ticket #1929383)"]]');
     }
-    if ([...topic.trim()].length > MAX_TOPIC_CHARS) throw new WidgetError("too_large", `Threadline: a thread topic is at most ${MAX_TOPIC_CHARS} characters`);
+    if ([...topic.trim()].length > this.p.maxTopicChars) throw new WidgetError("too_large", `Threadline: a thread topic is at most ${this.p.maxTopicChars} characters`);
     this.requireOpened("message:thread:start");
     const { conv, first } = this.conversationFor();
     const thread = uuidv7();

@@ -276,17 +276,19 @@ export class UI {
     this.o.send(text);
   }
 
-  // onInput renews "typing" every 3 s while the user types (the relay lets it
-  // lapse after 6 s) and ends it after 4 s without a keystroke.
+  // onInput renews "typing" while the user types, every half of the
+  // protocol's typing lapse (the relay lets it lapse after the whole: 6 s),
+  // and ends it after two thirds of it without a keystroke.
   onInput() {
     const now = Date.now();
-    if (!this.typingOn || now - this.typingSent > 3000) {
+    const ttl = this.o.typingTtl;
+    if (!this.typingOn || now - this.typingSent > ttl / 2) {
       this.typingOn = true;
       this.typingSent = now;
       this.o.typing(true);
     }
     clearTimeout(this.typingTimer);
-    this.typingTimer = setTimeout(() => this.stopTyping(), 4000);
+    this.typingTimer = setTimeout(() => this.stopTyping(), (ttl * 2) / 3);
   }
 
   stopTyping() {

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { Client, retryable } from "../src/client.js";
 import { Model } from "../src/model.js";
 import { Store } from "../src/store.js";
+import { PROTOCOL as P } from "./protocol.mjs";
 
 class FakeSocket {
   static all = [];
@@ -51,6 +52,7 @@ async function client(over = {}) {
     auth: { kind: "contact", contactId: "42", hash: "h" },
     store: new Store("acme", "contact:42"),
     model: new Model(),
+    protocol: P,
     WebSocket: FakeSocket,
     random: () => 0,
     log: { error() {}, warn() {} },
@@ -64,14 +66,14 @@ async function client(over = {}) {
 
 const welcome = (epoch = "E1", lastMid = 0) => ({ type: "welcome", identity: me, epoch, head: 0, backlog: 0, lastMid });
 
-test("hello carries protocol 1, the workspace, the device, the cursor and the auth", async () => {
+test("hello carries the protocol's version, the workspace, the device, the cursor and the auth", async () => {
   const c = await client();
   c.connect();
   await tick();
   const [ws] = FakeSocket.all;
   const h = ws.sent[0];
   assert.equal(h.type, "hello");
-  assert.equal(h.protocol, 1);
+  assert.equal(h.protocol, P.version);
   assert.equal(h.workspace, "acme");
   assert.match(h.device, /^[0-9a-f-]{36}$/);
   assert.deepEqual(h.cursor, { epoch: "", seq: 0 });
@@ -169,13 +171,13 @@ test("a new epoch drops canonical state, keeps pending events and starts from 0"
   assert.equal(push.events[0].id, recs[0].id);
 });
 
-test("4501 (unauthorized) is final: no retry, ready rejects with the relay's code", async () => {
+test("close 4501 (unauthorized) is final: no retry, ready rejects with the relay's code", async () => {
   const c = await client();
   c.connect();
   await tick();
   const ws = FakeSocket.all[0];
   ws.frame({ type: "error", code: "unauthorized", message: "wrong contact hash", fatal: true });
-  ws.drop(4501, "unauthorized");
+  ws.drop(P.fatalCloseCodes.unauthorized, "unauthorized");
   await assert.rejects(c.ready, (e) => e.code === "unauthorized" && /wrong contact hash/.test(e.message));
   await tick(300);
   assert.equal(FakeSocket.all.length, 1, "no reconnect");
@@ -197,7 +199,58 @@ test("a refused push (rate_limited) is retried; bad_frame fails its events", asy
 });
 
 test("retryable mirrors protocol.Retryable", () => {
-  for (const [code, want] of [[1000, true], [1006, true], [4000, true], [4008, true], [4499, true], [4500, false], [4501, false], [4999, false], [5000, true]]) {
-    assert.equal(retryable(code), want, `retryable(${code})`);
+  const [lo, hi] = P.noRetry;
+  const table = [
+    [1000, true],
+    [1006, true],
+    [P.closeCodes.reconnect, true],
+    [P.closeCodes.slowReader, true],
+    [P.closeCodes.shuttingDown, true],
+    [lo - 1, true],
+    [lo, false],
+    [P.closeCodes.unauthorized, false],
+    [P.closeCodes.unsupportedProtocol, false],
+    [hi, false],
+    [hi + 1, true],
+  ];
+  for (const [code, want] of table) assert.equal(retryable(P, code), want, `retryable(${code})`);
+});
+
+test("a Client without the protocol's values refuses to start", () => {
+  assert.throws(() => new Client({ url: "ws://x", workspace: "acme", auth: { kind: "visitor" } }), /protocol's limits/);
+});
+
+test("pushes are packed under the frame limit in UTF-8 bytes and the event limit; an event no frame can carry fails too_large", async () => {
+  const c = await client();
+  c.connect();
+  await tick();
+  const ws = FakeSocket.all[0];
+  ws.frame(welcome());
+  await tick();
+  // Three-byte characters: a JSON length in UTF-16 units would count a third.
+  const big = "€".repeat(Math.floor(P.maxTextBytes / 3));
+  const n = Math.ceil((2 * P.maxFrameBytes) / P.maxTextBytes) + 2;
+  const { ps } = await c.make(Array.from({ length: n }, () => ({ kind: "message.sent", conv: "c1", data: { text: big } })));
+  const small = await c.make(Array.from({ length: P.maxPushEvents + 5 }, () => ({ kind: "seen.marked", conv: "c1", data: { upTo: 1 } })));
+  const huge = await c.make([{ kind: "conversation.created", conv: "c2", data: { attributes: { company: "x".repeat(P.maxFrameBytes) } } }]);
+  await tick();
+  const seen = new Set();
+  for (;;) {
+    const push = ws.last("push");
+    if (!push || seen.has(push)) break;
+    seen.add(push);
+    const bytes = new TextEncoder().encode(JSON.stringify(push)).length;
+    assert.ok(bytes <= P.maxFrameBytes, `a push of ${bytes} bytes exceeds the frame limit ${P.maxFrameBytes}`);
+    assert.ok(push.events.length <= P.maxPushEvents, `a push of ${push.events.length} events`);
+    assert.ok(!push.events.some((e) => e.conv === "c2"), "the oversized event is never sent");
+    ws.frame({ type: "ack", results: push.events.map((e, i) => ({ id: e.id, seq: 100 + i })) });
+    await tick();
   }
+  const pushes = ws.sent.filter((f) => f.type === "push");
+  assert.equal(pushes.flatMap((p) => p.events).length, n + P.maxPushEvents + 5, "every other event was pushed once");
+  assert.ok(pushes.length >= 3, "the large messages took several frames");
+  for (const p of ps) await p;
+  for (const p of small.ps) await p;
+  await assert.rejects(huge.ps[0], (e) => e.code === "too_large");
+  assert.equal(c.outbox.find((r) => r.id === huge.recs[0].id).state, "failed");
 });
