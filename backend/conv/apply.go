@@ -358,6 +358,25 @@ func decide(c *Conversation, e Event, d any, env Env) ([]Event, any, error) {
 		}
 		return nil, d, nil
 
+	case *ContactUpdated:
+		if d.Contact.ID != c.Contact.ID {
+			return nil, nil, reject(CodeInvalid, "conversation %s is not %s's", c.ID, d.Contact.ID)
+		}
+		if utf8.RuneCountInString(d.Name) > MaxNameChars || len(d.Email) > MaxEmailBytes {
+			return nil, nil, reject(CodeTooLarge, "a contact's name is at most %d characters, its email %d bytes", MaxNameChars, MaxEmailBytes)
+		}
+		n := ContactUpdated{Contact: c.Contact}
+		if d.Name != c.Contact.Name {
+			n.Name = d.Name
+		}
+		if d.Email != c.ContactEmail {
+			n.Email = d.Email
+		}
+		if n.Name == "" && n.Email == "" {
+			return nil, nil, nil
+		}
+		return nil, &n, nil
+
 	case *ContactIdentified:
 		if d.Visitor.Role != RoleVisitor || d.Contact.Role != RoleContact || d.Contact.ID == "" {
 			return nil, nil, reject(CodeInvalid, "identify a visitor as a contact")
@@ -487,6 +506,13 @@ func mutate(c *Conversation, e Event, d any) *Conversation {
 		if d.To != nil {
 			a := *d.To
 			n.Assignee = &a
+		}
+	case *ContactUpdated:
+		if d.Name != "" {
+			n.Contact.Name = d.Name
+		}
+		if d.Email != "" {
+			n.ContactEmail = d.Email
 		}
 	case *ContactIdentified:
 		if n.Contact.ID == d.Visitor.ID {

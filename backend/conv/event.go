@@ -64,6 +64,7 @@ const (
 	KindSeenMarked          Kind = "seen.marked"
 	KindAssistantHandedOff  Kind = "assistant.handed_off"
 	KindContactIdentified   Kind = "contact.identified"
+	KindContactUpdated      Kind = "contact.updated"
 )
 
 // Kinds lists every kind, in the order of DESIGN §3.
@@ -72,6 +73,7 @@ var Kinds = []Kind{
 	KindThreadEnded, KindStatusChanged, KindPriorityChanged, KindTagsChanged,
 	KindAssigneeChanged, KindParticipantJoined, KindParticipantLeft,
 	KindAttributesSet, KindSeenMarked, KindAssistantHandedOff, KindContactIdentified,
+	KindContactUpdated,
 }
 
 // Event is one change, as it travels on the wire and sits in the log.
@@ -214,6 +216,17 @@ type ContactIdentified struct {
 	Contact Participant `json:"contact"`
 }
 
+// ContactUpdated is the data of contact.updated: the contact's profile as
+// its website gave it (name; for a verified contact, email). An empty field
+// is unchanged. The relay logs it in each of the contact's conversations
+// whose profile differs, so a conversation's state carries who its contact
+// is (Conversation.Contact.Name, ContactEmail).
+type ContactUpdated struct {
+	Contact Participant `json:"contact"`
+	Name    string      `json:"name,omitempty"`
+	Email   string      `json:"email,omitempty"`
+}
+
 // Known reports whether k is one of Kinds (without making its data value,
 // as NewData does).
 func Known(k Kind) bool {
@@ -221,7 +234,8 @@ func Known(k Kind) bool {
 	case KindConversationCreated, KindMessageSent, KindNoteAdded, KindThreadStarted,
 		KindThreadEnded, KindStatusChanged, KindPriorityChanged, KindTagsChanged,
 		KindAssigneeChanged, KindParticipantJoined, KindParticipantLeft,
-		KindAttributesSet, KindSeenMarked, KindAssistantHandedOff, KindContactIdentified:
+		KindAttributesSet, KindSeenMarked, KindAssistantHandedOff, KindContactIdentified,
+		KindContactUpdated:
 		return true
 	}
 	return false
@@ -259,6 +273,8 @@ func NewData(k Kind) any {
 		return &HandedOff{}
 	case KindContactIdentified:
 		return &ContactIdentified{}
+	case KindContactUpdated:
+		return &ContactUpdated{}
 	}
 	return nil
 }

@@ -9,7 +9,8 @@ const (
 	MaxTags           = 20       // tags on one conversation
 	MaxSubjectChars   = 200      // a conversation's subject
 	MaxAttachments    = 10       // attachments on one message
-	MaxNameChars      = 200      // names: attachment, channel
+	MaxNameChars      = 200      // names: attachment, channel, a contact's
+	MaxEmailBytes     = 254      // a contact's email (RFC 5321's path limit)
 	MaxAttributeKeys  = 50       // keys in one attributes.set
 	MaxAttributeChars = 1000     // a string attribute value
 	MaxIDChars        = 128      // participant and entity ids

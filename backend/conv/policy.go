@@ -8,7 +8,7 @@ package conv
 // exist yet). It checks roles and ownership only; Apply checks the data.
 func Authorize(c *Conversation, e Event) error {
 	a := e.Actor
-	if e.Kind == KindContactIdentified {
+	if e.Kind == KindContactIdentified || e.Kind == KindContactUpdated {
 		if a.Role != RoleSystem {
 			return reject(CodeForbidden, "%s is made by the relay only", e.Kind)
 		}
@@ -86,7 +86,8 @@ func Visible(viewer Participant, c *Conversation, e Event) bool {
 		return true
 	}
 	switch e.Kind {
-	case KindNoteAdded, KindTagsChanged, KindPriorityChanged, KindAttributesSet:
+	case KindNoteAdded, KindTagsChanged, KindPriorityChanged, KindAttributesSet, KindContactUpdated:
+		// A contact's profile is for the team: the contact knows its name.
 		return false
 	case KindParticipantJoined, KindParticipantLeft:
 		d, err := Decode(e)
@@ -156,7 +157,7 @@ func CountsAsUnread(viewer Participant, c *Conversation, e Event) bool {
 // Seen marks and identification are state, not items.
 func IsTimelineItem(k Kind) bool {
 	switch k {
-	case KindSeenMarked, KindContactIdentified:
+	case KindSeenMarked, KindContactIdentified, KindContactUpdated:
 		return false
 	}
 	return Known(k)

@@ -594,3 +594,29 @@ func TestReplayRebuildsTheSameState(t *testing.T) {
 		t.Fatalf("Replay state\n%s\nwant\n%s", MustData(c), MustData(w.c))
 	}
 }
+
+func TestContactUpdatedCarriesTheProfile(t *testing.T) {
+	w := newWorld(t)
+	w.create(alice, Created{})
+	w.reject(alice, KindContactUpdated, ContactUpdated{Contact: alice, Name: "Alice"}, CodeForbidden)
+	w.reject(ana, KindContactUpdated, ContactUpdated{Contact: alice, Name: "Alice"}, CodeForbidden)
+	w.reject(System, KindContactUpdated, ContactUpdated{Contact: bob, Name: "Bob"}, CodeInvalid)
+	w.reject(System, KindContactUpdated, ContactUpdated{Contact: alice, Email: strings.Repeat("a", MaxEmailBytes) + "@x"}, CodeTooLarge)
+	up := w.do(System, KindContactUpdated, ContactUpdated{Contact: alice, Name: "Alice Moreau", Email: "alice@example.com"})[0]
+	if w.c.Contact.Name != "Alice Moreau" || w.c.ContactEmail != "alice@example.com" || w.c.Contact.ID != alice.ID {
+		t.Fatalf("after contact.updated: %+v %q; want Alice's name and email", w.c.Contact, w.c.ContactEmail)
+	}
+	w.noop(System, KindContactUpdated, ContactUpdated{Contact: alice, Name: "Alice Moreau"})
+	// Only what changed is logged; an empty field keeps what was.
+	e := w.do(System, KindContactUpdated, ContactUpdated{Contact: alice, Name: "Alice Moreau", Email: "a.moreau@example.com"})[0]
+	var d ContactUpdated
+	if err := json.Unmarshal(e.Data, &d); err != nil || d.Name != "" || d.Email != "a.moreau@example.com" {
+		t.Errorf("logged %s; want the new email alone", e.Data)
+	}
+	if w.c.Contact.Name != "Alice Moreau" {
+		t.Errorf("name %q after an email change; want it kept", w.c.Contact.Name)
+	}
+	if Visible(alice, w.c, up) || !Visible(ana, w.c, up) || IsTimelineItem(KindContactUpdated) {
+		t.Error("contact.updated: want the team's only, and not a timeline item")
+	}
+}

@@ -19,13 +19,16 @@ type Thread struct {
 // reducer copies before it changes anything, so a state may be shared (as
 // go-memdb shares the objects it stores).
 type Conversation struct {
-	ID         string      `json:"id"`
-	Contact    Participant `json:"contact"`
-	Channel    string      `json:"channel,omitempty"`
-	Subject    string      `json:"subject,omitempty"`
-	CreatedBy  Participant `json:"createdBy"`
-	CreatedAt  int64       `json:"createdAt"`
-	CreatedSeq uint64      `json:"createdSeq"`
+	ID      string      `json:"id"`
+	Contact Participant `json:"contact"`
+	// ContactEmail is the contact's email, as its website gave it for a
+	// verified contact (contact.updated); empty when unknown.
+	ContactEmail string      `json:"contactEmail,omitempty"`
+	Channel      string      `json:"channel,omitempty"`
+	Subject      string      `json:"subject,omitempty"`
+	CreatedBy    Participant `json:"createdBy"`
+	CreatedAt    int64       `json:"createdAt"`
+	CreatedSeq   uint64      `json:"createdSeq"`
 
 	Status       Status         `json:"status"`
 	Priority     Priority       `json:"priority"`

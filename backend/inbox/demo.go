@@ -180,7 +180,14 @@ func (d *demo) conversation(i int) []conv.Event {
 	if i >= len(scenarios) && d.rng.IntN(3) == 0 {
 		priority = []conv.Priority{conv.PriorityLow, conv.PriorityMedium, conv.PriorityHigh, conv.PriorityUrgent}[d.rng.IntN(4)]
 	}
-	add(contact, conv.KindConversationCreated, conv.Created{Channel: "chat", Subject: subject, Priority: priority, Tags: sc.tags})
+	add(contact, conv.KindConversationCreated, conv.Created{Channel: "chat", Subject: subject})
+	// Priority and tags are the team's to set (rule 12), right after.
+	if priority != "" && priority != conv.PriorityMedium {
+		add(DemoTeam[0], conv.KindPriorityChanged, conv.PriorityChanged{Priority: priority})
+	}
+	if len(sc.tags) > 0 {
+		add(DemoTeam[0], conv.KindTagsChanged, conv.TagsChanged{Add: sc.tags})
+	}
 	// Who handles it: me for about half, a teammate otherwise, some nobody.
 	var assignee *conv.Participant
 	switch d.rng.IntN(6) {

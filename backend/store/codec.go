@@ -299,6 +299,9 @@ func encodeConversation(b []byte, c *conv.Conversation) []byte {
 	w.participant(c.LastMessageBy)
 	w.uvarint(uint64(c.Messages))
 	w.uvarint(uint64(c.Notes))
+	// Fields added later go last: a value written before them ends here,
+	// and a binary from before them stops reading here.
+	w.str(c.ContactEmail)
 	return w.b
 }
 
@@ -366,6 +369,9 @@ func (r *decoder) conversation() (*conv.Conversation, error) {
 	c.LastMessageBy = r.participant()
 	c.Messages = int(r.uvarint())
 	c.Notes = int(r.uvarint())
+	if r.i < len(r.s) { // written since contact profiles
+		c.ContactEmail = r.str()
+	}
 	if r.err != nil {
 		return nil, r.err
 	}

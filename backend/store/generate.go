@@ -187,6 +187,9 @@ func (g *generator) conversation(n, want int, at int64) (int, error) {
 	if g.rng.IntN(3) == 0 {
 		created.Tags = []string{genTags[g.rng.IntN(len(genTags))]}
 	}
+	if creator.IsEndUser() { // priority and tags are the team's to set (rule 12)
+		created.Priority, created.Tags = "", nil
+	}
 	if err := apply(creator, conv.KindConversationCreated, created); err != nil {
 		return 0, err
 	}
