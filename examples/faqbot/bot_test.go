@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
@@ -83,12 +80,10 @@ func TestBotAnswersAndHandsOff(t *testing.T) {
 	go func() { botDone <- serve(ctx, slog.New(slog.DiscardHandler), url, "acme", "faq", botToken, faq) }()
 
 	// The contact.
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte("alice"))
 	me := conv.Participant{ID: "contact:alice", Role: conv.RoleContact}
 	mem := client.NewMemory(me, uuid.NewString())
 	cl, err := client.New(client.Options{URL: url, Workspace: "acme", Device: mem.Device(), Local: mem,
-		Auth: protocol.Auth{Kind: protocol.AuthContact, ContactID: "alice", Hash: hex.EncodeToString(mac.Sum(nil))}})
+		Auth: protocol.Auth{Kind: protocol.AuthContact, ContactID: "alice", Hash: protocol.ContactHash(secret, "alice")}})
 	if err != nil {
 		t.Fatal(err)
 	}

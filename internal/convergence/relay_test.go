@@ -2,9 +2,6 @@ package convergence
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -65,11 +62,7 @@ func testConfig() *relay.Config {
 	}}}
 }
 
-func contactHash(id string) string {
-	m := hmac.New(sha256.New, []byte(testSecret))
-	m.Write([]byte(id))
-	return hex.EncodeToString(m.Sum(nil))
-}
+func contactHash(id string) string { return protocol.ContactHash(testSecret, id) }
 
 func agentAuth(token string) protocol.Auth {
 	return protocol.Auth{Kind: protocol.AuthAgent, Token: token}

@@ -2,9 +2,6 @@ package client
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"net"
@@ -45,11 +42,7 @@ func testConfig() *relay.Config {
 	}}}
 }
 
-func contactHash(id string) string {
-	m := hmac.New(sha256.New, []byte(testSecret))
-	m.Write([]byte(id))
-	return hex.EncodeToString(m.Sum(nil))
-}
+func contactHash(id string) string { return protocol.ContactHash(testSecret, id) }
 
 // realRelay is a relay.Server on httptest with its Badger log in a temp dir,
 // behind a proxy. restart replaces it with a fresh one (a new log: a new

@@ -2,9 +2,6 @@ package relay
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -51,11 +48,7 @@ func testConfig() *Config {
 	}}}
 }
 
-func contactHash(id string) string {
-	m := hmac.New(sha256.New, []byte(testSecret))
-	m.Write([]byte(id))
-	return hex.EncodeToString(m.Sum(nil))
-}
+func contactHash(id string) string { return protocol.ContactHash(testSecret, id) }
 
 // testRelay is a real relay on a real Badger log, served by httptest.
 type testRelay struct {

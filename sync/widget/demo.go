@@ -1,12 +1,11 @@
 package widget
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"html/template"
 	"log/slog"
 	"net/http"
+
+	"github.com/threadline/threadline/sync/protocol"
 )
 
 var demoPage = template.Must(template.ParseFS(assets, "demo.html"))
@@ -21,14 +20,6 @@ type demoView struct {
 	Email     string
 	HashFrom  string // "query", "relay" or "" (none: the widget will refuse to start)
 	SelfHash  bool   // the relay may compute hashes for this workspace
-}
-
-// ContactHash is how a website's backend proves a contact's identity
-// (DESIGN §2): hex(HMAC-SHA256(workspace identity secret, contactId)).
-func ContactHash(secret, contactID string) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(contactID))
-	return hex.EncodeToString(m.Sum(nil))
 }
 
 // demoHandler serves the demo page. /demo embeds the widget for an
@@ -61,7 +52,7 @@ func demoHandler(d Demo, log *slog.Logger) http.Handler {
 		case v.Hash != "":
 			v.HashFrom = "query"
 		case d.IdentitySecret != "":
-			v.Hash = ContactHash(d.IdentitySecret, v.Contact)
+			v.Hash = protocol.ContactHash(d.IdentitySecret, v.Contact)
 			v.HashFrom = "relay"
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
