@@ -16,20 +16,37 @@ import (
 	"github.com/threadline/threadline/backend/conv"
 )
 
-// Hit is one search result.
+// Hit is one search result. Contact is the conversation's contact as the
+// log last gave it (its name, after contact.updated), ContactEmail its
+// email: a hit shows who it is about, never a raw id where a name is known.
 type Hit struct {
-	Conv    string           `json:"conv"`
-	Item    string           `json:"item,omitempty"` // the matched item's id; empty for a conversation match
-	Kind    string           `json:"kind"`           // "conversation", "message" or "note"
-	Snippet string           `json:"snippet"`
-	At      int64            `json:"at"`
-	Contact conv.Participant `json:"contact"`
+	Conv         string           `json:"conv"`
+	Item         string           `json:"item,omitempty"` // the matched item's id; empty for a conversation match
+	Kind         string           `json:"kind"`           // "conversation", "message" or "note"
+	Snippet      string           `json:"snippet"`
+	At           int64            `json:"at"`
+	Contact      conv.Participant `json:"contact"`
+	ContactEmail string           `json:"contactEmail,omitempty"`
 }
 
 type doc struct {
 	conv, item, kind, text string
 	at                     int64
 	seq                    uint64
+	dead                   bool // replaced by a later doc of the same conversation
+}
+
+// convInfo is what the index keeps of a conversation: who its contact is
+// (following contact.identified and contact.updated, as the reducer does),
+// and its conversation doc (subject and contact), made again when the
+// contact changes so that its name and email are what a search finds.
+type convInfo struct {
+	contact conv.Participant
+	email   string
+	subject string
+	at      int64
+	seq     uint64
+	doc     int32 // the live conversation doc; -1: none
 }
 
 // Index is safe for concurrent use.
@@ -38,13 +55,13 @@ type Index struct {
 	docs     []doc
 	postings map[string][]int32 // token -> doc numbers, ascending
 	tokens   []string           // sorted, for prefix lookups; nil when stale
-	contacts map[string]conv.Participant
+	convs    map[string]*convInfo
 	seq      uint64 // the highest canonical seq indexed
 }
 
 // New returns an empty index.
 func New() *Index {
-	return &Index{postings: map[string][]int32{}, contacts: map[string]conv.Participant{}}
+	return &Index{postings: map[string][]int32{}, convs: map[string]*convInfo{}}
 }
 
 // Seq returns the highest seq Add has seen, so a caller can feed only what
@@ -55,8 +72,10 @@ func (x *Index) Seq() uint64 {
 	return x.seq
 }
 
-// Add indexes a canonical event: a conversation's subject and contact, a
-// message or a note. Other kinds only move Seq.
+// Add indexes a canonical event: a conversation's subject and contact (its
+// name, email and id), a message or a note. contact.identified and
+// contact.updated index the conversation's contact again. Other kinds only
+// move Seq.
 func (x *Index) Add(e conv.Event) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -67,21 +86,56 @@ func (x *Index) Add(e conv.Event) {
 	}
 	switch d := d.(type) {
 	case *conv.Created:
-		text := d.Subject
+		ci := &convInfo{subject: d.Subject, at: e.At, seq: e.Seq, doc: -1}
 		if d.Contact != nil {
-			x.contacts[e.Conv] = *d.Contact
-			text = strings.TrimSpace(d.Contact.Name + " " + strings.TrimPrefix(strings.TrimPrefix(d.Contact.ID, "contact:"), "visitor:") + " " + text)
+			ci.contact = *d.Contact
 		}
-		x.addLocked(doc{conv: e.Conv, kind: "conversation", text: text, at: e.At, seq: e.Seq})
+		x.convs[e.Conv] = ci
+		x.indexConvLocked(e.Conv, ci)
 	case *conv.Message:
 		x.addLocked(doc{conv: e.Conv, item: e.ID, kind: "message", text: d.Text, at: e.At, seq: e.Seq})
 	case *conv.Note:
 		x.addLocked(doc{conv: e.Conv, item: e.ID, kind: "note", text: d.Text, at: e.At, seq: e.Seq})
 	case *conv.ContactIdentified:
-		if c, ok := x.contacts[e.Conv]; ok && c.ID == d.Visitor.ID {
-			x.contacts[e.Conv] = d.Contact
+		if ci, ok := x.convs[e.Conv]; ok && ci.contact.ID == d.Visitor.ID {
+			ci.contact = d.Contact
+			x.indexConvLocked(e.Conv, ci)
+		}
+	case *conv.ContactUpdated:
+		ci, ok := x.convs[e.Conv]
+		if !ok || ci.contact.ID != d.Contact.ID {
+			return // the reducer refuses it too
+		}
+		changed := false
+		if d.Name != "" && d.Name != ci.contact.Name {
+			ci.contact.Name, changed = d.Name, true
+		}
+		if d.Email != "" && d.Email != ci.email {
+			ci.email, changed = d.Email, true
+		}
+		if changed {
+			x.indexConvLocked(e.Conv, ci)
 		}
 	}
+}
+
+// indexConvLocked (re)makes the conversation doc of ci: its contact's
+// name, email and bare id, and its subject. The doc it replaces stays in the
+// postings, marked dead: a profile changes rarely, and removing a doc
+// number from long posting lists would cost more than skipping it.
+func (x *Index) indexConvLocked(id string, ci *convInfo) {
+	if ci.doc >= 0 {
+		x.docs[ci.doc].dead = true
+	}
+	bare := strings.TrimPrefix(strings.TrimPrefix(ci.contact.ID, conv.ContactPrefix), conv.VisitorPrefix)
+	var parts []string
+	for _, p := range []string{ci.contact.Name, ci.email, bare, ci.subject} {
+		if p = strings.TrimSpace(p); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	ci.doc = int32(len(x.docs))
+	x.addLocked(doc{conv: id, kind: "conversation", text: strings.Join(parts, " "), at: ci.at, seq: ci.seq})
 }
 
 func (x *Index) addLocked(d doc) {
@@ -135,7 +189,14 @@ func (x *Index) Search(q string, limit int) []Hit {
 	hits := make([]Hit, 0, min(limit, len(set)))
 	for i := len(set) - 1; i >= 0 && len(hits) < limit; i-- { // later docs first
 		d := x.docs[set[i]]
-		hits = append(hits, Hit{Conv: d.conv, Item: d.item, Kind: d.kind, Snippet: snippet(d.text, words), At: d.at, Contact: x.contacts[d.conv]})
+		if d.dead {
+			continue
+		}
+		h := Hit{Conv: d.conv, Item: d.item, Kind: d.kind, Snippet: snippet(d.text, words), At: d.at}
+		if ci := x.convs[d.conv]; ci != nil {
+			h.Contact, h.ContactEmail = ci.contact, ci.email
+		}
+		hits = append(hits, h)
 	}
 	return hits
 }

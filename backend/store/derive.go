@@ -65,6 +65,10 @@ func recounts(me conv.Participant, e conv.Event) bool {
 		return e.Actor.ID == me.ID
 	case conv.KindParticipantJoined, conv.KindParticipantLeft, conv.KindContactIdentified:
 		return me.IsEndUser()
+	case conv.KindContactUpdated:
+		// A contact's name and email: neither who may see what nor any
+		// seen mark moves.
+		return false
 	}
 	return false
 }

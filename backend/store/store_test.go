@@ -727,3 +727,66 @@ func TestStoreFormat(t *testing.T) {
 		t.Fatalf("format %d once opened; want %d", m.Format, storeFormat)
 	}
 }
+
+// A contact's profile (contact.updated) is state, not a timeline item: the
+// row's states carry the name and email, the unread count and the items do
+// not move, and a reopened or rebuilt store holds the same.
+func TestContactProfileIsState(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	r := newRelay()
+	contact := conv.Participant{ID: "contact:42", Role: conv.RoleContact}
+	var log []conv.Event
+	accept := func(actor conv.Participant, k conv.Kind, data any) {
+		t.Helper()
+		evs, o := r.accept(conv.Event{ID: fmt.Sprintf("e%d", len(r.log)+1), Conv: "c1", Kind: k, Actor: actor, At: int64(len(r.log) + 1), Base: r.head, Data: conv.MustData(data)})
+		if o.Err != nil || len(evs) == 0 {
+			t.Fatalf("relay.accept(%s) = %+v; want it logged", k, o)
+		}
+		log = append(log, evs...)
+	}
+	accept(contact, conv.KindConversationCreated, conv.Created{Subject: "Billing"})
+	accept(conv.System, conv.KindContactUpdated, conv.ContactUpdated{Contact: contact, Name: "Dana Whitfield", Email: "dana@example.com"})
+	accept(contact, conv.KindMessageSent, conv.Message{Text: "Where is my invoice?"})
+	accept(conv.System, conv.KindContactUpdated, conv.ContactUpdated{Contact: contact, Email: "dana.w@example.com"})
+	if err := s.ApplyCanonical("ep1", log, r.head); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		row := s.Row("c1", nil)
+		if row == nil || row.Canon() == nil {
+			t.Fatalf("%s: no row c1", when)
+		}
+		c := row.View()
+		if c.Contact.Name != "Dana Whitfield" || c.ContactEmail != "dana.w@example.com" || c.Contact.ID != contact.ID {
+			t.Errorf("%s: contact %+v <%s>; want Dana Whitfield <dana.w@example.com>", when, c.Contact, c.ContactEmail)
+		}
+		if row.Unread != 1 || s.TotalUnread(nil) != 1 {
+			t.Errorf("%s: unread %d (total %d); want the message alone", when, row.Unread, s.TotalUnread(nil))
+		}
+		items, _, err := s.Timeline("c1", 0, 50, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			if it.Event.Kind == conv.KindContactUpdated {
+				t.Errorf("%s: contact.updated is a timeline item", when)
+			}
+		}
+	}
+	check("applied")
+	before := takeSnapshot(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir)
+	check("reopened")
+	if err := s.Rebuild(); err != nil {
+		t.Fatal(err)
+	}
+	check("rebuilt")
+	if d := diff(before, takeSnapshot(t, s)); d != "" {
+		t.Errorf("rebuilt store differs: %s", d)
+	}
+}

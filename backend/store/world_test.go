@@ -61,6 +61,7 @@ func (r *relay) accept(e conv.Event) ([]conv.Event, Outcome) {
 type world struct {
 	t     *testing.T
 	rng   *rand.Rand
+	prng  *rand.Rand // contact profiles
 	s     *Store
 	r     *relay
 	n     int
@@ -70,7 +71,7 @@ type world struct {
 }
 
 func newWorld(t *testing.T, seed int64, s *Store) *world {
-	return &world{t: t, rng: rand.New(rand.NewPCG(uint64(seed), 99)), s: s, r: newRelay()}
+	return &world{t: t, rng: rand.New(rand.NewPCG(uint64(seed), 99)), prng: rand.New(rand.NewPCG(uint64(seed), 7)), s: s, r: newRelay()}
 }
 
 func (w *world) id() string { w.n++; return fmt.Sprintf("e%05d", w.n) }
@@ -129,6 +130,21 @@ func (w *world) randomEvent(actor conv.Participant, base uint64) conv.Event {
 	return e
 }
 
+// profile makes the contact.updated a relay logs for c's contact: a random
+// name, email or both (one may be what c already holds: then it changes
+// nothing and is not logged).
+func (w *world) profile(c *conv.Conversation) conv.Event {
+	d := conv.ContactUpdated{Contact: conv.Participant{ID: c.Contact.ID, Role: c.Contact.Role}}
+	k := w.prng.IntN(3)
+	if k != 1 {
+		d.Name = []string{"Alice Moreau", "Alice M.", "Bob Okafor"}[w.prng.IntN(3)]
+	}
+	if k != 0 {
+		d.Email = []string{"alice@example.com", "a.moreau@example.com", "bob@example.org"}[w.prng.IntN(3)]
+	}
+	return conv.Event{ID: w.id(), Conv: c.ID, Kind: conv.KindContactUpdated, Actor: conv.System, At: int64(1000 + w.n), Base: w.r.head, Data: conv.MustData(d)}
+}
+
 // deliver hands the device the relay's events it has not received yet, in
 // random pages, with a cursor that may run past the last one.
 func (w *world) deliver() {
@@ -148,6 +164,11 @@ func (w *world) step() {
 	switch w.rng.IntN(6) {
 	case 0, 1: // someone else acts on another device
 		w.r.accept(w.randomEvent(actors[1+w.rng.IntN(len(actors)-1)], w.r.head))
+		// Now and then the relay logs a contact's profile too. Its own
+		// generator: the other steps stay what each seed gave before.
+		if c := w.r.state[someIDs[w.prng.IntN(len(someIDs))]]; c != nil && w.prng.IntN(6) == 0 {
+			w.r.accept(w.profile(c))
+		}
 	case 2, 3: // the local participant acts
 		_, seq := w.s.Cursor(nil)
 		e := w.randomEvent(me, seq)
