@@ -1,217 +1,475 @@
 package conv
 
 import (
+	"encoding/json"
 	"unicode/utf8"
 )
 
 // fastData decodes the data of the kinds every timeline is made of
 // (messages, notes, threads, status, priority, seen marks) when it is in the
 // shape their own marshalling gives: one flat object whose keys are the
-// exact field names and whose values are plain strings (no escapes) or, for
-// a seen mark, a plain integer. It reports false for anything else (another
-// key, an escape, a null, a nested value, a number it does not take, bytes
-// after the object), and Decode hands those to encoding/json; so what it
-// returns is always what encoding/json makes of data (FuzzFastData checks
-// it). A device replays every canonical event it receives, and
-// encoding/json was most of what that cost.
+// exact field names and whose values are strings or, for a seen mark, a
+// plain integer. It reports false for anything else (another key, a null, a
+// nested value, a number it does not take, bytes after the object), and
+// Decode hands those to encoding/json; so what it returns is always what
+// encoding/json makes of data (FuzzFastData checks it). A device replays
+// every canonical event it receives, and encoding/json was most of what
+// that cost.
 func fastData(k Kind, data []byte) (any, bool) {
-	p := dataParser{b: data}
+	s := NewJSONScanner(data)
+	// A key seen twice is read twice: the last one wins, as with
+	// encoding/json.
 	switch k {
 	case KindMessageSent:
 		var d Message
-		ok := p.object(func(key []byte) bool {
+		ok := s.Object(func(key []byte) (ok bool) {
 			switch string(key) {
 			case "text":
-				return p.str(&d.Text)
+				d.Text, ok = s.Str()
 			case "thread":
-				return p.str(&d.Thread)
+				d.Thread, ok = s.Str()
 			}
-			return false
+			return ok
 		})
-		return &d, ok && p.end()
+		return &d, ok && s.End()
 	case KindNoteAdded:
 		var d Note
-		ok := p.object(func(key []byte) bool {
+		ok := s.Object(func(key []byte) (ok bool) {
 			if string(key) == "text" {
-				return p.str(&d.Text)
+				d.Text, ok = s.Str()
 			}
-			return false
+			return ok
 		})
-		return &d, ok && p.end()
+		return &d, ok && s.End()
 	case KindThreadStarted:
 		var d ThreadStarted
-		ok := p.thread(&d.Thread, &d.Topic)
-		return &d, ok && p.end()
+		ok := s.thread(&d.Thread, &d.Topic)
+		return &d, ok && s.End()
 	case KindThreadEnded:
 		var d ThreadEnded
-		ok := p.thread(&d.Thread, &d.Topic)
-		return &d, ok && p.end()
+		ok := s.thread(&d.Thread, &d.Topic)
+		return &d, ok && s.End()
 	case KindStatusChanged:
 		var d StatusChanged
-		ok := p.object(func(key []byte) bool {
+		ok := s.Object(func(key []byte) (ok bool) {
 			if string(key) == "status" {
-				var s string
-				ok := p.str(&s)
-				d.Status = Status(s)
-				return ok
+				var v string
+				v, ok = s.Str()
+				d.Status = Status(v)
 			}
-			return false
+			return ok
 		})
-		return &d, ok && p.end()
+		return &d, ok && s.End()
 	case KindPriorityChanged:
 		var d PriorityChanged
-		ok := p.object(func(key []byte) bool {
+		ok := s.Object(func(key []byte) (ok bool) {
 			if string(key) == "priority" {
-				var s string
-				ok := p.str(&s)
-				d.Priority = Priority(s)
-				return ok
+				var v string
+				v, ok = s.Str()
+				d.Priority = Priority(v)
 			}
-			return false
+			return ok
 		})
-		return &d, ok && p.end()
+		return &d, ok && s.End()
 	case KindSeenMarked:
 		var d SeenMarked
-		ok := p.object(func(key []byte) bool {
+		ok := s.Object(func(key []byte) (ok bool) {
 			if string(key) == "upTo" {
-				return p.uint(&d.UpTo)
+				d.UpTo, ok = s.Uint()
 			}
-			return false
+			return ok
 		})
-		return &d, ok && p.end()
+		return &d, ok && s.End()
 	}
 	return nil, false
 }
 
-// dataParser reads the subset of JSON fastData takes.
-type dataParser struct {
+// thread reads the object of a thread.started or thread.ended event.
+func (s *JSONScanner) thread(thread, topic *string) bool {
+	return s.Object(func(key []byte) (ok bool) {
+		switch string(key) {
+		case "thread":
+			*thread, ok = s.Str()
+		case "topic":
+			*topic, ok = s.Str()
+		}
+		return ok
+	})
+}
+
+// JSONScanner reads JSON a token at a time, for the fast decoders that take
+// only what they decode exactly as encoding/json does and leave the rest to
+// it: fastData here, and sync/protocol's frame decoders (the one scanner both
+// use lives in conv because conv imports nothing of the project).
+//
+// Each method consumes one token or value and the whitespace after it, and
+// reports whether it could. It refuses more than JSON does: strings in
+// invalid UTF-8 (encoding/json would replace the bytes), keys with escapes
+// (one could match a field name), numbers where a plain integer is asked
+// for. After a false, where the scanner stands is unspecified: the caller
+// gives up and hands the input to encoding/json.
+type JSONScanner struct {
 	b []byte
 	i int
 }
 
-func (p *dataParser) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
+// NewJSONScanner returns a scanner at b's first token.
+func NewJSONScanner(b []byte) JSONScanner {
+	s := JSONScanner{b: b}
+	s.ws()
+	return s
+}
+
+// End reports whether the scanner has consumed all of its input.
+func (s *JSONScanner) End() bool { return s.i == len(s.b) }
+
+func (s *JSONScanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
-			p.i++
+			s.i++
 		default:
 			return
 		}
 	}
 }
 
-// is consumes c (after whitespace) if it is next.
-func (p *dataParser) is(c byte) bool {
-	p.ws()
-	if p.i < len(p.b) && p.b[p.i] == c {
-		p.i++
-		return true
-	}
-	return false
-}
-
-// end reports whether only whitespace is left.
-func (p *dataParser) end() bool {
-	p.ws()
-	return p.i == len(p.b)
-}
-
-// object reads an object, calling field for each key to read its value. A
-// key seen twice is read twice: the last one wins, as with encoding/json.
-func (p *dataParser) object(field func(key []byte) bool) bool {
-	if !p.is('{') {
+// Lit consumes l if it comes next: punctuation, or a run of tokens written
+// without whitespace (`{"type":`).
+func (s *JSONScanner) Lit(l string) bool {
+	if len(s.b)-s.i < len(l) || string(s.b[s.i:s.i+len(l)]) != l {
 		return false
 	}
-	if p.is('}') {
-		return true
-	}
-	for {
-		p.ws()
-		key, ok := p.raw()
-		if !ok || !p.is(':') {
-			return false
-		}
-		p.ws()
-		if !field(key) {
-			return false
-		}
-		if p.is(',') {
-			continue
-		}
-		return p.is('}')
-	}
+	s.i += len(l)
+	s.ws()
+	return true
 }
 
-// raw reads a string with no escapes and no control characters and
-// returns its bytes, which must be valid UTF-8 (encoding/json replaces
-// invalid bytes; those strings are left to it).
-func (p *dataParser) raw() ([]byte, bool) {
-	if p.i >= len(p.b) || p.b[p.i] != '"' {
+// Quoted consumes the string "q", q having nothing to escape.
+func (s *JSONScanner) Quoted(q string) bool {
+	j := s.i + 1 + len(q)
+	if j >= len(s.b) || s.b[s.i] != '"' || s.b[j] != '"' || string(s.b[s.i+1:j]) != q {
+		return false
+	}
+	s.i = j + 1
+	s.ws()
+	return true
+}
+
+// Key consumes an object key and the colon after it, and returns the key's
+// bytes. A key with an escape or a control character is refused; one with
+// other bytes matches no field name, so its caller refuses it.
+func (s *JSONScanner) Key() ([]byte, bool) {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
 		return nil, false
 	}
-	start := p.i + 1
-	high := false
-	for i := start; i < len(p.b); i++ {
-		switch c := p.b[i]; {
+	start := s.i + 1
+	for j := start; j < len(s.b); j++ {
+		switch c := s.b[j]; {
 		case c == '"':
-			s := p.b[start:i]
-			if high && !utf8.Valid(s) {
-				return nil, false
-			}
-			p.i = i + 1
-			return s, true
+			s.i = j + 1
+			s.ws()
+			return s.b[start:j], s.Lit(`:`)
 		case c == '\\' || c < 0x20:
 			return nil, false
-		case c >= 0x80:
-			high = true
 		}
 	}
 	return nil, false
 }
 
-func (p *dataParser) str(s *string) bool {
-	b, ok := p.raw()
-	if ok {
-		*s = string(b)
-	}
-	return ok
-}
-
-// uint reads an integer that fits a uint64: digits, no sign, no leading
-// zero, no fraction or exponent.
-func (p *dataParser) uint(n *uint64) bool {
-	start := p.i
-	var v uint64
-	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
-		d := uint64(p.b[p.i] - '0')
-		if v > (1<<64-1-d)/10 {
-			return false
-		}
-		v = v*10 + d
-		p.i++
-	}
-	if p.i == start || (p.i-start > 1 && p.b[start] == '0') {
+// Object consumes an object, calling field with each key to consume its
+// value (and refuse what it does not take).
+func (s *JSONScanner) Object(field func(key []byte) bool) bool {
+	if !s.Lit(`{`) {
 		return false
 	}
-	if p.i < len(p.b) {
-		switch p.b[p.i] {
-		case '.', 'e', 'E':
+	if s.Lit(`}`) {
+		return true
+	}
+	for {
+		k, ok := s.Key()
+		if !ok || !field(k) {
+			return false
+		}
+		if s.Lit(`}`) {
+			return true
+		}
+		if !s.Lit(`,`) {
 			return false
 		}
 	}
-	*n = v
+}
+
+// Str consumes a string in valid UTF-8. One with escapes is unquoted by
+// encoding/json itself.
+func (s *JSONScanner) Str() (string, bool) {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return "", false
+	}
+	start := s.i + 1
+	escaped, high := false, false
+	for j := start; j < len(s.b); j++ {
+		switch c := s.b[j]; {
+		case c == '"':
+			raw := s.b[start:j]
+			if high && !utf8.Valid(raw) {
+				return "", false
+			}
+			v, ok := string(raw), true
+			if escaped {
+				v, ok = unquote(s.b[start-1 : j+1])
+			}
+			if !ok {
+				return "", false
+			}
+			s.i = j + 1
+			s.ws()
+			return v, true
+		case c == '\\':
+			escaped = true
+			j++ // the escaped byte cannot end the string
+		case c < 0x20:
+			return "", false
+		case c >= utf8.RuneSelf:
+			high = true
+		}
+	}
+	return "", false
+}
+
+// unquote unquotes a JSON string with escapes as encoding/json does. (Its
+// own function, so that only this rarer path puts a string on the heap.)
+func unquote(q []byte) (string, bool) {
+	var v string
+	err := json.Unmarshal(q, &v)
+	return v, err == nil
+}
+
+// Uint consumes a non-negative integer that fits a uint64: digits, no
+// leading zero, no fraction or exponent.
+func (s *JSONScanner) Uint() (uint64, bool) {
+	j := s.i
+	var n uint64
+	for j < len(s.b) && s.b[j] >= '0' && s.b[j] <= '9' {
+		d := uint64(s.b[j] - '0')
+		if n > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+		j++
+	}
+	if j == s.i || (s.b[s.i] == '0' && j-s.i > 1) {
+		return 0, false
+	}
+	if j < len(s.b) && (s.b[j] == '.' || s.b[j] == 'e' || s.b[j] == 'E') {
+		return 0, false
+	}
+	s.i = j
+	s.ws()
+	return n, true
+}
+
+// Int consumes an integer that fits an int64.
+func (s *JSONScanner) Int() (int64, bool) {
+	neg := s.i < len(s.b) && s.b[s.i] == '-'
+	if neg {
+		s.i++
+	}
+	n, ok := s.Uint()
+	switch {
+	case !ok:
+		return 0, false
+	case neg && n <= 1<<63:
+		return -int64(n-1) - 1, true
+	case !neg && n < 1<<63:
+		return int64(n), true
+	}
+	return 0, false
+}
+
+// maxDepth is how deeply Value takes arrays and objects nested.
+const maxDepth = 64
+
+// Value consumes any valid JSON value nested at most 64 deep, strings in
+// valid UTF-8 with any escapes, and returns its bytes (a part of the input,
+// without the whitespace after it), as json.RawMessage holds them.
+func (s *JSONScanner) Value() ([]byte, bool) {
+	start := s.i
+	if !s.skip(0) {
+		return nil, false
+	}
+	v := s.b[start:s.i]
+	s.ws()
+	return v, true
+}
+
+// skip consumes one valid JSON value, without the whitespace after it.
+func (s *JSONScanner) skip(depth int) bool {
+	if depth > maxDepth || s.i >= len(s.b) {
+		return false
+	}
+	switch c := s.b[s.i]; {
+	case c == '{':
+		s.i++
+		s.ws()
+		if s.i < len(s.b) && s.b[s.i] == '}' {
+			s.i++
+			return true
+		}
+		for {
+			if !s.skipString() {
+				return false
+			}
+			s.ws()
+			if !s.Lit(`:`) || !s.skip(depth+1) {
+				return false
+			}
+			s.ws()
+			if s.i >= len(s.b) {
+				return false
+			}
+			switch s.b[s.i] {
+			case '}':
+				s.i++
+				return true
+			case ',':
+				s.i++
+				s.ws()
+			default:
+				return false
+			}
+		}
+	case c == '[':
+		s.i++
+		s.ws()
+		if s.i < len(s.b) && s.b[s.i] == ']' {
+			s.i++
+			return true
+		}
+		for {
+			if !s.skip(depth + 1) {
+				return false
+			}
+			s.ws()
+			if s.i >= len(s.b) {
+				return false
+			}
+			switch s.b[s.i] {
+			case ']':
+				s.i++
+				return true
+			case ',':
+				s.i++
+				s.ws()
+			default:
+				return false
+			}
+		}
+	case c == '"':
+		return s.skipString()
+	case c == 't':
+		return s.word("true")
+	case c == 'f':
+		return s.word("false")
+	case c == 'n':
+		return s.word("null")
+	case c == '-' || c >= '0' && c <= '9':
+		return s.skipNumber()
+	}
+	return false
+}
+
+// word consumes w, without the whitespace after it.
+func (s *JSONScanner) word(w string) bool {
+	if len(s.b)-s.i < len(w) || string(s.b[s.i:s.i+len(w)]) != w {
+		return false
+	}
+	s.i += len(w)
 	return true
 }
 
-// thread reads the object of a thread.started or thread.ended event.
-func (p *dataParser) thread(thread, topic *string) bool {
-	return p.object(func(key []byte) bool {
-		switch string(key) {
-		case "thread":
-			return p.str(thread)
-		case "topic":
-			return p.str(topic)
-		}
+// skipString consumes a valid JSON string in valid UTF-8 (escapes allowed),
+// without the whitespace after it.
+func (s *JSONScanner) skipString() bool {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
 		return false
-	})
+	}
+	start := s.i + 1
+	high := false
+	for j := start; j < len(s.b); {
+		c := s.b[j]
+		switch {
+		case c == '"':
+			if high && !utf8.Valid(s.b[start:j]) {
+				return false // encoding/json keeps it raw, Decode would replace it: leave it to encoding/json
+			}
+			s.i = j + 1
+			return true
+		case c < 0x20:
+			return false
+		case c == '\\':
+			if j+1 >= len(s.b) {
+				return false
+			}
+			switch s.b[j+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j += 2
+			case 'u':
+				if j+6 > len(s.b) {
+					return false
+				}
+				for _, h := range s.b[j+2 : j+6] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return false
+					}
+				}
+				j += 6
+			default:
+				return false
+			}
+		case c >= utf8.RuneSelf:
+			high = true
+			j++
+		default:
+			j++
+		}
+	}
+	return false
+}
+
+// skipNumber consumes a JSON number, without the whitespace after it.
+func (s *JSONScanner) skipNumber() bool {
+	j := s.i
+	if j < len(s.b) && s.b[j] == '-' {
+		j++
+	}
+	digits := func() int {
+		k := j
+		for j < len(s.b) && s.b[j] >= '0' && s.b[j] <= '9' {
+			j++
+		}
+		return j - k
+	}
+	if j < len(s.b) && s.b[j] == '0' {
+		j++
+	} else if digits() == 0 {
+		return false
+	}
+	if j < len(s.b) && s.b[j] == '.' {
+		j++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if j < len(s.b) && (s.b[j] == 'e' || s.b[j] == 'E') {
+		j++
+		if j < len(s.b) && (s.b[j] == '+' || s.b[j] == '-') {
+			j++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	s.i = j
+	return true
 }

@@ -3,7 +3,6 @@ package conv
 import (
 	"encoding/json"
 	"errors"
-	"reflect"
 	"strings"
 	"testing"
 )
@@ -73,34 +72,6 @@ func FuzzApply(f *testing.F) {
 			if len(out) > 0 && !equalState(r, next) {
 				t.Fatalf("replayed state differs from Apply's:\n%s\n%s", MustData(r), MustData(next))
 			}
-		}
-	})
-}
-
-// FuzzFastData: whatever fastData accepts, encoding/json decodes to the
-// same value (and accepts too).
-func FuzzFastData(f *testing.F) {
-	for _, s := range []string{
-		`{"text":"hi","thread":"t1"}`, `{"text":"h\u00e9"}`, `{"text":"a\nb"}`, ` { "text" : "x" , "text":"y" } `,
-		`{"thread":"t","topic":"Billing"}`, `{"topic":""}`, `{"status":"resolved"}`, `{"priority":"high"}`,
-		`{"upTo":42}`, `{"upTo":042}`, `{"upTo":18446744073709551616}`, `{"upTo":1e3}`, `{"Text":"x"}`,
-		`{"text":null}`, `{"text":"x"}x`, `{"text":"\xff"}`, `{}`, `{"text":"x",}`, `{"attachments":[]}`,
-	} {
-		for _, k := range []Kind{KindMessageSent, KindNoteAdded, KindThreadStarted, KindThreadEnded, KindStatusChanged, KindPriorityChanged, KindSeenMarked} {
-			f.Add(string(k), []byte(s))
-		}
-	}
-	f.Fuzz(func(t *testing.T, kind string, data []byte) {
-		got, ok := fastData(Kind(kind), data)
-		if !ok {
-			return
-		}
-		want := NewData(Kind(kind))
-		if err := json.Unmarshal(data, want); err != nil {
-			t.Fatalf("fastData(%s, %q) = %+v; encoding/json fails: %v", kind, data, got, err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("fastData(%s, %q) = %+v; encoding/json gives %+v", kind, data, got, want)
 		}
 	})
 }
