@@ -52,6 +52,16 @@ var demoContacts = []string{
 	"Mateo Fernández", "Aiko Suzuki", "Ben Harris", "Olivia Brown",
 }
 
+// demoDomains are the contacts' companies (reserved example domains).
+var demoDomains = []string{"example.com", "example.org", "example.net"}
+
+// demoHandle makes the local part of a demo contact's email from its name:
+// "Mateo Fernández" → "mateo.fernandez".
+func demoHandle(name string) string {
+	fold := strings.NewReplacer("á", "a", "é", "e", "í", "i", "ó", "o", "ú", "u", "ç", "c", "ã", "a", "ö", "o", "ü", "u")
+	return strings.ReplaceAll(fold.Replace(strings.ToLower(name)), " ", ".")
+}
+
 // A scenario is a conversation's script: who says what, in order.
 type scenario struct {
 	subject  string
@@ -156,9 +166,15 @@ func (d *demo) id(at int64) string {
 func (d *demo) conversation(i int) []conv.Event {
 	sc := scenarios[i%len(scenarios)]
 	name := demoContacts[i%len(demoContacts)]
-	contact := conv.Participant{ID: "contact:" + strings.ReplaceAll(strings.ToLower(name), " ", "-"), Role: conv.RoleContact, Name: name}
+	// The contact acts as the relay knows it, {id, role}; its name and email
+	// reach the team as data (contact.updated), as a website gives them.
+	handle := demoHandle(name)
+	contact := conv.Participant{ID: "contact:" + strings.ReplaceAll(handle, ".", "-"), Role: conv.RoleContact}
+	email := handle + "@" + demoDomains[i%len(demoDomains)]
 	if i >= len(demoContacts) { // the second round: other people at the same companies
-		contact.ID += fmt.Sprintf("-%d", i/len(demoContacts)+1)
+		n := i/len(demoContacts) + 1
+		contact.ID += fmt.Sprintf("-%d", n)
+		email = fmt.Sprintf("%s%d@%s", handle, n, demoDomains[i%len(demoDomains)])
 	}
 	me := d.in.me
 	teammate := DemoTeam[d.rng.IntN(3)]
@@ -181,6 +197,8 @@ func (d *demo) conversation(i int) []conv.Event {
 		priority = []conv.Priority{conv.PriorityLow, conv.PriorityMedium, conv.PriorityHigh, conv.PriorityUrgent}[d.rng.IntN(4)]
 	}
 	add(contact, conv.KindConversationCreated, conv.Created{Channel: "chat", Subject: subject})
+	// The relay logs the contact's profile right after (DESIGN §3).
+	add(conv.System, conv.KindContactUpdated, conv.ContactUpdated{Contact: contact, Name: name, Email: email})
 	// Priority and tags are the team's to set (rule 12), right after.
 	if priority != "" && priority != conv.PriorityMedium {
 		add(DemoTeam[0], conv.KindPriorityChanged, conv.PriorityChanged{Priority: priority})

@@ -2,9 +2,11 @@ package inbox_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -646,6 +648,9 @@ func TestSeedDemo(t *testing.T) {
 		if r.Contact.Name == "" || r.Subject == "" || r.Preview == "" {
 			t.Errorf("row %+v lacks a contact name, subject or preview", r)
 		}
+		if !strings.Contains(r.ContactEmail, "@") {
+			t.Errorf("row %+v lacks its contact's email", r)
+		}
 		for _, tag := range r.Tags {
 			count["tag:"+tag]++
 		}
@@ -700,5 +705,51 @@ func pages(t *testing.T, in *inbox.Inbox, f inbox.Filter, s inbox.Sort, limit in
 			t.Fatal("paging does not end")
 		}
 		cursor = p.Next
+	}
+}
+
+// The contact's profile the relay logs (contact.updated) reaches the inbox
+// row and the conversation: its name and email, never only an id. It is
+// state: no timeline item, no unread.
+func TestContactProfileReachesRows(t *testing.T) {
+	f := newFixture(t, false)
+	dana := conv.Participant{ID: "contact:42", Role: conv.RoleContact}
+	c := "0190a000-0000-7000-8000-000000000042"
+	f.foreign(dana, c, conv.KindConversationCreated, conv.Created{Subject: "Invoice"})
+	f.foreign(conv.System, c, conv.KindContactUpdated, conv.ContactUpdated{Contact: dana, Name: "Dana Whitfield", Email: "dana@example.com"})
+	f.foreign(dana, c, conv.KindMessageSent, conv.Message{Text: "Where is my invoice?"})
+	f.deliver()
+
+	p, err := f.in.InboxPage(inbox.Filter{}, inbox.ByActivity, "", 10, nil)
+	if err != nil || len(p.Rows) != 1 {
+		t.Fatalf("InboxPage = %+v, %v; want one row", p, err)
+	}
+	r := p.Rows[0]
+	if r.Contact.ID != dana.ID || r.Contact.Name != "Dana Whitfield" || r.ContactEmail != "dana@example.com" || r.Unread != 1 {
+		t.Fatalf("row %+v; want Dana Whitfield <dana@example.com> with one unread", r)
+	}
+	if b, _ := json.Marshal(r); !strings.Contains(string(b), `"contact":{"id":"contact:42","role":"contact","name":"Dana Whitfield"},"contactEmail":"dana@example.com"`) {
+		t.Errorf("row JSON %s; want the contact's name and contactEmail", b)
+	}
+	if v := f.view(c); v.Contact.Name != "Dana Whitfield" || v.ContactEmail != "dana@example.com" {
+		t.Errorf("conversation contact %+v <%s>; want Dana Whitfield <dana@example.com>", v.Contact, v.ContactEmail)
+	}
+	if got := kinds(f.timeline(c)); slices.Contains(got, string(conv.KindContactUpdated)) {
+		t.Errorf("timeline %v holds contact.updated; want it as state only", got)
+	}
+
+	// A visitor who identifies becomes the contact; the profile that follows
+	// names the row.
+	visitor := conv.Participant{ID: "visitor:0b1c", Role: conv.RoleVisitor}
+	sam := conv.Participant{ID: "contact:7", Role: conv.RoleContact}
+	v := "0190a000-0000-7000-8000-000000000007"
+	f.foreign(visitor, v, conv.KindConversationCreated, conv.Created{})
+	f.foreign(visitor, v, conv.KindMessageSent, conv.Message{Text: "Anyone there?"})
+	f.foreign(conv.System, v, conv.KindContactIdentified, conv.ContactIdentified{Visitor: visitor, Contact: sam})
+	f.foreign(conv.System, v, conv.KindContactUpdated, conv.ContactUpdated{Contact: sam, Name: "Sam Reyes", Email: "sam@example.org"})
+	f.deliver()
+	_, row, err := f.in.Conversation(v, nil)
+	if err != nil || row.Contact.ID != sam.ID || row.Contact.Name != "Sam Reyes" || row.ContactEmail != "sam@example.org" {
+		t.Fatalf("identified row %+v, %v; want Sam Reyes <sam@example.org>", row, err)
 	}
 }

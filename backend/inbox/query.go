@@ -56,10 +56,13 @@ const (
 	ByPriority = store.ByPriority // urgent first, then latest activity
 )
 
-// Row is one line of the inbox list.
+// Row is one line of the inbox list. Contact carries the contact's name
+// when the log gives one (contact.updated), ContactEmail its email: the list
+// shows them, never a raw id where a name is known.
 type Row struct {
 	ID             string            `json:"id"`
 	Contact        conv.Participant  `json:"contact"`
+	ContactEmail   string            `json:"contactEmail,omitempty"`
 	Subject        string            `json:"subject,omitempty"`
 	Preview        string            `json:"preview,omitempty"` // the last message
 	PreviewBy      conv.Participant  `json:"previewBy"`
@@ -108,7 +111,8 @@ func rowOf(r *store.Row) Row {
 	if v == nil {
 		return row
 	}
-	row.Contact, row.Subject, row.Preview, row.PreviewBy = v.Contact, v.Subject, v.LastMessage, v.LastMessageBy
+	row.Contact, row.ContactEmail = v.Contact, v.ContactEmail
+	row.Subject, row.Preview, row.PreviewBy = v.Subject, v.LastMessage, v.LastMessageBy
 	if v.Assignee != nil {
 		a := *v.Assignee
 		row.Assignee = &a
