@@ -101,6 +101,11 @@ func TestDemoInboxAndActions(t *testing.T) {
 	if len(all.Rows) < 40 || len(resolved.Rows) == 0 {
 		t.Fatalf("demo has %d conversations, %d resolved; want dozens, some resolved", len(all.Rows), len(resolved.Rows))
 	}
+	for _, r := range all.Rows { // the demo's contacts have names and emails (contact.updated)
+		if r.Contact.Name == "" || !strings.Contains(r.ContactEmail, "@") {
+			t.Fatalf("demo row %s: contact %+v <%s>; want a name and an email", r.ID, r.Contact, r.ContactEmail)
+		}
+	}
 	st, _ := a.Status()
 	if st.Sync.State != stateLocal || st.TotalUnread == 0 {
 		t.Fatalf("Status = %+v; want local with unread conversations", st)

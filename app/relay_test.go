@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/backend/inbox"
 	"github.com/threadline/threadline/sync/client"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
@@ -196,4 +200,63 @@ func TestBrowserBridge(t *testing.T) {
 		t.Fatalf("GET / = %v, %v", resp, err)
 	}
 	resp.Body.Close()
+}
+
+// TestContactProfileFromRelay: a contact's hello carries its name and email;
+// the relay logs them (contact.updated) and the bindings the UI reads (the
+// inbox row, the conversation, search hits) carry them, so the desktop shows
+// "Dana Whitfield" and her email, never "contact:42".
+func TestContactProfileFromRelay(t *testing.T) {
+	url := startRelay(t)
+	a, rec := started(t, false)
+	if err := a.Connect(url, "acme", tokAna); err != nil {
+		t.Fatalf("Connect = %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	mac := hmac.New(sha256.New, []byte("app-test-identity-secret-0123"))
+	mac.Write([]byte("42"))
+	dana := client.NewMemory(conv.Participant{ID: "contact:42", Role: conv.RoleContact}, uuid.NewString())
+	cl, err := client.New(client.Options{URL: url, Workspace: "acme", Device: dana.Device(), Local: dana,
+		Auth: protocol.Auth{Kind: protocol.AuthContact, ContactID: "42", Hash: hex.EncodeToString(mac.Sum(nil)), Name: "Dana Whitfield", Email: "dana@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cl.Run(ctx) }()
+	created, err := dana.Create(conv.Created{Subject: "Invoice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dana.Act(created.Conv, conv.KindMessageSent, conv.Message{Text: "Where is my invoice?"}); err != nil {
+		t.Fatal(err)
+	}
+	cl.Kick()
+
+	var row inbox.Row
+	for {
+		page, err := a.Inbox(Query{View: "open"})
+		if err == nil && len(page.Rows) == 1 && page.Rows[0].ContactEmail != "" && page.Rows[0].Preview != "" {
+			row = page.Rows[0]
+			break
+		}
+		select {
+		case <-rec.ch:
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatalf("Dana's conversation never arrived with her email: %+v, %v", page, err)
+		}
+	}
+	if row.Contact.ID != "contact:42" || row.Contact.Name != "Dana Whitfield" || row.ContactEmail != "dana@example.com" {
+		t.Fatalf("Inbox row contact %+v <%s>; want Dana Whitfield <dana@example.com>", row.Contact, row.ContactEmail)
+	}
+	v, err := a.Conversation(row.ID)
+	if err != nil || v.Conversation.Contact.Name != "Dana Whitfield" || v.Conversation.ContactEmail != "dana@example.com" || v.Row.ContactEmail != "dana@example.com" {
+		t.Fatalf("Conversation = %+v, %v; want Dana's name and email in the conversation and its row", v, err)
+	}
+	for _, q := range []string{"Dana", "dana@example.com", "invoice"} {
+		hits, err := a.Search(q, 10)
+		if err != nil || len(hits) == 0 || hits[0].Conv != row.ID || hits[0].Contact.Name != "Dana Whitfield" || hits[0].ContactEmail != "dana@example.com" {
+			t.Errorf("Search(%q) = %+v, %v; want Dana's conversation, with her name and email", q, hits, err)
+		}
+	}
 }
