@@ -128,6 +128,18 @@ func Redact(viewer Participant, e Event) (Event, bool) {
 	return e, true
 }
 
+// ForViewer returns e as viewer receives it, and whether viewer receives it
+// at all: Visible, then Redact. (The relay, which sends events as the log
+// holds their JSON, asks the two apart, and re-encodes only what Redact
+// changed.)
+func ForViewer(viewer Participant, c *Conversation, e Event) (Event, bool) {
+	if !Visible(viewer, c, e) {
+		return e, false
+	}
+	e, _ = Redact(viewer, e)
+	return e, true
+}
+
 // MayType reports whether p may show typing in c: whoever may see it.
 func MayType(c *Conversation, p Participant) bool {
 	return CanSee(p, c)

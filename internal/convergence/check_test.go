@@ -88,14 +88,14 @@ func readRelayLog(t testing.TB, dir string) *relayLog {
 
 // visibleTo returns the events of the log viewer receives: all of them for
 // the team; for a contact or visitor, those conv.Visible lets it see, judged
-// on each conversation's final state.
+// on each conversation's final state, as conv.ForViewer gives them.
 func (rl *relayLog) visibleTo(viewer conv.Participant) []conv.Event {
 	if !viewer.IsEndUser() {
 		return rl.events
 	}
 	var out []conv.Event
 	for _, e := range rl.events {
-		if conv.Visible(viewer, rl.states[e.Conv], e) {
+		if e, ok := conv.ForViewer(viewer, rl.states[e.Conv], e); ok {
 			out = append(out, e)
 		}
 	}

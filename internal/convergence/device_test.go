@@ -52,6 +52,14 @@ func (r *recorder) madeEvent(e conv.Event) {
 	}
 }
 
+// outcome returns the relay's first answer to event id, if any came.
+func (r *recorder) outcome(id string) (client.Outcome, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, ok := r.outcomes[id]
+	return o, ok
+}
+
 func (r *recorder) answered(out []client.Outcome) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

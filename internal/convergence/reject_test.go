@@ -98,6 +98,10 @@ func TestRejectionsReachTheDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	supervised, err := benD.in.CreateConversation(c42, "Supervised", "", inbox.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	settleAll()
 
 	// unknown_attribute, invalid_attribute: no schema on the device.
@@ -147,13 +151,7 @@ func TestRejectionsReachTheDevice(t *testing.T) {
 	noThread := must(desktop.in.EndThread(b, "Billing"))
 	expect(desktop, noThread, conv.CodeNoSuchThread)
 
-	// forbidden: ana supervises b from her laptop while her desktop,
-	// offline, writes to the contact.
 	laptop.start()
-	must(laptop.in.Join(b, conv.RoleSupervisor))
-	settleAll()
-	forbidden := must(desktop.in.Send(b, "Hello from the desktop"))
-	expect(desktop, forbidden, conv.CodeForbidden)
 
 	// invalid: ana and ben, offline, add 12 tags each: 24 is over the
 	// limit of 20; the later one in log order is rejected.
@@ -167,6 +165,15 @@ func TestRejectionsReachTheDevice(t *testing.T) {
 	settleAll()
 	tooMany := must(benD.in.ChangeTags(b, benTags, nil))
 	expect(benD, tooMany, conv.CodeInvalid)
+
+	// forbidden: ana supervises a conversation of its own from her laptop
+	// while her desktop, offline, writes to the contact there. (Its own: a
+	// supervisor may only join, leave, mark seen and note, rule 12, and ana
+	// acts in a and b as an agent.)
+	must(laptop.in.Join(supervised, conv.RoleSupervisor))
+	settleAll()
+	forbidden := must(desktop.in.Send(supervised, "Hello from the desktop"))
+	expect(desktop, forbidden, conv.CodeForbidden)
 
 	// conflict: a new device, never synced, makes a conversation under an
 	// id the workspace already has (its id source is rigged to repeat b's).
@@ -201,7 +208,7 @@ func TestRejectionsReachTheDevice(t *testing.T) {
 	for _, w := range want {
 		codes[w.code] = true
 		checkFailed(t, w)
-		if o := w.d.rec.outcomes[w.e.ID]; o.Err != nil {
+		if o, _ := w.d.rec.outcome(w.e.ID); o.Err != nil {
 			t.Logf("%s: %s rejected: %s: %s", w.d.name, w.e.Kind, o.Err.Code, o.Err.Message)
 		}
 	}
@@ -294,7 +301,7 @@ func TestRejectionsReachTheDevice(t *testing.T) {
 			t.Errorf("%s: the relay's result for %s (mid %d) = %+v, %v, %v; want %s", w.d.name, w.e.Kind, w.e.Mid, res, ok, err, w.code)
 			continue
 		}
-		o := w.d.rec.outcomes[w.e.ID]
+		o, _ := w.d.rec.outcome(w.e.ID)
 		if o.Err == nil || o.Err.Message != res.Error.Message {
 			t.Errorf("%s: the device recorded %s; the relay stored %q", w.d.name, outcomeString(o), res.Error.Message)
 		}
@@ -306,7 +313,7 @@ func TestRejectionsReachTheDevice(t *testing.T) {
 func checkFailed(t *testing.T, w rejection) {
 	t.Helper()
 	d := w.d
-	o, ok := d.rec.outcomes[w.e.ID]
+	o, ok := d.rec.outcome(w.e.ID)
 	if !ok || o.Err == nil {
 		t.Errorf("%s: %s %s: the relay's answer was %s; want %s", d.name, w.e.Kind, w.e.ID, outcomeString(o), w.code)
 		return

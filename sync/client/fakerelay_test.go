@@ -227,7 +227,7 @@ func (r *fakeRelay) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	var backlog []conv.Event
 	for _, e := range r.log[from:] {
-		if conv.Visible(who, r.convs[e.Conv], e) {
+		if e, ok := conv.ForViewer(who, r.convs[e.Conv], e); ok {
 			backlog = append(backlog, e)
 		}
 	}
@@ -426,7 +426,7 @@ func (r *fakeRelay) fanOutLocked(logged []conv.Event, skip *fakeSession) {
 		}
 		var vis []conv.Event
 		for _, e := range logged {
-			if conv.Visible(o.who, r.convs[e.Conv], e) {
+			if e, ok := conv.ForViewer(o.who, r.convs[e.Conv], e); ok {
 				vis = append(vis, e)
 			}
 		}

@@ -6,12 +6,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -582,6 +582,9 @@ func (s *session) hello(f *inFrame) bool {
 			s.srv.lg.Info("visitor identified", "workspace", w.id, "contact", who.ID, "conversations", len(r.identified))
 		}
 	}
+	if p := helloProfile(who, f.Auth.Email); err == nil && who.IsEndUser() && p != (profile{}) {
+		err = w.submit(&request{kind: reqProfile, contact: who, profile: p})
+	}
 	if err != nil {
 		return s.unavailable(err)
 	}
@@ -688,14 +691,12 @@ func (s *session) authenticate(a *protocol.Auth) (who conv.Participant, newToken
 		return w.members[found].who, "", VisitorToken{}, ""
 
 	case protocol.AuthContact:
-		id := "contact:" + a.ContactID
+		id := conv.ContactPrefix + a.ContactID
 		if a.ContactID == "" || len(id) > conv.MaxIDChars {
 			return who, "", VisitorToken{}, "contactId must be 1–120 characters"
 		}
-		got, err := hex.DecodeString(a.Hash)
-		mac := hmac.New(sha256.New, w.secret)
-		mac.Write([]byte(a.ContactID))
-		if err != nil || !hmac.Equal(got, mac.Sum(nil)) {
+		want := protocol.ContactHash(string(w.secret), a.ContactID)
+		if !hmac.Equal([]byte(strings.ToLower(a.Hash)), []byte(want)) {
 			return who, "", VisitorToken{}, "wrong contact hash"
 		}
 		who = conv.Participant{ID: id, Role: conv.RoleContact, Name: truncate(a.Name, conv.MaxNameChars)}
@@ -715,7 +716,7 @@ func (s *session) authenticate(a *protocol.Auth) (who conv.Participant, newToken
 		if a.VisitorToken == "" {
 			var b [32]byte
 			_, _ = rand.Read(b[:])
-			return conv.Participant{ID: "visitor:" + uuid.NewString(), Role: conv.RoleVisitor},
+			return conv.Participant{ID: conv.VisitorPrefix + uuid.NewString(), Role: conv.RoleVisitor, Name: truncate(a.Name, conv.MaxNameChars)},
 				base64.RawURLEncoding.EncodeToString(b[:]), VisitorToken{}, ""
 		}
 		vt, ok, err := s.srv.log.Visitor(w.id, sha256.Sum256([]byte(a.VisitorToken)))
@@ -725,7 +726,7 @@ func (s *session) authenticate(a *protocol.Auth) (who conv.Participant, newToken
 		if !ok {
 			return who, "", VisitorToken{}, "unknown visitor token"
 		}
-		return conv.Participant{ID: vt.ID, Role: conv.RoleVisitor}, "", VisitorToken{}, ""
+		return conv.Participant{ID: vt.ID, Role: conv.RoleVisitor, Name: truncate(a.Name, conv.MaxNameChars)}, "", VisitorToken{}, ""
 	}
 	return who, "", VisitorToken{}, fmt.Sprintf("unknown auth kind %q", a.Kind)
 }

@@ -51,10 +51,11 @@ type workspace struct {
 	done    chan struct{} // closed when the committer has exited
 
 	// Sequencer-owned.
-	seqHead   uint64                      // the last seq assigned (committed or in flight)
-	gen       uint64                      // bumped after a failed commit
-	mids      *boundedMap[devKey, uint64] // highest processed mid per device, in flight included
-	groupHint int                         // events the last group logged: the next batch's first capacity
+	seqHead   uint64                       // the last seq assigned (committed or in flight)
+	gen       uint64                       // bumped after a failed commit
+	mids      *boundedMap[devKey, uint64]  // highest processed mid per device, in flight included
+	groupHint int                          // events the last group logged: the next batch's first capacity
+	profiles  *boundedMap[string, profile] // the latest profile a hello gave, per contact or visitor
 
 	flightMu sync.Mutex
 	inflight []*group // validated, not yet published; oldest first
@@ -120,6 +121,7 @@ func newWorkspace(srv *Server, cfg WorkspaceConfig) (*workspace, error) {
 		seqHead:    head,
 		gen:        1,
 		mids:       newBoundedMap[devKey, uint64](midCacheSize),
+		profiles:   newBoundedMap[string, profile](midCacheSize),
 		head:       head,
 		pub:        head,
 		fanned:     head,
@@ -174,7 +176,9 @@ type request struct {
 	visitor VisitorToken // newVisitor; identify: the visitor's token record
 
 	visitorID string           // identify: the visitor…
-	contact   conv.Participant // …becomes this contact
+	contact   conv.Participant // …becomes this contact; profile: whose it is
+
+	profile profile // profile: what the hello said of contact
 
 	size int // estimated bytes, for group limits
 
@@ -191,6 +195,7 @@ const (
 	reqPush reqKind = iota
 	reqVisitor
 	reqIdentify
+	reqProfile
 )
 
 var (
@@ -386,6 +391,8 @@ func (g *group) add(r *request) bool {
 		}
 	case reqVisitor:
 		g.batch.Visitors = append(g.batch.Visitors, r.visitor)
+	case reqProfile:
+		err = g.profile(r.contact, r.profile)
 	case reqIdentify:
 		r.identified, err = g.identify(r.visitorID, r.contact)
 		if r.visitor.Contact != r.contact.ID {
@@ -644,6 +651,13 @@ func (g *group) push(who conv.Participant, alias, device string, e conv.Event, u
 	default:
 		g.log(out, next)
 		res = protocol.Result{ID: e.ID, Seq: out[len(out)-1].Seq}
+		if e.Kind == conv.KindConversationCreated {
+			// A conversation for a contact the relay has heard of starts
+			// with its profile.
+			if p, ok := w.profiles.get(next.Contact.ID); ok {
+				g.logProfile(next, p)
+			}
+		}
 	}
 	if e.Mid > 0 {
 		g.results[mk] = res
