@@ -29,11 +29,14 @@ export type Kind =
   | 'seen.marked'
   | 'assistant.handed_off'
   | 'contact.identified'
+  | 'contact.updated' // state only (the contact's name and email): never a timeline item
 
 /** One line of the inbox list (backend/inbox Row). */
 export interface Row {
   id: string
+  /** The contact, with its name when the log gives one (contact.updated). */
   contact: Participant
+  contactEmail?: string
   subject?: string
   preview?: string
   previewBy: Participant
@@ -124,6 +127,8 @@ export type AttrValue = string | number | boolean | null
 export interface Conversation {
   id: string
   contact: Participant
+  /** The contact's email, for a verified contact (contact.updated); absent when unknown. */
+  contactEmail?: string
   channel?: string
   subject?: string
   createdBy: Participant
@@ -162,6 +167,7 @@ export interface SearchHit {
   kind: 'conversation' | 'message' | 'note'
   snippet: string
   contact: Participant
+  contactEmail?: string
   at: number
 }
 

@@ -391,12 +391,11 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
     [info, me, status, teammates, attrDefs, names, typing, refreshStatus],
   )
 
-  const typingByConv = useMemo(() => {
-    const m = new Map<string, string>()
-    for (const [conv, p] of typing.all()) m.set(conv, names.get(p.id) ?? nameOf(p))
-    return m
+  const typingByConv = useMemo(
+    () => typing.all(),
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [typing, typing.getVersion(), names])
+    [typing, typing.getVersion()],
+  )
 
   if (bootError && !info) {
     return (
@@ -466,6 +465,7 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
                   selectedId={selectedId}
                   meId={me?.id}
                   typingByConv={typingByConv}
+                  names={names}
                   onOpen={onOpenRow}
                   fallbackHeight={listHeight}
                   emptyText={query.unreadOnly || query.tag || query.priority ? 'No conversation matches these filters.' : 'Nothing here. Enjoy the quiet.'}

@@ -1,10 +1,11 @@
 // A hand-written windowed list: fixed row height, only the rows on screen (plus overscan) are in
 // the DOM, rows come from an InboxWindow that pages the Go side as the user scrolls.
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from 'react'
-import type { Row } from '../api/types'
+import type { Participant, Row } from '../api/types'
 import type { InboxWindow } from '../state/inboxWindow'
 import { InboxRow, PlaceholderRow } from './InboxRow'
 import { useNow } from '../lib/hooks'
+import { nameIn } from '../lib/format'
 
 export const ROW_HEIGHT = 72
 const OVERSCAN = 6
@@ -14,14 +15,17 @@ export interface InboxListProps {
   activeIndex: number
   selectedId: string | null
   meId?: string
-  typingByConv?: Map<string, string>
+  /** Conversation id → someone typing there. */
+  typingByConv?: Map<string, Participant>
+  /** Participant id → display name (the team). */
+  names?: Map<string, string>
   onOpen: (row: Row, index: number) => void
   /** Height of the viewport when it cannot be measured (tests: jsdom has no layout). */
   fallbackHeight?: number
   emptyText?: string
 }
 
-export function InboxList({ win, activeIndex, selectedId, meId, typingByConv, onOpen, fallbackHeight = 720, emptyText }: InboxListProps) {
+export function InboxList({ win, activeIndex, selectedId, meId, typingByConv, names, onOpen, fallbackHeight = 720, emptyText }: InboxListProps) {
   useSyncExternalStore(win.subscribe, win.getVersion)
   const ref = useRef<HTMLDivElement>(null)
   const [scrollTop, setScrollTop] = useState(0)
@@ -74,6 +78,8 @@ export function InboxList({ win, activeIndex, selectedId, meId, typingByConv, on
   for (let i = from; i <= to; i++) {
     const row = win.rowAt(i)
     const top = i * ROW_HEIGHT
+    // The contact typing (or the visitor it was) shows with the row's contact name.
+    const typer = row ? typingByConv?.get(row.id) : undefined
     items.push(
       row ? (
         <InboxRow
@@ -85,7 +91,7 @@ export function InboxList({ win, activeIndex, selectedId, meId, typingByConv, on
           active={i === activeIndex}
           selected={row.id === selectedId}
           meId={meId}
-          typing={typingByConv?.get(row.id)}
+          typing={typer ? nameIn(typer, row.contact, row.contactEmail, names) : undefined}
           now={now}
           onOpen={onOpen}
         />

@@ -1,6 +1,6 @@
 import { memo } from 'react'
 import type { Row } from '../api/types'
-import { fullTime, nameOf, relativeTime } from '../lib/format'
+import { contactEmailBeside, contactName, fullTime, nameOf, relativeTime } from '../lib/format'
 import { Avatar } from './Avatar'
 import { AlertIcon, ClockIcon } from './Icons'
 
@@ -12,14 +12,15 @@ export interface InboxRowProps {
   active: boolean
   selected: boolean
   meId?: string
-  typing?: string // name of someone typing
+  typing?: string // name of someone typing (the contact's, for the contact or its visitor)
   now: number
   onOpen: (row: Row, index: number) => void
 }
 
 export const InboxRow = memo(function InboxRow({ row, index, top, height, active, selected, meId, typing, now, onOpen }: InboxRowProps) {
   const unread = row.unread > 0
-  const contact = nameOf(row.contact)
+  const contact = contactName(row.contact, row.contactEmail)
+  const email = contactEmailBeside(row.contact, row.contactEmail)
   const byMe = !!meId && row.previewBy?.id === meId
   const preview = row.preview ? (byMe ? `You: ${row.preview}` : row.preview) : row.subject || 'No messages yet'
   const tags = row.tags ?? []
@@ -40,7 +41,9 @@ export const InboxRow = memo(function InboxRow({ row, index, top, height, active
       <span className={`prio-bar prio-${row.priority}`} title={`Priority: ${row.priority}`} data-testid="row-priority" data-priority={row.priority} />
       <div className="inbox-row-main">
         <div className="inbox-row-line1">
-          <span className="inbox-row-contact">{contact}</span>
+          <span className="inbox-row-contact" data-testid="row-contact" title={email ? `${contact} <${email}>` : contact}>
+            {contact}
+          </span>
           {row.status === 'resolved' && <span className="status-pill resolved">Resolved</span>}
           <span className="inbox-row-time" title={fullTime(row.lastActivityAt)}>
             {relativeTime(row.lastActivityAt, now)}

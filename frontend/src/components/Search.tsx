@@ -1,7 +1,7 @@
 import { forwardRef, useEffect, useImperativeHandle, useRef, useState } from 'react'
 import { api, describeError } from '../api'
 import type { SearchHit } from '../api/types'
-import { nameOf, relativeTime } from '../lib/format'
+import { contactName, relativeTime } from '../lib/format'
 import { LockIcon, SearchIcon } from './Icons'
 
 export const SEARCH_DEBOUNCE_MS = 120
@@ -147,7 +147,9 @@ export function SearchResults({ query, hits, error, busy, done, active, onChoose
           onClick={() => onChoose(h)}
         >
           <div className="search-hit-head">
-            <span className="search-hit-contact">{nameOf(h.contact)}</span>
+            <span className="search-hit-contact" data-testid="search-hit-contact" title={h.contactEmail || undefined}>
+              {contactName(h.contact, h.contactEmail)}
+            </span>
             <span className={`kind-label ${h.kind}`}>
               {h.kind === 'note' && <LockIcon size={11} />} {KIND_LABEL[h.kind] ?? h.kind}
             </span>

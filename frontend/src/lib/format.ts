@@ -58,16 +58,67 @@ export function bareId(id: string): string {
   return i >= 0 ? id.slice(i + 1) : id
 }
 
-/** A name to show for a participant: its name, else a name made from its id. */
+/** Whether p is an end user: a contact or a visitor (the customer side). */
+export function isEndUser(p: Participant | null | undefined): boolean {
+  if (!p) return false
+  return p.role === 'contact' || p.role === 'visitor' || p.id.startsWith('contact:') || p.id.startsWith('visitor:')
+}
+
+/**
+ * A contact's display name: its name when known, else its email, else a labelled id — "Visitor"
+ * for an anonymous visitor, "Contact 42" for the website's contact "contact:42". Never a bare id.
+ */
+export function contactName(contact: Participant | null | undefined, email?: string | null): string {
+  const name = contact?.name?.trim()
+  if (name) return name
+  const mail = email?.trim()
+  if (mail) return mail
+  if (!contact?.id) return 'Contact'
+  if (contact.role === 'visitor' || contact.id.startsWith('visitor:')) return 'Visitor'
+  const bare = bareId(contact.id).trim()
+  return bare ? `Contact ${bare}` : 'Contact'
+}
+
+/** The email to show beside a contact's name: its email, unless the name shown already is it. */
+export function contactEmailBeside(contact: Participant | null | undefined, email?: string | null): string {
+  const mail = email?.trim() ?? ''
+  return mail && contactName(contact, email) !== mail ? mail : ''
+}
+
+/** A name to show for a participant: its name, else a name made from its id (a contact or
+ * visitor: a labelled id, see contactName). */
 export function nameOf(p: Participant | null | undefined, names?: Map<string, string>): string {
   if (!p) return 'Someone'
   if (p.name) return p.name
   const known = names?.get(p.id)
   if (known) return known
   if (p.id === 'system') return 'Threadline'
-  if (p.role === 'visitor' || p.id.startsWith('visitor:')) return 'Visitor'
+  if (isEndUser(p)) return contactName(p)
   const bare = bareId(p.id)
   return bare ? bare.charAt(0).toUpperCase() + bare.slice(1) : p.id
+}
+
+/**
+ * A participant's name inside a conversation whose contact is `contact` (with `email`). Only one end
+ * user writes in a conversation (rule 12): every end-user actor — the contact, or the visitor it was
+ * identified from — is that contact and shows with its name, so after a visitor identifies the whole
+ * timeline shows one name. The team is named from `names`, then from the participant itself.
+ */
+export function nameIn(p: Participant | null | undefined, contact: Participant | null | undefined, email?: string | null, names?: Map<string, string>): string {
+  if (!p) return 'Someone'
+  if (isEndUser(p)) return contactName(contact ?? p, email)
+  return names?.get(p.id) || nameOf(p, names)
+}
+
+/** nameIn for one conversation: (participant) → name. */
+export function conversationNamer(contact: Participant | null | undefined, email?: string | null, names?: Map<string, string>): (p: Participant | null | undefined) => string {
+  return (p) => nameIn(p, contact, email, names)
+}
+
+/** A participant id's role, as far as its prefix says ("contact:42" → contact). */
+export function roleOfId(id: string): string {
+  const prefix = id.split(':')[0]
+  return prefix === 'ai' ? 'assistant' : prefix
 }
 
 /** Up to two initials: "Ana Lima" → "AL", "maria" → "MA". */

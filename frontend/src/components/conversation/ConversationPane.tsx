@@ -2,7 +2,7 @@ import { forwardRef, memo, useCallback, useEffect, useImperativeHandle, useMemo,
 import { api, normalizeError } from '../../api'
 import type { AttrValue, MadeEvent, Participant, Priority } from '../../api/types'
 import { PRIORITIES } from '../../api/types'
-import { nameOf as baseName, fullTime } from '../../lib/format'
+import { bareId, contactEmailBeside, contactName as contactNameOf, fullTime, isEndUser, nameIn, roleOfId } from '../../lib/format'
 import { windowAttended } from '../../lib/hooks'
 import { typingText } from '../../state/typing'
 import { useConversation } from '../../state/useConversation'
@@ -86,20 +86,23 @@ export const ConversationPane = memo(
       setHl(null)
     }, [id])
 
-    // Names: teammates and me (app), the contact, joined participants, and item authors.
+    // Names of the team: teammates and me (app), the assignee, joined participants, and item
+    // authors. Every end user (the contact, or the visitor it was identified from) is the
+    // conversation's contact and shows with its name (nameIn): one name for the whole timeline.
     const names = useMemo(() => {
       const m = new Map(app.names)
       const add = (p?: Participant | null) => {
-        if (p?.id && p.name && !m.has(p.id)) m.set(p.id, p.name)
+        if (p?.id && p.name && !isEndUser(p) && !m.has(p.id)) m.set(p.id, p.name)
       }
-      add(c?.contact)
       add(c?.assignee)
       c?.participants?.forEach(add)
       for (const it of conv.items) add(it.actor)
       return m
     }, [app.names, c, conv.items])
-    const name = useCallback((p: Participant | null | undefined) => (p && names.get(p.id)) || baseName(p, names), [names])
-    const nameOfId = useCallback((pid: string) => names.get(pid) ?? baseName({ id: pid, role: pid.split(':')[0] }, names), [names])
+    const contact = c?.contact
+    const email = c?.contactEmail
+    const name = useCallback((p: Participant | null | undefined) => nameIn(p, contact, email, names), [contact, email, names])
+    const nameOfId = useCallback((pid: string) => nameIn({ id: pid, role: roleOfId(pid) }, contact, email, names), [contact, email, names])
 
     const act = useCallback(
       async (key: string, fn: () => Promise<MadeEvent | null | unknown>): Promise<string | null> => {
@@ -221,7 +224,9 @@ export const ConversationPane = memo(
       )
     }
 
-    const contactName = name(c.contact)
+    const contactName = contactNameOf(c.contact, c.contactEmail)
+    const contactEmail = contactEmailBeside(c.contact, c.contactEmail)
+    const visitor = c.contact.role === 'visitor' || c.contact.id.startsWith('visitor:')
     const mine = me ? c.participants?.find((p) => p.id === me.id) : undefined
     const supervising = mine?.role === 'supervisor'
     const typers = app.typing.typers(id).map((p) => name(p))
@@ -233,7 +238,14 @@ export const ConversationPane = memo(
           <header className="conv-header">
             <Avatar id={c.contact.id} name={contactName} size={32} />
             <div className="conv-title">
-              <h1 data-testid="conversation-contact">{contactName}</h1>
+              <div className="conv-title-line">
+                <h1 data-testid="conversation-contact">{contactName}</h1>
+                {contactEmail && (
+                  <span className="conv-email" data-testid="conversation-email" title={`Email of ${contactName}`}>
+                    {contactEmail}
+                  </span>
+                )}
+              </div>
               <div className="conv-sub">
                 {c.subject && <span className="conv-subject">{c.subject}</span>}
                 <span className={`status-pill ${c.status}`} data-testid="conversation-status">
@@ -311,6 +323,27 @@ export const ConversationPane = memo(
         </div>
         {showDetails && (
           <aside className="details" data-testid="details" aria-label="Conversation details">
+            <section data-testid="details-contact">
+              <h3>{visitor ? 'Visitor' : 'Contact'}</h3>
+              <div className="details-contact">
+                <Avatar id={c.contact.id} name={contactName} size={28} />
+                <div className="details-contact-text">
+                  <div className="details-contact-name" data-testid="details-contact-name">
+                    {contactName}
+                  </div>
+                  {contactEmail && (
+                    <div className="details-contact-email" data-testid="details-contact-email">
+                      {contactEmail}
+                    </div>
+                  )}
+                  {!visitor && (
+                    <div className="details-contact-id muted" data-testid="details-contact-id">
+                      Contact ID {bareId(c.contact.id)}
+                    </div>
+                  )}
+                </div>
+              </div>
+            </section>
             <section>
               <h3>Priority</h3>
               <select
