@@ -22,8 +22,13 @@
 //                             and waits for the harness (reading stdout) to post it
 // If the app is not connected yet and RELAY_URL, THREADLINE_WORKSPACE and THREADLINE_AGENT_TOKEN are
 // set, the script connects it through the Settings dialog first.
+// End users (contact names), with RELAY_URL and THREADLINE_WORKSPACE:
+//   THREADLINE_E2E_IDENTITY_SECRET  the workspace's identity secret: the script is then a contact and a
+//                             visitor too (WebSockets from a blank page, as the widget would be), and
+//                             checks that the desktop names them (contact.updated), never by raw id
 //
 // It prints one line per step, then "N passed, M failed"; exits 1 on a failure.
+import { createHmac } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -106,6 +111,9 @@ export async function run(opts = {}) {
     topic: `Server offline (Ticket #${runId})`,
     live: `Live ${runId}: the second agent says hi`,
     unread: `Unread ${runId}: please look`,
+    dana: `Dana ${runId}: where is my invoice?`,
+    visitor: `Visitor ${runId}: anyone there?`,
+    identified: `Sam ${runId}: logged in now`,
   }
 
   const convPane = () => page.locator('[data-testid=conversation]')
@@ -254,6 +262,83 @@ export async function run(opts = {}) {
       await waitUntil(async () => count(await page.title()) < count(before), timeout, `the title count to drop from "${before}"`)
     })
 
+    const endUsers = endUserClient({ env, browser })
+    // The contact's own text in the places a contact appears, where a raw id must never show.
+    const contactAreas = (id) => [
+      rowOf(id).getByTestId('row-contact'),
+      page.getByTestId('conversation-contact'),
+      page.getByTestId('composer-input'),
+      ...['.tl-author', '.tl-event-text', '[data-testid=seen-by]'].map((sel) => page.locator(`[data-testid=timeline] ${sel}`)),
+    ]
+    const expectNoRawId = async (id, raw) => {
+      for (const loc of contactAreas(id)) {
+        for (const el of await loc.all()) {
+          const shown = `${await el.textContent()} ${(await el.getAttribute('placeholder')) ?? ''}`
+          for (const r of raw) if (shown.includes(r)) throw new Error(`"${shown.trim()}" shows the raw id ${r}`)
+        }
+      }
+    }
+
+    await step("a contact's name and email from the relay (contact.updated) show, never its id", async () => {
+      if (!endUsers) return log('  (no THREADLINE_E2E_IDENTITY_SECRET: skipped)')
+      const contactId = `dana-${runId}`
+      const email = `dana-${runId}@example.com`
+      const dana = await endUsers.session({ kind: 'contact', contactId, hash: endUsers.hash(contactId), name: 'Dana Whitfield', email })
+      ids.dana = await dana.create(`Invoice ${runId}`, text.dana)
+      await dana.close()
+      await rowOf(ids.dana).getByTestId('row-contact').filter({ hasText: 'Dana Whitfield' }).waitFor()
+      await rowOf(ids.dana).click()
+      await message(text.dana).waitFor()
+      await page.getByTestId('conversation-contact').filter({ hasText: 'Dana Whitfield' }).waitFor()
+      await page.getByTestId('conversation-email').filter({ hasText: email }).waitFor()
+      const author = await message(text.dana).locator('.tl-author').textContent()
+      if (author !== 'Dana Whitfield') throw new Error(`Dana's message is by "${author}"`)
+      await page.getByTestId('composer-mode-reply').click()
+      const placeholder = await page.getByTestId('composer-input').getAttribute('placeholder')
+      if (placeholder !== 'Reply to Dana Whitfield…') throw new Error(`the composer says "${placeholder}"`)
+      await page.getByTestId('details-contact-email').filter({ hasText: email }).waitFor()
+      await expectNoRawId(ids.dana, [`contact:${contactId}`, contactId])
+      // Search finds her by her email, and names her.
+      await page.locator('body').click({ position: { x: 5, y: 5 } })
+      await page.keyboard.press('Escape')
+      await page.keyboard.press('/')
+      await page.getByTestId('search-input').fill(email)
+      const hit = page.locator(`[data-testid=search-result][data-conv="${ids.dana}"]`)
+      await hit.first().waitFor()
+      const who = await hit.first().getByTestId('search-hit-contact').textContent()
+      if (who !== 'Dana Whitfield') throw new Error(`the search hit names "${who}"`)
+      await page.getByTestId('search-input').fill('')
+      await page.locator('[data-testid=inbox-list]').waitFor()
+    })
+
+    await step('a visitor who identifies shows as one name in the whole timeline', async () => {
+      if (!endUsers) return log('  (no THREADLINE_E2E_IDENTITY_SECRET: skipped)')
+      const device = `e2e-widget-${runId}`
+      const visitor = await endUsers.session({ kind: 'visitor' }, device)
+      ids.visitor = await visitor.create('', text.visitor)
+      const visitorId = visitor.identity.id
+      await visitor.close()
+      await rowOf(ids.visitor).click()
+      await message(text.visitor).waitFor()
+      const contactId = `sam-${runId}`
+      const sam = await endUsers.session(
+        { kind: 'contact', contactId, hash: endUsers.hash(contactId), name: 'Sam Reyes', email: `sam-${runId}@example.org`, visitorToken: visitor.visitorToken },
+        device,
+        visitor.lastMid,
+      )
+      await sam.send(ids.visitor, text.identified)
+      await sam.close()
+      await message(text.identified).waitFor()
+      await page.getByTestId('conversation-contact').filter({ hasText: 'Sam Reyes' }).waitFor()
+      await page.getByTestId('conversation-email').filter({ hasText: `sam-${runId}@example.org` }).waitFor()
+      const authors = await page.locator('[data-testid=timeline-message].left .tl-author').allTextContents()
+      if (authors.length < 2 || authors.some((a) => a !== 'Sam Reyes')) throw new Error(`the end user's messages are by ${JSON.stringify(authors)}; want "Sam Reyes" for all`)
+      const started = await page.locator('[data-testid=timeline-event]').first().textContent()
+      if (started !== 'Sam Reyes started the conversation') throw new Error(`the timeline starts with "${started}"`)
+      await rowOf(ids.visitor).getByTestId('row-contact').filter({ hasText: 'Sam Reyes' }).waitFor()
+      await expectNoRawId(ids.visitor, [visitorId, visitorId.slice('visitor:'.length), `contact:${contactId}`, contactId])
+    })
+
     await step('no errors in the page', async () => {
       const real = pageErrors.filter((e) => !/favicon|ResizeObserver loop/.test(e))
       if (real.length) throw new Error(real.slice(0, 3).join(' | '))
@@ -324,6 +409,107 @@ async function secondAgent({ env, base, browser, api, log }) {
     },
     close: async () => {},
   }
+}
+
+/** End users through the relay, as the web widget would be (null without an identity secret). */
+function endUserClient({ env, browser }) {
+  const secret = env.THREADLINE_E2E_IDENTITY_SECRET
+  if (!secret || !env.RELAY_URL || !env.THREADLINE_WORKSPACE) return null
+  const wsUrl = env.RELAY_URL.replace(/^http/, 'ws').replace(/\/$/, '') + '/v1/sync'
+  return {
+    /** The hash a website's backend gives its contact (DESIGN §2). */
+    hash: (contactId) => createHmac('sha256', secret).update(contactId).digest('hex'),
+    /** Says hello with auth from device (default: a new one), its mids after lastMid. */
+    async session(auth, device = `e2e-enduser-${Math.random().toString(36).slice(2, 10)}`, lastMid = 0) {
+      const ctx = await browser.newContext()
+      const p = await ctx.newPage()
+      const welcome = await p.evaluate(connectEndUser, { wsUrl, workspace: env.THREADLINE_WORKSPACE, device, auth, lastMid })
+      const push = async (events) => {
+        const res = await p.evaluate((evs) => window.__endUser.push(evs), events)
+        const err = res.find((r) => r.error)
+        if (err) throw new Error(`${auth.kind} push rejected: ${JSON.stringify(err.error)}`)
+      }
+      return {
+        identity: welcome.identity,
+        visitorToken: welcome.visitorToken,
+        get lastMid() {
+          return welcome.lastMid
+        },
+        /** Creates its own conversation with a first message; returns its id. */
+        async create(subject, text) {
+          const conv = await p.evaluate(() => window.__endUser.uuidv7())
+          await push([
+            { conv, kind: 'conversation.created', data: subject ? { subject } : {} },
+            { conv, kind: 'message.sent', data: { text } },
+          ])
+          welcome.lastMid = await p.evaluate(() => window.__endUser.mid())
+          return conv
+        },
+        async send(conv, text) {
+          await push([{ conv, kind: 'message.sent', data: { text } }])
+          welcome.lastMid = await p.evaluate(() => window.__endUser.mid())
+        },
+        close: () => ctx.close(),
+      }
+    },
+  }
+}
+
+/** Runs in a blank page: a contact's or visitor's device, a minimal client of the sync protocol. */
+async function connectEndUser({ wsUrl, workspace, device, auth, lastMid }) {
+  const uuidv7 = () => {
+    const b = crypto.getRandomValues(new Uint8Array(16))
+    let ts = Date.now()
+    for (let i = 5; i >= 0; i--) {
+      b[i] = ts % 256
+      ts = Math.floor(ts / 256)
+    }
+    b[6] = (b[6] & 0x0f) | 0x70
+    b[8] = (b[8] & 0x3f) | 0x80
+    const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('')
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+  }
+  const ws = new WebSocket(wsUrl)
+  let welcome = null
+  let head = 0
+  let mid = lastMid
+  const waiting = []
+  await new Promise((res, rej) => {
+    ws.onerror = () => rej(new Error(`cannot reach ${wsUrl}`))
+    ws.onopen = res
+  })
+  const welcomed = new Promise((res, rej) => {
+    ws.onmessage = (m) => {
+      const f = JSON.parse(m.data)
+      if (f.type === 'welcome') {
+        welcome = f
+        head = f.head
+        mid = Math.max(mid, f.lastMid ?? 0)
+        res()
+      } else if (f.type === 'events') {
+        for (const e of f.events) head = Math.max(head, e.seq)
+      } else if (f.type === 'ack') {
+        waiting.shift()?.(f.results ?? [])
+      } else if (f.type === 'error') {
+        if (!welcome) rej(new Error(`relay refused the ${auth.kind}: ${f.code} ${f.message ?? ''}`))
+        else waiting.shift()?.([{ error: { code: f.code, message: f.message } }])
+      }
+    }
+  })
+  ws.send(JSON.stringify({ type: 'hello', protocol: 1, workspace, device, cursor: { epoch: '', seq: 0 }, auth }))
+  await welcomed
+  window.__endUser = {
+    uuidv7,
+    mid: () => mid,
+    push(events) {
+      const evs = events.map((e) => ({ id: uuidv7(), seq: 0, actor: welcome.identity, device, mid: ++mid, at: Date.now(), base: head, ...e }))
+      return new Promise((res) => {
+        waiting.push(res)
+        ws.send(JSON.stringify({ type: 'push', events: evs }))
+      })
+    },
+  }
+  return { identity: welcome.identity, visitorToken: welcome.visitorToken ?? '', lastMid: mid }
 }
 
 /** Runs in a blank page: a minimal agent client of the sync protocol (DESIGN §5). */

@@ -22,6 +22,9 @@ const (
 	workspace = "acme"
 	tokAna    = "e2e-token-ana-0123456789abcdef"
 	tokBen    = "e2e-token-ben-0123456789abcdef"
+	// identitySecret lets the browser scripts say hello as a verified
+	// contact (DESIGN §2), as a website's backend would let its widget.
+	identitySecret = "e2e-identity-secret-0123456789"
 )
 
 // root is the repository's root folder.
@@ -68,7 +71,7 @@ func startRelay(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	cfg := &relay.Config{Workspaces: []relay.WorkspaceConfig{{
-		ID: workspace, Name: "Acme Hosting", IdentitySecret: "e2e-identity-secret-0123456789",
+		ID: workspace, Name: "Acme Hosting", IdentitySecret: identitySecret,
 		Agents: []relay.Member{{ID: "ana", Name: "Ana", Token: tokAna}, {ID: "ben", Name: "Ben", Token: tokBen}},
 	}}}
 	srv, err := relay.New(cfg, lg, relay.Options{})

@@ -11,7 +11,10 @@ import (
 // sends a reply (pending, then sent), adds a note (distinct), starts and ends
 // a thread, resolves and reopens, finds the note by search, sees a second
 // agent's message arrive live through the relay, and watches the unread
-// badge clear on open.
+// badge clear on open. Then a contact and a visitor write through the relay
+// as the web widget would: the contact's name and email (contact.updated)
+// show in its row, header and timeline, never its id, and a visitor who
+// identifies shows as one name in the whole timeline.
 func TestInboxInBrowser(t *testing.T) {
 	bin := requirements(t)
 	relayURL := startRelay(t)
@@ -27,6 +30,7 @@ func TestInboxInBrowser(t *testing.T) {
 		"THREADLINE_AGENT_TOKEN=" + tokAna,
 		"THREADLINE_AGENT2_TOKEN=" + tokBen,
 		"THREADLINE_E2E_ARTIFACTS=" + artifacts,
+		"THREADLINE_E2E_IDENTITY_SECRET=" + identitySecret,
 	}, "frontend/e2e/inbox.e2e.mjs")
 	if err != nil {
 		t.Fatalf("%v (screenshots in %s)", err, artifacts)
