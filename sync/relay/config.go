@@ -3,10 +3,12 @@ package relay
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -33,13 +35,64 @@ type WorkspaceConfig struct {
 	// conversations contacts and visitors start without naming one (the
 	// standard widget's), until it hands off. Empty: none.
 	DefaultAssistant string `json:"defaultAssistant,omitempty"`
+	// APIKeys authenticate the HTTP API (DESIGN §9) as the team.
+	APIKeys []APIKey `json:"apiKeys,omitempty"`
+	// Webhooks receive the workspace's logged events (DESIGN §9).
+	Webhooks []Webhook `json:"webhooks,omitempty"`
+	// AllowedOrigins, when not empty, are the only web origins
+	// ("https://www.example.com") whose pages may say hello; a client that
+	// sends no Origin (the desktop, the SDK) is not affected.
+	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
 }
 
-// Member is an agent or an assistant and the token it authenticates with.
+// Member is an agent or an assistant and the token it authenticates with:
+// the token itself, or its SHA-256 in hex (TokenSHA256), so that the config
+// need not hold it.
 type Member struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	Token string `json:"token"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Token       string `json:"token,omitempty"`
+	TokenSHA256 string `json:"tokenSha256,omitempty"`
+}
+
+// APIKey is a bearer key of the HTTP API: its events' actor is
+// {id: "api:<ID>", role: "agent"}. Token or TokenSHA256, as for members.
+type APIKey struct {
+	ID          string `json:"id"`
+	Token       string `json:"token,omitempty"`
+	TokenSHA256 string `json:"tokenSha256,omitempty"`
+}
+
+// Webhook is an endpoint that receives the workspace's logged events of the
+// kinds it names, signed with its secret.
+type Webhook struct {
+	// ID names the endpoint in /metrics and in its durable cursor; empty:
+	// derived from the URL.
+	ID     string   `json:"id,omitempty"`
+	URL    string   `json:"url"`
+	Secret string   `json:"secret"`
+	Events []string `json:"events"`
+}
+
+// EndpointID is w's ID, or one derived from its URL when the config gives
+// none: the first 12 hex digits of the URL's SHA-256.
+func (w Webhook) EndpointID() string {
+	if w.ID != "" {
+		return w.ID
+	}
+	h := sha256.Sum256([]byte(w.URL))
+	return hex.EncodeToString(h[:6])
+}
+
+// tokenHash is the SHA-256 a presented token must hash to: of Token, or
+// TokenSHA256 decoded. Validate has checked that exactly one is given.
+func tokenHash(token, sha string) [32]byte {
+	if token != "" {
+		return sha256.Sum256([]byte(token))
+	}
+	var h [32]byte
+	_, _ = hex.Decode(h[:], []byte(sha))
+	return h
 }
 
 // LoadConfig reads a config file, resolves "$NAME" references from the
@@ -58,7 +111,7 @@ func LoadConfig(path string) (*Config, error) {
 func ParseConfig(b []byte, env func(string) (string, bool)) (*Config, error) {
 	var c Config
 	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("relay: parse config: %w", err)
+		return nil, fmt.Errorf("relay: parse config: %s", describeJSONError(b, err))
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -74,6 +127,32 @@ func ParseConfig(b []byte, env func(string) (string, bool)) (*Config, error) {
 	return &c, nil
 }
 
+// describeJSONError says where in b a JSON error is, by line and column,
+// so that an operator can find it.
+func describeJSONError(b []byte, err error) string {
+	var off int64 = -1
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		off = syn.Offset
+	case errors.As(err, &typ):
+		off = typ.Offset
+	}
+	if off < 0 || off > int64(len(b)) {
+		return err.Error()
+	}
+	line, col := 1, 1
+	for _, c := range b[:off] {
+		if c == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
+}
+
 // Warnings lists what is accepted but ill-advised: unknown fields, secrets
 // and tokens shorter than MinSecretLen. They never quote a secret.
 func (c *Config) Warnings() []string {
@@ -83,7 +162,7 @@ func (c *Config) Warnings() []string {
 			ws = append(ws, fmt.Sprintf("workspace %s: identitySecret is shorter than %d characters", w.ID, MinSecretLen))
 		}
 		for _, m := range append(slices.Clone(w.Agents), w.Assistants...) {
-			if len(m.Token) < MinSecretLen {
+			if m.Token != "" && len(m.Token) < MinSecretLen {
 				ws = append(ws, fmt.Sprintf("workspace %s: the token of %s is shorter than %d characters", w.ID, m.ID, MinSecretLen))
 			}
 		}
@@ -131,6 +210,19 @@ func (c *Config) resolve(env func(string) (string, bool)) error {
 			a := &w.Assistants[j]
 			override(&a.Token, "THREADLINE_"+ws+"_ASSISTANT_"+envPart(a.ID)+"_TOKEN")
 			if a.Token, err = ref("assistant "+a.ID+" token", a.Token); err != nil {
+				return err
+			}
+		}
+		for j := range w.APIKeys {
+			k := &w.APIKeys[j]
+			override(&k.Token, "THREADLINE_"+ws+"_APIKEY_"+envPart(k.ID)+"_TOKEN")
+			if k.Token, err = ref("API key "+k.ID+" token", k.Token); err != nil {
+				return err
+			}
+		}
+		for j := range w.Webhooks {
+			h := &w.Webhooks[j]
+			if h.Secret, err = ref("webhook "+h.URL+" secret", h.Secret); err != nil {
 				return err
 			}
 		}
@@ -194,13 +286,37 @@ func (c *Config) Validate() error {
 					return fmt.Errorf("relay: config: workspace %s: %s %s appears twice", w.ID, group.kind, m.ID)
 				}
 				ids[key] = true
-				if m.Token == "" {
-					return fmt.Errorf("relay: config: workspace %s: %s %s has no token", w.ID, group.kind, m.ID)
+				if err := checkToken(m.Token, m.TokenSHA256, tokens); err != nil {
+					return fmt.Errorf("relay: config: workspace %s: %s %s: %w", w.ID, group.kind, m.ID, err)
 				}
-				if tokens[m.Token] {
-					return fmt.Errorf("relay: config: workspace %s: two members share a token", w.ID)
-				}
-				tokens[m.Token] = true
+			}
+		}
+		for _, k := range w.APIKeys {
+			if err := validID("API key id", k.ID); err != nil {
+				return fmt.Errorf("workspace %s: %w", w.ID, err)
+			}
+			if ids["api:"+k.ID] {
+				return fmt.Errorf("relay: config: workspace %s: API key %s appears twice", w.ID, k.ID)
+			}
+			ids["api:"+k.ID] = true
+			if err := checkToken(k.Token, k.TokenSHA256, tokens); err != nil {
+				return fmt.Errorf("relay: config: workspace %s: API key %s: %w", w.ID, k.ID, err)
+			}
+		}
+		endpoints := map[string]bool{}
+		for _, h := range w.Webhooks {
+			if err := checkWebhook(h); err != nil {
+				return fmt.Errorf("relay: config: workspace %s: webhook %s: %w", w.ID, h.URL, err)
+			}
+			id := h.EndpointID()
+			if err := validID("webhook id", id); err != nil || endpoints[id] {
+				return fmt.Errorf("relay: config: workspace %s: webhook id %q is not valid or repeated", w.ID, id)
+			}
+			endpoints[id] = true
+		}
+		for _, o := range w.AllowedOrigins {
+			if _, err := canonicalOrigin(o); err != nil {
+				return fmt.Errorf("relay: config: workspace %s: allowedOrigins: %w", w.ID, err)
 			}
 		}
 		if w.DefaultAssistant != "" && !ids["assistant:"+w.DefaultAssistant] {
@@ -227,6 +343,66 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// checkToken checks that exactly one of token and sha (64 hex digits) is
+// given, and that no two credentials of a workspace are the same (seen
+// holds their hashes so far).
+func checkToken(token, sha string, seen map[string]bool) error {
+	switch {
+	case token == "" && sha == "":
+		return errors.New("has no token (give token or tokenSha256)")
+	case token != "" && sha != "":
+		return errors.New("gives both token and tokenSha256")
+	case sha != "":
+		if b, err := hex.DecodeString(sha); err != nil || len(b) != sha256.Size {
+			return errors.New("tokenSha256 must be 64 hex digits (the SHA-256 of the token)")
+		}
+	}
+	h := tokenHash(token, strings.ToLower(sha))
+	k := hex.EncodeToString(h[:])
+	if seen[k] {
+		return errors.New("its token is another member's or key's: no two may share a token")
+	}
+	seen[k] = true
+	return nil
+}
+
+// checkWebhook checks an endpoint: an http(s) URL with a host, a secret,
+// and known event kinds.
+func checkWebhook(h Webhook) error {
+	u, err := url.Parse(h.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("url must be an http:// or https:// URL")
+	}
+	if h.Secret == "" {
+		return errors.New("has no secret")
+	}
+	if len(h.Events) == 0 {
+		return errors.New("names no event kinds")
+	}
+	for _, k := range h.Events {
+		if !conv.Known(conv.Kind(k)) {
+			return fmt.Errorf("unknown event kind %q", k)
+		}
+	}
+	return nil
+}
+
+// canonicalOrigin returns o as browsers send it in an Origin header:
+// scheme://host[:port], lower case, without a path or a default port.
+func canonicalOrigin(o string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(o))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return "", fmt.Errorf("%q is not an origin (scheme://host[:port])", o)
+	}
+	host := strings.ToLower(u.Host)
+	if u.Scheme == "https" {
+		host = strings.TrimSuffix(host, ":443")
+	} else {
+		host = strings.TrimSuffix(host, ":80")
+	}
+	return strings.ToLower(u.Scheme) + "://" + host, nil
 }
 
 func validID(what, id string) error {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -161,9 +162,16 @@ const waitFrame = 10 * time.Second
 
 func dial(t testing.TB, url string) *client {
 	t.Helper()
+	return dialHeader(t, url, nil)
+}
+
+// dialHeader dials with the upgrade request's headers h (an Origin, as a
+// browser sends it).
+func dialHeader(t testing.TB, url string, h http.Header) *client {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, url, nil)
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: h})
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}

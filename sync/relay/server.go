@@ -81,7 +81,8 @@ type Server struct {
 	opts       Options
 	lg         *slog.Logger
 	log        Log
-	workspaces map[string]*workspace
+	wsMu       sync.RWMutex
+	workspaces map[string]*workspace // guarded by wsMu: a reload may add some
 	m          *metrics
 	mux        *http.ServeMux
 	cpu        *cpulatency.Hold // with Options.LowLatency; nil otherwise
@@ -139,9 +140,27 @@ func New(cfg *Config, log Log, opts Options) (*Server, error) {
 // routes (the web widget's /widget.js and /demo) can be mounted on it.
 func (s *Server) Handler() *http.ServeMux { return s.mux }
 
+// workspace returns the workspace named id, or nil.
+func (s *Server) workspace(id string) *workspace {
+	s.wsMu.RLock()
+	defer s.wsMu.RUnlock()
+	return s.workspaces[id]
+}
+
+// allWorkspaces returns every workspace, in no order.
+func (s *Server) allWorkspaces() []*workspace {
+	s.wsMu.RLock()
+	defer s.wsMu.RUnlock()
+	out := make([]*workspace, 0, len(s.workspaces))
+	for _, w := range s.workspaces {
+		out = append(out, w)
+	}
+	return out
+}
+
 // Epoch returns workspace ws's epoch ("" for an unknown workspace).
 func (s *Server) Epoch(ws string) string {
-	if w := s.workspaces[ws]; w != nil {
+	if w := s.workspace(ws); w != nil {
 		return w.epoch
 	}
 	return ""
@@ -152,7 +171,7 @@ func (s *Server) Epoch(ws string) string {
 // it once the log's commit, which follows the acknowledgement by a few
 // microseconds, has made the last group readable.
 func (s *Server) Head(ws string) uint64 {
-	if w := s.workspaces[ws]; w != nil {
+	if w := s.workspace(ws); w != nil {
 		return w.acknowledged()
 	}
 	return 0
@@ -175,7 +194,7 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) health() error {
-	for _, w := range s.workspaces {
+	for _, w := range s.allWorkspaces() {
 		w.mu.RLock()
 		err := w.broken
 		w.mu.RUnlock()
@@ -202,10 +221,12 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "relay shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	sess := &session{srv: s, remote: r.RemoteAddr, accepted: time.Now()}
+	sess := &session{srv: s, remote: r.RemoteAddr, origin: r.Header.Get("Origin"), accepted: time.Now()}
 	c, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		// Authentication rides in the hello, never in cookies, so any
-		// origin may connect: the widget runs on customers' sites.
+		// origin may connect: the widget runs on customers' sites. A
+		// workspace's allowedOrigins are checked at the hello, which names
+		// the workspace.
 		InsecureSkipVerify: true,
 		CompressionMode:    websocket.CompressionDisabled,
 		OnPongReceived:     func(context.Context, []byte) { sess.lastHeard.Store(time.Now().UnixNano()) },
@@ -273,7 +294,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		<-done
 	}
-	for _, w := range s.workspaces {
+	for _, w := range s.allWorkspaces() {
 		w.stop()
 	}
 	s.cpu.Close()

@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -11,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +31,7 @@ type session struct {
 	srv    *Server
 	conn   *websocket.Conn
 	remote string
+	origin string // the upgrade request's Origin header; "" for clients that send none
 
 	accepted  time.Time
 	lastHeard atomic.Int64 // unix nanos of the last frame or pong
@@ -43,7 +42,8 @@ type session struct {
 	ws     *workspace
 	who    conv.Participant
 	device string
-	alias  string // a contact's session: the visitor whose token it showed (its mids count as this device's)
+	alias  string        // a contact's session: the visitor whose token it showed (its mids count as this device's)
+	auth   protocol.Auth // as the hello gave it: a reload checks it again
 
 	// Reader-owned.
 	events tokenBucket
@@ -553,9 +553,14 @@ func (s *session) hello(f *inFrame) bool {
 		s.fatal(protocol.CodeUnsupportedProtocol, fmt.Sprintf("this relay serves protocol %d", protocol.Version))
 		return true
 	}
-	w := s.srv.workspaces[f.Workspace]
+	w := s.srv.workspace(f.Workspace)
 	if w == nil {
 		s.fatal(protocol.CodeUnknownWorkspace, "no such workspace here")
+		return true
+	}
+	if !w.settings().originAllowed(s.origin) {
+		s.srv.lg.Info("hello refused", "workspace", w.id, "kind", f.Auth.Kind, "remote", s.remote, "why", "origin not allowed", "origin", s.origin)
+		s.fatal(protocol.CodeUnauthorized, "this workspace's chat may not be embedded on "+s.origin)
 		return true
 	}
 	if f.Device == "" || len(f.Device) > conv.MaxIDChars {
@@ -569,7 +574,7 @@ func (s *session) hello(f *inFrame) bool {
 		s.fatal(protocol.CodeUnauthorized, msg)
 		return true
 	}
-	s.who = who
+	s.who, s.auth = who, f.Auth
 
 	var err error
 	switch {
@@ -628,7 +633,7 @@ func (s *session) hello(f *inFrame) bool {
 	}
 	s.pos = start
 	if who.IsTeam() {
-		welcome.Workspace = w.info // agents and assistants only: never the roster or schema to end users
+		welcome.Workspace = w.settings().info // agents and assistants only: never the roster or schema to end users
 	} else {
 		plan, err := s.planFor(start, head)
 		s.fresh = false // for the first range only
@@ -672,31 +677,20 @@ func (s *session) unavailable(err error) bool {
 // message saying why it is refused.
 func (s *session) authenticate(a *protocol.Auth) (who conv.Participant, newToken string, identify VisitorToken, refused string) {
 	w := s.ws
+	st := w.settings()
 	switch a.Kind {
 	case protocol.AuthAgent, protocol.AuthAssistant:
-		role := conv.RoleAgent
-		if a.Kind == protocol.AuthAssistant {
-			role = conv.RoleAssistant
+		if who, ok := st.member(teamRole(a.Kind), a.Token); ok {
+			return who, "", VisitorToken{}, ""
 		}
-		h := sha256.Sum256([]byte(a.Token))
-		found := -1
-		for i := range w.members { // every member, every time: no early exit to time
-			if hmac.Equal(h[:], w.members[i].tokenHash[:]) && w.members[i].who.Role == role && a.Token != "" {
-				found = i
-			}
-		}
-		if found < 0 {
-			return who, "", VisitorToken{}, "bad token"
-		}
-		return w.members[found].who, "", VisitorToken{}, ""
+		return who, "", VisitorToken{}, "bad token"
 
 	case protocol.AuthContact:
 		id := conv.ContactPrefix + a.ContactID
 		if a.ContactID == "" || len(id) > conv.MaxIDChars {
 			return who, "", VisitorToken{}, "contactId must be 1–120 characters"
 		}
-		want := protocol.ContactHash(string(w.secret), a.ContactID)
-		if !hmac.Equal([]byte(strings.ToLower(a.Hash)), []byte(want)) {
+		if !st.contactHashOK(a.ContactID, a.Hash) {
 			return who, "", VisitorToken{}, "wrong contact hash"
 		}
 		who = conv.Participant{ID: id, Role: conv.RoleContact, Name: truncate(a.Name, conv.MaxNameChars)}
@@ -729,6 +723,14 @@ func (s *session) authenticate(a *protocol.Auth) (who conv.Participant, newToken
 		return conv.Participant{ID: vt.ID, Role: conv.RoleVisitor, Name: truncate(a.Name, conv.MaxNameChars)}, "", VisitorToken{}, ""
 	}
 	return who, "", VisitorToken{}, fmt.Sprintf("unknown auth kind %q", a.Kind)
+}
+
+// teamRole is the role an agent or assistant hello authenticates as.
+func teamRole(kind string) conv.Role {
+	if kind == protocol.AuthAssistant {
+		return conv.RoleAssistant
+	}
+	return conv.RoleAgent
 }
 
 func truncate(s string, n int) string {

@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,17 +29,10 @@ import (
 // are refused (their sessions reconnect and resend) and the sequencer
 // starts again from the committed state.
 type workspace struct {
-	srv    *Server
-	id     string
-	name   string
-	schema conv.Schema
-	bots   []string // the assistants' config ids, for conv.Env
-	// defaultBot answers end users' new conversations (config id; "": none).
-	defaultBot string
-	secret     []byte
-	members    []member
-	epoch      string
-	info       *protocol.WorkspaceInfo // for team sessions' welcome; read-only
+	srv   *Server
+	id    string
+	set   atomic.Pointer[settings] // the config's part a reload may change
+	epoch string
 
 	// Requests queue up here. qmu guards stopped against sends on a closed
 	// queue.
@@ -80,15 +72,10 @@ type workspace struct {
 
 // env is what conv.Apply needs of the workspace; next is the seq the first
 // resulting event takes.
-func (w *workspace) env(next uint64) conv.Env {
-	return conv.Env{Schema: w.schema, Assistants: w.bots, DefaultAssistant: w.defaultBot, NextSeq: next}
-}
+func (w *workspace) env(next uint64) conv.Env { return w.settings().env(next) }
 
-// member is an agent or assistant: who it is and its token's SHA-256.
-type member struct {
-	who       conv.Participant
-	tokenHash [32]byte
-}
+// settings returns the workspace's current settings.
+func (w *workspace) settings() *settings { return w.set.Load() }
 
 type devKey struct{ identity, device string }
 
@@ -108,56 +95,25 @@ func newWorkspace(srv *Server, cfg WorkspaceConfig) (*workspace, error) {
 		return nil, err
 	}
 	w := &workspace{
-		srv:        srv,
-		id:         cfg.ID,
-		name:       cfg.Name,
-		schema:     conv.NewSchema(cfg.Attributes),
-		defaultBot: cfg.DefaultAssistant,
-		secret:     []byte(cfg.IdentitySecret),
-		epoch:      epoch,
-		queue:      make(chan *request, 1024),
-		commits:    make(chan *group),
-		done:       make(chan struct{}),
-		seqHead:    head,
-		gen:        1,
-		mids:       newBoundedMap[devKey, uint64](midCacheSize),
-		profiles:   newBoundedMap[string, profile](midCacheSize),
-		head:       head,
-		pub:        head,
-		fanned:     head,
-		states:     newBoundedMap[string, *conv.Conversation](stateCacheSize),
-		team:       map[*session]struct{}{},
-		users:      map[string]map[*session]struct{}{},
-		typing:     map[typingKey]*time.Timer{},
+		srv:      srv,
+		id:       cfg.ID,
+		epoch:    epoch,
+		queue:    make(chan *request, 1024),
+		commits:  make(chan *group),
+		done:     make(chan struct{}),
+		seqHead:  head,
+		gen:      1,
+		mids:     newBoundedMap[devKey, uint64](midCacheSize),
+		profiles: newBoundedMap[string, profile](midCacheSize),
+		head:     head,
+		pub:      head,
+		fanned:   head,
+		states:   newBoundedMap[string, *conv.Conversation](stateCacheSize),
+		team:     map[*session]struct{}{},
+		users:    map[string]map[*session]struct{}{},
+		typing:   map[typingKey]*time.Timer{},
 	}
-	for _, a := range cfg.Agents {
-		w.members = append(w.members, member{
-			who:       conv.Participant{ID: conv.AgentPrefix + a.ID, Role: conv.RoleAgent, Name: a.Name},
-			tokenHash: sha256.Sum256([]byte(a.Token)),
-		})
-	}
-	for _, a := range cfg.Assistants {
-		w.bots = append(w.bots, a.ID)
-		w.members = append(w.members, member{
-			who:       conv.Participant{ID: conv.AssistantPrefix + a.ID, Role: conv.RoleAssistant, Name: a.Name},
-			tokenHash: sha256.Sum256([]byte(a.Token)),
-		})
-	}
-	w.info = &protocol.WorkspaceInfo{
-		ID:         cfg.ID,
-		Name:       cfg.Name,
-		Attributes: slices.Clone(cfg.Attributes),
-		Members:    make([]conv.Participant, 0, len(w.members)),
-	}
-	if w.info.Attributes == nil {
-		w.info.Attributes = []conv.AttributeDef{}
-	}
-	for i := range w.info.Attributes {
-		w.info.Attributes[i].Values = slices.Clone(w.info.Attributes[i].Values)
-	}
-	for _, m := range w.members {
-		w.info.Members = append(w.info.Members, m.who) // id, role, name: no token
-	}
+	w.set.Store(newSettings(cfg))
 	go w.sequence()
 	go w.commitLoop()
 	return w, nil

@@ -2,6 +2,13 @@
 // its workspaces in a durable log and fans them out to devices.
 //
 //	relay --listen 127.0.0.1:8470 --data DIR --config relay.json
+//	relay --listen :443 --tls-cert cert.pem --tls-key key.pem --config relay.json
+//
+// With --tls-cert and --tls-key it serves https and wss itself; behind a
+// reverse proxy that terminates TLS it serves plain http. SIGHUP reloads
+// --config (tokens, API keys, webhooks, allowed origins; new workspaces):
+// sessions that stay valid keep going, and a config that does not parse is
+// refused with the line it fails at, while the old one keeps serving.
 //
 // Without --config it hosts one demo workspace, "demo", whose tokens and
 // identity secret are made on first start, kept in DIR/demo-config.json and
@@ -11,6 +18,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -42,10 +50,23 @@ func run() error {
 	demoWS := flag.String("demo-workspace", "", "workspace the /demo page embeds (without --config: the demo workspace)")
 	demoHash := flag.Bool("demo-hash", false, "let /demo compute contact hashes with that workspace's identity secret (demo workspaces only: anyone could speak as any contact)")
 	widgetRelay := flag.String("widget-relay-url", "", "sync URL widget.js connects to (default: the origin that served it)")
+	tlsCert := flag.String("tls-cert", "", "serve https and wss with this certificate (PEM; with --tls-key)")
+	tlsKey := flag.String("tls-key", "", "the certificate's private key (PEM)")
 	lowLatency := flag.Bool("low-latency", false, "while events flow, keep the CPUs out of deep idle states (Linux PM QoS; needs root): less latency per event, busier CPUs")
 	flag.Parse()
 
 	lg := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	var tlsConfig *tls.Config
+	if *tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 
 	if err := os.MkdirAll(*data, 0o700); err != nil {
 		return err
@@ -108,18 +129,34 @@ func run() error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(lg.Handler(), slog.LevelWarn),
 	}
-	lg.Info("listening", "addr", ln.Addr().String(), "data", *data)
+	scheme := "http"
+	if tlsConfig != nil {
+		hs.TLSConfig = tlsConfig
+		ln = tls.NewListener(ln, tlsConfig)
+		scheme = "https"
+	}
+	lg.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "data", *data)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 
-	select {
-	case <-ctx.Done():
-		lg.Info("shutting down")
-	case err = <-serveErr:
-		lg.Error("server stopped", "err", err)
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			lg.Info("shutting down")
+			break wait
+		case err = <-serveErr:
+			lg.Error("server stopped", "err", err)
+			break wait
+		case <-hup:
+			reload(srv, *config, lg)
+		}
 	}
 	// Stop accepting, close the sessions (4010), let queued group commits
 	// finish, then close the log.
@@ -138,6 +175,22 @@ func run() error {
 		err = nil
 	}
 	return err
+}
+
+// reload applies the config file again (SIGHUP). Without --config there is
+// nothing to reload.
+func reload(srv *relay.Server, path string, lg *slog.Logger) {
+	if path == "" {
+		lg.Warn("reload: no --config to reload (the demo workspace is fixed)")
+		return
+	}
+	cfg, err := relay.LoadConfig(path)
+	if err == nil {
+		err = srv.Reload(cfg)
+	}
+	if err != nil {
+		lg.Error("reload refused; the old config keeps serving", "config", path, "err", err)
+	}
 }
 
 // demoConfig loads the demo workspace kept in dir, making it on first use,
