@@ -1,6 +1,10 @@
 package client
 
-import "time"
+import (
+	"time"
+
+	"github.com/threadline/threadline/internal/backoff"
+)
 
 // Backoff is a capped exponential backoff with jitter: attempt n (from 0)
 // waits a random duration in [d/2, d], where d = Min·2ⁿ capped at Max. Half
@@ -25,14 +29,5 @@ func (b Backoff) Delay(n int, r float64) time.Duration {
 	if hi <= 0 {
 		hi = DefaultBackoff.Max
 	}
-	if lo > hi {
-		lo = hi
-	}
-	d := lo
-	for i := 0; i < n && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	r = min(max(r, 0), 1)
-	return d/2 + time.Duration(r*float64(d/2))
+	return backoff.Delay(lo, hi, n, r)
 }
