@@ -19,7 +19,7 @@ import (
 // on the device.
 func decodeFrame(data []byte, f *inFrame) error {
 	if bytes.HasPrefix(data, eventsPrefix) {
-		if evs, ok := protocol.DecodeEvents(data, protocol.TypeEvents); ok {
+		if evs, ok := protocol.DecodeEvents(data); ok {
 			*f = inFrame{Type: protocol.TypeEvents, Events: evs}
 			return nil
 		}

@@ -12,10 +12,9 @@ import (
 
 var ana = conv.Participant{ID: "agent:ana", Role: conv.RoleAgent, Name: "Ana"}
 
-// eventsFrame is a frame of n events as encoding/json writes it (the relay's
-// appendEvent writes the same bytes): every third one a system event with a
-// cause, no device and no mid.
-func eventsFrame(tb testing.TB, typ string, n int) []byte {
+// sampleEvents are n events as a backlog page holds them: every third one
+// a system event with a cause, no device and no mid.
+func sampleEvents(n int) []conv.Event {
 	evs := make([]conv.Event, n)
 	for i := range evs {
 		evs[i] = conv.Event{ID: "0190f0a4-7c1e-7abc-8def-" + strconv.Itoa(100000000000+i), Seq: uint64(i + 1), Conv: "0190f0a4-0000-7abc-8def-000000000001",
@@ -25,7 +24,13 @@ func eventsFrame(tb testing.TB, typ string, n int) []byte {
 			evs[i].Actor, evs[i].Cause, evs[i].Device, evs[i].Mid = conv.System, "cause-"+strconv.Itoa(i), "", 0
 		}
 	}
-	b, err := json.Marshal(Events{Type: typ, Events: evs})
+	return evs
+}
+
+// eventsFrame is a frame of n sampleEvents as encoding/json writes it
+// (AppendEvent and EventsFrame or PushFrame write the same bytes).
+func eventsFrame(tb testing.TB, typ string, n int) []byte {
+	b, err := json.Marshal(Events{Type: typ, Events: sampleEvents(n)})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -93,11 +98,19 @@ var eventsSeeds = []string{
 	`{"type":"caughtUp","cursor":{"epoch":"e","seq":9}}`,
 }
 
+// decodeFor returns the decoder of frames of type typ.
+func decodeFor(typ string) func([]byte) ([]conv.Event, bool) {
+	if typ == TypePush {
+		return DecodePush
+	}
+	return DecodeEvents
+}
+
 // checkEvents asserts that when DecodeEvents takes b, encoding/json makes
 // the same of it, field by field and byte by byte in Data.
 func checkEvents(t *testing.T, b []byte, typ string) (ok bool) {
 	t.Helper()
-	got, ok := DecodeEvents(b, typ)
+	got, ok := decodeFor(typ)(b)
 	if !ok {
 		return false
 	}
@@ -145,7 +158,7 @@ func TestDecodeEventsTakesTheCommonShape(t *testing.T) {
 		Actor: conv.Participant{ID: "x", Role: conv.RoleContact, Name: "Tom & \"Jerry\" <x> \\ é"},
 		Data:  conv.MustData(conv.Message{Text: "x <y> & \"z\""})}
 	b, _ := json.Marshal(Push{Type: TypePush, Events: []conv.Event{e}})
-	if got, ok := DecodeEvents(b, TypePush); !ok || len(got) != 1 || !reflect.DeepEqual(got[0], e) {
+	if got, ok := DecodePush(b); !ok || len(got) != 1 || !reflect.DeepEqual(got[0], e) {
 		t.Errorf("DecodeEvents(%s) = %+v, %v; want %+v", b, got, ok, e)
 	}
 	for _, s := range eventsSeeds[:9] {
@@ -153,8 +166,11 @@ func TestDecodeEventsTakesTheCommonShape(t *testing.T) {
 			t.Errorf("DecodeEvents refused %s", s)
 		}
 	}
-	if _, ok := DecodeEvents(eventsFrame(t, TypeEvents, 1), TypePush); ok {
-		t.Error("DecodeEvents took an events frame for a push")
+	if _, ok := DecodePush(eventsFrame(t, TypeEvents, 1)); ok {
+		t.Error("DecodePush took an events frame")
+	}
+	if _, ok := DecodeEvents(eventsFrame(t, TypePush, 1)); ok {
+		t.Error("DecodeEvents took a push frame")
 	}
 }
 
@@ -177,7 +193,7 @@ func BenchmarkDecodeEvents(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()
 			for range b.N {
-				if evs, ok := DecodeEvents(raw, c.typ); !ok || len(evs) != c.n {
+				if evs, ok := decodeFor(c.typ)(raw); !ok || len(evs) != c.n {
 					b.Fatal("refused")
 				}
 			}

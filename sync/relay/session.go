@@ -155,7 +155,7 @@ func (s *session) handle(bp *[]byte, typ websocket.MessageType) bool {
 	var derr error
 	if typ != websocket.MessageText {
 		derr = errors.New("frames are JSON text")
-	} else if evs, ok := protocol.DecodeEvents(*bp, protocol.TypePush); ok {
+	} else if evs, ok := protocol.DecodePush(*bp); ok {
 		f.Type, f.Events = protocol.TypePush, evs
 	} else {
 		derr = json.Unmarshal(*bp, &f)
