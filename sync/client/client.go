@@ -98,9 +98,10 @@ func (e *SessionError) Unwrap() error { return e.Err }
 // closed it with a code in 4500–4999.
 func (e *SessionError) Terminal() bool { return !protocol.Retryable(e.CloseCode) }
 
-// Client keeps one device in sync with a relay. Make one with New, run it
-// with Run, and call Kick after each local change. Its methods are safe for
-// concurrent use.
+// Client keeps one device in sync with a relay. Make one with New and run it
+// with Run; it pushes Local's new events as soon as Local tells it (a
+// PendingNotifier, as Memory is), or when Kick says so. Its methods are safe
+// for concurrent use.
 type Client struct {
 	opts Options
 	log  *slog.Logger
@@ -181,7 +182,7 @@ func New(opts Options) (*Client, error) {
 		opts.PushBurst = protocol.RateBurst
 	}
 	opts.PushBurst = max(opts.PushBurst, 2) // one token is kept as margin
-	return &Client{
+	c := &Client{
 		opts:      opts,
 		log:       opts.Logger.With("workspace", opts.Workspace, "device", opts.Device),
 		url:       u.String(),
@@ -191,7 +192,11 @@ func New(opts Options) (*Client, error) {
 		auth:      opts.Auth,
 		outcomes:  map[string]outcomeKind{},
 		rnd:       rand.Float64,
-	}, nil
+	}
+	if pn, ok := opts.Local.(PendingNotifier); ok {
+		pn.NotifyPending(c.Kick)
+	}
+	return c, nil
 }
 
 // Status returns the current status.
@@ -223,7 +228,8 @@ func (c *Client) VisitorToken() string {
 
 // Kick tells the Client that Local has new pending events: it pushes them at
 // once if it is connected (and at the next connection otherwise). It never
-// blocks.
+// blocks. A Local that is a PendingNotifier (Memory) kicks by itself: Kick
+// is for the others (the desktop app's inbox).
 func (c *Client) Kick() {
 	select {
 	case c.kick <- struct{}{}:

@@ -17,8 +17,15 @@
 //	})
 //	go c.Run(ctx)
 //	…
-//	mem.Act(convID, conv.KindMessageSent, conv.Message{Text: "Hello"})
-//	c.Kick() // push now
+//	ev, err := mem.Act(convID, conv.KindMessageSent, conv.Message{Text: "Hello"}) // pushed at once
+//	…
+//	out, err := mem.Wait(ctx, ev.ID) // logged (out.Seq), or rejected (err is the relay's *conv.Error)
+//
+// A bot that should not hold the whole workspace keeps only its own
+// conversations: client.NewMemory(me, deviceID, client.KeepMine(me)).
+//
+// A Local other than Memory (the desktop app's inbox) calls the Client's
+// Kick after each local change, unless it implements PendingNotifier.
 //
 // # States
 //

@@ -80,3 +80,11 @@ type Outcome = conv.Outcome
 type WelcomeReceiver interface {
 	Welcomed(w protocol.Welcome) error
 }
+
+// PendingNotifier is implemented by a Local that says when it has new events
+// to push. New registers the Client's Kick with it, and the Local calls it
+// (Kick never blocks) after each event it queues, so that the event is
+// pushed without the caller kicking the Client. Memory is one.
+type PendingNotifier interface {
+	NotifyPending(kick func())
+}

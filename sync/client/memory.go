@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,7 +23,14 @@ import (
 // Act and Create), each pending, logged (acknowledged with a seq, waiting for
 // its canonical copy) or failed (rejected, kept until Retry or Discard). Its
 // read methods show the optimistic view: canonical state with the outbox's
-// pending and logged events applied on top (a rebase on every read).
+// pending and logged events applied on top (a rebase on every read). Wait
+// tells what the relay answered for an event made here; a Client pushes new
+// events as soon as they are made (Memory is a PendingNotifier).
+//
+// By default a Memory holds every conversation of what its identity may see
+// (an agent's or assistant's: the whole workspace). With Keep (or KeepMine),
+// it holds the events of the conversations that matter to it only, and of
+// the others just their state: see Keep.
 //
 // A Memory forgets everything when the process ends, so give each one a
 // fresh device id (the relay remembers mids per device: a new Memory under an
@@ -32,14 +40,16 @@ import (
 //
 // A typical bot:
 //
-//	mem := client.NewMemory(conv.Participant{ID: "ai:faq", Role: conv.RoleAssistant}, uuid.NewString())
+//	me := conv.Participant{ID: "ai:faq", Role: conv.RoleAssistant}
+//	mem := client.NewMemory(me, uuid.NewString(), client.KeepMine(me))
 //	cl, _ := client.New(client.Options{URL: relayURL, Workspace: "acme", Device: mem.Device(),
 //		Auth: protocol.Auth{Kind: protocol.AuthAssistant, Token: token}, Local: mem})
 //	go cl.Run(ctx)
 //	for ch := mem.Changed(); ; ch = mem.Changed() {
 //		<-ch
-//		// read mem.Conversations(), answer with mem.Act(id, conv.KindMessageSent, conv.Message{Text: "…"}),
-//		cl.Kick()
+//		// read mem.Conversations(), answer with
+//		// ev, err := mem.Act(id, conv.KindMessageSent, conv.Message{Text: "…"}),
+//		// and learn whether the relay took it with mem.Wait(ctx, ev.ID).
 //	}
 type Memory struct {
 	mu      sync.Mutex
@@ -61,8 +71,17 @@ type Memory struct {
 	removed bool                          // items left byID but not yet the outbox (compactLocked)
 	views   map[string]*conv.Conversation // optimistic states, by conversation; dropped when either side changes
 
+	keep    func(*conv.Conversation) bool // nil: keep every conversation's events
+	settled map[string]Outcome            // outcomes of events that left the outbox, for Wait
+	order   []string                      // settled's ids, oldest first
+
 	changed chan struct{}
+	pushNow func() // the Client's Kick (NotifyPending)
 }
+
+// settledMax is how many outcomes of events that left the outbox (logged and
+// applied, no-ops, discarded) a Memory remembers for Wait.
+const settledMax = 4096
 
 // OutboxState is where an event made on this device stands.
 type OutboxState string
@@ -80,17 +99,74 @@ type OutboxItem struct {
 	State OutboxState
 	Seq   uint64      // logged: its seq
 	Err   *conv.Error // failed: why
+
+	done chan struct{} // closed when it stops being pending (Wait)
 }
 
 type outboxItem = OutboxItem
 
-var _ Local = (*Memory)(nil)
-var _ WelcomeReceiver = (*Memory)(nil)
+var (
+	_ Local           = (*Memory)(nil)
+	_ WelcomeReceiver = (*Memory)(nil)
+	_ PendingNotifier = (*Memory)(nil)
+)
+
+// A MemoryOption configures a Memory (NewMemory).
+type MemoryOption func(*Memory)
+
+// Keep makes a Memory hold the events of only the conversations keep
+// accepts, for a bot that must not hold a whole workspace.
+//
+// keep is called with a conversation's canonical state (never nil, never
+// modified by keep) after each of its events, from the Client's goroutine,
+// under the Memory's lock: it must be fast and must not call the Memory.
+// While it returns true the Memory holds the conversation's events; when it
+// returns false the Memory drops them. Of every conversation, kept or not,
+// it holds the state (a conv.Conversation: a few hundred bytes, not its
+// events), so a conversation that becomes relevant later (the bot is
+// assigned, joins, is made its assistant) has its full state at once, and
+// convergence does not depend on what keep says.
+//
+// Conversations lists the conversations kept (and those with events of this
+// device's outbox); Conversation and Canonical answer for any conversation;
+// Timeline holds the events since the conversation was last kept (from
+// conversation.created when it was kept from the start), with the outbox's
+// on top; Len counts the events held.
+func Keep(keep func(c *conv.Conversation) bool) MemoryOption {
+	return func(m *Memory) { m.keep = keep }
+}
+
+// KeepMine is Keep(IsMine(me, ·)): a Memory that holds the events of me's
+// conversations only. For an assistant that is those in assistant mode with
+// it (conversation.created's assistantId, or the workspace's
+// defaultAssistant) and those it is assigned or has joined.
+func KeepMine(me conv.Participant) MemoryOption {
+	return Keep(func(c *conv.Conversation) bool { return IsMine(me, c) })
+}
+
+// IsMine reports whether conversation c is me's: me is its contact, its
+// creator, its assignee or a joined participant, or me is the assistant c is
+// in assistant mode with (c.AssistantID names an assistant by its config id,
+// "faq" for "ai:faq").
+func IsMine(me conv.Participant, c *conv.Conversation) bool {
+	switch {
+	case c == nil || me.ID == "":
+		return false
+	case c.Contact.ID == me.ID, c.CreatedBy.ID == me.ID:
+		return true
+	case c.Assignee != nil && c.Assignee.ID == me.ID:
+		return true
+	case c.AssistantMode && c.AssistantID != "" &&
+		(me.ID == conv.AssistantPrefix+c.AssistantID || me.ID == c.AssistantID):
+		return true
+	}
+	return slices.ContainsFunc(c.Participants, func(p conv.Participant) bool { return p.ID == me.ID })
+}
 
 // NewMemory returns an empty Memory for a device that acts as me (the relay
 // has the last word: Welcomed replaces me with the identity it names).
-func NewMemory(me conv.Participant, device string) *Memory {
-	return &Memory{
+func NewMemory(me conv.Participant, device string, opts ...MemoryOption) *Memory {
+	m := &Memory{
 		me:        me,
 		device:    device,
 		now:       time.Now,
@@ -98,8 +174,22 @@ func NewMemory(me conv.Participant, device string) *Memory {
 		timelines: map[string][]conv.Event{},
 		byID:      map[string]*outboxItem{},
 		views:     map[string]*conv.Conversation{},
+		settled:   map[string]Outcome{},
 		changed:   make(chan struct{}),
 	}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
+}
+
+// NotifyPending implements PendingNotifier: f (the Client's Kick) is called
+// after each event Act, Create or Retry queues. A Memory serves one Client:
+// the last one registered.
+func (m *Memory) NotifyPending(f func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pushNow = f
 }
 
 // Me returns who this device acts as.
@@ -155,23 +245,28 @@ func (m *Memory) ApplyCanonical(epoch string, events []conv.Event, upTo uint64) 
 	m.epoch = epoch
 	removed := false
 	for _, e := range events {
-		tl := m.timelines[e.Conv]
-		if len(tl) > 0 && e.Seq <= tl[len(tl)-1].Seq {
+		c, tl := m.convs[e.Conv], m.timelines[e.Conv]
+		if (len(tl) > 0 && e.Seq <= tl[len(tl)-1].Seq) || (c != nil && e.Seq <= c.LastSeq) {
 			continue // held already: conversations come in order, so it was sent twice
 		}
-		if next, err := conv.Replay(m.convs[e.Conv], e); err == nil {
-			m.convs[e.Conv] = next
+		if next, err := conv.Replay(c, e); err == nil {
+			m.convs[e.Conv], c = next, next
 		} else {
 			m.unapplied++ // the relay logged it; keep it, even if this state cannot use it
 		}
-		m.timelines[e.Conv] = append(m.timelines[e.Conv], e)
-		m.events++
+		if m.keep == nil || (c != nil && m.keep(c)) {
+			m.timelines[e.Conv] = append(tl, e)
+			m.events++
+		} else if tl != nil { // no longer kept: its events go, its state stays
+			m.events -= len(tl)
+			delete(m.timelines, e.Conv)
+		}
 		if len(m.views) > 0 {
 			delete(m.views, e.Conv)
 		}
 		if len(m.byID) > 0 {
 			if it, ok := m.byID[e.ID]; ok {
-				m.removeLocked(it)
+				m.removeLocked(it, Outcome{ID: e.ID, Seq: e.Seq})
 				removed = true
 			}
 		}
@@ -180,7 +275,7 @@ func (m *Memory) ApplyCanonical(epoch string, events []conv.Event, upTo uint64) 
 	if m.logged > 0 { // logged events at or below the cursor that never came back: not visible to us
 		for _, it := range m.outbox {
 			if it.State == OutboxLogged && it.Seq <= m.seq && m.byID[it.Event.ID] == it {
-				m.removeLocked(it)
+				m.removeLocked(it, Outcome{ID: it.Event.ID, Seq: it.Seq})
 				removed = true
 			}
 		}
@@ -192,15 +287,31 @@ func (m *Memory) ApplyCanonical(epoch string, events []conv.Event, upTo uint64) 
 	return nil
 }
 
-// removeLocked takes it out of the outbox's index; compactLocked then drops
-// every removed item from the outbox in one pass.
-func (m *Memory) removeLocked(it *outboxItem) {
+// removeLocked takes it out of the outbox's index, remembering its outcome
+// for Wait; compactLocked then drops every removed item from the outbox in
+// one pass.
+func (m *Memory) removeLocked(it *outboxItem, o Outcome) {
 	delete(m.views, it.Event.Conv)
 	if it.State == OutboxLogged {
 		m.logged--
 	}
 	delete(m.byID, it.Event.ID)
 	m.removed = true
+	resolved(it)
+	m.settled[o.ID] = o
+	m.order = append(m.order, o.ID)
+	if len(m.order) > settledMax {
+		delete(m.settled, m.order[0])
+		m.order = m.order[1:]
+	}
+}
+
+// resolved wakes those who Wait for it: it is no longer pending.
+func resolved(it *outboxItem) {
+	if it.done != nil {
+		close(it.done)
+		it.done = nil
+	}
 }
 
 func (m *Memory) compactLocked() {
@@ -223,13 +334,15 @@ func (m *Memory) Acknowledged(results []Outcome) error {
 		case r.Err != nil:
 			it.State, it.Err = OutboxFailed, r.Err
 			delete(m.views, it.Event.Conv)
+			resolved(it)
 		case r.Seq == 0:
-			m.removeLocked(it)
+			m.removeLocked(it, Outcome{ID: r.ID})
 		case r.Seq <= m.seq: // applied already without our copy (not visible to us)
-			m.removeLocked(it)
+			m.removeLocked(it, Outcome{ID: r.ID, Seq: r.Seq})
 		default:
 			it.State, it.Seq = OutboxLogged, r.Seq
 			m.logged++
+			resolved(it)
 		}
 	}
 	m.compactLocked()
@@ -249,7 +362,7 @@ func (m *Memory) Reset(epoch string) error {
 	m.views = map[string]*conv.Conversation{}
 	for _, it := range m.outbox {
 		if it.State == OutboxLogged {
-			it.State, it.Seq = OutboxPending, 0
+			it.State, it.Seq, it.done = OutboxPending, 0, make(chan struct{})
 		}
 	}
 	m.logged = 0
@@ -282,11 +395,13 @@ func (m *Memory) Create(data conv.Created) (conv.Event, error) {
 
 // Act makes an event of kind in conversation convID with data (a value of
 // the kind's data type, as conv.NewData names it, or raw JSON), checks it
-// with the reducer against the optimistic state, and queues it. Its id is a
-// fresh UUIDv7, its mid the next one, at the clock, base the cursor's seq and
-// actor this device's participant. A thread.started without a thread id gets
-// a fresh one. A check that fails returns the reducer's *conv.Error and
-// queues nothing. Call the Client's Kick after it to push at once.
+// with the reducer against the optimistic state, and queues it: the Client
+// pushes it at once when it is connected, at the next connection otherwise.
+// Its id is a fresh UUIDv7, its mid the next one, at the clock, base the
+// cursor's seq and actor this device's participant. A thread.started without
+// a thread id gets a fresh one. A check that fails returns the reducer's
+// *conv.Error and queues nothing. Wait(ctx, e.ID) tells what the relay made
+// of it.
 func (m *Memory) Act(convID string, kind conv.Kind, data any) (conv.Event, error) {
 	switch d := data.(type) {
 	case conv.ThreadStarted:
@@ -309,10 +424,23 @@ func (m *Memory) Act(convID string, kind conv.Kind, data any) (conv.Event, error
 	if err != nil {
 		return conv.Event{}, err
 	}
+	e, push, err := m.act(id.String(), convID, kind, raw)
+	if err != nil {
+		return conv.Event{}, err
+	}
+	if push != nil {
+		push()
+	}
+	return e, nil
+}
+
+// act queues the event and returns the Client's Kick, to call once the lock
+// is released.
+func (m *Memory) act(id, convID string, kind conv.Kind, raw json.RawMessage) (conv.Event, func(), error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := conv.Event{
-		ID:     id.String(),
+		ID:     id,
 		Conv:   convID,
 		Kind:   kind,
 		Actor:  m.me,
@@ -324,15 +452,61 @@ func (m *Memory) Act(convID string, kind conv.Kind, data any) (conv.Event, error
 	}
 	next, _, err := conv.Apply(m.viewLocked(convID), e, conv.Env{})
 	if err != nil {
-		return conv.Event{}, err
+		return conv.Event{}, nil, err
 	}
 	m.views[convID] = next
 	m.lastMid++
-	it := &outboxItem{Event: e, State: OutboxPending}
+	it := &outboxItem{Event: e, State: OutboxPending, done: make(chan struct{})}
 	m.outbox = append(m.outbox, it)
 	m.byID[e.ID] = it
 	m.notifyLocked()
-	return e, nil
+	return e, m.pushNow, nil
+}
+
+// ErrUnknownEvent is returned by Wait for an id this Memory did not make, or
+// whose outcome it no longer remembers (it keeps the last 4096 of the events
+// that left its outbox).
+var ErrUnknownEvent = errors.New("client: no event of this device's outbox, or its outcome is forgotten")
+
+// Wait blocks until the relay has answered for event id, made here (Act,
+// Create, Retry), or until ctx is done, and returns its outcome: logged
+// (Outcome.Seq > 0; the optimistic view shows it already, its canonical copy
+// may still be on its way), accepted as changing nothing (Seq 0), or
+// rejected (Outcome.Err). The error is nil for the first two; for a
+// rejection it is the relay's *conv.Error (errors.Is(err, conv.ErrStale)),
+// and the event stays in the outbox as failed, for Retry or Discard. While
+// the device is offline Wait keeps waiting: the event is pushed at the next
+// connection. It returns ctx.Err() when ctx ends first, and ErrUnknownEvent
+// for an id it cannot answer for.
+func (m *Memory) Wait(ctx context.Context, id string) (Outcome, error) {
+	for {
+		m.mu.Lock()
+		it, ok := m.byID[id]
+		if !ok {
+			o, ok := m.settled[id]
+			m.mu.Unlock()
+			switch {
+			case !ok:
+				return Outcome{ID: id}, fmt.Errorf("%w: %q", ErrUnknownEvent, id)
+			case o.Err != nil:
+				return o, o.Err
+			}
+			return o, nil
+		}
+		o, done, state := Outcome{ID: id, Seq: it.Seq, Err: it.Err}, it.done, it.State
+		m.mu.Unlock()
+		switch state {
+		case OutboxLogged:
+			return o, nil
+		case OutboxFailed:
+			return o, o.Err
+		}
+		select {
+		case <-ctx.Done():
+			return Outcome{ID: id}, ctx.Err()
+		case <-done:
+		}
+	}
 }
 
 // ErrNotFailed is returned by Retry and Discard for an event that is not a
@@ -366,7 +540,7 @@ func (m *Memory) Discard(id string) error {
 	if !ok || it.State != OutboxFailed {
 		return ErrNotFailed
 	}
-	m.removeLocked(it)
+	m.removeLocked(it, Outcome{ID: id, Err: it.Err})
 	m.compactLocked()
 	m.notifyLocked()
 	return nil
@@ -384,7 +558,8 @@ func (m *Memory) Outbox() []OutboxItem {
 	return out
 }
 
-// Len returns how many canonical events the store holds.
+// Len returns how many canonical events the store holds (with Keep: those
+// of the conversations kept).
 func (m *Memory) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -392,8 +567,8 @@ func (m *Memory) Len() int {
 }
 
 // Conversation returns conversation id as this device sees it: canonical
-// state with the outbox's pending and logged events on top. The value is
-// shared: do not modify it.
+// state with the outbox's pending and logged events on top, whether Keep
+// keeps it or not. The value is shared: do not modify it.
 func (m *Memory) Conversation(id string) (*conv.Conversation, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -411,12 +586,15 @@ func (m *Memory) Canonical(id string) (*conv.Conversation, bool) {
 }
 
 // Conversations returns every conversation as Conversation does, the most
-// recently active first.
+// recently active first: those kept (all, without Keep) and those with
+// events in the outbox.
 func (m *Memory) Conversations() []*conv.Conversation {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ids := make(map[string]struct{}, len(m.convs))
-	for id := range m.convs {
+	// Every conversation with a state has its events held unless Keep
+	// dropped it: the timelines name those to list.
+	ids := make(map[string]struct{}, len(m.timelines))
+	for id := range m.timelines {
 		ids[id] = struct{}{}
 	}
 	for _, it := range m.outbox {
