@@ -194,12 +194,19 @@ func (a *App) open(prof profile.Profile) error {
 
 	var wg sync.WaitGroup
 	if prof.Connected() {
+		hc, err := relayHTTPClient(prof)
+		if err != nil {
+			// The inbox works offline all the same; sync tries with the
+			// system's roots and says what the certificate lacks.
+			a.log.Warn("relay CA not loaded; using the system's roots", "err", err)
+		}
 		cl, err := client.New(client.Options{
 			URL: prof.RelayURL, Workspace: prof.Workspace, Device: prof.Device,
 			Auth:  agentAuth(prof.Token),
 			Local: localAdapter{in: in, learned: a.learnWorkspace}, Logger: a.log,
-			OnState:  a.onSyncState,
-			OnTyping: a.onTyping,
+			OnState:    a.onSyncState,
+			OnTyping:   a.onTyping,
+			HTTPClient: hc,
 		})
 		if err != nil {
 			cancel()

@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -96,15 +98,19 @@ func (a *App) Connect(relayURL, workspace, token string) error {
 	if err := profile.CheckRelay(relayURL, workspace, token); err != nil {
 		return &Error{Code: "invalid", Message: err.Error()}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	who, err := probeIdentity(ctx, relayURL, workspace, agentAuth(token))
-	if err != nil {
-		return err
-	}
 	a.mu.RLock()
 	prof := a.prof
 	a.mu.RUnlock()
+	hc, err := relayHTTPClient(prof)
+	if err != nil {
+		return &Error{Code: "invalid", Message: err.Error()}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	who, err := probeIdentity(ctx, relayURL, workspace, agentAuth(token), hc)
+	if err != nil {
+		return err
+	}
 	wasLocal := !prof.Connected() || prof.Me.ID != who.ID || prof.Workspace != workspace || prof.RelayURL != relayURL
 	prof.RelayURL, prof.Workspace, prof.Token, prof.Me = relayURL, workspace, token, who
 	prof.Attributes, prof.Team = nil, nil // the relay's welcome says them
@@ -154,11 +160,38 @@ func (a *App) setStoreAside() error {
 	return nil
 }
 
+// relayHTTPClient is the client for the relay's WebSocket handshake: nil
+// (Go's default, the system's roots) unless a CA file is set
+// (profile.RelayCAEnv or the profile's relayCA), for a wss:// relay with a
+// self-signed or private-CA certificate.
+func relayHTTPClient(prof profile.Profile) (*http.Client, error) {
+	file := prof.RelayCAFile(os.Getenv)
+	if file == "" {
+		return nil, nil
+	}
+	roots, err := profile.RelayRoots(file)
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr}, nil
+}
+
+// certHint says how to trust a relay whose certificate failed to verify.
+func certHint(errText string) string {
+	if !strings.Contains(errText, "x509:") {
+		return ""
+	}
+	return " (the relay's certificate is not trusted on this computer: set " + profile.RelayCAEnv +
+		", or relayCA in the profile's " + profile.FileName + ", to the PEM file of its certificate or of the CA that signed it)"
+}
+
 // probeIdentity says hello once to learn who token speaks for, with a
 // throwaway in-memory device, and hangs up.
-func probeIdentity(ctx context.Context, relayURL, workspace string, auth protocol.Auth) (conv.Participant, error) {
+func probeIdentity(ctx context.Context, relayURL, workspace string, auth protocol.Auth, hc *http.Client) (conv.Participant, error) {
 	mem := client.NewMemory(conv.Participant{ID: "agent:probe", Role: conv.RoleAgent}, uuid.NewString())
-	cl, err := client.New(client.Options{URL: relayURL, Workspace: workspace, Device: mem.Device(), Auth: auth, Local: mem})
+	cl, err := client.New(client.Options{URL: relayURL, Workspace: workspace, Device: mem.Device(), Auth: auth, Local: mem, HTTPClient: hc})
 	if err != nil {
 		return conv.Participant{}, &Error{Code: "invalid", Message: err.Error()}
 	}
@@ -178,13 +211,17 @@ func probeIdentity(ctx context.Context, relayURL, workspace string, auth protoco
 				code = "unauthorized"
 			}
 			return conv.Participant{}, &Error{Code: code, Message: "the relay refused: " + s.Error}
+		case certHint(s.Error) != "":
+			// An untrusted certificate stays untrusted: say so now, not
+			// after the retries.
+			return conv.Participant{}, &Error{Code: "offline", Message: "could not reach the relay: " + s.Error + certHint(s.Error)}
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			msg := "could not reach the relay"
 			if s.Error != "" {
-				msg += ": " + s.Error
+				msg += ": " + s.Error + certHint(s.Error)
 			}
 			return conv.Participant{}, &Error{Code: "offline", Message: msg}
 		}

@@ -3,7 +3,9 @@
 package profile
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -32,11 +34,66 @@ type Profile struct {
 	RelayURL  string `json:"relayUrl,omitempty"`
 	Workspace string `json:"workspace,omitempty"`
 	Token     string `json:"token,omitempty"`
+	// RelayCA is a PEM file of certificates to trust for a wss:// relay
+	// besides the system's: the relay's own self-signed certificate, or the
+	// private CA that signed it. The RelayCAEnv variable, when set, is used
+	// instead.
+	RelayCA string `json:"relayCA,omitempty"`
 	// Attributes are the workspace's custom attribute definitions, for the
 	// side panel's typed inputs and for checking before the relay does.
 	Attributes []conv.AttributeDef `json:"attributes,omitempty"`
 	// Team is the workspace's agents and assistants, for the assign list.
 	Team []conv.Participant `json:"team,omitempty"`
+}
+
+// RelayCAEnv names the environment variable that, when set, names the PEM
+// file of RelayCA for every profile.
+const RelayCAEnv = "THREADLINE_RELAY_CA"
+
+// RelayCAFile returns the CA file to trust for the relay: getenv's
+// RelayCAEnv when set, else the profile's RelayCA ("": the system's roots
+// only).
+func (p Profile) RelayCAFile(getenv func(string) string) string {
+	if f := strings.TrimSpace(getenv(RelayCAEnv)); f != "" {
+		return f
+	}
+	return p.RelayCA
+}
+
+// RelayRoots returns the system's roots plus every certificate in the PEM
+// file, for verifying a relay's TLS certificate. A file without a
+// certificate is an error, so a wrong path is not mistaken for a relay
+// whose certificate is untrusted.
+func RelayRoots(file string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("profile: relay CA: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	n := 0
+	for rest := b; ; {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("profile: relay CA %s: %w", file, err)
+		}
+		pool.AddCert(c)
+		n++
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("profile: relay CA %s holds no PEM certificate", file)
+	}
+	return pool, nil
 }
 
 // Connected reports whether the profile syncs with a relay.

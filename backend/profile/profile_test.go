@@ -57,3 +57,25 @@ func TestCheckRelay(t *testing.T) {
 		}
 	}
 }
+
+func TestRelayCA(t *testing.T) {
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	p := Profile{RelayCA: "/etc/acme/ca.pem"}
+	if got := p.RelayCAFile(getenv); got != "/etc/acme/ca.pem" {
+		t.Errorf("RelayCAFile(no %s) = %q; want the profile's", RelayCAEnv, got)
+	}
+	env[RelayCAEnv] = "/tmp/other.pem"
+	if got := p.RelayCAFile(getenv); got != "/tmp/other.pem" {
+		t.Errorf("RelayCAFile(%s set) = %q; want the variable's", RelayCAEnv, got)
+	}
+
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "key.txt")
+	os.WriteFile(notPEM, []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), 0o600)
+	for _, f := range []string{notPEM, filepath.Join(dir, "missing.pem")} {
+		if _, err := RelayRoots(f); err == nil {
+			t.Errorf("RelayRoots(%s) = nil error; want one (no certificate in it)", filepath.Base(f))
+		}
+	}
+}
