@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/google/uuid"
 
 	"github.com/threadline/threadline/backend/conv"
@@ -517,3 +518,81 @@ const started = (page, opts) => page.evaluate((o) => new Promise((resolve) =>
   console.log("RESULT " + JSON.stringify(out));
 })().catch((err) => { console.error(err); process.exit(1); });
 `
+
+// TestExampleConfigAllowsTheDemo keeps examples/relay.json and `make relay`
+// together: the config's allowedOrigins include the origin `make relay`
+// serves /demo on (the demo page is served by the relay itself, so the
+// widget on it says hello from the relay's own origin), and a page on
+// another origin is refused.
+func TestExampleConfigAllowsTheDemo(t *testing.T) {
+	mk, err := os.ReadFile("../../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^relay:\n\t.*--listen (\S+) .*--config (\S+)`).FindSubmatch(mk)
+	if m == nil {
+		t.Fatal("Makefile: no relay target with --listen and --config")
+	}
+	demoOrigin := "http://" + string(m[1])
+	cfg, err := relay.LoadConfig(filepath.Join("../../..", string(m[2])))
+	if err != nil {
+		t.Fatalf("%s: %v", m[2], err)
+	}
+	lg, err := relay.OpenBadgerLog(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := relay.New(cfg, lg, relay.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		hs.Close()
+		srv.Shutdown(context.Background())
+		lg.Close()
+	})
+	ws := cfg.Workspaces[0].ID
+	if len(cfg.Workspaces[0].AllowedOrigins) == 0 {
+		t.Fatalf("%s sets no allowedOrigins: the example shows how", m[2])
+	}
+	for _, tc := range []struct {
+		origin string
+		want   string
+	}{
+		{demoOrigin, protocol.TypeWelcome},
+		{"http://127.0.0.1:3000", protocol.CodeUnauthorized},
+	} {
+		if got := visitorHello(t, "ws"+strings.TrimPrefix(hs.URL, "http")+protocol.Path, ws, tc.origin); got != tc.want {
+			t.Errorf("%s with make relay's config: a visitor's hello from %s is answered %s; want %s", m[2], tc.origin, got, tc.want)
+		}
+	}
+}
+
+// visitorHello says hello as a new visitor from a page of origin and
+// returns the answer: "welcome" or the error's code.
+func visitorHello(t *testing.T, url, workspace, origin string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {origin}}})
+	if err != nil {
+		t.Fatalf("dial with Origin %s: %v", origin, err)
+	}
+	defer c.CloseNow()
+	b, _ := json.Marshal(protocol.Hello{Type: protocol.TypeHello, Protocol: protocol.Version, Workspace: workspace,
+		Device: uuid.NewString(), Auth: protocol.Auth{Kind: protocol.AuthVisitor}})
+	if err := c.Write(ctx, websocket.MessageText, b); err != nil {
+		t.Fatal(err)
+	}
+	_, b, err = c.Read(ctx)
+	if err != nil {
+		t.Fatalf("hello from %s: %v", origin, err)
+	}
+	var f protocol.Error
+	json.Unmarshal(b, &f)
+	if f.Type == protocol.TypeError {
+		return f.Code
+	}
+	return f.Type
+}
