@@ -50,7 +50,6 @@ type inFrame struct {
 const (
 	frameQueue = 16   // decoded frames waiting for the session loop
 	mergeMax   = 4096 // canonical events handed to Local in one ApplyCanonical
-	pushHead   = len(`{"type":"push","events":[]}`)
 )
 
 // session is one connection, from dial to close. Its loop is the only
@@ -424,8 +423,8 @@ func (s *session) maybePush(ctx context.Context) error {
 	var (
 		ids     []string
 		raws    [][]byte
-		size    = pushHead
-		tooBig  []Outcome
+		size    int
+		failed  []Outcome // events that can never be sent
 		resends int
 		more    bool
 	)
@@ -437,14 +436,16 @@ func (s *session) maybePush(ctx context.Context) error {
 			more = true
 			break
 		}
-		raw, err := json.Marshal(e)
-		if err != nil {
-			return fmt.Errorf("client: encode event %s: %w", e.ID, err)
+		if len(e.Data) > 0 && !json.Valid(e.Data) { // AppendEvent copies data as it is
+			failed = append(failed, Outcome{ID: e.ID, Err: &conv.Error{Code: conv.CodeInvalid,
+				Message: "the event's data is not JSON"}})
+			continue
 		}
-		if size+len(raw)+1 > protocol.MaxFrameBytes {
+		raw := protocol.AppendEvent(nil, &e)
+		if size+len(raw)+1 > protocol.MaxEventsBytes {
 			if len(ids) == 0 { // alone over the frame limit: it can never be sent
-				tooBig = append(tooBig, Outcome{ID: e.ID, Err: &conv.Error{Code: conv.CodeTooLarge,
-					Message: fmt.Sprintf("the event is %d bytes; a frame holds at most %d", len(raw), protocol.MaxFrameBytes-pushHead)}})
+				failed = append(failed, Outcome{ID: e.ID, Err: &conv.Error{Code: conv.CodeTooLarge,
+					Message: fmt.Sprintf("the event is %d bytes; a frame holds at most %d", len(raw), protocol.MaxEventsBytes-1)}})
 				continue
 			}
 			more = true
@@ -457,12 +458,12 @@ func (s *session) maybePush(ctx context.Context) error {
 			resends++
 		}
 	}
-	if len(tooBig) > 0 {
-		s.log.Error("sync: events too large to push; marked failed", "count", len(tooBig))
-		if err := c.opts.Local.Acknowledged(tooBig); err != nil {
-			return fmt.Errorf("client: record oversized events: %w", err)
+	if len(failed) > 0 {
+		s.log.Error("sync: events too large or malformed to push; marked failed", "count", len(failed))
+		if err := c.opts.Local.Acknowledged(failed); err != nil {
+			return fmt.Errorf("client: record unsendable events: %w", err)
 		}
-		c.rememberOutcomes(tooBig)
+		c.rememberOutcomes(failed)
 	}
 	if len(ids) == 0 {
 		if more { // out of tokens: come back when there are enough for a push
@@ -477,16 +478,7 @@ func (s *session) maybePush(ctx context.Context) error {
 			"count", resends, "last_mid", s.welcome.LastMid)
 	}
 
-	frame := make([]byte, 0, size)
-	frame = append(frame, `{"type":"push","events":[`...)
-	for i, r := range raws {
-		if i > 0 {
-			frame = append(frame, ',')
-		}
-		frame = append(frame, r...)
-	}
-	frame = append(frame, "]}"...)
-	if err := s.writeRaw(ctx, frame); err != nil {
+	if err := s.writeRaw(ctx, protocol.PushFrame(raws)); err != nil {
 		return fmt.Errorf("client: push: %w", err)
 	}
 	s.tokens -= float64(len(ids))

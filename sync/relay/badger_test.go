@@ -1,9 +1,7 @@
 package relay
 
 import (
-	"encoding/json"
 	"fmt"
-	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -149,44 +147,6 @@ func BenchmarkAppend(b *testing.B) {
 				b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 			})
-		}
-	}
-}
-
-func TestAppendEventMatchesEncodingJSON(t *testing.T) {
-	for _, e := range []conv.Event{
-		{},
-		{ID: "a", Seq: 1, Conv: "c", Kind: conv.KindMessageSent, Actor: conv.Participant{ID: "contact:1", Role: conv.RoleContact}, At: -5, Data: conv.MustData(conv.Message{Text: "hé \"quoted\" <b>\n\u2028", Thread: "t"})},
-		{ID: "é\x01", Conv: "\\", Kind: "k", Actor: conv.Participant{ID: "x", Role: "r", Name: "Zoë <z@x>"}, Device: "d", Mid: 7, Base: 9, Cause: "c&c", At: 1 << 60, Seq: 1 << 63},
-		{ID: "bad utf8 \xff\xfe", Data: []byte(`{"a":[1,2,{"b":null}]}`)},
-	} {
-		want, _ := json.Marshal(e)
-		got := appendEvent(nil, &e)
-		var a, b any
-		if err := json.Unmarshal(got, &a); err != nil {
-			t.Fatalf("appendEvent(%+v) = %s: %v", e, got, err)
-		}
-		json.Unmarshal(want, &b)
-		if !reflect.DeepEqual(a, b) {
-			t.Errorf("appendEvent = %s\nencoding/json = %s", got, want)
-		}
-	}
-}
-
-func TestAckFrameMatchesEncodingJSON(t *testing.T) {
-	for _, rs := range [][]protocol.Result{
-		{},
-		{{ID: "a", Seq: 3}, {ID: "b"}, {ID: "c\"<é>", Error: &conv.Error{Code: conv.CodeStale, Message: "a new message arrived \"x\"\n"}}},
-	} {
-		want := mustJSON(protocol.Ack{Type: protocol.TypeAck, Results: rs})
-		got := ackFrame(rs)
-		var a, b any
-		if err := json.Unmarshal(got, &a); err != nil {
-			t.Fatalf("ackFrame = %s: %v", got, err)
-		}
-		json.Unmarshal(want, &b)
-		if !reflect.DeepEqual(a, b) {
-			t.Errorf("ackFrame = %s\nencoding/json = %s", got, want)
 		}
 	}
 }

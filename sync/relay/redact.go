@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/protocol"
 )
 
 // Events go to end users as rule 13 allows: some they may see carry fields
@@ -27,7 +28,7 @@ func forUser(viewer conv.Participant, e *conv.Event, raw []byte) []byte {
 	if !changed {
 		return raw
 	}
-	return appendEvent(make([]byte, 0, len(raw)), &r)
+	return protocol.AppendEvent(make([]byte, 0, len(raw)), &r)
 }
 
 // forUserRaws rewrites, in place, the logged events in raws that viewer

@@ -199,7 +199,7 @@ func isClientType(t string) bool {
 // refuse answers a frame with a non-fatal error.
 func (s *session) refuse(code, message string) {
 	s.srv.m.reject(code)
-	s.send(errorFrame(code, message, false))
+	s.send(protocol.ErrorFrame(code, message, false))
 }
 
 // fatal sends a fatal error and closes with its close code. Called while
@@ -210,7 +210,7 @@ func (s *session) fatal(code, message string) {
 	s.closing, s.queue = true, nil
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	err := s.conn.Write(ctx, websocket.MessageText, errorFrame(code, message, true))
+	err := s.conn.Write(ctx, websocket.MessageText, protocol.ErrorFrame(code, message, true))
 	cancel()
 	if err == nil {
 		_ = s.conn.Close(websocket.StatusCode(protocol.CloseCodeFor(code)), code)
@@ -391,7 +391,7 @@ func (s *session) catchUpTeam() error {
 	var raws [][]byte
 	size, last := 0, s.pos
 	err := s.srv.log.Scan(w.id, s.pos+1, to, func(seq uint64, raw []byte) error {
-		if len(raws) > 0 && size+len(raw)+1 > frameBudget {
+		if len(raws) > 0 && size+len(raw)+1 > protocol.MaxEventsBytes {
 			return errPageFull
 		}
 		raws = append(raws, raw)
@@ -405,7 +405,7 @@ func (s *session) catchUpTeam() error {
 	if len(raws) == 0 || last != s.pos+uint64(len(raws)) {
 		return fmt.Errorf("relay: log of %s has a gap after seq %d", w.id, s.pos)
 	}
-	if err := s.write(eventsFrame(raws, size)); err != nil {
+	if err := s.write(protocol.EventsFrame(raws)); err != nil {
 		s.abort()
 		return nil
 	}
@@ -438,11 +438,7 @@ func (s *session) catchUpUser() error {
 		return err
 	}
 	k := pageLen(raws)
-	size := 0
-	for _, r := range raws[:k] {
-		size += len(r) + 1
-	}
-	if err := s.write(eventsFrame(raws[:k], size)); err != nil {
+	if err := s.write(protocol.EventsFrame(raws[:k])); err != nil {
 		s.abort()
 		return nil
 	}
@@ -653,7 +649,7 @@ func (s *session) hello(f *inFrame) bool {
 	s.mu.Lock()
 	s.catching = true
 	if !s.closing {
-		s.queue = append(s.queue, mustJSON(welcome))
+		s.queue = append(s.queue, protocol.WelcomeFrame(welcome))
 		s.kickLocked()
 	}
 	s.mu.Unlock()
@@ -768,7 +764,7 @@ func (s *session) push(f *inFrame, size int, t0 time.Time) {
 	// Counted first: a device that has its ack may read the metrics.
 	s.srv.m.pushes.Add(1)
 	s.srv.m.ackLatency.observe(time.Since(t0))
-	s.send(ackFrame(results))
+	s.send(protocol.AckFrame(results))
 }
 
 // typingFrame relays typing; it is dropped when it names no conversation

@@ -414,7 +414,7 @@ func (w *workspace) commit(g *group) {
 		buf := make([]byte, 0, size)
 		for i := range b.Events {
 			start := len(buf)
-			buf = appendEvent(buf, &b.Events[i].Event)
+			buf = protocol.AppendEvent(buf, &b.Events[i].Event)
 			b.Events[i].JSON = buf[start:len(buf):len(buf)]
 		}
 		// A group of pushes is answered and fanned out as soon as it is
@@ -965,7 +965,7 @@ func (w *workspace) goLive(s *session, pos uint64) (unread <-chan struct{}) {
 		}
 		m[s] = struct{}{}
 	}
-	s.live(caughtUpFrame(w.epoch, pos))
+	s.live(protocol.CaughtUpFrame(protocol.Cursor{Epoch: w.epoch, Seq: pos}))
 	return nil
 }
 
@@ -1017,7 +1017,7 @@ func (w *workspace) lapseTyping(k typingKey, convID string, who conv.Participant
 
 func (w *workspace) typingLocked(c *conv.Conversation, who conv.Participant, on bool) {
 	p := conv.Participant{ID: who.ID, Role: who.Role}
-	f := mustJSON(protocol.Typing{Type: protocol.TypeTyping, Conv: c.ID, Participant: &p, On: on})
+	f := protocol.TypingFrame(protocol.Typing{Conv: c.ID, Participant: &p, On: on})
 	for s := range w.team {
 		if conv.TypingVisible(s.who, c, who) {
 			s.send(f)
