@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/threadline/threadline/backend/conv"
@@ -31,6 +33,9 @@ func LoadFAQ(path string) ([]Entry, error) {
 	for i, e := range faq {
 		if len(e.Keywords) == 0 || strings.TrimSpace(e.Answer) == "" {
 			return nil, fmt.Errorf("faq: %s: entry %d needs keywords and an answer", path, i)
+		}
+		if len(e.Answer) > conv.MaxTextBytes {
+			return nil, fmt.Errorf("faq: %s: entry %d: the answer is %d bytes; a message holds at most %d", path, i, len(e.Answer), conv.MaxTextBytes)
 		}
 	}
 	return faq, nil
@@ -60,56 +65,105 @@ const HandOffText = "I'm not sure about that one — I'm handing you over to a t
 type Bot struct {
 	AssistantID string
 	FAQ         []Entry
-	Mem         *client.Memory
-	Sync        *client.Client // pushes what the bot makes; the bot acts only while it is online
+	Mem         *client.Memory // NewMemory(me, device, client.KeepMine(me)): only the bot's conversations
+	Sync        *client.Client // the bot acts only while it is online
+	Log         *slog.Logger   // nil: slog.Default()
+
+	mu     sync.Mutex
+	gaveUp map[string]uint64 // conversations whose answer failed: the contact message it answered
 }
 
 // Step answers every conversation waiting for the bot and returns how many
 // events it made. A conversation waits when it is the bot's, in assistant
 // mode, and its latest public message is the contact's or visitor's: the
 // optimistic view includes the bot's own pending answers, so nothing is
-// answered twice.
-func (b *Bot) Step() (int, error) {
+// answered twice. Each answer is pushed at once; the relay's verdict comes
+// back on a goroutine (settle), so one slow answer holds up no other.
+func (b *Bot) Step(ctx context.Context) int {
 	made := 0
 	for _, c := range b.Mem.Conversations() {
-		if c.AssistantID != b.AssistantID || !c.AssistantMode || !c.LastMessageBy.IsEndUser() {
+		if c.AssistantID != b.AssistantID || !c.AssistantMode || !c.LastMessageBy.IsEndUser() || b.failed(c) {
 			continue
 		}
 		if answer := Match(b.FAQ, c.LastMessage); answer != "" {
-			if _, err := b.Mem.Act(c.ID, conv.KindMessageSent, conv.Message{Text: answer}); err != nil {
-				return made, fmt.Errorf("bot: answer %s: %w", c.ID, err)
-			}
-			made++
+			made += b.act(ctx, c, conv.KindMessageSent, conv.Message{Text: answer})
 			continue
 		}
-		if _, err := b.Mem.Act(c.ID, conv.KindMessageSent, conv.Message{Text: HandOffText}); err != nil {
-			return made, fmt.Errorf("bot: hand-off message %s: %w", c.ID, err)
+		if b.act(ctx, c, conv.KindMessageSent, conv.Message{Text: HandOffText}) == 1 {
+			made += 1 + b.act(ctx, c, conv.KindAssistantHandedOff, conv.HandedOff{})
 		}
-		if _, err := b.Mem.Act(c.ID, conv.KindAssistantHandedOff, conv.HandedOff{}); err != nil {
-			return made, fmt.Errorf("bot: hand off %s: %w", c.ID, err)
-		}
-		made += 2
 	}
-	if made > 0 {
-		b.Sync.Kick()
+	return made
+}
+
+// act makes one event in c and returns 1, or 0 when the device's own check
+// refuses it: the bot then leaves this question of c alone.
+func (b *Bot) act(ctx context.Context, c *conv.Conversation, kind conv.Kind, data any) int {
+	e, err := b.Mem.Act(c.ID, kind, data)
+	if err != nil {
+		b.giveUp(c, kind, err)
+		return 0
 	}
-	return made, nil
+	go b.settle(ctx, c, e)
+	return 1
+}
+
+// settle waits for the relay's verdict on e. A rejected answer is logged
+// and dropped from the outbox (a bot has nobody to retry it), and the bot
+// does not answer that question again: it would be refused again.
+func (b *Bot) settle(ctx context.Context, c *conv.Conversation, e conv.Event) {
+	_, err := b.Mem.Wait(ctx, e.ID)
+	if err == nil || ctx.Err() != nil {
+		return
+	}
+	b.giveUp(c, e.Kind, err)
+	if err := b.Mem.Discard(e.ID); err != nil {
+		b.log().Warn("faqbot: discard a rejected event", "conv", c.ID, "id", e.ID, "err", err)
+	}
+}
+
+func (b *Bot) giveUp(c *conv.Conversation, kind conv.Kind, err error) {
+	b.log().Error("faqbot: an answer was refused; leaving the question to a human", "conv", c.ID, "kind", kind, "err", err)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.gaveUp == nil {
+		b.gaveUp = map[string]uint64{}
+	}
+	b.gaveUp[c.ID] = c.LastContactSeq
+}
+
+// failed reports whether the bot gave up on c's latest question; a newer
+// question is tried again.
+func (b *Bot) failed(c *conv.Conversation) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	seq, ok := b.gaveUp[c.ID]
+	if ok && seq != c.LastContactSeq {
+		delete(b.gaveUp, c.ID)
+		return false
+	}
+	return ok
+}
+
+func (b *Bot) log() *slog.Logger {
+	if b.Log == nil {
+		return slog.Default()
+	}
+	return b.Log
 }
 
 // Run steps whenever the bot's store or its connection changes, until ctx
 // is done. It acts only once caught up (online): mid-backlog, a contact's
 // question may be there while the bot's earlier answer is still on its way.
-func (b *Bot) Run(ctx context.Context) error {
+func (b *Bot) Run(ctx context.Context) {
 	for {
 		changed, status := b.Mem.Changed(), b.Sync.Watch()
 		if b.Sync.State() == client.StateOnline {
-			if _, err := b.Step(); err != nil {
-				return err
-			}
+			b.Step(ctx)
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-changed:
 		case <-status:
 		}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,13 +47,33 @@ func TestMatch(t *testing.T) {
 	}
 }
 
-// TestBotAnswersAndHandsOff runs the bot against a real relay on loopback,
-// with a contact on a real WebSocket client: a question the FAQ covers gets
-// its answer once; one it does not gets a hand-off to a human.
-func TestBotAnswersAndHandsOff(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+// world is a real relay on loopback with the bot running against it, and a
+// contact on a real WebSocket client.
+type world struct {
+	ctx     context.Context
+	mem     *client.Memory // the contact's
+	botLogs *syncBuffer
+}
 
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func newWorld(t *testing.T, faq []Entry) *world {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	log, err := relay.OpenBadgerLog(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -65,73 +87,151 @@ func TestBotAnswersAndHandsOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv.Handler())
-	defer func() {
+	url := "ws" + strings.TrimPrefix(hs.URL, "http")
+
+	w := &world{ctx: ctx, botLogs: &syncBuffer{}}
+	botLog := slog.New(slog.NewTextHandler(w.botLogs, nil))
+	botDone := make(chan error, 1)
+	go func() { botDone <- serve(ctx, botLog, url, "acme", "faq", botToken, faq) }()
+
+	me := conv.Participant{ID: "contact:alice", Role: conv.RoleContact}
+	w.mem = client.NewMemory(me, uuid.NewString())
+	cl, err := client.New(client.Options{URL: url, Workspace: "acme", Device: w.mem.Device(), Local: w.mem,
+		Logger: slog.New(slog.DiscardHandler),
+		Auth:   protocol.Auth{Kind: protocol.AuthContact, ContactID: "alice", Hash: protocol.ContactHash(secret, "alice")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clDone := make(chan struct{})
+	go func() { _ = cl.Run(ctx); close(clDone) }()
+	t.Cleanup(func() {
+		cancel()
+		<-clDone
+		if err := <-botDone; err != nil {
+			t.Errorf("bot: %v", err)
+		}
 		hs.Close()
 		_ = srv.Shutdown(context.Background())
 		_ = log.Close()
-	}()
-	url := "ws" + strings.TrimPrefix(hs.URL, "http")
+		if t.Failed() {
+			t.Logf("bot log:\n%s", w.botLogs)
+		}
+	})
+	return w
+}
 
+// say sends text as the contact and waits until the relay has logged it.
+func (w *world) say(t *testing.T, convID, text string) {
+	t.Helper()
+	e, err := w.mem.Act(convID, conv.KindMessageSent, conv.Message{Text: text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.mem.Wait(w.ctx, e.ID); err != nil {
+		t.Fatalf("the contact's %q: %v", text, err)
+	}
+}
+
+func (w *world) create(t *testing.T) string {
+	t.Helper()
+	created, err := w.mem.Create(conv.Created{AssistantID: "faq"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.mem.Wait(w.ctx, created.ID); err != nil {
+		t.Fatal(err)
+	}
+	return created.Conv
+}
+
+// TestBotAnswersAndHandsOff runs the bot against a real relay on loopback,
+// with a contact on a real WebSocket client: a question the FAQ covers gets
+// its answer once; one it does not gets a hand-off to a human.
+func TestBotAnswersAndHandsOff(t *testing.T) {
 	faq, err := LoadFAQ(filepath.Join(".", "faq.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	botDone := make(chan error, 1)
-	go func() { botDone <- serve(ctx, slog.New(slog.DiscardHandler), url, "acme", "faq", botToken, faq) }()
-
-	// The contact.
-	me := conv.Participant{ID: "contact:alice", Role: conv.RoleContact}
-	mem := client.NewMemory(me, uuid.NewString())
-	cl, err := client.New(client.Options{URL: url, Workspace: "acme", Device: mem.Device(), Local: mem,
-		Auth: protocol.Auth{Kind: protocol.AuthContact, ContactID: "alice", Hash: protocol.ContactHash(secret, "alice")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = cl.Run(ctx) }()
-
-	created, err := mem.Create(conv.Created{AssistantID: "faq"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := mem.Act(created.Conv, conv.KindMessageSent, conv.Message{Text: "How much does the Pro plan cost?"}); err != nil {
-		t.Fatal(err)
-	}
-	cl.Kick()
-	waitFor(t, ctx, mem, "the FAQ answer", func() bool { return countMessages(mem, created.Conv, "ai:faq") == 1 })
-	if c, _ := mem.Canonical(created.Conv); !c.AssistantMode || !strings.Contains(c.LastMessage, "$12") {
+	w := newWorld(t, faq)
+	mem := w.mem
+	id := w.create(t)
+	w.say(t, id, "How much does the Pro plan cost?")
+	waitFor(t, w.ctx, mem, "the FAQ answer", func() bool { return countMessages(mem, id, "ai:faq") == 1 })
+	if c, _ := mem.Canonical(id); !c.AssistantMode || !strings.Contains(c.LastMessage, "$12") {
 		t.Fatalf("after an FAQ question: mode %v, last %q; want still the bot's, with the pricing answer", c.AssistantMode, c.LastMessage)
 	}
 
-	if _, err := mem.Act(created.Conv, conv.KindMessageSent, conv.Message{Text: "My server exploded and the backups are gone"}); err != nil {
-		t.Fatal(err)
-	}
-	cl.Kick()
-	waitFor(t, ctx, mem, "the hand-off", func() bool {
-		c, ok := mem.Canonical(created.Conv)
+	w.say(t, id, "My server exploded and the backups are gone")
+	waitFor(t, w.ctx, mem, "the hand-off", func() bool {
+		c, ok := mem.Canonical(id)
 		return ok && !c.AssistantMode
 	})
 	handedOff := 0
-	for _, e := range mem.Timeline(created.Conv) {
+	for _, e := range mem.Timeline(id) {
 		if e.Kind == conv.KindAssistantHandedOff && e.Actor.ID == "ai:faq" {
 			handedOff++
 		}
 	}
-	if n := countMessages(mem, created.Conv, "ai:faq"); n != 2 || handedOff != 1 {
+	if n := countMessages(mem, id, "ai:faq"); n != 2 || handedOff != 1 {
 		t.Fatalf("bot messages %d, hand-offs %d; want 2 (answer, hand-off note) and 1", n, handedOff)
 	}
 	// Once handed off, the bot stays quiet.
-	if _, err := mem.Act(created.Conv, conv.KindMessageSent, conv.Message{Text: "What does Pro cost again?"}); err != nil {
-		t.Fatal(err)
-	}
-	cl.Kick()
-	waitFor(t, ctx, mem, "the contact's message logged", func() bool { return len(mem.Outbox()) == 0 })
+	w.say(t, id, "What does Pro cost again?")
 	time.Sleep(300 * time.Millisecond) // give a wrong bot the chance to answer
-	if n := countMessages(mem, created.Conv, "ai:faq"); n != 2 {
+	if n := countMessages(mem, id, "ai:faq"); n != 2 {
 		t.Fatalf("bot answered after the hand-off: %d messages", n)
 	}
-	cancel()
-	if err := <-botDone; err != nil {
-		t.Fatalf("bot: %v", err)
+}
+
+// TestBotSurvivesARefusedAnswer: an answer that cannot be sent is logged,
+// not retried, and the bot goes on answering the next question.
+func TestBotSurvivesARefusedAnswer(t *testing.T) {
+	w := newWorld(t, []Entry{
+		{Keywords: []string{"huge"}, Answer: strings.Repeat("x", conv.MaxTextBytes+1)},
+		{Keywords: []string{"pro"}, Answer: "Pro is $12 a month."},
+	})
+	id := w.create(t)
+	w.say(t, id, "Tell me something huge")
+	for !strings.Contains(w.botLogs.String(), "an answer was refused") { // the log changes no store: poll it
+		select {
+		case <-w.ctx.Done():
+			t.Fatal("timed out waiting for the bot's log of the refusal")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	w.say(t, id, "And what about Pro?")
+	waitFor(t, w.ctx, w.mem, "the answer to the next question", func() bool { return countMessages(w.mem, id, "ai:faq") == 1 })
+	time.Sleep(300 * time.Millisecond) // give a wrong bot the chance to retry
+	if n := countMessages(w.mem, id, "ai:faq"); n != 1 {
+		t.Errorf("bot messages = %d; want 1 (the refused answer is not retried)", n)
+	}
+	if c, _ := w.mem.Canonical(id); !c.AssistantMode || !strings.Contains(c.LastMessage, "$12") {
+		t.Errorf("conversation = mode %v, last %q; want the bot's, with the Pro answer", c.AssistantMode, c.LastMessage)
+	}
+	if n := strings.Count(w.botLogs.String(), "an answer was refused"); n != 1 {
+		t.Errorf("the refusal was logged %d times; want once", n)
+	}
+}
+
+func TestLoadFAQRefusesBadEntries(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]string{
+		"not json":    `{`,
+		"no keywords": `[{"answer": "yes"}]`,
+		"no answer":   `[{"keywords": ["a"], "answer": "  "}]`,
+		"too long":    `[{"keywords": ["a"], "answer": "` + strings.Repeat("x", conv.MaxTextBytes+1) + `"}]`,
+	}
+	for name, body := range cases {
+		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".json")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadFAQ(p); err == nil || !strings.Contains(err.Error(), p) {
+			t.Errorf("LoadFAQ(%s) = %v; want an error naming the file", name, err)
+		}
+	}
+	if _, err := LoadFAQ(filepath.Join(dir, "missing.json")); err == nil {
+		t.Errorf("LoadFAQ(missing file) = nil error")
 	}
 }
 

@@ -61,7 +61,10 @@ func run(args []string) error {
 func serve(ctx context.Context, log *slog.Logger, relayURL, workspace, assistant, token string, faq []Entry) error {
 	// A fresh device per run: the store is in memory, so the relay must not
 	// expect mids this process never made.
-	mem := client.NewMemory(conv.Participant{ID: "ai:" + assistant, Role: conv.RoleAssistant}, uuid.NewString())
+	// It keeps only its own conversations (assistant mode with it, or
+	// assigned to it), not the whole workspace.
+	me := conv.Participant{ID: conv.AssistantPrefix + assistant, Role: conv.RoleAssistant}
+	mem := client.NewMemory(me, uuid.NewString(), client.KeepMine(me))
 	cl, err := client.New(client.Options{
 		URL: relayURL, Workspace: workspace, Device: mem.Device(),
 		Auth:   protocol.Auth{Kind: protocol.AuthAssistant, Token: token},
@@ -71,15 +74,13 @@ func serve(ctx context.Context, log *slog.Logger, relayURL, workspace, assistant
 	if err != nil {
 		return err
 	}
-	bot := &Bot{AssistantID: assistant, FAQ: faq, Mem: mem, Sync: cl}
+	bot := &Bot{AssistantID: assistant, FAQ: faq, Mem: mem, Sync: cl, Log: log}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- cl.Run(ctx); cancel() }()
 	log.Info("faqbot running", "relay", relayURL, "workspace", workspace, "assistant", assistant)
-	if err := bot.Run(ctx); err != nil {
-		return err
-	}
+	bot.Run(ctx)
 	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
