@@ -3,11 +3,13 @@ package client
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
@@ -73,4 +75,76 @@ func benchCatchup(b *testing.B, url, token string, head uint64) {
 	// CPU time of the whole process (client and relay) per catch-up: steadier
 	// than the wall clock on a shared machine.
 	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
+}
+
+// BenchmarkMemoryHeap measures what a Memory holds after applying a
+// 100,000-event log of 2,000 conversations (50 events each, one in ten in
+// assistant mode with ai:faq): the whole workspace, and with KeepMine for
+// the assistant (every conversation's state, the events of its own only).
+//
+//	go test -run '^$' -bench MemoryHeap -benchtime 3x ./sync/client/
+func BenchmarkMemoryHeap(b *testing.B) {
+	evs := syntheticLog(catchupEvents, 50, 10)
+	for _, bc := range []struct {
+		name string
+		opts []MemoryOption
+	}{{"all", nil}, {"keep-mine", []MemoryOption{KeepMine(faqBot)}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var heap uint64
+			for range b.N {
+				before := heapInUse()
+				mem := NewMemory(faqBot, "bot", bc.opts...)
+				for i := 0; i < len(evs); i += mergeMax {
+					chunk := evs[i:min(i+mergeMax, len(evs))]
+					if err := mem.ApplyCanonical("e1", chunk, chunk[len(chunk)-1].Seq); err != nil {
+						b.Fatal(err)
+					}
+				}
+				heap += heapInUse() - before
+				b.ReportMetric(float64(mem.Len()), "events-held")
+				runtime.KeepAlive(mem)
+			}
+			b.ReportMetric(float64(heap)/float64(b.N)/(1<<20), "heap-MiB")
+		})
+	}
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// syntheticLog makes a canonical log of n events, perConv per conversation
+// (created, a thread, then messages from the contact and ana in turn), one
+// conversation in everyNth created for the assistant faq.
+func syntheticLog(n, perConv, everyNth int) []conv.Event {
+	evs := make([]conv.Event, 0, n)
+	var convID, thread string
+	for i := range n {
+		seq := uint64(i + 1)
+		e := conv.Event{ID: uuid.NewString(), Seq: seq, Device: "d", Mid: seq, At: int64(seq) * 1000}
+		switch k := i % perConv; k {
+		case 0:
+			convID, thread = uuid.NewString(), uuid.NewString()
+			created := conv.Created{Contact: &contact, Subject: "conversation " + itoa(i/perConv)}
+			if (i/perConv)%everyNth == 0 {
+				created.AssistantID = "faq"
+			}
+			e.Kind, e.Actor, e.Data = conv.KindConversationCreated, contact, conv.MustData(created)
+		case 1:
+			e.Kind, e.Actor, e.Data = conv.KindThreadStarted, conv.System, conv.MustData(conv.ThreadStarted{Thread: thread})
+		default:
+			actor := contact
+			if k%2 == 1 {
+				actor = ana
+			}
+			e.Kind, e.Actor = conv.KindMessageSent, actor
+			e.Data = conv.MustData(conv.Message{Text: "message " + itoa(i) + ": hello, how can we help you today?", Thread: thread})
+		}
+		e.Conv = convID
+		evs = append(evs, e)
+	}
+	return evs
 }
