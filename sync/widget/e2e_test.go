@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -55,6 +56,9 @@ func TestBrowser(t *testing.T) {
 	defer cancel()
 
 	base, ag := startRelay(t, ctx)
+	gate := startGate(t, strings.TrimPrefix(base, "http://"))
+	ag.gate = gate
+	site := startSite(t, gate.url())
 	ensureNodeModules(t, ctx)
 
 	artifacts := filepath.Join(t.TempDir(), "artifacts")
@@ -65,8 +69,8 @@ func TestBrowser(t *testing.T) {
 	cmd.Dir = webDir
 	cmd.Env = append(os.Environ(),
 		"RELAY_URL="+base,
+		"SITE_URL="+site,
 		"WORKSPACE="+e2eWorkspace,
-		"IDENTITY_SECRET="+e2eSecret,
 		"CHROMIUM="+chromiumPath,
 		"ARTIFACTS="+artifacts,
 	)
@@ -232,6 +236,7 @@ type agent struct {
 	pushMu sync.Mutex
 	device string
 	cancel context.CancelFunc
+	gate   *gate
 }
 
 func (a *agent) connect(ctx context.Context, url string) error {
@@ -371,6 +376,24 @@ func (a *agent) routes(mux *http.ServeMux) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(ack)
 	})
+	// The site's backend: the contact hash for ?id= (as protocol.ContactHash
+	// computes it for a Go backend).
+	mux.HandleFunc("GET /e2e/hash", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, protocol.ContactHash(e2eSecret, r.URL.Query().Get("id")))
+	})
+	// The gate in front of the relay: {"down": true} refuses and cuts every
+	// connection through it, {"down": false} lets them through again.
+	mux.HandleFunc("POST /e2e/gate", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Down bool `json:"down"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		a.gate.set(body.Down)
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("POST /e2e/agent/typing", func(w http.ResponseWriter, r *http.Request) {
 		var body protocol.Typing
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
@@ -385,3 +408,131 @@ func (a *agent) routes(mux *http.ServeMux) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
+
+// gate is a TCP proxy on 127.0.0.1 in front of the relay, which the
+// scenarios take down (every connection through it refused and cut, as when
+// the relay's host is unreachable) and bring back.
+type gate struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	down   bool
+	conns  map[net.Conn]struct{}
+}
+
+func startGate(t *testing.T, target string) *gate {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gate{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	go g.serve()
+	t.Cleanup(func() {
+		ln.Close()
+		g.set(true)
+	})
+	return g
+}
+
+func (g *gate) url() string { return "ws://" + g.ln.Addr().String() + protocol.Path }
+
+func (g *gate) serve() {
+	for {
+		c, err := g.ln.Accept()
+		if err != nil {
+			return
+		}
+		go g.pipe(c)
+	}
+}
+
+func (g *gate) pipe(c net.Conn) {
+	g.mu.Lock()
+	down := g.down
+	g.mu.Unlock()
+	if down {
+		c.Close()
+		return
+	}
+	up, err := net.Dial("tcp", g.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	g.mu.Lock()
+	if g.down { // went down while dialing
+		g.mu.Unlock()
+		c.Close()
+		up.Close()
+		return
+	}
+	g.conns[c], g.conns[up] = struct{}{}, struct{}{}
+	g.mu.Unlock()
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(up, c); done <- struct{}{} }()
+	go func() { io.Copy(c, up); done <- struct{}{} }()
+	<-done
+	c.Close()
+	up.Close()
+	g.mu.Lock()
+	delete(g.conns, c)
+	delete(g.conns, up)
+	g.mu.Unlock()
+}
+
+func (g *gate) set(down bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.down = down
+	if down {
+		for c := range g.conns {
+			c.Close()
+		}
+	}
+}
+
+// startSite serves a website of its own origin that hosts a copy of
+// widget.js itself (/static/threadline.js, Bundle's bytes, as a site saves
+// them) and points it at the relay with data-relay: the page and the widget
+// load whether or not the relay answers. /?contact=ID&hash=HEX starts an
+// identified contact; without, a visitor. The page records start's outcome
+// in window.__start and pushes ["do","chat:open"] before the script loads.
+func startSite(t *testing.T, relayWS string) string {
+	t.Helper()
+	js, err := Bundle("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /static/threadline.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Write(js)
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, sitePage, e2eWorkspace, relayWS)
+	})
+	hs := httptest.NewServer(mux)
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
+
+const sitePage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>A site that hosts widget.js itself</title></head>
+<body><h1>Self-hosted widget</h1>
+<script>
+  window.$threadline = [["do", "chat:open"]];
+  window.__start = null;
+  window.addEventListener("threadline:loaded", function () {
+    var q = new URLSearchParams(location.search);
+    var o = { workspace: %q };
+    if (q.get("contact")) { o.contactId = q.get("contact"); o.hash = q.get("hash"); }
+    var t0 = Date.now();
+    Threadline.start(o, function (res, err) {
+      window.__start = err ? { code: err.code, message: err.message, ms: Date.now() - t0 } : Object.assign({ ms: Date.now() - t0 }, res);
+    });
+  });
+</script>
+<script src="/static/threadline.js" data-relay=%q></script>
+</body></html>`

@@ -20,8 +20,9 @@ type ProtocolConfig struct {
 	MaxPushEvents int    `json:"maxPushEvents"`
 	MaxTextBytes  int    `json:"maxTextBytes"`
 	MaxTopicChars int    `json:"maxTopicChars"`
-	MaxNameChars  int    `json:"maxNameChars"` // a contact's name (the relay truncates longer ones)
-	TypingTTLMs   int64  `json:"typingTtlMs"`  // typing lapses this long after its last renewal
+	MaxNameChars  int    `json:"maxNameChars"`  // a contact's name (the relay truncates longer ones)
+	MaxEmailBytes int    `json:"maxEmailBytes"` // a contact's email (the relay drops longer ones)
+	TypingTTLMs   int64  `json:"typingTtlMs"`   // typing lapses this long after its last renewal
 	// CloseCodes names the protocol's close codes.
 	CloseCodes map[string]int `json:"closeCodes"`
 	// FatalCloseCodes maps a fatal session error code to the close code that
@@ -44,6 +45,7 @@ func Protocol() (ProtocolConfig, error) {
 		MaxTextBytes:  protocol.MaxTextBytes,
 		MaxTopicChars: protocol.MaxTopicChars,
 		MaxNameChars:  conv.MaxNameChars,
+		MaxEmailBytes: conv.MaxEmailBytes,
 		TypingTTLMs:   protocol.TypingTTL.Milliseconds(),
 		CloseCodes: map[string]int{
 			"reconnect":           protocol.CloseReconnect,

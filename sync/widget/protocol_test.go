@@ -80,6 +80,7 @@ func TestProtocolInBundle(t *testing.T) {
 		{"maxTextBytes", int64(p.MaxTextBytes), protocol.MaxTextBytes},
 		{"maxTopicChars", int64(p.MaxTopicChars), protocol.MaxTopicChars},
 		{"maxNameChars", int64(p.MaxNameChars), conv.MaxNameChars},
+		{"maxEmailBytes", int64(p.MaxEmailBytes), conv.MaxEmailBytes},
 		{"typingTtlMs", p.TypingTTLMs, protocol.TypingTTL.Milliseconds()},
 		{"closeCodes.reconnect", int64(p.CloseCodes["reconnect"]), protocol.CloseReconnect},
 		{"closeCodes.unauthorized", int64(p.CloseCodes["unauthorized"]), protocol.CloseUnauthorized},

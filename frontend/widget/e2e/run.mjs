@@ -2,29 +2,34 @@
 // against a real relay that serves the widget. playwright-core drives
 // Debian's Chromium; no browser is downloaded.
 //
-// Env: RELAY_URL (http://127.0.0.1:port), WORKSPACE, IDENTITY_SECRET,
-// CHROMIUM (/usr/bin/chromium), ARTIFACTS (a folder for screenshots and
-// console logs), ONLY (run the scenarios whose name contains it).
+// Env: RELAY_URL (http://127.0.0.1:port), SITE_URL (another origin: a site
+// that hosts widget.js itself and reaches the relay through a gate the
+// scenarios can take down), WORKSPACE, CHROMIUM (/usr/bin/chromium),
+// ARTIFACTS (a folder for screenshots and console logs), ONLY (run the
+// scenarios whose name contains it).
 //
 // The Go test plays the agent: GET /e2e/agent/events lists every event the
 // agent's device received; POST /e2e/agent/push and /e2e/agent/typing act
-// as the agent.
+// as the agent. It also plays the site's backend (GET /e2e/hash?id= answers
+// protocol.ContactHash) and the network (POST /e2e/gate {"down"}).
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
-import { createHmac, randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const BASE = process.env.RELAY_URL;
 const WS = process.env.WORKSPACE || "acme";
-const SECRET = process.env.IDENTITY_SECRET;
+const SITE = process.env.SITE_URL;
 const ARTIFACTS = process.env.ARTIFACTS || "artifacts";
 const ONLY = process.env.ONLY || "";
-if (!BASE || !SECRET) {
-  console.error("run.mjs: set RELAY_URL and IDENTITY_SECRET (sync/widget/e2e_test.go does)");
+if (!BASE || !SITE) {
+  console.error("run.mjs: set RELAY_URL and SITE_URL (sync/widget/e2e_test.go does)");
   process.exit(2);
 }
 mkdirSync(ARTIFACTS, { recursive: true });
+// The protocol's limits, as widget.js carries them (written from Go; see unit/protocol.mjs).
+const P = JSON.parse(readFileSync(new URL("../unit/protocol.json", import.meta.url), "utf8"));
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -35,22 +40,30 @@ const browser = await chromium.launch({
 // ——— helpers ———
 
 const rand = () => randomBytes(4).toString("hex");
-const hash = (id) => createHmac("sha256", SECRET).update(id).digest("hex");
+// hash asks the site's backend (the Go test: protocol.ContactHash) for a
+// contact's identity hash.
+async function hash(id) {
+  const r = await fetch(BASE + "/e2e/hash?id=" + encodeURIComponent(id));
+  assert.equal(r.status, 200);
+  return r.text();
+}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 let contexts = [];
 let consoleLog = [];
 
-async function newPage(path = "/e2e/page", init) {
-  const ctx = await browser.newContext();
+// newPage opens path (on the relay's origin, or a whole URL) in a new
+// browser context: a browser of its own, with its own storage.
+async function newPage(path = "/e2e/page", init, ctxOptions = {}) {
+  const ctx = await browser.newContext(ctxOptions);
   contexts.push(ctx);
   if (init) await ctx.addInitScript(init);
   const page = await ctx.newPage();
   const n = contexts.length;
   page.on("console", (m) => consoleLog.push(`[page ${n}] ${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => consoleLog.push(`[page ${n}] pageerror: ${e.message}`));
-  await page.goto(BASE + path);
+  await page.goto(/^https?:/.test(path) ? path : BASE + path);
   return { ctx, page };
 }
 
@@ -66,7 +79,7 @@ function start(page, opts = {}) {
 }
 
 async function startContact(page, id, extra = {}) {
-  const r = await start(page, { contactId: id, hash: hash(id), ...extra });
+  const r = await start(page, { contactId: id, hash: await hash(id), ...extra });
   assert.ok(r.res, `start as contact ${id}: ${JSON.stringify(r.error)}`);
   assert.equal(r.res.identity.id, `contact:${id}`);
   return r.res;
@@ -134,14 +147,17 @@ async function online(page) {
 }
 
 // readOutbox lists the widget's IndexedDB outbox, as stored.
-function readOutbox(page) {
+const readOutbox = (page) => readIDB(page, "outbox");
+
+// readIDB lists one object store of the widget's IndexedDB ("outbox" or "events").
+function readIDB(page, name) {
   return page.evaluate(
-    () =>
+    (name) =>
       new Promise((resolve, reject) => {
         const r = indexedDB.open("threadline-widget");
         r.onsuccess = () => {
-          const tx = r.result.transaction("outbox", "readonly");
-          const g = tx.objectStore("outbox").getAll();
+          const tx = r.result.transaction(name, "readonly");
+          const g = tx.objectStore(name).getAll();
           g.onsuccess = () => {
             r.result.close();
             resolve(g.result);
@@ -150,6 +166,51 @@ function readOutbox(page) {
         };
         r.onerror = () => reject(r.error);
       }),
+    name,
+  );
+}
+
+// gate takes the network path to the relay down (every connection through
+// it refused and cut) or brings it back; SITE_URL's pages use it.
+async function gate(down) {
+  const r = await fetch(BASE + "/e2e/gate", { method: "POST", body: JSON.stringify({ down }) });
+  assert.equal(r.status, 204);
+}
+
+const lsKeys = (page) => page.evaluate(() => Object.keys(localStorage));
+
+// focused names what has the focus inside the widget's shadow root.
+const focused = (page) =>
+  page.evaluate(() => {
+    const a = document.querySelector("#threadline-widget").shadowRoot.activeElement;
+    return a ? a.className.split(" ")[0] : "";
+  });
+
+// captureHellos records the auth of every hello the page sends, passing
+// every frame on to the relay.
+async function captureHellos(page) {
+  const auths = [];
+  await page.routeWebSocket(/\/v1\/sync$/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => {
+      const f = JSON.parse(m);
+      if (f.type === "hello") auths.push(f.auth);
+      server.send(m);
+    });
+  });
+  return auths;
+}
+
+// sendCmd pushes a message:send without waiting for its outcome; the
+// returned promise settles with {ok} or {code}.
+function sendCmd(page, text) {
+  return page.evaluate(
+    (t) =>
+      window.$threadline.push(["do", "message:send", ["text", t]]).then(
+        (ok) => ({ ok }),
+        (e) => ({ code: e.code, message: e.message }),
+      ),
+    text,
   );
 }
 
@@ -216,7 +277,7 @@ scenario("thread commands fail before the chat was opened; a started thread reac
   assert.equal(noTopic.code, "invalid");
   assert.match(noTopic.message, /needs a topic/);
   assert.equal((await cmd(page, ["do", "message:thread:start", ["   "]])).code, "invalid");
-  assert.equal((await cmd(page, ["do", "message:thread:start", ["x".repeat(201)]])).code, "too_large");
+  assert.equal((await cmd(page, ["do", "message:thread:start", ["x".repeat(P.maxTopicChars + 1)]])).code, "too_large");
 
   const topic = `Customer server offline (Ticket #${rand()})`;
   await page.evaluate(() => {
@@ -486,7 +547,7 @@ scenario("a visitor who identifies becomes the contact, and its conversation fol
   const first = await waitFor("the agent to get the visitor's message", async () => (await agentMessages(text))[0]);
   assert.equal(first.actor.role, "visitor");
   const id = `signed-${rand()}`;
-  const r = await cmd(page, ["set", "user:id", [id, hash(id)]]);
+  const r = await cmd(page, ["set", "user:id", [id, await hash(id)]]);
   assert.ok(r.ok, JSON.stringify(r));
   assert.equal(r.ok.identity.id, `contact:${id}`);
   await waitFor("the agent to see contact.identified", async () =>
@@ -514,7 +575,15 @@ scenario("a wrong contact hash is refused: unauthorized, shown to the page", asy
   const banner = page.locator(`${W} .banner.error[data-code="unauthorized"]`);
   await page.locator(`${W} .launcher`).click();
   await banner.waitFor();
+  assert.match(await banner.textContent(), /This chat could not verify who you are/);
   assert.match(await banner.textContent(), /unauthorized/);
+  // Nothing can be written that would wait "Sending…" forever.
+  assert.equal(await page.locator(`${W} textarea.input`).isDisabled(), true, "the composer is disabled");
+  assert.equal(await page.locator(`${W} button.send`).isDisabled(), true);
+  assert.match(await page.locator(`${W} textarea.input`).getAttribute("placeholder"), /unavailable/);
+  await page.locator(`${W} textarea.input`).press("Enter", { timeout: 1000 }).catch(() => {});
+  assert.equal(await page.locator(`${W} li.msg`).count(), 0, "no message shows as being sent");
+  assert.equal((await readOutbox(page)).length, 0);
   const missing = await start(page, { contactId: "mallory" });
   assert.equal(missing.error.code, "invalid_options", "a contact without a hash is refused before any hello");
 });
@@ -546,8 +615,331 @@ scenario("the demo page embeds the widget for visitors and identified contacts; 
   await agentPush([{ conv: t.conv, kind: "message.sent", data: { text: "We are on it: the node is rebooting." } }]);
   await waitFor("the reply on the demo page", async () => (await bubbles(D.page)).includes("We are on it: the node is rebooting."));
   await D.page.screenshot({ path: join(ARTIFACTS, "demo-contact.png") });
+  // Signing out of the site ends the chat session: back to an anonymous visitor with no history.
+  await D.page.locator("#signout").click();
+  await D.page.waitForURL(/\/demo$/);
+  await waitFor("auto-start as a visitor", () => D.page.evaluate(() => Threadline.isStarted()));
+  assert.equal((await state(D.page)).identity.role, "visitor");
+  await D.page.locator("#open").click();
+  await online(D.page);
+  assert.deepEqual(await bubbles(D.page), [], "the signed-out page shows none of the customer's chat");
   const forged = await newPage(`/demo?contact=${id}&hash=${"ab".repeat(32)}`);
   await waitFor("the forged hash to be refused", () => forged.page.evaluate(() => document.getElementById("log").textContent.includes("unauthorized")));
+});
+
+scenario("session:reset and Threadline.logout end the contact's session, wipe its data and start a new visitor; other tabs follow", async () => {
+  const { page } = await newPage();
+  const v = await start(page);
+  const visitor1 = v.res.identity.id;
+  await cmd(page, ["do", "chat:open"]);
+  const asVisitor = `Asked as a visitor ${rand()}`;
+  await send(page, asVisitor);
+  await waitFor("the visitor's message at the agent", async () => (await agentMessages(asVisitor)).length === 1);
+  const id = `leaver-${rand()}`;
+  const who = await cmd(page, ["set", "user:id", [id, await hash(id)]]);
+  assert.equal(who.ok.identity.id, `contact:${id}`);
+  const asContact = `Asked as the contact ${rand()}`;
+  await send(page, asContact);
+  const contactMsg = await waitFor("the contact's message at the agent", async () => (await agentMessages(asContact))[0]);
+  await waitFor("the contact's history", async () => (await bubbles(page)).includes(asVisitor));
+
+  const reset = await cmd(page, ["do", "session:reset"]);
+  assert.ok(reset.ok, JSON.stringify(reset));
+  assert.equal(reset.ok.identity.role, "visitor");
+  assert.notEqual(reset.ok.identity.id, visitor1, "a new visitor, not the one who identified");
+  assert.notEqual(reset.ok.device, v.res.device, "on a new device id");
+  assert.equal(await page.locator(`${W} .panel`).isVisible(), false, "the panel closed");
+  assert.equal((await cmd(page, ["get", "chat:opened"])).ok, false);
+  const keys = await lsKeys(page);
+  assert.ok(!keys.some((k) => k.includes(id) || k.includes(v.res.device)), `localStorage still holds the old session: ${keys}`);
+  const stored = JSON.stringify(await readIDB(page, "events"));
+  assert.ok(!stored.includes(asContact) && !stored.includes(asVisitor) && !stored.includes(id), "IndexedDB still holds the contact's events");
+  assert.equal((await readOutbox(page)).length, 0);
+  assert.equal((await cmd(page, ["do", "message:thread:end"])).code, "chat_not_opened", "the new visitor has not opened the chat");
+
+  await cmd(page, ["do", "chat:open"]);
+  await online(page);
+  assert.deepEqual(await bubbles(page), [], "the new visitor sees none of the contact's history");
+  const after = `once: written after the logout ${rand()}`;
+  await send(page, after);
+  const m = await waitFor("the new visitor's message at the agent", async () => (await agentMessages(after))[0]);
+  assert.equal(m.actor.id, reset.ok.identity.id);
+  assert.notEqual(m.conv, contactMsg.conv);
+  await page.locator(`${W} li.msg.sent[data-id="${m.id}"]`).waitFor();
+  assert.equal(await page.locator(`${W} li.msg.failed`).count(), 0, "nothing fails as 'not yours'");
+
+  // Threadline.logout(callback) in one tab; a second tab of the same browser follows it.
+  const id2 = `leaver2-${rand()}`;
+  const A = await newPage();
+  await startContact(A.page, id2);
+  await cmd(A.page, ["do", "chat:open"]);
+  const hi = `Hello from tab one ${rand()}`;
+  await send(A.page, hi);
+  await waitFor("the agent to get it", async () => (await agentMessages(hi)).length === 1);
+  const B = await A.ctx.newPage();
+  B.on("console", (msg) => consoleLog.push(`[tab B] ${msg.type()}: ${msg.text()}`));
+  await B.goto(BASE + "/e2e/page");
+  await startContact(B, id2);
+  await cmd(B, ["do", "chat:open"]);
+  await waitFor("tab two to show the history", async () => (await bubbles(B)).includes(hi));
+  const out = await A.page.evaluate(() => new Promise((resolve) => Threadline.logout((res, err) => resolve(err ? { code: err.code } : res))));
+  assert.equal(out.identity.role, "visitor", JSON.stringify(out));
+  assert.equal(out.offline, false);
+  await waitFor("tab two to follow the logout", async () => {
+    const s = await state(B);
+    return s.identity && s.identity.role === "visitor";
+  });
+  assert.deepEqual(await bubbles(B), [], "tab two shows none of it");
+  assert.equal((await state(B)).identity.id, out.identity.id, "both tabs are the same new visitor");
+  assert.ok(!(await lsKeys(B)).some((k) => k.includes(id2)));
+});
+
+scenario("a visitor who identified and then loads a page without user:id is a new visitor that can write", async () => {
+  const { page } = await newPage();
+  const v = await start(page);
+  await cmd(page, ["do", "chat:open"]);
+  const q = `Asked before signing in ${rand()}`;
+  await send(page, q);
+  await waitFor("the agent to get it", async () => (await agentMessages(q)).length === 1);
+  const id = `reloader-${rand()}`;
+  assert.ok((await cmd(page, ["set", "user:id", [id, await hash(id)]])).ok);
+  await waitFor("the contact's history", async () => (await bubbles(page)).includes(q));
+  await page.reload(); // the site forgot to say session:reset
+  const again = await start(page);
+  assert.equal(again.res.identity.role, "visitor");
+  assert.notEqual(again.res.identity.id, v.res.identity.id, "the identified visitor's token is spent");
+  await cmd(page, ["do", "chat:open"]);
+  await online(page);
+  assert.deepEqual(await bubbles(page), [], "none of the contact's conversations");
+  const text = `once: anonymous after identifying ${rand()}`;
+  await send(page, text);
+  await waitFor("the agent to get it", async () => (await agentMessages(text)).length === 1);
+  await page.locator(`${W} li.msg.sent`).waitFor();
+  assert.equal(await page.locator(`${W} li.msg.failed`).count(), 0);
+});
+
+scenario("'opened at least once' is remembered by the browser: after a reload a site ends a ticket's thread without opening the chat", async () => {
+  const id = `ticket-${rand()}`;
+  const { page } = await newPage();
+  await startContact(page, id);
+  assert.equal((await cmd(page, ["do", "message:thread:start", ["Too soon"]])).code, "chat_not_opened");
+  await cmd(page, ["do", "chat:open"]);
+  const topic = `Server offline (Ticket #${rand()})`;
+  const started = await cmd(page, ["do", "message:thread:start", [topic]]);
+  assert.ok(started.ok, JSON.stringify(started));
+  await page.reload();
+  await page.evaluate(() => {
+    window.__opened = 0;
+    Threadline.on("chat:opened", () => window.__opened++);
+  });
+  await startContact(page, id);
+  const ended = await cmd(page, ["do", "message:thread:end", [topic]]);
+  assert.ok(ended.ok && ended.ok.ended, JSON.stringify(ended));
+  assert.equal((await cmd(page, ["get", "chat:opened"])).ok, false, "the chat did not pop open");
+  assert.equal(await page.locator(`${W} .panel`).isVisible(), false);
+  assert.equal(await page.evaluate(() => window.__opened), 0);
+  await waitFor("the agent to see the thread end", async () =>
+    (await agentEvents()).find((e) => e.kind === "thread.ended" && e.conv === started.ok.conversationId && e.data.topic === topic),
+  );
+  // Another browser of the same contact has not opened it.
+  const other = await newPage();
+  await startContact(other.page, id);
+  assert.equal((await cmd(other.page, ["do", "message:thread:end"])).code, "chat_not_opened");
+});
+
+scenario("the relay down while a page that hosts widget.js loads: the widget shows, says offline, start settles, queued work goes out once it is back", async () => {
+  await gate(true);
+  try {
+    const { page } = await newPage(SITE + "/");
+    await page.locator(`${W} .launcher`).waitFor();
+    const st = await waitFor("start to settle", () => page.evaluate(() => window.__start));
+    assert.equal(st.offline, true, JSON.stringify(st));
+    assert.equal(st.identity, null, "a new visitor: the relay has not named it yet");
+    assert.match(st.device, UUID);
+    assert.equal(await page.evaluate(() => Threadline.isStarted()), true);
+    // The chat:open the page queued before the script loaded has run.
+    await page.locator(`${W} .panel`).waitFor();
+    await waitFor("the offline notice", async () => /Offline/.test(await page.locator(`${W} .status`).textContent()));
+    const text = `once: typed while the relay was down ${rand()}`;
+    const sent = sendCmd(page, text);
+    await page.locator(`${W} li.msg.pending`).waitFor();
+    assert.match(await page.locator(`${W} li.msg.pending .pending`).textContent(), /Waiting to send/);
+    assert.equal((await readOutbox(page)).filter((r) => r.event.data.text === text).length, 1, "kept in IndexedDB");
+    await sleep(800);
+    assert.notEqual((await state(page)).state, "online");
+    assert.match(await page.locator(`${W} .status`).textContent(), /Offline/, "still offline while retrying");
+    assert.equal((await agentMessages(text)).length, 0);
+
+    await gate(false);
+    const res = await sent;
+    assert.ok(res.ok && res.ok.seq > 0, JSON.stringify(res));
+    await online(page);
+    await waitFor("the agent to get it", async () => (await agentMessages(text)).length === 1);
+    assert.equal((await state(page)).identity.role, "visitor");
+    assert.equal(await page.locator(`${W} .status`).isVisible(), false, "the offline notice is gone");
+    await page.locator(`${W} li.msg.sent`).waitFor();
+  } finally {
+    await gate(false);
+  }
+});
+
+scenario("a wrong hash found out after an offline start: what was typed says it was not sent, and the composer is disabled", async () => {
+  await gate(true);
+  try {
+    const id = `mallory-${rand()}`;
+    const { page } = await newPage(`${SITE}/?contact=${id}&hash=${"ab".repeat(32)}`);
+    const st = await waitFor("start to settle", () => page.evaluate(() => window.__start));
+    assert.equal(st.offline, true, JSON.stringify(st));
+    assert.equal(st.identity.id, `contact:${id}`);
+    const sent = sendCmd(page, "Typed before the relay answered");
+    await page.locator(`${W} li.msg.pending`).waitFor();
+    await gate(false);
+    const res = await sent;
+    assert.equal(res.code, "unauthorized", JSON.stringify(res));
+    const banner = page.locator(`${W} .banner.error[data-code="unauthorized"]`);
+    await banner.waitFor();
+    assert.match(await banner.textContent(), /could not verify who you are/);
+    assert.equal(await page.locator(`${W} textarea.input`).isDisabled(), true);
+    assert.match(await page.locator(`${W} li.msg .pending`).textContent(), /Not sent/);
+    const kept = (await readOutbox(page)).filter((r) => r.event.kind === "message.sent");
+    assert.deepEqual(kept.map((r) => r.event.data.text), ["Typed before the relay answered"], "what was typed is kept");
+    assert.equal((await cmd(page, ["do", "message:send", ["text", "and again"]])).code, "unauthorized");
+  } finally {
+    await gate(false);
+  }
+});
+
+scenario("accessibility: the launcher's name carries the unread count, Escape closes and gives focus back, only arrivals are announced", async () => {
+  const id = `a11y-${rand()}`;
+  const { page } = await newPage();
+  await startContact(page, id);
+  await cmd(page, ["do", "chat:open"]);
+  const q = `Can a screen reader use this? ${rand()}`;
+  await send(page, q);
+  const first = await waitFor("the agent to get it", async () => (await agentMessages(q))[0]);
+  await cmd(page, ["do", "chat:close"]);
+  const launcher = page.locator(`${W} .launcher`);
+  assert.equal(await launcher.getAttribute("aria-label"), "Open chat");
+  assert.equal(await launcher.getAttribute("aria-expanded"), "false");
+  const a1 = `First answer ${rand()}`;
+  const a2 = `Second answer ${rand()}`;
+  await agentPush([{ conv: first.conv, kind: "message.sent", data: { text: a1 } }]);
+  await waitFor("one unread in the launcher's name", async () => (await launcher.getAttribute("aria-label")) === "Open chat, 1 unread message");
+  await agentPush([{ conv: first.conv, kind: "message.sent", data: { text: a2 } }]);
+  await waitFor("two unread in the launcher's name", async () => (await launcher.getAttribute("aria-label")) === "Open chat, 2 unread messages");
+  assert.equal(await page.locator(`${W} .badge`).getAttribute("aria-hidden"), "true", "the badge is not read twice");
+  const live = page.locator(`${W} [role="log"][aria-live="polite"]`);
+  assert.deepEqual(await live.locator("p").allTextContents(), [`Ana: ${a1}`, `Ana: ${a2}`], "each arrival announced once");
+  assert.equal(await page.locator(`${W} ol.timeline`).getAttribute("aria-live"), null, "the redrawn timeline is no live region");
+
+  await launcher.focus();
+  await page.keyboard.press("Enter");
+  await page.locator(`${W} .panel`).waitFor();
+  assert.equal(await launcher.getAttribute("aria-expanded"), "true");
+  assert.equal(await focused(page), "input", "opening puts focus in the composer");
+  await page.keyboard.press("Escape");
+  await page.locator(`${W} .panel`).waitFor({ state: "hidden" });
+  assert.equal(await focused(page), "launcher", "Escape gives focus back to the launcher");
+  await waitFor("read: no count in the name", async () => (await launcher.getAttribute("aria-label")) === "Open chat");
+  // The close button does the same.
+  await page.keyboard.press("Enter");
+  await page.locator(`${W} .panel`).waitFor();
+  await page.locator(`${W} button.close`).click();
+  assert.equal(await focused(page), "launcher");
+
+  // A new device of the contact receives the backlog: nothing of it is announced.
+  const B = await newPage();
+  await startContact(B.page, id);
+  await online(B.page);
+  await waitFor("the backlog", async () => (await bubbles(B.page)).includes(a2));
+  const liveB = B.page.locator(`${W} [role="log"]`);
+  assert.deepEqual(await liveB.locator("p").allTextContents(), [], "the backlog is not read out");
+  const a3 = `Third answer ${rand()}`;
+  await agentPush([{ conv: first.conv, kind: "message.sent", data: { text: a3 } }]);
+  await waitFor("only the new one announced", async () => JSON.stringify(await liveB.locator("p").allTextContents()) === JSON.stringify([`Ana: ${a3}`]));
+});
+
+scenario("at 375 px long topics and long words wrap inside the panel", async () => {
+  const { page } = await newPage("/e2e/page", undefined, { viewport: { width: 375, height: 720 } });
+  await startContact(page, `narrow-${rand()}`);
+  await cmd(page, ["do", "chat:open"]);
+  const topic = "Ticket#" + "X".repeat(P.maxTopicChars - 7);
+  assert.ok((await cmd(page, ["do", "message:thread:start", [topic]])).ok);
+  const word = "averyveryverylongword".repeat(20);
+  await send(page, word);
+  await page.locator(`${W} li.thread-start`).waitFor();
+  await page.locator(`${W} li.msg.sent`).waitFor();
+  const overflow = await page.evaluate(() => {
+    const root = document.querySelector("#threadline-widget").shadowRoot;
+    const out = [];
+    for (const el of root.querySelectorAll(".panel, .panel *")) {
+      const r = el.getBoundingClientRect();
+      if (r.width && (r.right > window.innerWidth + 0.5 || r.left < -0.5)) out.push(`${el.tagName}.${el.className}: ${Math.round(r.left)}–${Math.round(r.right)}`);
+    }
+    for (const el of root.querySelectorAll(".timeline, .timeline li")) {
+      if (el.scrollWidth > el.clientWidth + 1) out.push(`${el.tagName}.${el.className} scrolls sideways: ${el.scrollWidth} > ${el.clientWidth}`);
+    }
+    return out;
+  });
+  assert.deepEqual(overflow, [], "nothing sticks out of a 375 px screen");
+  await page.screenshot({ path: join(ARTIFACTS, "narrow-375.png") });
+});
+
+scenario("name and email travel in the hello; a change while connected says hello again; bad values are refused, nothing lost", async () => {
+  const id = `profile-${rand()}`;
+  const { page } = await newPage("/e2e/page", () => {
+    window.$threadline = [
+      ["set", "user:nickname", ["Dana"]],
+      ["set", "user:email", ["dana@example.com"]],
+    ];
+  });
+  const hellos = await captureHellos(page);
+  const h = await hash(id);
+  await startContact(page, id);
+  assert.deepEqual(hellos, [{ kind: "contact", contactId: id, hash: h, name: "Dana", email: "dana@example.com" }]);
+  assert.equal((await state(page)).identity.name, "Dana", "the relay took the name");
+  await cmd(page, ["do", "chat:open"]);
+  await online(page);
+  const text = `once: sent just before a rename ${rand()}`;
+  await send(page, text);
+  const renamed = await cmd(page, ["set", "user:nickname", ["Dana Scully"]]);
+  assert.deepEqual(renamed.ok, { name: "Dana Scully", email: "dana@example.com" });
+  await waitFor("a new hello with the new name", async () => hellos.length === 2);
+  assert.deepEqual(hellos[1], { kind: "contact", contactId: id, hash: h, name: "Dana Scully", email: "dana@example.com" });
+  await waitFor("the relay's welcome with the new name", async () => {
+    const s = await state(page);
+    return s.state === "online" && s.identity.name === "Dana Scully";
+  });
+  await cmd(page, ["set", "user:email", ["scully@example.com"]]);
+  await waitFor("a new hello with the new email", async () => hellos.length === 3);
+  assert.equal(hellos[2].email, "scully@example.com");
+  // The relay heard both (it logs contact.updated, with what changed, for the team).
+  const updated = (field, value) => async () =>
+    (await agentEvents()).some((e) => e.kind === "contact.updated" && e.data.contact && e.data.contact.id === `contact:${id}` && e.data[field] === value);
+  await waitFor("the agent to see the new name", updated("name", "Dana Scully"));
+  await waitFor("the agent to see the new email", updated("email", "scully@example.com"));
+  const bad = await cmd(page, ["set", "user:email", ["not an address"]]);
+  assert.equal(bad.code, "invalid");
+  assert.match(bad.message, /not an email address/);
+  const long = await cmd(page, ["set", "user:nickname", ["x".repeat(P.maxNameChars + 1)]]);
+  assert.equal(long.code, "too_large");
+  const longEmail = await cmd(page, ["set", "user:email", ["d".repeat(P.maxEmailBytes) + "@example.com"]]);
+  assert.equal(longEmail.code, "too_large");
+  await online(page);
+  await sleep(300);
+  assert.equal(hellos.length, 3, "a refused value says no hello");
+  await waitFor("the message once at the agent", async () => (await agentMessages(text)).length === 1);
+  assert.deepEqual(await bubbles(page), [text]);
+
+  // A visitor's hello carries its name, not an email the relay cannot verify.
+  const V = await newPage();
+  const vh = await captureHellos(V.page);
+  const v = await start(V.page, { name: "Guest Gus", email: "gus@example.com" });
+  assert.ok(v.res, JSON.stringify(v.error));
+  assert.deepEqual(vh[0], { kind: "visitor", name: "Guest Gus" });
+  const C = await newPage();
+  const refused = await start(C.page, { contactId: id, hash: h, email: "nope" });
+  assert.equal(refused.error && refused.error.code, "invalid_options", "bad start options are refused before any hello");
 });
 
 // ——— runner ———

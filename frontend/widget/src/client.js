@@ -31,9 +31,16 @@ const REFUSED_PUSH = new Set(["too_many", "rate_limited", "bad_frame", "too_larg
 // with the cursor, canonical events into the store and the model, the outbox
 // pushed in mid order with one push in flight, acks, typing, and reconnects
 // with capped, jittered backoff that resume from the cursor.
+//
+// ready always settles: with {identity, offline: false} at the first
+// welcome; with {identity, offline: true} when the first connection fails or
+// is not welcomed within connectTimeout (identity: the one this device last
+// had, a contact's own id, or null for a visitor the relay has not named
+// yet): events made from then on wait in the outbox; or it rejects when the
+// relay refuses the session for good (a wrong hash: unauthorized).
 export class Client {
   // opts: {url, workspace, auth, store, model, protocol (WIDGET_CONFIG.protocol),
-  // WebSocket?, onChange?, onState?, onNotify?, onTyping?, log?, random?,
+  // WebSocket?, onChange?, onState?, onNotify?, onTyping?, onWelcomed?, log?, random?,
   // connectTimeout?}
   constructor(opts) {
     if (!opts || !opts.protocol || !opts.protocol.version || !Array.isArray(opts.protocol.noRetry)) {
@@ -44,6 +51,7 @@ export class Client {
       onState: () => {},
       onNotify: () => {},
       onTyping: () => {},
+      onWelcomed: () => {},
       log: console,
       random: Math.random,
       WebSocket: globalThis.WebSocket,
@@ -66,6 +74,10 @@ export class Client {
     this.identity = null;
     this.ready = new Promise((resolve, reject) => (this.readyHooks = { resolve, reject }));
     this.ready.catch(() => {});
+    // synced resolves once this session first caught up with the relay, or
+    // once it is known not to (offline, refused): what is shown is then all
+    // this device can know.
+    this.synced = new Promise((resolve) => (this.syncedHook = resolve));
   }
 
   // init loads the device id, the stored canonical events and the outbox.
@@ -73,6 +85,7 @@ export class Client {
     await this.store.open();
     this.device = this.store.deviceId(uuidv7);
     this.identity = this.store.identity;
+    if (!this.identity && this.auth.kind === "contact") this.identity = { id: `contact:${this.auth.contactId}`, role: "contact" };
     let cursor = this.store.cursor;
     const events = await this.store.events();
     if (cursor.seq > 0 && events.length === 0) cursor = { epoch: cursor.epoch, seq: 0 };
@@ -107,12 +120,21 @@ export class Client {
       ws = new this.WebSocket(this.url);
     } catch (err) {
       this.log.error("Threadline: cannot open the relay connection:", err);
+      this.unreachable(`Threadline: cannot open a connection to ${this.url}: ${err && err.message ? err.message : err}`);
       this.retry();
       return;
     }
     this.ws = ws;
     this.fatal = null;
     this.setState("connecting");
+    // A relay that takes the connection but never welcomes it is as
+    // unreachable as one that refuses it.
+    clearTimeout(this.helloTimer);
+    this.helloTimer = setTimeout(() => {
+      if (ws !== this.ws || this.welcomed) return;
+      this.unreachable(`Threadline: the relay at ${this.url} did not answer within ${Math.round(this.connectTimeout / 1000)} s`);
+      this.drop(this.p.closeCodes.reconnect, "no welcome");
+    }, this.connectTimeout);
     ws.onopen = () => {
       if (ws !== this.ws) return;
       const auth = { ...this.auth };
@@ -170,10 +192,40 @@ export class Client {
     }
   }
 
+  // unreachable records why the relay could not be reached and, on the first
+  // attempt, lets ready settle offline.
+  unreachable(message) {
+    this.lastError = new WidgetError("relay_unreachable", message);
+    if (!this.welcomed) this.readyHooks.resolve({ identity: this.identity, offline: true });
+    this.syncedHook();
+  }
+
+  // setAuth changes what the next hello says (a contact's name or email):
+  // when a session is open or opening, it is replaced at once by one whose
+  // hello carries the new auth, so the relay learns of it now. Pending
+  // events are resent on the new session with their ids and mids.
+  setAuth(auth) {
+    this.auth = auth;
+    if (this.stopped || this.state === "failed" || !this.ws) return;
+    const ws = this.ws;
+    this.ws = null;
+    this.inflight = null;
+    this.welcomed = false;
+    clearTimeout(this.helloTimer);
+    try {
+      ws.close(this.p.closeCodes.reconnect, "new hello");
+    } catch {
+      /* already closing */
+    }
+    this.attempt = 0;
+    this.connect();
+  }
+
   // stop closes the session for good.
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.helloTimer);
     const ws = this.ws;
     this.ws = null;
     if (ws) ws.close(1000, "bye");
@@ -190,6 +242,8 @@ export class Client {
   }
 
   onClose(code, reason) {
+    clearTimeout(this.helloTimer);
+    const wasWelcomed = this.welcomed;
     this.ws = null;
     this.inflight = null;
     this.welcomed = false;
@@ -209,10 +263,18 @@ export class Client {
       const err = new WidgetError(f.code, `Threadline: the relay refused this session: ${f.code}: ${f.message}`);
       this.setState("failed", err);
       this.readyHooks.reject(err);
+      this.syncedHook();
+      // Nothing waiting can go out on this session: say so to whoever waits
+      // (the events stay in the outbox, for a page that fixes the identity).
+      for (const [, w] of this.waiters) w.reject(err);
+      this.waiters.clear();
+      this.onChange();
       return;
     }
-    this.setState("offline", this.fatal ? new WidgetError(this.fatal.code, this.fatal.message) : null);
-    if (this.identity && !this.welcomed) this.readyHooks.resolve(this.identity); // offline start: we know who we are
+    if (this.fatal) this.lastError = new WidgetError(this.fatal.code, this.fatal.message);
+    else if (!wasWelcomed) this.unreachable(`Threadline: cannot reach the relay at ${this.url}${reason ? `: ${reason}` : ""}`);
+    else this.lastError = null;
+    this.setState("offline");
     this.retry();
   }
 
@@ -241,6 +303,7 @@ export class Client {
         }
         this.quiet = false;
         this.setState("online", null);
+        this.syncedHook();
         this.onChange();
         return;
       case "ack":
@@ -255,6 +318,7 @@ export class Client {
   }
 
   async onWelcome(f) {
+    clearTimeout(this.helloTimer);
     if (this.cursor.epoch !== "" && this.cursor.epoch !== f.epoch) {
       // The relay's log was replaced: start over from its beginning, keeping
       // every pending event (acknowledged ones too: the new log may not
@@ -283,9 +347,10 @@ export class Client {
     this.attempt = 0;
     this.model.setPending(this.outbox);
     this.setState("syncing", null);
-    this.readyHooks.resolve(f.identity);
+    this.readyHooks.resolve({ identity: f.identity, offline: false });
     this.onChange();
     this.pump();
+    this.onWelcomed(f, this.sentVisitorToken);
   }
 
   async onEvents(events) {
@@ -451,6 +516,22 @@ export class Client {
     const p = this.makes.then(run);
     this.makes = p.catch(() => {});
     return p;
+  }
+
+  // adopt takes outbox records made on this device under another identity
+  // (a visitor who has just identified as this contact): they keep their ids
+  // and mids, move to this identity's outbox in one transaction, and go out
+  // on this session (the relay counts the visitor's mids as this device's).
+  async adopt(records) {
+    const fresh = records.filter((r) => !this.outbox.some((x) => x.id === r.id) && !this.model.has(r.id));
+    if (!fresh.length) return;
+    for (const r of fresh) if (r.state === "acked") r.state = "pending";
+    await this.store.putOutbox(fresh);
+    this.outbox.push(...fresh);
+    this.outbox.sort((a, b) => a.mid - b.mid);
+    this.model.setPending(this.outbox);
+    this.onChange();
+    this.pump();
   }
 
   // discard drops a failed event from the outbox.

@@ -23,6 +23,18 @@ function utf8Bytes(s) {
   return new TextEncoder().encode(s).length;
 }
 
+// LOGOUT_GRACE is how long a logout lets events already made go out first.
+const LOGOUT_GRACE = 2000;
+
+// SYNC_WAIT is how long a command that picks a conversation (send, thread
+// start and end) waits for the session to catch up first, so that on a new
+// device it acts on the latest conversation rather than on none.
+const SYNC_WAIT = 5000;
+
+// EMAIL is the shape the relay keeps an email of (one @ with something on
+// each side, no spaces); it drops anything else, so the widget refuses it.
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
 function settle(promise, callback) {
   if (typeof callback === "function") {
     promise.then(
@@ -50,7 +62,6 @@ export class Widget {
     );
     this.started = false;
     this.starting = false;
-    this.openedOnce = false;
     this.identityOpts = {}; // set by "set user:*" before start
     this.client = null;
     this.ui = null;
@@ -93,6 +104,12 @@ export class Widget {
     this.emit("error", { code: err.code || "error", message: err.message || String(err), command: cmd });
   }
 
+  // openedOnce is whether the chat was ever opened in this browser (kept in
+  // localStorage per workspace, so a reload remembers it).
+  get openedOnce() {
+    return !!(this.client && this.client.store.opened);
+  }
+
   requireStarted(method) {
     if (!this.started) {
       throw new WidgetError(
@@ -126,26 +143,21 @@ export class Widget {
     if (typeof workspace !== "string" || workspace === "") {
       throw new WidgetError("invalid_options", 'Threadline.start({workspace: "…"}) needs the workspace id');
     }
-    let auth = { kind: "visitor" };
-    if (o.contactId !== undefined && o.contactId !== null && o.contactId !== "") {
-      if (typeof o.hash !== "string" || o.hash === "") {
-        throw new WidgetError(
-          "invalid_options",
-          "Threadline.start: an identified contact needs its hash: hex(HMAC-SHA256(workspace identity secret, contactId)), computed by your backend",
-        );
-      }
-      auth = { kind: "contact", contactId: String(o.contactId), hash: o.hash };
-      if (o.name) auth.name = String(o.name);
-      if (o.email) auth.email = String(o.email);
+    const auth = this.authFor(o, "start");
+    let url;
+    try {
+      url = this.relayUrl(o);
+    } catch (err) {
+      throw new WidgetError("invalid_options", `Threadline.start: relayUrl ${JSON.stringify(o.relayUrl)} is not a URL`);
     }
     this.starting = true;
     try {
       this.options = o;
-      const identity = await this.boot(workspace, auth, o);
+      const { identity, offline } = await this.boot(workspace, auth, o, url);
       this.started = true;
       this.queue.open();
       if (o.open) this.open();
-      return { identity, device: this.client.device, workspace };
+      return { identity, device: this.client.device, workspace, offline };
     } catch (err) {
       const e = err instanceof WidgetError ? err : new WidgetError("error", String(err && err.message ? err.message : err));
       this.emit("error", { code: e.code, message: e.message });
@@ -153,6 +165,51 @@ export class Widget {
     } finally {
       this.starting = false;
     }
+  }
+
+  // authFor builds the hello's auth from start's options (and what "set
+  // user:*" said): a contact's id, hash, name and email; a visitor's name
+  // (the relay would ignore an email it cannot verify). Bad values are
+  // refused with invalid_options from start, invalid or too_large from set.
+  authFor(o, from = "set") {
+    const name = this.checkName(o.name, from);
+    const email = this.checkEmail(o.email, from);
+    if (o.contactId !== undefined && o.contactId !== null && o.contactId !== "") {
+      if (typeof o.hash !== "string" || o.hash === "") {
+        throw new WidgetError(
+          "invalid_options",
+          "Threadline.start: an identified contact needs its hash: hex(HMAC-SHA256(workspace identity secret, contactId)), computed by your backend",
+        );
+      }
+      const auth = { kind: "contact", contactId: String(o.contactId), hash: o.hash };
+      if (name) auth.name = name;
+      if (email) auth.email = email;
+      return auth;
+    }
+    const auth = { kind: "visitor" };
+    if (name) auth.name = name;
+    return auth;
+  }
+
+  checkName(v, from) {
+    if (v === undefined || v === null) return "";
+    if (typeof v !== "string") throw new WidgetError(from === "start" ? "invalid_options" : "invalid", "Threadline: a name is a string");
+    const name = v.trim();
+    if ([...name].length > this.p.maxNameChars) {
+      throw new WidgetError(from === "start" ? "invalid_options" : "too_large", `Threadline: a name is at most ${this.p.maxNameChars} characters`);
+    }
+    return name;
+  }
+
+  checkEmail(v, from) {
+    if (v === undefined || v === null) return "";
+    const code = from === "start" ? "invalid_options" : "invalid";
+    if (typeof v !== "string") throw new WidgetError(code, "Threadline: an email address is a string");
+    const email = v.trim();
+    if (email === "") return "";
+    if (utf8Bytes(email) > this.p.maxEmailBytes) throw new WidgetError(from === "start" ? code : "too_large", `Threadline: an email address is at most ${this.p.maxEmailBytes} bytes`);
+    if (!EMAIL.test(email)) throw new WidgetError(code, `Threadline: ${JSON.stringify(email.slice(0, 60))} is not an email address`);
+    return email;
   }
 
   relayUrl(o) {
@@ -167,14 +224,15 @@ export class Widget {
     return url.href;
   }
 
-  async boot(workspace, auth, o) {
+  async boot(workspace, auth, o, url) {
     if (this.client) this.client.stop();
     const ik = auth.kind === "contact" ? `contact:${auth.contactId}` : "visitor";
     const model = new Model();
     const store = new Store(workspace, ik);
+    if (auth.kind === "visitor") this.visitorStore = store;
     this.model = model;
-    this.client = new Client({
-      url: this.relayUrl(o),
+    const client = new Client({
+      url,
       workspace,
       auth,
       store,
@@ -183,22 +241,42 @@ export class Widget {
       log: this.log,
       onChange: () => this.changed(),
       onState: (s, err) => {
+        if (client !== this.client) return;
         if (this.ui) this.ui.setStatus(s, err);
+        this.changed(); // pending items say whether they are being sent
         this.emit("status:changed", { state: s, error: err ? { code: err.code, message: err.message } : null });
       },
-      onNotify: (n) => this.emit(n.name, n.detail),
+      onNotify: (n) => {
+        if (n.name === "message:received" && this.ui) this.ui.announce(n.detail);
+        this.emit(n.name, n.detail);
+      },
       onTyping: (f) => this.typingFrame(f),
+      onWelcomed: (f, identified) => {
+        if (auth.kind === "contact" && identified) this.identified(workspace, client).catch((err) => this.report(err));
+      },
     });
-    await this.client.init();
+    this.client = client;
+    await client.init();
     this.mountUI(o);
     this.watchNetwork();
-    this.client.connect();
-    try {
-      return await this.client.ready;
-    } catch (err) {
-      if (this.ui) this.ui.showError(err);
-      throw err;
-    }
+    this.watchResets();
+    client.connect();
+    return await client.ready; // the failed state has shown the error already
+  }
+
+  // identified runs once a contact's session has been welcomed with this
+  // browser's visitor token: the relay moved the visitor's conversations to
+  // the contact, so the token is spent and the visitor's copy of them is
+  // dropped (a later anonymous page starts as a new visitor instead of
+  // showing conversations it may no longer write to). What the visitor had
+  // not pushed yet moves to the contact's outbox, with its ids and mids.
+  async identified(workspace, client) {
+    client.store.visitorToken = "";
+    const vs = this.visitorStore && this.visitorStore.ws === workspace ? this.visitorStore : await new Store(workspace, "visitor").open();
+    const recs = await vs.outbox();
+    if (recs.length) await client.adopt(recs);
+    await vs.forget();
+    if (this.visitorStore === vs) this.visitorStore = null;
   }
 
   mountUI(o) {
@@ -210,9 +288,24 @@ export class Widget {
         hideLauncher: !!o.hideLauncher,
         // The launcher works before start has finished (or after it
         // failed: the panel shows why); the API's open and close do not.
-        open: () => (this.started ? this.open() : this.ui.setOpen(true)),
+        open: () => {
+          if (this.started) return this.open();
+          if (this.client) this.client.store.opened = true;
+          this.ui.setOpen(true);
+        },
         close: () => (this.started ? this.close() : this.ui.setOpen(false)),
-        send: (text) => this.sendText(text).catch((err) => this.report(err)),
+        // Checked first: what the relay could never take (too long, a
+        // refused session) throws, and the UI puts the text back.
+        send: (text) => {
+          try {
+            this.checkText(text);
+            this.checkUsable();
+          } catch (err) {
+            this.report(err);
+            throw err;
+          }
+          this.sendText(text).catch((err) => this.report(err));
+        },
         select: (id) => {
           this.selected = id;
           this.changed();
@@ -281,7 +374,7 @@ export class Widget {
   // the page visible (Cossistant: visitors' seen updates are automatic while
   // the widget is open).
   markSeen() {
-    if (!this.ui || !this.ui.isOpen() || !this.started) return;
+    if (!this.ui || !this.ui.isOpen() || !this.started || this.client.state === "failed") return;
     const doc = this.env.document;
     if (doc && doc.visibilityState && doc.visibilityState !== "visible") return;
     const conv = this.target();
@@ -316,7 +409,7 @@ export class Widget {
 
   open() {
     this.requireStarted("open");
-    this.openedOnce = true;
+    this.client.store.opened = true;
     if (this.ui && !this.ui.isOpen()) {
       this.ui.setOpen(true);
       this.emit("chat:opened", {});
@@ -361,6 +454,15 @@ export class Widget {
     return { conv: id, first: [{ kind: "conversation.created", conv: id, data: {} }] };
   }
 
+  // checkUsable refuses new events when the relay refused this session for
+  // good (a wrong hash): they could never be sent.
+  checkUsable() {
+    if (this.client && this.client.state === "failed") {
+      const e = this.client.lastError;
+      throw new WidgetError(e ? e.code : "unauthorized", e ? e.message : "Threadline: the relay refused this session");
+    }
+  }
+
   checkText(text) {
     if (typeof text !== "string" || text.trim() === "") throw new WidgetError("invalid", "Threadline: a message needs some text");
     if (utf8Bytes(text) > this.p.maxTextBytes) throw new WidgetError("too_large", `Threadline: a message is at most ${this.p.maxTextBytes} bytes of UTF-8`);
@@ -368,8 +470,16 @@ export class Widget {
 
   // sendText sends a message the user typed; if the relay rejects it, it
   // stays in the timeline as failed, to retry or discard.
+  // whenSynced waits, at most SYNC_WAIT, for the session to have caught up.
+  whenSynced() {
+    let timer;
+    return Promise.race([this.client.synced, new Promise((r) => (timer = setTimeout(r, SYNC_WAIT)))]).finally(() => clearTimeout(timer));
+  }
+
   async sendText(text) {
     this.checkText(text);
+    this.checkUsable();
+    await this.whenSynced();
     const { conv, first } = this.conversationFor();
     const [res] = (await this.make([...first, { kind: "message.sent", conv, data: { text } }], true)).slice(-1);
     return { conversationId: conv, id: res.id, seq: res.seq };
@@ -399,6 +509,7 @@ export class Widget {
 
   async doCreate(o) {
     const { message, assistantId, customAttributes } = o;
+    this.checkUsable();
     if (message !== undefined && message !== null && message !== "") this.checkText(message);
     if (assistantId !== undefined && assistantId !== null && typeof assistantId !== "string") {
       throw new WidgetError("invalid", "Threadline.createConversation: assistantId is a string");
@@ -478,26 +589,111 @@ export class Widget {
         o.hash = args[1];
         break;
       case "user:email":
-        o.email = String(args[0] || "");
+        o.email = this.checkEmail(args[0], "set");
         break;
       case "user:nickname":
       case "user:name":
-        o.name = String(args[0] || "");
+        o.name = this.checkName(args[0], "set");
         break;
       default:
         throw new WidgetError("bad_command", `Threadline: unknown setting ${JSON.stringify(name)}; use user:id, user:email or user:nickname`);
     }
     this.identityOpts = o;
-    if (this.started && name === "user:id") {
+    if (!this.started) return undefined;
+    if (name === "user:id") {
       // Identify now: a new session as the contact, carrying the visitor
       // token so the visitor's conversations move with it. What the visitor
-      // has not pushed yet gets a few seconds to go out first.
-      return this.client.settled(3000).then(() => {
-        this.started = false;
-        return this.doStart({ ...this.options, ...o });
-      });
+      // has not pushed yet gets a few seconds to go out first (and moves to
+      // the contact's outbox after that).
+      return this.client.settled(3000).then(() => this.restart({ ...this.options, ...o }));
     }
-    return undefined;
+    // A new name or email: the relay hears it in a new hello, now if
+    // connected, else in the next one.
+    this.options = { ...this.options, name: o.name, email: o.email };
+    this.client.setAuth(this.authFor(this.options));
+    return { name: this.options.name || "", email: this.options.email || "" };
+  }
+
+  // restart starts over with new options (a visitor identifying, a logout):
+  // commands pushed meanwhile wait for it, as they waited for start.
+  restart(o) {
+    this.started = false;
+    this.queue.ready = false;
+    return this.doStart(o);
+  }
+
+  // logout ends the session (Crisp's session:reset): events already made get
+  // LOGOUT_GRACE to go out, then everything this browser keeps for the
+  // workspace (device id, mids, tokens, cursors, the outbox, the canonical
+  // events, "opened") is wiped, the panel closes and a new anonymous visitor
+  // starts on a new device. Other tabs of the workspace follow. It resolves
+  // as start does: {identity, device, workspace, offline}.
+  async logout() {
+    if (!this.client || this.starting) {
+      throw new WidgetError("not_started", "Threadline.logout() was called before Threadline.start() finished: call it inside start's callback");
+    }
+    const c = this.client;
+    const workspace = c.workspace;
+    this.started = false;
+    this.queue.ready = false;
+    if (c.state === "online" || c.state === "syncing") await c.settled(LOGOUT_GRACE);
+    c.stop();
+    await c.store.wipe();
+    this.visitorStore = null;
+    this.resetView();
+    const o = { ...this.options, open: false };
+    for (const k of ["contactId", "hash", "name", "email"]) delete o[k];
+    this.identityOpts = {};
+    const res = await this.doStart(o);
+    // Tell the workspace's other tabs (they get a storage event).
+    try {
+      this.env.window.localStorage.setItem(`threadline:${workspace}:reset`, `${Date.now()}:${res.device}`);
+    } catch {
+      /* no localStorage: no other tab shares this one's data */
+    }
+    return res;
+  }
+
+  // watchResets makes this tab follow a logout made in another tab of the
+  // same browser: it drops what it shows and starts as the new visitor
+  // (whose device id and token the other tab has just stored).
+  watchResets() {
+    const win = this.env.window;
+    if (this.watchingResets || !win || !win.addEventListener) return;
+    this.watchingResets = true;
+    win.addEventListener("storage", (e) => {
+      if (!this.client || e.key !== `threadline:${this.client.workspace}:reset` || !e.newValue || !this.started) return;
+      const c = this.client;
+      this.started = false;
+      this.queue.ready = false;
+      c.stop();
+      const cleanup = c.auth.kind === "contact" ? c.store.forget() : Promise.resolve();
+      cleanup
+        .then(() => {
+          this.resetView();
+          const o = { ...this.options, open: false };
+          for (const k of ["contactId", "hash", "name", "email"]) delete o[k];
+          this.identityOpts = {};
+          return this.doStart(o);
+        })
+        .catch((err) => this.report(err));
+    });
+  }
+
+  // resetView forgets what the panel showed of the session that ended.
+  resetView() {
+    for (const m of this.typingBy.values()) for (const t of m.values()) clearTimeout(t.timer);
+    this.typingBy.clear();
+    this.draft = null;
+    this.selected = "";
+    this.marked.clear();
+    if (this.ui) {
+      if (this.ui.isOpen()) {
+        this.ui.setOpen(false);
+        this.emit("chat:closed", {});
+      }
+      this.ui.clearAnnouncements();
+    }
   }
 
   get(name) {
@@ -513,6 +709,7 @@ export class Widget {
   }
 
   do(name, args) {
+    if (name === "session:reset") return this.logout();
     this.requireStarted(`push(["do","${name}"])`);
     switch (name) {
       case "chat:open":
@@ -543,11 +740,13 @@ export class Widget {
   }
 
   async threadStart(topic) {
+    this.checkUsable();
     if (typeof topic !== "string" || topic.trim() === "") {
       throw new WidgetError("invalid", 'Threadline: message:thread:start needs a topic: ["do","message:thread:start",["Server offline (ticket #1929383)"]]');
     }
     if ([...topic.trim()].length > this.p.maxTopicChars) throw new WidgetError("too_large", `Threadline: a thread topic is at most ${this.p.maxTopicChars} characters`);
     this.requireOpened("message:thread:start");
+    await this.whenSynced();
     const { conv, first } = this.conversationFor();
     const thread = uuidv7();
     await this.make([...first, { kind: "thread.started", conv, data: { thread, topic: topic.trim() } }]);
@@ -557,6 +756,8 @@ export class Widget {
   async threadEnd(topic) {
     if (topic !== undefined && topic !== null && typeof topic !== "string") throw new WidgetError("invalid", "Threadline: message:thread:end takes an optional topic (a string)");
     this.requireOpened("message:thread:end");
+    this.checkUsable();
+    await this.whenSynced();
     const conv = this.draft ? "" : this.target();
     if (!conv || !this.model.exists(conv)) return { conversationId: "", ended: false };
     const data = topic ? { topic: topic.trim() } : {};
@@ -586,6 +787,11 @@ export class Widget {
       version: 1,
       start: (options, callback) => w.start(options, callback),
       createConversation: (options, callback) => w.createConversation(options, callback),
+      logout: (callback) => {
+        const p = w.logout();
+        p.catch((err) => w.report(err));
+        return settle(p, callback);
+      },
       on: (name, fn) => w.on(name, fn),
       off: (name, fn) => w.off(name, fn),
       open: guard("open", () => w.open()),

@@ -1,9 +1,10 @@
 // Store keeps what the widget must not lose, per workspace and identity:
 // in localStorage the device id, the mid counter, the cursor, the visitor
-// token and the last identity; in IndexedDB the outbox (every pending event
-// with its mid, until the relay has answered for it) and the canonical
-// events received so far (the cursor only means something next to them).
-// Without IndexedDB (some private modes) it keeps both in memory.
+// token, the last identity and whether the chat was ever opened in this
+// browser; in IndexedDB the outbox (every pending event with its mid, until
+// the relay has answered for it) and the canonical events received so far
+// (the cursor only means something next to them). Without IndexedDB (some
+// private modes) it keeps both in memory. wipe forgets all of it (a logout).
 
 const DB_NAME = "threadline-widget";
 const DB_VERSION = 1;
@@ -145,6 +146,68 @@ export class Store {
 
   set identity(p) {
     lsSet(this.prefix + "identity:" + this.ik, p ? JSON.stringify(p) : null);
+  }
+
+  // opened is whether the chat has been opened at least once in this
+  // browser, for this workspace (thread commands need it), across reloads.
+  get opened() {
+    return lsGet(this.prefix + "opened") === "1";
+  }
+
+  set opened(v) {
+    lsSet(this.prefix + "opened", v ? "1" : null);
+  }
+
+  // forget drops what this identity keeps besides its outbox: its canonical
+  // events, cursor and last identity (a visitor that has become a contact:
+  // its conversations are the contact's now, and its token is spent).
+  async forget() {
+    if (this.mem) {
+      this.mem.events = [];
+    } else {
+      const tx = this.db.transaction("events", "readwrite");
+      tx.objectStore("events").delete(IDBKeyRange.bound([this.key, 0], [this.key, Number.MAX_SAFE_INTEGER]));
+      await done(tx);
+    }
+    lsSet(this.prefix + "cursor:" + this.ik, null);
+    lsSet(this.prefix + "identity:" + this.ik, null);
+  }
+
+  // wipe forgets everything the widget keeps for this workspace in this
+  // browser, whatever the identity: every localStorage key of the workspace
+  // (device id, mid counters, visitor token, cursors, identities, "opened")
+  // and, in IndexedDB, every outbox record and canonical event of the
+  // workspace. The next session is a new device and a new visitor.
+  async wipe() {
+    try {
+      const ls = globalThis.localStorage;
+      const keys = [];
+      for (let i = 0; i < ls.length; i++) {
+        const k = ls.key(i);
+        if (k && k.startsWith(this.prefix)) keys.push(k);
+      }
+      for (const k of keys) ls.removeItem(k);
+    } catch {
+      /* no localStorage: nothing kept there */
+    }
+    this.lastMid = 0;
+    if (this.mem) {
+      this.mem = { outbox: new Map(), events: [] };
+      return;
+    }
+    const lo = `${this.ws}|`;
+    const hi = `${this.ws}|\uffff`;
+    const tx = this.db.transaction(["events", "outbox"], "readwrite");
+    tx.objectStore("events").delete(IDBKeyRange.bound([lo], [hi]));
+    const ob = tx.objectStore("outbox");
+    const r = ob.index("key").openKeyCursor(IDBKeyRange.bound(lo, hi));
+    r.onsuccess = () => {
+      const c = r.result;
+      if (!c) return;
+      ob.delete(c.primaryKey);
+      c.continue();
+    };
+    await done(tx);
   }
 
   // events returns the stored canonical events, seq ascending.

@@ -40,12 +40,30 @@ const CHAT_ICON =
   '<svg class="icon" aria-hidden="true" viewBox="0 0 24 24" width="28" height="28"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z"/></svg>';
 
 const STATUS_TEXT = {
-  offline: "Offline: your messages will be sent when you are back online.",
+  offline: "Offline: your messages will be sent as soon as the chat is reachable again.",
   connecting: "Connecting…",
   syncing: "",
   online: "",
   failed: "",
 };
+
+// ERROR_TEXT says, for people, why a session was refused for good.
+const ERROR_TEXT = {
+  unauthorized: "This chat could not verify who you are, so it cannot send or receive messages. Please reload the page or sign in again.",
+  unknown_workspace: "This chat is not set up for this website.",
+  unsupported_protocol: "This chat needs a newer version of this page: please reload it.",
+};
+
+// unreadLabel is the launcher's accessible name: what it does, and how many
+// messages wait.
+export function launcherLabel(open, unread) {
+  if (open) return "Close chat";
+  if (!unread) return "Open chat";
+  return `Open chat, ${unread} unread message${unread === 1 ? "" : "s"}`;
+}
+
+// ANNOUNCED is how many recent arrivals the live region keeps.
+const ANNOUNCED = 3;
 
 export class UI {
   constructor(doc, css, opts) {
@@ -65,11 +83,19 @@ export class UI {
     this.host = el(d, "threadline-widget", { id: "threadline-widget" });
     const root = this.host.attachShadow({ mode: "open" });
     const style = el(d, "style", { text: this.css });
-    this.badge = el(d, "span", { class: "badge", hidden: true, "aria-label": "unread messages" });
+    // The count is in the launcher's name; the badge only draws it.
+    this.badge = el(d, "span", { class: "badge", hidden: true, "aria-hidden": "true" });
     this.launcher = el(
       d,
       "button",
-      { class: "launcher", type: "button", "aria-label": "Open chat", onclick: () => (this.open ? this.o.close() : this.o.open()) },
+      {
+        class: "launcher",
+        type: "button",
+        "aria-label": launcherLabel(false, 0),
+        "aria-expanded": "false",
+        "aria-controls": "threadline-panel",
+        onclick: () => (this.open ? this.o.close() : this.o.open()),
+      },
       this.badge,
     );
     // A constant icon (no emoji: a page's fonts may not have one).
@@ -78,8 +104,13 @@ export class UI {
     this.select = el(d, "select", { class: "convs", hidden: true, "aria-label": "Conversations", onchange: () => this.o.select(this.select.value) });
     this.statusLine = el(d, "div", { class: "status", role: "status" });
     this.banner = el(d, "div", { class: "banner error", role: "alert", hidden: true });
-    this.list = el(d, "ol", { class: "timeline", "aria-live": "polite" });
+    // The timeline is redrawn whole: it is not a live region (a screen reader
+    // would read the backlog again at every change). New arrivals are
+    // announced by the live region below, one by one.
+    this.list = el(d, "ol", { class: "timeline", "aria-label": "Messages" });
+    this.live = el(d, "div", { class: "sr-only", role: "log", "aria-live": "polite", "aria-relevant": "additions" });
     this.typingLine = el(d, "div", { class: "typing", hidden: true });
+    this.sendButton = el(d, "button", { class: "send", type: "submit", text: "Send" });
     this.input = el(d, "textarea", {
       class: "input",
       rows: 1,
@@ -104,12 +135,25 @@ export class UI {
         },
       },
       this.input,
-      el(d, "button", { class: "send", type: "submit", text: "Send" }),
+      this.sendButton,
     );
     this.panel = el(
       d,
       "section",
-      { class: "panel", role: "dialog", "aria-label": this.o.title, hidden: true },
+      {
+        class: "panel",
+        id: "threadline-panel",
+        role: "dialog",
+        "aria-label": this.o.title,
+        hidden: true,
+        onkeydown: (e) => {
+          if (e.key === "Escape" && !e.isComposing) {
+            e.preventDefault();
+            e.stopPropagation();
+            this.o.close();
+          }
+        },
+      },
       el(
         d,
         "header",
@@ -137,7 +181,7 @@ export class UI {
     } catch {
       sheet = null;
     }
-    root.append(...(sheet ? [] : [style]), this.panel, this.launcher);
+    root.append(...(sheet ? [] : [style]), this.panel, this.launcher, this.live);
     this.root = root;
     d.body.append(this.host);
     d.addEventListener("visibilitychange", () => this.o.visible());
@@ -148,44 +192,96 @@ export class UI {
   }
 
   setOpen(open) {
+    const focusInside = this.panel.contains(this.root.activeElement);
     this.open = open;
     this.panel.hidden = !open;
-    this.launcher.setAttribute("aria-label", open ? "Close chat" : "Open chat");
+    this.launcher.setAttribute("aria-expanded", String(open));
     this.launcher.classList.toggle("opened", open);
     this.updateBadge();
     if (open) {
       this.scrollDown();
-      this.input.focus({ preventScroll: true });
+      if (!this.input.disabled) this.input.focus({ preventScroll: true });
+      else this.panel.querySelector(".close").focus({ preventScroll: true });
     } else {
       this.stopTyping();
+      // Closing from inside the panel (Escape, ×) gives focus back to the
+      // launcher, so a keyboard user is not dropped at the page's top.
+      if (focusInside && !this.launcher.hidden) this.launcher.focus({ preventScroll: true });
     }
   }
 
   setStatus(state, err) {
     this.host.dataset.state = state;
-    this.statusLine.textContent = STATUS_TEXT[state] || "";
+    // While retrying after a failure the state flips between offline and
+    // connecting: keep saying "offline" until the relay answers.
+    if (state === "offline") this.wasOffline = true;
+    if (state === "online" || state === "syncing") this.wasOffline = false;
+    this.state = state;
+    const shown = state === "connecting" && this.wasOffline ? "offline" : state;
+    this.statusLine.textContent = STATUS_TEXT[shown] || "";
     this.statusLine.hidden = !this.statusLine.textContent;
-    if (state === "failed" && err) this.showError(err);
-    else if (state === "online" || state === "syncing") this.showError(null);
+    this.statusLine.dataset.state = shown;
+    if (state === "failed") {
+      this.showError(err || { code: "error", message: "The chat is unavailable." });
+      this.setComposer(false);
+    } else {
+      if (state === "online" || state === "syncing") this.showError(null);
+      this.setComposer(true);
+    }
+  }
+
+  // setComposer enables or disables writing (a session refused for good
+  // cannot send anything: better said than left "Sending…" forever).
+  setComposer(enabled) {
+    this.input.disabled = !enabled;
+    this.sendButton.disabled = !enabled;
+    this.input.placeholder = enabled ? "Write a message…" : "This chat is unavailable";
   }
 
   showError(err) {
     if (!err) {
       this.banner.hidden = true;
-      this.banner.textContent = "";
+      this.banner.replaceChildren();
       delete this.banner.dataset.code;
       return;
     }
+    const d = this.doc;
+    const code = err.code || "error";
     this.banner.hidden = false;
-    this.banner.dataset.code = err.code || "error";
-    this.banner.textContent = err.code === "unauthorized" ? `We could not verify who you are (unauthorized): ${err.message}` : err.message;
+    this.banner.dataset.code = code;
+    const text = ERROR_TEXT[code] || `The chat is unavailable: ${err.message || code}`;
+    this.banner.replaceChildren(el(d, "span", { text }), el(d, "small", { class: "detail", text: ` (${code}${ERROR_TEXT[code] && err.message ? `: ${err.message}` : ""})` }));
+  }
+
+  // notice shows, for a while, why what the user did was refused (a message
+  // too long): the text stays in the composer to fix.
+  notice(err) {
+    clearTimeout(this.noticeTimer);
+    if (this.state === "failed") return; // the banner says it already
+    this.showError(err);
+    this.noticeTimer = setTimeout(() => {
+      if (this.state !== "failed") this.showError(null);
+    }, 8000);
   }
 
   updateBadge() {
     const n = this.unread || 0;
     this.badge.hidden = this.open || n === 0;
     this.badge.textContent = n > 99 ? "99+" : String(n);
+    this.launcher.setAttribute("aria-label", launcherLabel(this.open, n));
     this.host.dataset.unread = String(n);
+  }
+
+  // announce reads out a message that has just arrived (never the backlog):
+  // the live region gets it as a new line, and keeps only the last few.
+  announce(m) {
+    const line = el(this.doc, "p", { text: `${displayName(m.from)}: ${m.text}` });
+    this.live.append(line);
+    while (this.live.childElementCount > ANNOUNCED) this.live.firstElementChild.remove();
+  }
+
+  clearAnnouncements() {
+    this.live.replaceChildren();
   }
 
   // render draws a view: {me, conversations, conv, timeline: {items,
@@ -230,7 +326,10 @@ export class UI {
         const meta = el(d, "div", { class: "meta" });
         if (!mine) meta.append(el(d, "span", { class: "author", text: displayName(it.actor) }));
         meta.append(el(d, "time", { text: time(it.at) }));
-        if (it.state === "pending") meta.append(el(d, "span", { class: "pending", text: "Sending…" }));
+        if (it.state === "pending") {
+          const waiting = this.state === "failed" ? "Not sent: this chat is unavailable" : this.state === "online" || this.state === "syncing" ? "Sending…" : "Waiting to send";
+          meta.append(el(d, "span", { class: "pending", text: waiting }));
+        }
         const li = el(d, "li", { ...base, class: `msg ${mine ? "mine" : "theirs"} ${it.state}` }, el(d, "div", { class: "bubble", text: it.text }), meta);
         if (it.state === "failed") {
           li.append(
@@ -270,10 +369,17 @@ export class UI {
 
   submit() {
     const text = this.input.value;
-    if (!text.trim()) return;
+    if (!text.trim() || this.input.disabled) return;
     this.input.value = "";
     this.stopTyping();
-    this.o.send(text);
+    try {
+      this.o.send(text);
+    } catch (err) {
+      // Refused before it was made (too long, a refused session): nothing
+      // the user typed is lost.
+      if (!this.input.value) this.input.value = text;
+      this.notice(err);
+    }
   }
 
   // onInput renews "typing" while the user types, every half of the

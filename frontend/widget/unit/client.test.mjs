@@ -1,7 +1,7 @@
 // The widget's protocol engine against a scripted relay: a fake WebSocket
 // records what the client sends and lets the test answer. Without
 // IndexedDB and localStorage (node), the Store keeps everything in memory.
-import { test } from "node:test";
+import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { Client, retryable } from "../src/client.js";
 import { Model } from "../src/model.js";
@@ -10,12 +10,20 @@ import { PROTOCOL as P } from "./protocol.mjs";
 
 class FakeSocket {
   static all = [];
+  // down: the relay refuses connections (each closes with 1006 at once).
+  static down = false;
   constructor(url) {
     this.url = url;
     this.sent = [];
     this.readyState = 0;
     FakeSocket.all.push(this);
+    const down = FakeSocket.down;
     queueMicrotask(() => {
+      if (down) {
+        this.readyState = 3;
+        this.onclose && this.onclose({ code: 1006, reason: "" });
+        return;
+      }
       this.readyState = 1;
       this.onopen && this.onopen();
     });
@@ -43,8 +51,16 @@ class FakeSocket {
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
 const me = { id: "contact:42", role: "contact" };
 
+// Every client a test makes is stopped after it: no retry or hello timer
+// outlives its test.
+const clients = [];
+afterEach(() => {
+  for (const c of clients.splice(0)) c.stop();
+});
+
 async function client(over = {}) {
   FakeSocket.all = [];
+  FakeSocket.down = false;
   const states = [];
   const c = new Client({
     url: "ws://relay.test/v1/sync",
@@ -60,6 +76,7 @@ async function client(over = {}) {
     ...over,
   });
   c.states = states;
+  clients.push(c);
   await c.init();
   return c;
 }
@@ -253,4 +270,120 @@ test("pushes are packed under the frame limit in UTF-8 bytes and the event limit
   for (const p of small.ps) await p;
   await assert.rejects(huge.ps[0], (e) => e.code === "too_large");
   assert.equal(c.outbox.find((r) => r.id === huge.recs[0].id).state, "failed");
+});
+
+test("a relay down at start: ready settles offline with the contact's own id; events wait and go out once it is back", async () => {
+  FakeSocket.down = true;
+  const c = await client();
+  FakeSocket.down = true;
+  c.connect();
+  const r = await c.ready;
+  assert.deepEqual(r, { identity: me, offline: true });
+  assert.equal(c.state, "offline");
+  assert.equal(c.lastError.code, "relay_unreachable");
+  const { recs, ps } = await c.make([{ kind: "message.sent", conv: "c1", data: { text: "queued" } }]);
+  assert.equal(recs[0].event.actor.id, me.id);
+  FakeSocket.down = false;
+  await tick(400); // backoff with jitter 0: 125 ms, then 250 ms
+  const ws = FakeSocket.all.at(-1);
+  assert.equal(ws.readyState, 1, "reconnected once the relay is back");
+  ws.frame(welcome());
+  await tick();
+  assert.deepEqual(ws.last("push").events.map((e) => e.id), [recs[0].id]);
+  ws.frame({ type: "ack", results: [{ id: recs[0].id, seq: 9 }] });
+  assert.deepEqual(await ps[0], { id: recs[0].id, seq: 9 });
+});
+
+test("a new visitor whose relay is down starts offline with no identity yet", async () => {
+  const c = await client({ auth: { kind: "visitor" }, store: new Store("acme", "visitor") });
+  FakeSocket.down = true;
+  c.connect();
+  assert.deepEqual(await c.ready, { identity: null, offline: true });
+  const { recs } = await c.make([{ kind: "conversation.created", conv: "c1", data: {} }]);
+  assert.deepEqual(recs[0].event.actor, { id: "", role: "visitor" }, "the relay names the actor");
+});
+
+test("a relay that takes the connection but never welcomes it: ready settles offline after connectTimeout, and the client tries again", async () => {
+  const c = await client({ connectTimeout: 40 });
+  c.connect();
+  await tick();
+  assert.equal(FakeSocket.all[0].sent[0].type, "hello");
+  const r = await c.ready;
+  assert.equal(r.offline, true);
+  assert.equal(c.lastError.code, "relay_unreachable");
+  assert.match(c.lastError.message, /did not answer/);
+  assert.ok(FakeSocket.all[0].closedWith, "the silent connection was closed");
+  await tick(300);
+  assert.ok(FakeSocket.all.length >= 2, "a new connection was tried");
+});
+
+test("a refusal after an offline start rejects whoever waits for an event; the events stay in the outbox", async () => {
+  FakeSocket.down = true;
+  const c = await client();
+  FakeSocket.down = true;
+  c.connect();
+  await c.ready;
+  const { ps } = await c.make([{ kind: "message.sent", conv: "c1", data: { text: "typed offline" } }]);
+  FakeSocket.down = false;
+  await tick(400);
+  const ws = FakeSocket.all.at(-1);
+  ws.frame({ type: "error", code: "unauthorized", message: "wrong contact hash", fatal: true });
+  ws.drop(P.fatalCloseCodes.unauthorized, "unauthorized");
+  await assert.rejects(ps[0], (e) => e.code === "unauthorized");
+  assert.equal(c.state, "failed");
+  assert.equal(c.outbox.length, 1, "nothing typed is lost");
+});
+
+test("setAuth replaces an open session with one whose hello carries the new name and email; pending events are resent", async () => {
+  const c = await client();
+  c.connect();
+  await tick();
+  const ws = FakeSocket.all[0];
+  ws.frame(welcome());
+  await tick();
+  const { recs } = await c.make([{ kind: "message.sent", conv: "c1", data: { text: "before the rename" } }]);
+  await tick();
+  c.setAuth({ kind: "contact", contactId: "42", hash: "h", name: "Dana Scully", email: "dana@example.com" });
+  await tick();
+  assert.equal(ws.closedWith, P.closeCodes.reconnect, "the old session is closed as 'reconnect'");
+  const ws2 = FakeSocket.all[1];
+  assert.ok(ws2, "a new session at once, without waiting for a backoff");
+  assert.deepEqual(ws2.sent[0].auth, { kind: "contact", contactId: "42", hash: "h", name: "Dana Scully", email: "dana@example.com" });
+  ws2.frame(welcome("E1", 1));
+  await tick();
+  assert.equal(ws2.last("push").events[0].id, recs[0].id, "resent with its id");
+  assert.equal(ws2.last("push").events[0].mid, recs[0].mid, "and its mid");
+});
+
+test("setAuth while offline opens nothing: the next hello carries it", async () => {
+  FakeSocket.down = true;
+  const c = await client();
+  FakeSocket.down = true;
+  c.connect();
+  await c.ready;
+  const n = FakeSocket.all.length;
+  c.setAuth({ kind: "contact", contactId: "42", hash: "h", name: "Dana" });
+  assert.equal(FakeSocket.all.length, n, "no new connection right away");
+  FakeSocket.down = false;
+  await tick(400);
+  assert.equal(FakeSocket.all.at(-1).sent[0].auth.name, "Dana");
+});
+
+test("adopt moves a visitor's pending events to the contact with their ids and mids, in mid order", async () => {
+  const c = await client();
+  c.connect();
+  await tick();
+  const ws = FakeSocket.all[0];
+  ws.frame(welcome());
+  await tick();
+  const mine = await c.make([{ kind: "message.sent", conv: "c1", data: { text: "as the contact" } }]);
+  ws.frame({ type: "ack", results: [{ id: mine.recs[0].id, seq: 5 }] });
+  await tick();
+  const visitorEvent = { id: "v-1", seq: 0, conv: "cv", kind: "message.sent", actor: { id: "visitor:x", role: "visitor" }, device: c.device, mid: 0, at: 1, base: 0, data: { text: "as the visitor" } };
+  await c.adopt([{ id: "v-1", mid: 0, state: "pending", event: visitorEvent }]);
+  await tick();
+  const push = ws.last("push");
+  assert.deepEqual(push.events.map((e) => [e.id, e.mid]), [["v-1", 0]]);
+  assert.deepEqual(c.outbox.map((r) => r.id), ["v-1", mine.recs[0].id], "kept in mid order");
+  assert.equal((await c.store.outbox()).find((r) => r.id === "v-1").key, "acme|contact:42", "stored under the contact");
 });
