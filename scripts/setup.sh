@@ -5,6 +5,7 @@
 #
 #   scripts/setup.sh           system libraries, the wails CLI, the frontend's npm packages
 #   scripts/setup.sh --test    the same, plus Xvfb, ImageMagick, xdotool and Chromium for tests,
+#                              PHP and Python (the README's identity snippets run in a test),
 #                              and the web widget's npm packages (frontend/widget)
 #
 # Debian and Ubuntu only install by themselves; elsewhere it goes on when everything is there
@@ -15,7 +16,7 @@ WAILS_VERSION=v2.15.0
 NODE_MAJOR_MIN=20
 
 BUILD_APT=(libgtk-3-dev libwebkit2gtk-4.1-dev pkg-config)
-TEST_APT=(xvfb xauth imagemagick x11-utils xdotool chromium)
+TEST_APT=(xvfb xauth imagemagick x11-utils xdotool chromium php-cli python3)
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 want_test=0
@@ -65,7 +66,7 @@ else
   command -v pkg-config >/dev/null && pkg-config --exists gtk+-3.0 webkit2gtk-4.1 ||
     lacking+=("GTK 3 and WebKitGTK 4.1 development files, and pkg-config (Debian: ${BUILD_APT[*]})")
   if [ "$want_test" = 1 ]; then
-    for tool in xvfb-run xauth xwininfo xdotool /usr/bin/import /usr/bin/identify /usr/bin/convert; do
+    for tool in xvfb-run xauth xwininfo xdotool /usr/bin/import /usr/bin/identify /usr/bin/convert php python3; do
       command -v "$tool" >/dev/null || lacking+=("$tool (Debian: ${TEST_APT[*]})")
     done
   fi

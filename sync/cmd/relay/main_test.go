@@ -174,13 +174,15 @@ func startRelayBin(t *testing.T, bin string, args ...string) (addr, scheme strin
 
 // tlsRelay is the relay binary serving https and wss on 127.0.0.1 with a
 // fresh self-signed certificate: workspace acme (Ana by token, Ben by
-// tokenSha256), allowedOrigins its own origin (the /demo page's), and the
-// demo page with contact hashes.
+// tokenSha256), allowedOrigins its own origin (the /demo page's) and a
+// website's (r.site), and the demo page with contact hashes.
 type tlsRelay struct {
 	base              string // https://127.0.0.1:port
 	cert              *x509.Certificate
 	certFile, keyFile string
 	client            *http.Client // trusts cert
+	// site listens for a website of an allowed origin (not the relay's).
+	site net.Listener
 }
 
 func startTLSRelay(t *testing.T) *tlsRelay {
@@ -189,6 +191,11 @@ func startTLSRelay(t *testing.T) *tlsRelay {
 	dir := t.TempDir()
 	certFile, keyFile, cert := selfSigned(t, dir)
 	benSum := sha256.Sum256([]byte(tlsTokBen))
+	site, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { site.Close() })
 	for try := 0; ; try++ {
 		port := freePort(t)
 		origin := fmt.Sprintf("https://127.0.0.1:%d", port)
@@ -198,7 +205,7 @@ func startTLSRelay(t *testing.T) *tlsRelay {
 				{ID: "ana", Name: "Ana", Token: tlsTokAna},
 				{ID: "ben", Name: "Ben", TokenSHA256: hex.EncodeToString(benSum[:])},
 			},
-			AllowedOrigins: []string{origin, "https://www.example.com"},
+			AllowedOrigins: []string{origin, "https://" + site.Addr().String()},
 		}}}
 		b, err := json.MarshalIndent(cfg, "", "  ")
 		if err != nil {
@@ -221,7 +228,7 @@ func startTLSRelay(t *testing.T) *tlsRelay {
 		if scheme != "https" {
 			t.Fatalf("relay with --tls-cert listens as %s; want https", scheme)
 		}
-		return &tlsRelay{base: "https://" + addr, cert: cert, certFile: certFile, keyFile: keyFile, client: trusting(cert)}
+		return &tlsRelay{base: "https://" + addr, cert: cert, certFile: certFile, keyFile: keyFile, client: trusting(cert), site: site}
 	}
 }
 
@@ -348,8 +355,9 @@ func TestTLS(t *testing.T) {
 
 // testWidgetOverTLS runs the widget in Chromium against the https relay:
 // the /demo page the relay serves (its origin is allowed: the widget
-// connects to wss on the origin that served widget.js), and a shop's page
-// on an origin the workspace does not allow, which gets unauthorized.
+// connects to wss on the origin that served widget.js), a website of an
+// allowed origin embedding the chat with the README's snippet, and a shop's
+// page on an origin the workspace does not allow, which gets unauthorized.
 // Chromium trusts exactly the test's certificate, by its public key
 // (--ignore-certificate-errors-spki-list), not every certificate.
 func testWidgetOverTLS(t *testing.T, r *tlsRelay) {
@@ -372,6 +380,28 @@ func testWidgetOverTLS(t *testing.T, r *tlsRelay) {
 	shop.StartTLS()
 	t.Cleanup(shop.Close)
 
+	// The allowed website: the README's embed snippets (/ the queue and
+	// data-workspace, /start Threadline.start), for contact 42 with the hash
+	// its backend would compute.
+	fill := strings.NewReplacer(
+		"https://relay.example.com", r.base,
+		"HASH_FROM_YOUR_BACKEND", protocol.ContactHash(tlsSecret, "42"),
+		`"acme"`, `"`+tlsWorkspace+`"`,
+	)
+	pages := map[string]string{
+		"/":      fill.Replace(readmeSnippet(t, "embed html")),
+		"/start": fill.Replace(readmeSnippet(t, "embed-start html")),
+	}
+	site := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, "<!doctype html><html><head><meta charset=\"utf-8\"><title>Your shop</title></head>\n<body><h1>Your shop</h1>\n%s</body></html>", pages[req.URL.Path])
+	}))
+	site.Listener.Close()
+	site.Listener = r.site
+	site.TLS = &tls.Config{Certificates: []tls.Certificate{kp}}
+	site.StartTLS()
+	t.Cleanup(site.Close)
+
 	script := filepath.Join(t.TempDir(), "tls.cjs")
 	if err := os.WriteFile(script, []byte(browserScript), 0o644); err != nil {
 		t.Fatal(err)
@@ -386,6 +416,7 @@ func testWidgetOverTLS(t *testing.T, r *tlsRelay) {
 		"CHROMIUM="+chromiumPath,
 		"RELAY="+r.base,
 		"SHOP="+shop.URL,
+		"SITE="+site.URL,
 		"SPKI="+base64.StdEncoding.EncodeToString(spki[:]),
 		"TEXT="+text,
 	)
@@ -403,6 +434,14 @@ func testWidgetOverTLS(t *testing.T, r *tlsRelay) {
 			} `json:"created"`
 			Error *struct{ Code, Message string } `json:"error"`
 		} `json:"demo"`
+		Site struct {
+			Identity string   `json:"identity"`
+			Sockets  []string `json:"sockets"`
+		} `json:"site"`
+		SiteStart struct {
+			Identity string `json:"identity"`
+			Opened   bool   `json:"opened"`
+		} `json:"siteStart"`
 		Shop struct {
 			Error  *struct{ Code, Message string } `json:"error"`
 			Banner string                          `json:"banner"`
@@ -435,6 +474,17 @@ func testWidgetOverTLS(t *testing.T, r *tlsRelay) {
 		t.Errorf("the agent got the widget's message in %s; want %s", got, res.Demo.Created.ConversationID)
 	}
 
+	// The README's snippet on an allowed website: contact 42, over wss.
+	if res.Site.Identity != "contact:42" {
+		t.Errorf("the README's embed snippet on %s started as %q; want contact:42", site.URL, res.Site.Identity)
+	}
+	if len(res.Site.Sockets) == 0 || res.Site.Sockets[0] != r.wss()+protocol.Path {
+		t.Errorf("the README's embed snippet connected to %v; want %s", res.Site.Sockets, r.wss()+protocol.Path)
+	}
+	if res.SiteStart.Identity != "contact:42" || !res.SiteStart.Opened {
+		t.Errorf("the README's Threadline.start snippet: %+v; want contact:42 with the chat opened", res.SiteStart)
+	}
+
 	// The shop on a disallowed origin: refused, and told why.
 	if e := res.Shop.Error; e == nil || e.Code != protocol.CodeUnauthorized || !strings.Contains(e.Message, shop.URL) {
 		t.Errorf("start on %s = %+v; want unauthorized naming the origin", shop.URL, res.Shop.Error)
@@ -442,6 +492,29 @@ func testWidgetOverTLS(t *testing.T, r *tlsRelay) {
 	if !strings.Contains(res.Shop.Banner, "unauthorized") {
 		t.Errorf("the widget's banner on %s says %q; want the unauthorized error", shop.URL, res.Shop.Banner)
 	}
+}
+
+// readmeSnippet returns the README's fenced block marked
+// "<!-- readme-test: NAME -->" (internal/readmetest runs the others).
+func readmeSnippet(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(b), "<!-- readme-test: "+name+" -->\n")
+	if !ok {
+		t.Fatalf("README.md has no snippet marked readme-test: %s", name)
+	}
+	_, code, ok := strings.Cut(after, "\n")
+	if !ok || !strings.HasPrefix(after, "```") {
+		t.Fatalf("README.md: readme-test: %s is not followed by a fenced block", name)
+	}
+	code, _, ok = strings.Cut(code, "\n```\n")
+	if !ok {
+		t.Fatalf("README.md: readme-test: %s: unterminated block", name)
+	}
+	return code + "\n"
 }
 
 // requireBrowser returns node and playwright-core's path (the widget's
@@ -475,7 +548,7 @@ func requireBrowser(t *testing.T) (node, playwright string) {
 // RESULT {json}, for the Go test to check.
 const browserScript = `
 const { chromium } = require(process.env.PLAYWRIGHT);
-const { RELAY, SHOP, SPKI, TEXT } = process.env;
+const { RELAY, SHOP, SITE, SPKI, TEXT } = process.env;
 
 const started = (page, opts) => page.evaluate((o) => new Promise((resolve) =>
   Threadline.start(o, (res, err) => resolve(err ? { error: { code: err.code, message: err.message } } : { res }))), opts);
@@ -502,6 +575,21 @@ const started = (page, opts) => page.evaluate((o) => new Promise((resolve) =>
       Threadline.createConversation({ message: text }, (res, err) =>
         resolve(err ? { error: { code: err.code, message: err.message } } : { created: res, identity: Threadline.status().identity.id }))), TEXT);
     out.demo.sockets = sockets;
+
+    // A website of an allowed origin, embedding the chat with the README's snippet.
+    const site = await ctx.newPage();
+    const siteSockets = [];
+    site.on("websocket", (ws) => siteSockets.push(ws.url()));
+    await site.goto(SITE + "/");
+    await site.waitForFunction(() => window.Threadline && Threadline.isStarted() && Threadline.status().state === "online", null, { timeout: 30000 });
+    out.site = { identity: await site.evaluate(() => Threadline.status().identity.id), sockets: [...siteSockets] };
+    await site.goto(SITE + "/start");
+    await site.waitForFunction(() => window.Threadline && Threadline.isStarted() && Threadline.status().state === "online", null, { timeout: 30000 });
+    await site.waitForFunction(() => window.$threadline.push(["get", "chat:opened"]).then((o) => o === true), null, { timeout: 10000 }).catch(() => {});
+    out.siteStart = await site.evaluate(async () => ({
+      identity: Threadline.status().identity.id,
+      opened: (await window.$threadline.push(["get", "chat:opened"])) === true,
+    }));
 
     // A page on an origin the workspace does not allow.
     const shop = await ctx.newPage();
