@@ -40,6 +40,9 @@ type BadgerLog struct {
 	failed error // set when a write reached the journal but not Badger
 
 	mids map[string]uint64 // highest mid by mid key, as committed; guarded by mu
+	// lasts caches conversations' latest seqs, by state key, as committed
+	// (the changed index's positions; see badger_changed.go); guarded by mu.
+	lasts *boundedMap[string, uint64]
 
 	ckMu sync.Mutex     // one checkpoint at a time
 	bg   sync.WaitGroup // checkpoints and the janitor
@@ -70,7 +73,8 @@ func openBadgerLog(dir string, logger *slog.Logger, segSize int64) (*BadgerLog, 
 	if err != nil {
 		return nil, fmt.Errorf("relay: open log in %s: %w", dir, err)
 	}
-	l := &BadgerLog{db: db, dir: dir, log: logger, quit: make(chan struct{}), mids: map[string]uint64{}}
+	l := &BadgerLog{db: db, dir: dir, log: logger, quit: make(chan struct{}), mids: map[string]uint64{},
+		lasts: newBoundedMap[string, uint64](stateCacheSize)}
 	l.j = journal{dir: filepath.Join(dir, journalDir), segSize: segSize}
 	if err := l.recover(); err != nil {
 		l.j.close()
@@ -189,7 +193,7 @@ func (l *BadgerLog) update(fn func(w *logWriter) error, durable func()) error {
 	txn := l.db.NewTransaction(true)
 	defer txn.Discard()
 	l.j.begin()
-	w := &logWriter{txn: txn, j: &l.j, l: l, mids: map[string]uint64{}}
+	w := &logWriter{txn: txn, j: &l.j, l: l, mids: map[string]uint64{}, lasts: map[string]uint64{}}
 	if err := fn(w); err != nil {
 		return err
 	}
@@ -223,6 +227,9 @@ func (l *BadgerLog) update(fn func(w *logWriter) error, durable func()) error {
 	for k, m := range w.mids {
 		l.mids[k] = m
 	}
+	for k, s := range w.lasts {
+		l.lasts.put(k, s)
+	}
 	return nil
 }
 
@@ -253,6 +260,9 @@ type logWriter struct {
 	// mids are the highest mids this write raises, by mid key: they go into
 	// l.mids once it commits.
 	mids map[string]uint64
+	// lasts are the conversations' new latest seqs, by state key: they go
+	// into l.lasts once it commits.
+	lasts map[string]uint64
 }
 
 // highestMid returns the stored highest mid at key k (a midKey), from
@@ -313,6 +323,9 @@ func (l *BadgerLog) Open(ws string) (string, uint64, error) {
 	if err != nil {
 		return "", 0, err
 	}
+	if err := l.ensureChangedIndex(ws); err != nil {
+		return "", 0, err
+	}
 	return epoch, head, nil
 }
 
@@ -366,6 +379,10 @@ func appendBatch(w *logWriter, ws string, b *Batch) error {
 		if err := set(indexKey(ws, c, seqs[len(seqs)-1]), appendSeqs(nil, seqs)); err != nil {
 			return fmt.Errorf("relay: index %s: %w", c, err)
 		}
+	}
+	// Before the states change: the index moves each from its old latest seq.
+	if err := indexChanged(w, ws, b.States); err != nil {
+		return err
 	}
 	for _, c := range b.States {
 		v, err := json.Marshal(c)

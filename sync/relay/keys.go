@@ -28,19 +28,25 @@ import (
 //	'v' ws sha256(visitor token)(32)        → visitor participant id, NUL, contact id it identified as,
 //	                                          then NUL seq(8): VisitorToken.Seq (older
 //	                                          values end with the contact id: seq 0)
+//	'c' ws lastSeq(8) conv                  → empty: the changed index, one key per conversation,
+//	                                          at the seq of its latest event (Conversations)
+//	'C' ws                                  → the changed index's format (1); when absent, Open
+//	                                          rebuilds the index from the states
 //	'h'                                     → health probe (last write time)
 //
 // Strings are at most 255 bytes (ids are at most conv.MaxIDChars).
 const (
-	tEpoch   = 'E'
-	tEvent   = 'e'
-	tIndex   = 'i'
-	tState   = 's'
-	tOwner   = 'o'
-	tMid     = 'm'
-	tResult  = 'r'
-	tVisitor = 'v'
-	tHealth  = 'h'
+	tEpoch         = 'E'
+	tEvent         = 'e'
+	tIndex         = 'i'
+	tState         = 's'
+	tOwner         = 'o'
+	tMid           = 'm'
+	tResult        = 'r'
+	tVisitor       = 'v'
+	tHealth        = 'h'
+	tChanged       = 'c'
+	tChangedFormat = 'C'
 )
 
 var errKeyPart = errors.New("relay: key part longer than 255 bytes")
@@ -92,6 +98,12 @@ func resultKey(ws, identity, device string, mid uint64) []byte {
 	return newKey(tResult, ws).str(identity).str(device).u64(mid)
 }
 func visitorKey(ws string, tokenHash [32]byte) []byte { return newKey(tVisitor, ws).raw(tokenHash[:]) }
+
+func changedPrefix(ws string) []byte { return newKey(tChanged, ws) }
+func changedKey(ws string, seq uint64, conv string) []byte {
+	return newKey(tChanged, ws).u64(seq).str(conv)
+}
+func changedFormatKey(ws string) []byte { return newKey(tChangedFormat, ws) }
 
 var healthKey = []byte{tHealth}
 

@@ -51,6 +51,13 @@ type Log interface {
 	// or visitor id), each with the seq at which it got it.
 	Owned(ws, participant string) ([]Owned, error)
 
+	// Conversations returns, from one consistent view of the log, the
+	// states of ws's conversations whose latest event is above seq q.After,
+	// by the seq of that event ascending: at most q.Limit of them, and
+	// whether more follow. (The HTTP API lists "changed since a cursor"
+	// with it.)
+	Conversations(ws string, q ConversationQuery) ([]*conv.Conversation, bool, error)
+
 	// LastMid returns the highest mid processed for (identity, device).
 	LastMid(ws, identity, device string) (uint64, error)
 
@@ -67,6 +74,14 @@ type Log interface {
 
 	// Close flushes and closes the log. Nothing may be called afterwards.
 	Close() error
+}
+
+// ConversationQuery selects conversations for Log.Conversations.
+type ConversationQuery struct {
+	After  uint64      // whose latest event is above this seq
+	Owner  string      // when set: only the conversations Owned by this participant
+	Status conv.Status // when set: only those in this status
+	Limit  int         // at most this many (at least 1)
 }
 
 // Batch is what one group commit writes for a workspace.

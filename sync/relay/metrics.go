@@ -26,10 +26,11 @@ type metrics struct {
 
 	ackLatency histogram
 	commitTime histogram // one Log.Append (write and fsync)
+	api        apiMetrics
 }
 
 func newMetrics() *metrics {
-	return &metrics{rejections: map[string]uint64{}, ackLatency: newHistogram(latencyBuckets), commitTime: newHistogram(latencyBuckets)}
+	return &metrics{rejections: map[string]uint64{}, ackLatency: newHistogram(latencyBuckets), commitTime: newHistogram(latencyBuckets), api: newAPIMetrics()}
 }
 
 func (m *metrics) reject(code string) {
@@ -96,6 +97,7 @@ func (m *metrics) write(w io.Writer) {
 
 	m.ackLatency.write(w, "threadline_relay_push_ack_seconds", "Time from a push frame's arrival to its ack being queued.")
 	m.commitTime.write(w, "threadline_relay_commit_seconds", "Time to write one group commit to the log, fsync included.")
+	m.api.write(w)
 }
 
 func (h *histogram) write(w io.Writer, name, help string) {

@@ -133,10 +133,11 @@ func New(cfg *Config, log Log, opts Options) (*Server, error) {
 	s.mux.HandleFunc(protocol.Path, s.serveSync)
 	s.mux.HandleFunc("/healthz", s.serveHealth)
 	s.mux.Handle("/metrics", s.m.handler())
+	s.mux.Handle(APIPath, newAPI(s)) // the HTTP API (api.go)
 	return s, nil
 }
 
-// Handler returns the relay's mux: /v1/sync, /healthz and /metrics. More
+// Handler returns the relay's mux: /v1/sync, /v1/api/, /healthz and /metrics. More
 // routes (the web widget's /widget.js and /demo) can be mounted on it.
 func (s *Server) Handler() *http.ServeMux { return s.mux }
 

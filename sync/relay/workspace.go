@@ -136,6 +136,12 @@ type request struct {
 
 	profile profile // profile: what the hello said of contact
 
+	// push from the HTTP API (api_write.go): the writer's narrow paths for
+	// an API key, and for nothing else.
+	asContact bool // its message.sent events are the conversation's contact's (DESIGN §9)
+	atHead    bool // its events' base is the head they are validated on
+	once      bool // Idempotency-Key: once its first mid is processed, every event is answered as the first time
+
 	size int // estimated bytes, for group limits
 
 	// Answers.
@@ -327,13 +333,19 @@ func (g *group) add(r *request) bool {
 	switch r.kind {
 	case reqPush:
 		r.results = make([]protocol.Result, len(r.events))
+		if r.once {
+			var retry bool
+			if retry, err = g.retried(r); retry || err != nil {
+				break
+			}
+		}
 		// Conversations whose creation this push had rejected: the push's
 		// later events in them are rejected too (a first message must not
 		// land in a conversation that another already holds under that id).
 		var uncreated map[string]*conv.Error
 		for i := range r.events {
 			e := &r.events[i]
-			if r.results[i], err = g.push(r.who, r.alias, r.device, *e, uncreated[e.Conv]); err != nil {
+			if r.results[i], err = g.push(r, *e, uncreated[e.Conv]); err != nil {
 				break
 			}
 			if e.Kind == conv.KindConversationCreated && r.results[i].Error != nil {
@@ -527,8 +539,9 @@ func (w *workspace) flying() []*group {
 // push's conversation.created for e's conversation was rejected: e is
 // rejected too (unless it is a resend, answered as the first time), as
 // conflict when the creation was, else as no_such_conversation.
-func (g *group) push(who conv.Participant, alias, device string, e conv.Event, uncreated *conv.Error) (protocol.Result, error) {
+func (g *group) push(r *request, e conv.Event, uncreated *conv.Error) (protocol.Result, error) {
 	w := g.w
+	who, alias, device := r.who, r.alias, r.device
 	reject := func(code conv.Code, msg string) protocol.Result {
 		w.srv.m.reject(string(code))
 		return protocol.Result{ID: e.ID, Error: &conv.Error{Code: code, Message: msg}}
@@ -570,6 +583,9 @@ func (g *group) push(who conv.Participant, alias, device string, e conv.Event, u
 
 	e.Actor = conv.Participant{ID: who.ID, Role: who.Role} // never trusted from the client
 	e.Seq, e.Cause = 0, ""
+	if r.atHead {
+		e.Base = g.next - 1
+	}
 	var (
 		next *conv.Conversation
 		out  []conv.Event
@@ -590,7 +606,12 @@ func (g *group) push(who conv.Participant, alias, device string, e conv.Event, u
 		if err != nil {
 			return protocol.Result{}, err
 		}
-		next, out, aerr = conv.Apply(c, e, w.env(g.next))
+		if r.asContact {
+			aerr = actAsContact(&e, c, who)
+		}
+		if aerr == nil {
+			next, out, aerr = conv.Apply(c, e, w.env(g.next))
+		}
 	}
 	var res protocol.Result
 	switch {
