@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"unicode"
 
 	"github.com/threadline/threadline/backend/conv"
@@ -69,22 +68,30 @@ type Bot struct {
 	Sync        *client.Client // the bot acts only while it is online
 	Log         *slog.Logger   // nil: slog.Default()
 
-	mu     sync.Mutex
-	gaveUp map[string]uint64 // conversations whose answer failed: the contact message it answered
+	handled map[string]uint64 // by conversation: the contact's message (its seq) last answered or given up on
 }
 
 // Step answers every conversation waiting for the bot and returns how many
 // events it made. A conversation waits when it is the bot's, in assistant
-// mode, and its latest public message is the contact's or visitor's: the
-// optimistic view includes the bot's own pending answers, so nothing is
-// answered twice. Each answer is pushed at once; the relay's verdict comes
-// back on a goroutine (settle), so one slow answer holds up no other.
+// mode, and its latest public message is the contact's or visitor's, one
+// the bot has not answered yet (nor given up on). Each answer is pushed at
+// once; the relay's verdict comes back on a goroutine (settle), so a slow
+// answer holds up no other. Call it from one goroutine at a time (Run).
 func (b *Bot) Step(ctx context.Context) int {
+	if b.handled == nil {
+		b.handled = map[string]uint64{}
+	}
 	made := 0
+	live := map[string]bool{}
 	for _, c := range b.Mem.Conversations() {
-		if c.AssistantID != b.AssistantID || !c.AssistantMode || !c.LastMessageBy.IsEndUser() || b.failed(c) {
+		live[c.ID] = true
+		if c.AssistantID != b.AssistantID || !c.AssistantMode || !c.LastMessageBy.IsEndUser() {
 			continue
 		}
+		if seq, ok := b.handled[c.ID]; ok && seq == c.LastContactSeq {
+			continue // answered, or refused: a refused answer would be refused again
+		}
+		b.handled[c.ID] = c.LastContactSeq
 		if answer := Match(b.FAQ, c.LastMessage); answer != "" {
 			made += b.act(ctx, c, conv.KindMessageSent, conv.Message{Text: answer})
 			continue
@@ -93,56 +100,41 @@ func (b *Bot) Step(ctx context.Context) int {
 			made += 1 + b.act(ctx, c, conv.KindAssistantHandedOff, conv.HandedOff{})
 		}
 	}
+	for id := range b.handled { // conversations no longer the bot's (handed off)
+		if !live[id] {
+			delete(b.handled, id)
+		}
+	}
 	return made
 }
 
 // act makes one event in c and returns 1, or 0 when the device's own check
-// refuses it: the bot then leaves this question of c alone.
+// refuses it.
 func (b *Bot) act(ctx context.Context, c *conv.Conversation, kind conv.Kind, data any) int {
 	e, err := b.Mem.Act(c.ID, kind, data)
 	if err != nil {
-		b.giveUp(c, kind, err)
+		b.refused(c.ID, kind, err)
 		return 0
 	}
-	go b.settle(ctx, c, e)
+	go b.settle(ctx, e)
 	return 1
 }
 
-// settle waits for the relay's verdict on e. A rejected answer is logged
-// and dropped from the outbox (a bot has nobody to retry it), and the bot
-// does not answer that question again: it would be refused again.
-func (b *Bot) settle(ctx context.Context, c *conv.Conversation, e conv.Event) {
+// settle waits for the relay's verdict on e. A rejected event is logged and
+// dropped from the outbox: a bot has nobody to retry it.
+func (b *Bot) settle(ctx context.Context, e conv.Event) {
 	_, err := b.Mem.Wait(ctx, e.ID)
 	if err == nil || ctx.Err() != nil {
 		return
 	}
-	b.giveUp(c, e.Kind, err)
+	b.refused(e.Conv, e.Kind, err)
 	if err := b.Mem.Discard(e.ID); err != nil {
-		b.log().Warn("faqbot: discard a rejected event", "conv", c.ID, "id", e.ID, "err", err)
+		b.log().Warn("faqbot: discard a rejected event", "conv", e.Conv, "id", e.ID, "err", err)
 	}
 }
 
-func (b *Bot) giveUp(c *conv.Conversation, kind conv.Kind, err error) {
-	b.log().Error("faqbot: an answer was refused; leaving the question to a human", "conv", c.ID, "kind", kind, "err", err)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.gaveUp == nil {
-		b.gaveUp = map[string]uint64{}
-	}
-	b.gaveUp[c.ID] = c.LastContactSeq
-}
-
-// failed reports whether the bot gave up on c's latest question; a newer
-// question is tried again.
-func (b *Bot) failed(c *conv.Conversation) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	seq, ok := b.gaveUp[c.ID]
-	if ok && seq != c.LastContactSeq {
-		delete(b.gaveUp, c.ID)
-		return false
-	}
-	return ok
+func (b *Bot) refused(convID string, kind conv.Kind, err error) {
+	b.log().Error("faqbot: an answer was refused; leaving the question to a human", "conv", convID, "kind", kind, "err", err)
 }
 
 func (b *Bot) log() *slog.Logger {

@@ -178,7 +178,9 @@ func NewMemory(me conv.Participant, device string, opts ...MemoryOption) *Memory
 		changed:   make(chan struct{}),
 	}
 	for _, o := range opts {
-		o(m)
+		if o != nil {
+			o(m)
+		}
 	}
 	return m
 }
