@@ -205,6 +205,7 @@ export class Client {
   // hello carries the new auth, so the relay learns of it now. Pending
   // events are resent on the new session with their ids and mids.
   setAuth(auth) {
+    if (JSON.stringify(auth) === JSON.stringify(this.auth)) return; // nothing new to say
     this.auth = auth;
     if (this.stopped || this.state === "failed" || !this.ws) return;
     const ws = this.ws;

@@ -355,6 +355,18 @@ test("setAuth replaces an open session with one whose hello carries the new name
   assert.equal(ws2.last("push").events[0].mid, recs[0].mid, "and its mid");
 });
 
+test("setAuth with nothing new keeps the session", async () => {
+  const c = await client();
+  c.connect();
+  await tick();
+  FakeSocket.all[0].frame(welcome());
+  await tick();
+  c.setAuth({ kind: "contact", contactId: "42", hash: "h" });
+  await tick();
+  assert.equal(FakeSocket.all.length, 1);
+  assert.equal(FakeSocket.all[0].closedWith, undefined);
+});
+
 test("setAuth while offline opens nothing: the next hello carries it", async () => {
   FakeSocket.down = true;
   const c = await client();
