@@ -44,13 +44,19 @@ type BadgerLog struct {
 	// (the changed index's positions; see badger_changed.go); guarded by mu.
 	lasts *boundedMap[string, uint64]
 
+	hooks cursorFiles // webhook cursors, beside Badger (see cursorFiles)
+
 	ckMu sync.Mutex     // one checkpoint at a time
 	bg   sync.WaitGroup // checkpoints and the janitor
 	quit chan struct{}  // stops the janitor
 }
 
-// journalDir is the journal's directory inside the log's.
-const journalDir = "journal"
+// journalDir is the journal's directory inside the log's; webhookDir
+// holds the webhook cursors.
+const (
+	journalDir = "journal"
+	webhookDir = "webhooks"
+)
 
 // OpenBadgerLog opens (creating if needed) the log stored in dir. logger
 // receives Badger's warnings and errors; nil discards them.
@@ -76,6 +82,7 @@ func openBadgerLog(dir string, logger *slog.Logger, segSize int64) (*BadgerLog, 
 	l := &BadgerLog{db: db, dir: dir, log: logger, quit: make(chan struct{}), mids: map[string]uint64{},
 		lasts: newBoundedMap[string, uint64](stateCacheSize)}
 	l.j = journal{dir: filepath.Join(dir, journalDir), segSize: segSize}
+	l.hooks = cursorFiles{dir: filepath.Join(dir, webhookDir), files: map[string]*cursorFile{}}
 	if err := l.recover(); err != nil {
 		l.j.close()
 		db.Close()
@@ -691,6 +698,17 @@ func decodeVisitor(vt *VisitorToken, v []byte) {
 	}
 }
 
+// WebhookCursor implements Log.
+func (l *BadgerLog) WebhookCursor(ws, endpoint string) (WebhookCursor, bool, error) {
+	return l.hooks.load(ws, endpoint)
+}
+
+// SaveWebhookCursor implements Log: the cursor's own small file, synced
+// (see cursorFiles), not a Badger write.
+func (l *BadgerLog) SaveWebhookCursor(ws, endpoint string, c WebhookCursor) error {
+	return l.hooks.save(ws, endpoint, c)
+}
+
 // Check implements Log: it writes (and syncs) a probe key.
 func (l *BadgerLog) Check() error {
 	if l.db.IsClosed() {
@@ -708,6 +726,9 @@ func (l *BadgerLog) Close() error {
 	close(l.quit)
 	l.bg.Wait()
 	l.j.close()
+	if err := l.hooks.close(); err != nil {
+		l.log.Warn("close webhook cursors", "err", err)
+	}
 	if err := l.db.Close(); err != nil {
 		return fmt.Errorf("relay: close log: %w", err)
 	}

@@ -69,6 +69,15 @@ type Log interface {
 	// stands for.
 	Visitor(ws string, tokenHash [32]byte) (v VisitorToken, ok bool, err error)
 
+	// WebhookCursor returns the cursor last saved for webhook endpoint of
+	// ws; ok is false when none was.
+	WebhookCursor(ws, endpoint string) (c WebhookCursor, ok bool, err error)
+
+	// SaveWebhookCursor saves endpoint's cursor durably: once it returns
+	// nil, c survives a crash. One goroutine at a time saves a given
+	// endpoint's; a save neither waits for Append nor delays it.
+	SaveWebhookCursor(ws, endpoint string, c WebhookCursor) error
+
 	// Check reports whether the log can take writes now.
 	Check() error
 

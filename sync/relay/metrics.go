@@ -27,6 +27,8 @@ type metrics struct {
 	ackLatency histogram
 	commitTime histogram // one Log.Append (write and fsync)
 	api        apiMetrics
+
+	more func(io.Writer) // writes the webhooks' metrics; set before serving
 }
 
 func newMetrics() *metrics {
@@ -98,6 +100,9 @@ func (m *metrics) write(w io.Writer) {
 	m.ackLatency.write(w, "threadline_relay_push_ack_seconds", "Time from a push frame's arrival to its ack being queued.")
 	m.commitTime.write(w, "threadline_relay_commit_seconds", "Time to write one group commit to the log, fsync included.")
 	m.api.write(w)
+	if m.more != nil {
+		m.more(w)
+	}
 }
 
 func (h *histogram) write(w io.Writer, name, help string) {

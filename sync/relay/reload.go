@@ -46,6 +46,7 @@ func (s *Server) Reload(cfg *Config) error {
 		s.wsMu.Unlock()
 		s.lg.Info("workspace open", "workspace", w.id, "epoch", w.epoch, "head", w.head)
 	}
+	s.hooks.sync() // webhooks added, removed or changed start or stop
 	// Sessions that the new settings refuse end now.
 	s.mu.Lock()
 	sessions := make([]*session, 0, len(s.sessions))

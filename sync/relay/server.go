@@ -45,7 +45,8 @@ type Options struct {
 	// says why and runs as without the option.
 	LowLatency bool
 
-	queueDepth int // frames queued per session; protocol.SendQueueDepth
+	queueDepth int         // frames queued per session; protocol.SendQueueDepth
+	hooks      hookOptions // webhook delivery's timings (DESIGN §9's by default)
 }
 
 func (o *Options) defaults() {
@@ -73,6 +74,7 @@ func (o *Options) defaults() {
 	if o.queueDepth <= 0 {
 		o.queueDepth = protocol.SendQueueDepth
 	}
+	o.hooks.defaults()
 }
 
 // Server is a relay: it serves the sync protocol for the workspaces of its
@@ -86,6 +88,7 @@ type Server struct {
 	m          *metrics
 	mux        *http.ServeMux
 	cpu        *cpulatency.Hold // with Options.LowLatency; nil otherwise
+	hooks      *webhooks
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
@@ -132,6 +135,9 @@ func New(cfg *Config, log Log, opts Options) (*Server, error) {
 	}
 	s.mux.HandleFunc(protocol.Path, s.serveSync)
 	s.mux.HandleFunc("/healthz", s.serveHealth)
+	s.hooks = newWebhooks(s)
+	s.m.more = s.hooks.writeMetrics
+	s.hooks.sync()
 	s.mux.Handle("/metrics", s.m.handler())
 	s.mux.Handle(APIPath, newAPI(s)) // the HTTP API (api.go)
 	return s, nil
@@ -298,6 +304,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, w := range s.allWorkspaces() {
 		w.stop()
 	}
+	s.hooks.close()
 	s.cpu.Close()
 	s.lg.Info("relay stopped")
 	return err

@@ -68,6 +68,10 @@ type workspace struct {
 	users  map[string]map[*session]struct{}        // live contact and visitor sessions by participant id
 	typing map[typingKey]*time.Timer
 	broken error // the last log failure; cleared by the next successful commit
+
+	// pubPoke is poked, never blocking, whenever pub advances; the
+	// webhooks' watcher drains it (see webhook.go).
+	pubPoke chan struct{}
 }
 
 // env is what conv.Apply needs of the workspace; next is the seq the first
@@ -112,6 +116,7 @@ func newWorkspace(srv *Server, cfg WorkspaceConfig) (*workspace, error) {
 		team:     map[*session]struct{}{},
 		users:    map[string]map[*session]struct{}{},
 		typing:   map[typingKey]*time.Timer{},
+		pubPoke:  make(chan struct{}, 1),
 	}
 	w.set.Store(newSettings(cfg))
 	go w.sequence()
@@ -882,6 +887,10 @@ func (w *workspace) readable() {
 	if w.unread != nil {
 		close(w.unread)
 		w.unread = nil
+	}
+	select {
+	case w.pubPoke <- struct{}{}:
+	default:
 	}
 }
 
