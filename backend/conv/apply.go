@@ -199,7 +199,7 @@ func decide(c *Conversation, e Event, d any, env Env) ([]Event, any, error) {
 			return nil, nil, err
 		}
 		n := *d
-		if e.Actor.IsEndUser() && c.Status == StatusResolved {
+		if e.Actor.IsEndUser() && c.Status != StatusOpen { // resolved or snoozed: rule 6
 			derive(KindStatusChanged, StatusChanged{Status: StatusOpen})
 		}
 		if c.Thread == nil {
@@ -252,11 +252,14 @@ func decide(c *Conversation, e Event, d any, env Env) ([]Event, any, error) {
 			if e.Actor.Role != RoleSystem && e.Base < c.LastContactSeq {
 				return nil, nil, reject(CodeStale, "a new message arrived (seq %d) after what you saw (seq %d)", c.LastContactSeq, e.Base)
 			}
-		case StatusOpen:
+		case StatusOpen, StatusSnoozed: // rule 5's stale check is for resolving only
 		default:
 			return nil, nil, reject(CodeInvalid, "unknown status %q", d.Status)
 		}
-		if c.Status == d.Status {
+		if (d.Status == StatusSnoozed) != (d.Until > 0) {
+			return nil, nil, reject(CodeInvalid, "a snooze needs its time (until, Unix ms), and only a snooze has one")
+		}
+		if c.Status == d.Status && c.SnoozedUntil == d.Until {
 			return nil, nil, nil
 		}
 		if d.Status == StatusResolved {
@@ -460,7 +463,7 @@ func mutate(c *Conversation, e Event, d any) *Conversation {
 	case *ThreadEnded:
 		n.Thread = nil
 	case *StatusChanged:
-		n.Status = d.Status
+		n.Status, n.SnoozedUntil = d.Status, d.Until
 		if d.Status == StatusResolved {
 			n.Thread = nil
 		}

@@ -52,10 +52,13 @@ func fastData(k Kind, data []byte) (any, bool) {
 	case KindStatusChanged:
 		var d StatusChanged
 		ok := s.Object(func(key []byte) (ok bool) {
-			if string(key) == "status" {
+			switch string(key) {
+			case "status":
 				var v string
 				v, ok = s.Str()
 				d.Status = Status(v)
+			case "until":
+				d.Until, ok = s.Int()
 			}
 			return ok
 		})

@@ -98,6 +98,7 @@ type Status string
 const (
 	StatusOpen     Status = "open"
 	StatusResolved Status = "resolved"
+	StatusSnoozed  Status = "snoozed" // until a time (StatusChanged.Until), or until the contact writes
 )
 
 // Priority of a conversation; medium by default.
@@ -169,9 +170,11 @@ type ThreadEnded struct {
 	Topic  string `json:"topic,omitempty"`
 }
 
-// StatusChanged is the data of status.changed.
+// StatusChanged is the data of status.changed. Until (Unix milliseconds)
+// goes with snoozed only: when the conversation wakes.
 type StatusChanged struct {
 	Status Status `json:"status"`
+	Until  int64  `json:"until,omitempty"`
 }
 
 // PriorityChanged is the data of priority.changed.

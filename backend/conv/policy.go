@@ -156,13 +156,21 @@ func TypingVisible(viewer Participant, c *Conversation, who Participant) bool {
 	return true
 }
 
-// CountsAsUnread reports whether e adds to viewer's unread count in c (rule 8):
-// a message or note viewer may see, made by someone else.
+// CountsAsUnread reports whether e adds to viewer's unread count in c (rule
+// 8): a message viewer may see, made by the other side. For the team (agents,
+// assistants, supervisors), the contact's or visitor's messages; for a
+// contact or visitor, the team's. Teammates' replies and notes, a bot's
+// answers and lifecycle events never make a conversation unread for the
+// team. (Notes that mention viewer would count too; there are no mentions
+// yet.)
 func CountsAsUnread(viewer Participant, c *Conversation, e Event) bool {
-	if e.Kind != KindMessageSent && e.Kind != KindNoteAdded {
+	if e.Kind != KindMessageSent || !Visible(viewer, c, e) {
 		return false
 	}
-	return e.Actor.ID != viewer.ID && Visible(viewer, c, e)
+	if viewer.IsEndUser() {
+		return !e.Actor.IsEndUser() && e.Actor.Role != RoleSystem
+	}
+	return e.Actor.IsEndUser()
 }
 
 // IsTimelineItem reports whether events of kind k show in a timeline.

@@ -169,6 +169,24 @@ func TestRule06ContactMessageReopens(t *testing.T) {
 	if w.c.Status != StatusResolved || slices.Contains(kinds(out), KindStatusChanged) {
 		t.Fatalf("agent message reopened: %v", kinds(out))
 	}
+	// A snoozed conversation wakes when the contact writes, and when its
+	// time passes (a view of the clock: no event).
+	w.do(alice, KindMessageSent, Message{Text: "one more thing"})
+	w.reject(ana, KindStatusChanged, StatusChanged{Status: StatusSnoozed}, CodeInvalid)
+	w.reject(ana, KindStatusChanged, StatusChanged{Status: StatusOpen, Until: 5000}, CodeInvalid)
+	w.do(ana, KindStatusChanged, StatusChanged{Status: StatusSnoozed, Until: 90_000})
+	if w.c.Status != StatusSnoozed || w.c.SnoozedUntil != 90_000 || w.c.StatusAt(89_999) != StatusSnoozed || w.c.StatusAt(90_000) != StatusOpen {
+		t.Fatalf("snoozed: %s until %d; want snoozed until 90000, open from then", w.c.Status, w.c.SnoozedUntil)
+	}
+	w.noop(ana, KindStatusChanged, StatusChanged{Status: StatusSnoozed, Until: 90_000})
+	w.do(ana, KindStatusChanged, StatusChanged{Status: StatusSnoozed, Until: 120_000}) // snoozed again, later
+	if w.c.Thread == nil {
+		t.Fatal("a snooze ended the thread; only resolving does")
+	}
+	out = w.do(alice, KindMessageSent, Message{Text: "are you there?"})
+	if out[0].Kind != KindStatusChanged || w.c.Status != StatusOpen || w.c.SnoozedUntil != 0 {
+		t.Fatalf("contact message in a snoozed conversation logged %v, status %s; want a reopen first", kinds(out), w.c.Status)
+	}
 	// Visitors too.
 	v := newWorld(t)
 	v.create(visitor, Created{})
@@ -203,7 +221,7 @@ func TestRule07SeenIsMonotonicAndClamped(t *testing.T) {
 	}
 }
 
-func TestRule08UnreadCountsOthersVisibleItems(t *testing.T) {
+func TestRule08UnreadIsTheOtherSidesMessages(t *testing.T) {
 	w := newWorld(t)
 	w.create(alice, Created{})
 	w.do(alice, KindMessageSent, Message{Text: "hi"})        // 2,3
@@ -222,8 +240,15 @@ func TestRule08UnreadCountsOthersVisibleItems(t *testing.T) {
 	if got := unread(alice); got != 1 {
 		t.Fatalf("unread(alice) = %d; want 1 (ana's message; not the note, not lifecycle, not her own)", got)
 	}
-	if got := unread(ben); got != 3 {
-		t.Fatalf("unread(ben) = %d; want 3 (message, note, message)", got)
+	if got := unread(ben); got != 1 {
+		t.Fatalf("unread(ben) = %d; want 1 (alice's message; a teammate's note and reply are not unread)", got)
+	}
+	w.do(bot, KindMessageSent, Message{Text: "I am the bot"})
+	if got := unread(ben); got != 1 {
+		t.Fatalf("unread(ben) after the bot's answer = %d; want 1 (a bot's answer is not unread for the team)", got)
+	}
+	if got := unread(alice); got != 2 {
+		t.Fatalf("unread(alice) after the bot's answer = %d; want 2 (the team's messages)", got)
 	}
 	if got := unread(ana); got != 1 {
 		t.Fatalf("unread(ana) = %d; want 1 (alice's message)", got)

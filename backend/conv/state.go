@@ -31,6 +31,7 @@ type Conversation struct {
 	CreatedSeq   uint64      `json:"createdSeq"`
 
 	Status       Status         `json:"status"`
+	SnoozedUntil int64          `json:"snoozedUntil,omitempty"` // snoozed: when it wakes (Unix ms)
 	Priority     Priority       `json:"priority"`
 	Tags         []string       `json:"tags,omitempty"`         // normalized, sorted
 	Assignee     *Participant   `json:"assignee,omitempty"`     // nil: unassigned
@@ -92,6 +93,16 @@ func (c *Conversation) RoleIn(id string) Role {
 
 // IsSupervisor reports whether id has joined c as a supervisor.
 func (c *Conversation) IsSupervisor(id string) bool { return c.RoleIn(id) == RoleSupervisor }
+
+// StatusAt is c's status as every device shows it at now (Unix ms): a
+// snoozed conversation whose time has passed is open (rule 6). It is a view
+// of the clock: no event is logged when a snooze ends.
+func (c *Conversation) StatusAt(now int64) Status {
+	if c.Status == StatusSnoozed && now >= c.SnoozedUntil {
+		return StatusOpen
+	}
+	return c.Status
+}
 
 // SeenBy returns id's seen mark in c.
 func (c *Conversation) SeenBy(id string) uint64 {

@@ -423,12 +423,13 @@ func TestUnread(t *testing.T) {
 	}
 	f.foreign(alice, c1, conv.KindMessageSent, conv.Message{Text: "1"})
 	f.foreign(alice, c1, conv.KindMessageSent, conv.Message{Text: "2"})
-	f.foreign(ana, c1, conv.KindNoteAdded, conv.Note{Text: "a teammate's note counts"})
+	f.foreign(ana, c1, conv.KindNoteAdded, conv.Note{Text: "a teammate's note does not count (rule 8)"})
+	f.foreign(ana, c1, conv.KindMessageSent, conv.Message{Text: "nor does a teammate's reply"})
 	f.foreign(ana, c1, conv.KindPriorityChanged, conv.PriorityChanged{Priority: conv.PriorityHigh}) // lifecycle: does not
 	f.foreign(alice, c2, conv.KindMessageSent, conv.Message{Text: "3"})
 	f.deliver()
-	if got := [3]int{f.unread(c1), f.unread(c2), total(f)}; got != [3]int{3, 1, 4} {
-		t.Fatalf("unread = %v; want [3 1 4]", got)
+	if got := [3]int{f.unread(c1), f.unread(c2), total(f)}; got != [3]int{2, 1, 3} {
+		t.Fatalf("unread = %v; want [2 1 3]", got)
 	}
 	// Marking seen clears it at once (pending), and for good once synced.
 	if _, err := f.in.MarkSeen(c1); err != nil {

@@ -132,7 +132,7 @@ func (r *decoder) boolean() bool { return r.byte1() != 0 }
 // constants, not to substrings, so they hold nothing alive.
 var (
 	roles      = []conv.Role{conv.RoleAgent, conv.RoleAssistant, conv.RoleContact, conv.RoleVisitor, conv.RoleSupervisor, conv.RoleSystem}
-	statuses   = []conv.Status{conv.StatusOpen, conv.StatusResolved}
+	statuses   = []conv.Status{conv.StatusOpen, conv.StatusResolved, conv.StatusSnoozed}
 	priorities = []conv.Priority{conv.PriorityLow, conv.PriorityMedium, conv.PriorityHigh, conv.PriorityUrgent}
 )
 
@@ -302,6 +302,7 @@ func encodeConversation(b []byte, c *conv.Conversation) []byte {
 	// Fields added later go last: a value written before them ends here,
 	// and a binary from before them stops reading here.
 	w.str(c.ContactEmail)
+	w.varint(c.SnoozedUntil)
 	return w.b
 }
 
@@ -371,6 +372,9 @@ func (r *decoder) conversation() (*conv.Conversation, error) {
 	c.Notes = int(r.uvarint())
 	if r.i < len(r.s) { // written since contact profiles
 		c.ContactEmail = r.str()
+	}
+	if r.i < len(r.s) { // written since snooze
+		c.SnoozedUntil = r.varint()
 	}
 	if r.err != nil {
 		return nil, r.err
