@@ -241,8 +241,11 @@ func (c *apiCall) raw(status int, b []byte) {
 	h.Set("Content-Length", strconv.Itoa(len(b)+1))
 	c.status = status
 	c.w.WriteHeader(status)
-	_, _ = c.w.Write(append(b, '\n'))
+	_, _ = c.w.Write(b) // b may be shared (the document): never appended to
+	_, _ = c.w.Write(newline)
 }
+
+var newline = []byte{'\n'}
 
 // decode reads the request body, at most maxAPIBody bytes of one JSON
 // object with no unknown fields, into v. It answers and returns false when

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -437,6 +438,99 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	for _, k := range conv.Kinds {
 		if !slices.ContainsFunc(doc.Components.Schemas["Event"].Properties["kind"].Enum, func(e any) bool { return e == string(k) }) {
 			t.Errorf("Event.kind does not list %s", k)
+		}
+	}
+}
+
+// Every (route, status) the document lists happens on a real relay, and
+// each answer is checked against the document as it comes (apiClient.do).
+func TestOpenAPIEveryResponse(t *testing.T) {
+	if err := loadDoc(); err != nil {
+		t.Fatal(err)
+	}
+	coverage.Lock()
+	coverage.seen = map[string]bool{}
+	coverage.Unlock()
+
+	r := newAPIRelay(t)
+	c := r.api(tokAPI)
+	anon := &apiClient{t: t, base: c.base, ws: testWS}
+	nows := *c
+	nows.ws = "initech"
+	doc := c.do("GET", "/v1/api/openapi.json", nil).must(t, 200)
+	if string(doc.Body) != string(openAPIDoc)+"\n" {
+		t.Error("the served document is not the embedded one")
+	}
+	anon.do("GET", "/v1/api/openapi.json", nil).must(t, 200)
+
+	// createConversation
+	cv := c.create("1", "hello").ConversationID
+	c.do("POST", "conversations", `{"contact":`).must(t, 400)
+	anon.do("POST", "conversations", `{"contact":"1"}`).must(t, 401)
+	nows.do("POST", "conversations", `{"contact":"1"}`).must(t, 404)
+	c.post(cv, conv.KindNoteAdded, conv.Note{Text: "n"}).must(t, 201)
+	c.do("POST", "conversations/"+cv+"/events", map[string]any{"kind": "note.added", "data": map[string]any{"text": "k"}}, "Idempotency-Key", "k1").must(t, 201)
+	c.do("POST", "conversations", `{"contact":"1"}`, "Idempotency-Key", "k1").must(t, 409)
+	c.do("POST", "conversations", `{"contact":"1","message":"`+strings.Repeat("x", maxAPIBody)+`"}`).must(t, 413)
+	c.do("POST", "conversations", `{"contact":"1","priority":"soon"}`).must(t, 422)
+
+	// listConversations
+	c.do("GET", "conversations?limit=1", nil).must(t, 200)
+	c.do("GET", "conversations?limit=x", nil).must(t, 400)
+	anon.do("GET", "conversations", nil).must(t, 401)
+	nows.do("GET", "conversations", nil).must(t, 404)
+
+	// getConversation
+	c.do("GET", "conversations/"+cv, nil).must(t, 200)
+	anon.do("GET", "conversations/"+cv, nil).must(t, 401)
+	c.do("GET", "conversations/nope", nil).must(t, 404)
+
+	// listEvents
+	c.do("GET", "conversations/"+cv+"/events?limit=2", nil).must(t, 200)
+	c.do("GET", "conversations/"+cv+"/events?after=x", nil).must(t, 400)
+	anon.do("GET", "conversations/"+cv+"/events", nil).must(t, 401)
+	c.do("GET", "conversations/nope/events", nil).must(t, 404)
+
+	// postEvent
+	c.post(cv, conv.KindStatusChanged, conv.StatusChanged{Status: conv.StatusOpen}).must(t, 200)
+	c.post(cv, conv.KindMessageSent, conv.Message{Text: "hi"}).must(t, 201)
+	c.do("POST", "conversations/"+cv+"/events", `{"kind":`).must(t, 400)
+	anon.post(cv, conv.KindNoteAdded, conv.Note{Text: "n"}).must(t, 401)
+	c.post(cv, conv.KindContactUpdated, conv.ContactUpdated{Contact: conv.Participant{ID: "contact:1", Role: conv.RoleContact}, Name: "N"}).must(t, 403)
+	c.post("nope", conv.KindNoteAdded, conv.Note{Text: "n"}).must(t, 404)
+	th := c.state(cv).Thread
+	c.post(cv, conv.KindThreadStarted, conv.ThreadStarted{Thread: th.ID, Topic: "again"}).must(t, 409)
+	c.post(cv, conv.KindNoteAdded, conv.Note{Text: strings.Repeat("x", conv.MaxTextBytes+1)}).must(t, 413)
+	c.post(cv, conv.KindPriorityChanged, conv.PriorityChanged{Priority: "asap"}).must(t, 422)
+
+	// 429 on every route: a key with a budget of one request.
+	slow := newAPIRelay(t, func(o *Options) { o.RatePerSecond, o.RateBurst = 0.001, 1 })
+	s := slow.api(tokAPI)
+	s.do("GET", "conversations", nil).must(t, 200)
+	s.do("POST", "conversations", `{"contact":"1"}`).must(t, 429)
+	s.do("GET", "conversations", nil).must(t, 429)
+	s.do("GET", "conversations/"+cv, nil).must(t, 429)
+	s.do("GET", "conversations/"+cv+"/events", nil).must(t, 429)
+	s.post(cv, conv.KindNoteAdded, conv.Note{Text: "n"}).must(t, 429)
+
+	// 503: writes while the relay shuts down.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.do("POST", "conversations", `{"contact":"1"}`).must(t, 503)
+	c.post(cv, conv.KindNoteAdded, conv.Note{Text: "n"}).must(t, 503)
+
+	coverage.Lock()
+	defer coverage.Unlock()
+	for p, ops := range docOps {
+		for m, op := range ops {
+			for st := range op.Responses {
+				if !coverage.seen[op.OperationID+" "+st] {
+					t.Errorf("%s %s (%s): documented status %s never happened", m, p, op.OperationID, st)
+				}
+			}
 		}
 	}
 }

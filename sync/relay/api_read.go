@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/threadline/threadline/backend/conv"
 )
@@ -45,8 +46,19 @@ func (c *apiCall) conversation(id string) (*conv.Conversation, error) {
 
 func (a *api) getConversation(c *apiCall) {
 	if cv, err := c.conversation(c.r.PathValue("id")); err == nil && cv != nil {
-		c.json(http.StatusOK, cv)
+		c.json(http.StatusOK, shownAt(cv, time.Now().UnixMilli()))
 	}
+}
+
+// shownAt is cv as every device shows it at now: a snooze whose time has
+// passed shows as open (rule 6; no event is logged when it ends).
+func shownAt(cv *conv.Conversation, now int64) *conv.Conversation {
+	if st := cv.StatusAt(now); st != cv.Status {
+		n := *cv // a shallow copy: states are shared, never modified
+		n.Status = st
+		return &n
+	}
+	return cv
 }
 
 // listConversations lists the conversations with an event above seq after,
@@ -61,9 +73,10 @@ func (a *api) listConversations(c *apiCall) {
 	if !ok {
 		return
 	}
-	cq := ConversationQuery{After: after, Limit: int(limit)}
+	now := time.Now().UnixMilli()
+	cq := ConversationQuery{After: after, Limit: int(limit), Now: now}
 	switch s := conv.Status(q.Get("status")); s {
-	case "", conv.StatusOpen, conv.StatusResolved, "snoozed":
+	case "", conv.StatusOpen, conv.StatusResolved, conv.StatusSnoozed:
 		cq.Status = s
 	default:
 		c.fail(http.StatusBadRequest, codeBadRequest, fmt.Sprintf("status must be open, resolved or snoozed, not %q", s))
@@ -87,9 +100,9 @@ func (a *api) listConversations(c *apiCall) {
 		c.unavailable(err)
 		return
 	}
-	page := conversationPage{Conversations: convs}
-	if page.Conversations == nil {
-		page.Conversations = []*conv.Conversation{}
+	page := conversationPage{Conversations: make([]*conv.Conversation, len(convs))}
+	for i, cv := range convs {
+		page.Conversations[i] = shownAt(cv, now)
 	}
 	if more {
 		next := convs[len(convs)-1].LastSeq

@@ -237,8 +237,13 @@ func TestAPIIdempotency(t *testing.T) {
 		t.Fatalf("retries logged %d events", h-head)
 	}
 
-	// A rejected first request: its retry gets the same error.
+	// A refused request is answered as the first time too, even when the
+	// retry would do.
 	c.do("POST", "conversations", map[string]any{"contact": "7", "priority": "never"}, "Idempotency-Key", "bad-1").mustErr(t, 422, "invalid")
+	c.do("POST", "conversations", map[string]any{"contact": "7"}, "Idempotency-Key", "bad-1").mustErr(t, 422, "invalid")
+	if h := r.head(); h != head {
+		t.Fatalf("a refused request and its retry logged %d events", h-head)
+	}
 
 	// Events: the retry gets the first id and seq.
 	cv := want.ConversationID
@@ -514,4 +519,29 @@ func TestAPIUnavailable(t *testing.T) {
 	c.do("POST", "conversations", map[string]any{"contact": "2"}).mustErr(t, 503, "unavailable")
 	c.post(cv, conv.KindNoteAdded, conv.Note{Text: "x"}).mustErr(t, 503, "unavailable")
 	c.state(cv) // reads go on
+}
+
+// A snoozed conversation whose time has passed is shown, and listed, as
+// open (rule 6: a view of the clock, no event).
+func TestAPISnooze(t *testing.T) {
+	r := newAPIRelay(t)
+	c := r.api(tokAPI)
+	later := c.create("1", "hi").ConversationID
+	passed := c.create("2", "hi").ConversationID
+	now := time.Now().UnixMilli()
+	c.post(later, conv.KindStatusChanged, map[string]any{"status": "snoozed", "until": now + 3_600_000}).must(t, 201)
+	c.post(passed, conv.KindStatusChanged, map[string]any{"status": "snoozed", "until": now - 1}).must(t, 201)
+	c.post(passed, conv.KindStatusChanged, map[string]any{"status": "snoozed"}).mustErr(t, 422, "invalid")
+	if st := c.state(later); st.Status != conv.StatusSnoozed || st.SnoozedUntil != now+3_600_000 {
+		t.Errorf("snoozed for an hour: %s until %d", st.Status, st.SnoozedUntil)
+	}
+	if st := c.state(passed); st.Status != conv.StatusOpen {
+		t.Errorf("a passed snooze shows %s; want open", st.Status)
+	}
+	for q, want := range map[string]string{"snoozed": later, "open": passed} {
+		p := decodeAnswer[conversationPage](t, c.do("GET", "conversations?status="+q, nil).must(t, 200))
+		if len(p.Conversations) != 1 || p.Conversations[0].ID != want || p.Conversations[0].Status != conv.Status(q) {
+			t.Errorf("status=%s lists %+v", q, p.Conversations)
+		}
+	}
 }

@@ -168,9 +168,11 @@ func (a *api) createConversation(c *apiCall) {
 		})
 	}
 	// Validate both first, with the writer's reducer: a message the writer
-	// would refuse must not leave a conversation without it.
-	st, err := dryRun(c.ws, c.who, events)
-	if err != nil {
+	// would refuse must not leave a conversation without it. (A refused
+	// conversation.created goes on to the writer, which refuses it again
+	// and remembers the outcome under the Idempotency-Key.)
+	st, failed, err := dryRun(c.ws, c.who, events)
+	if err != nil && failed > 0 {
 		c.reject(err)
 		return
 	}
@@ -196,7 +198,7 @@ func (a *api) createConversation(c *apiCall) {
 		ConversationID:    convID,
 		Seq:               results[0].Seq,
 		CreatedAt:         rfc3339(now),
-		IsInAssistantMode: st.AssistantMode,
+		IsInAssistantMode: st != nil && st.AssistantMode,
 	})
 }
 
@@ -243,22 +245,24 @@ func (c *apiCall) answerCreated(res protocol.Result, replay bool) {
 }
 
 // dryRun applies events in order to a new conversation with the reducer,
-// as who, without logging anything, and returns the state they lead to.
-func dryRun(w *workspace, who conv.Participant, events []conv.Event) (*conv.Conversation, *conv.Error) {
+// as who (and as the contact for a message), without logging anything. It
+// returns the state they lead to, or the index of the first it refuses and
+// why.
+func dryRun(w *workspace, who conv.Participant, events []conv.Event) (*conv.Conversation, int, *conv.Error) {
 	env := w.env(0)
 	var c *conv.Conversation
-	for _, e := range events {
+	for i, e := range events {
 		e.Actor = conv.Participant{ID: who.ID, Role: who.Role}
 		if err := actAsContact(&e, c, who); err != nil {
-			return nil, asConvError(err)
+			return nil, i, asConvError(err)
 		}
 		next, _, err := conv.Apply(c, e, env)
 		if err != nil {
-			return nil, asConvError(err)
+			return nil, i, asConvError(err)
 		}
 		c = next
 	}
-	return c, nil
+	return c, -1, nil
 }
 
 func asConvError(err error) *conv.Error {

@@ -39,7 +39,9 @@ type BadgerLog struct {
 	j      journal
 	failed error // set when a write reached the journal but not Badger
 
-	mids map[string]uint64 // highest mid by mid key, as committed; guarded by mu
+	// mids caches the highest mid by mid key, as committed; guarded by mu.
+	// Bounded: every Idempotency-Key of the HTTP API is a device of its own.
+	mids *boundedMap[string, uint64]
 	// lasts caches conversations' latest seqs, by state key, as committed
 	// (the changed index's positions; see badger_changed.go); guarded by mu.
 	lasts *boundedMap[string, uint64]
@@ -79,7 +81,7 @@ func openBadgerLog(dir string, logger *slog.Logger, segSize int64) (*BadgerLog, 
 	if err != nil {
 		return nil, fmt.Errorf("relay: open log in %s: %w", dir, err)
 	}
-	l := &BadgerLog{db: db, dir: dir, log: logger, quit: make(chan struct{}), mids: map[string]uint64{},
+	l := &BadgerLog{db: db, dir: dir, log: logger, quit: make(chan struct{}), mids: newBoundedMap[string, uint64](midCacheSize),
 		lasts: newBoundedMap[string, uint64](stateCacheSize)}
 	l.j = journal{dir: filepath.Join(dir, journalDir), segSize: segSize}
 	l.hooks = cursorFiles{dir: filepath.Join(dir, webhookDir), files: map[string]*cursorFile{}}
@@ -232,7 +234,7 @@ func (l *BadgerLog) update(fn func(w *logWriter) error, durable func()) error {
 		return l.failed
 	}
 	for k, m := range w.mids {
-		l.mids[k] = m
+		l.mids.put(k, m)
 	}
 	for k, s := range w.lasts {
 		l.lasts.put(k, s)
@@ -276,12 +278,12 @@ type logWriter struct {
 // l.mids when known: reading it from Badger on every group commit cost
 // 9 µs on the acknowledgement's path.
 func (w *logWriter) highestMid(k []byte) (uint64, error) {
-	if m, ok := w.l.mids[string(k)]; ok {
+	if m, ok := w.l.mids.get(string(k)); ok {
 		return m, nil
 	}
 	m, err := getU64(w.txn, k)
 	if err == nil {
-		w.l.mids[string(k)] = m
+		w.l.mids.put(string(k), m)
 	}
 	return m, err
 }

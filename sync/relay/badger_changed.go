@@ -208,7 +208,14 @@ func (l *BadgerLog) Conversations(ws string, q ConversationQuery) ([]*conv.Conve
 			return c, nil
 		}
 		keep := func(c *conv.Conversation) bool {
-			return c != nil && c.LastSeq > q.After && (q.Status == "" || c.Status == q.Status)
+			if c == nil || c.LastSeq <= q.After {
+				return false
+			}
+			st := c.Status
+			if q.Now != 0 {
+				st = c.StatusAt(q.Now)
+			}
+			return q.Status == "" || st == q.Status
 		}
 		if q.Owner != "" {
 			// A contact has few conversations: read them all, then order.

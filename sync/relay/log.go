@@ -89,7 +89,8 @@ type Log interface {
 type ConversationQuery struct {
 	After  uint64      // whose latest event is above this seq
 	Owner  string      // when set: only the conversations Owned by this participant
-	Status conv.Status // when set: only those in this status
+	Status conv.Status // when set: only those in this status…
+	Now    int64       // …as shown at Now (Unix ms; Conversation.StatusAt) when set
 	Limit  int         // at most this many (at least 1)
 }
 

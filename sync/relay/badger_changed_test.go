@@ -1,0 +1,147 @@
+package relay
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/threadline/threadline/backend/conv"
+)
+
+// listAll pages through Log.Conversations after `after` (owner, status as
+// given) in pages of limit, and returns the ids and latest seqs in order.
+func listAll(t *testing.T, l Log, q ConversationQuery) []string {
+	t.Helper()
+	var out []string
+	for range 10_000 {
+		page, more, err := l.Conversations(testWS, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range page {
+			out = append(out, fmt.Sprintf("%s@%d", c.ID, c.LastSeq))
+		}
+		if !more {
+			return out
+		}
+		q.After = page[len(page)-1].LastSeq
+	}
+	t.Fatal("the pages never end")
+	return nil
+}
+
+// expected lists states (all of them) as Conversations must: latest seq
+// above after, of owner and status when set, by latest seq ascending.
+func expected(states []*conv.Conversation, q ConversationQuery) []string {
+	var keep []*conv.Conversation
+	for _, c := range states {
+		if c.LastSeq > q.After && (q.Owner == "" || c.Contact.ID == q.Owner) && (q.Status == "" || c.Status == q.Status) {
+			keep = append(keep, c)
+		}
+	}
+	slices.SortFunc(keep, func(a, b *conv.Conversation) int { return cmpU64(a.LastSeq, b.LastSeq) })
+	var out []string
+	for _, c := range keep {
+		out = append(out, fmt.Sprintf("%s@%d", c.ID, c.LastSeq))
+	}
+	return out
+}
+
+// The changed index lists exactly the conversations changed since a
+// cursor, by their latest seq, after random traffic, after a restart, and
+// after a rebuild from the states.
+func TestChangedIndex(t *testing.T) {
+	seed := *seedFlag
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (rerun with -seed %d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, seed))
+	r := newAPIRelay(t, func(o *Options) { o.RatePerSecond, o.RateBurst = 1e6, 1e6 })
+	c := r.api(tokAPI)
+	var ids []string
+	for range 60 {
+		if len(ids) == 0 || rng.IntN(4) == 0 {
+			ids = append(ids, c.create(fmt.Sprint(rng.IntN(5)), "hello").ConversationID)
+			continue
+		}
+		id := ids[rng.IntN(len(ids))]
+		switch rng.IntN(3) {
+		case 0:
+			c.post(id, conv.KindNoteAdded, conv.Note{Text: "n"}).must(t, 201)
+		case 1:
+			c.post(id, conv.KindMessageSent, conv.Message{Text: "m"}, "as", "contact").must(t, 201)
+		default:
+			st := conv.StatusResolved
+			if rng.IntN(2) == 0 {
+				st = conv.StatusOpen
+			}
+			c.post(id, conv.KindStatusChanged, conv.StatusChanged{Status: st})
+		}
+	}
+	states := func() []*conv.Conversation {
+		var out []*conv.Conversation
+		for _, id := range ids {
+			s, err := r.log.Conversation(testWS, id)
+			if err != nil || s == nil {
+				t.Fatalf("state of %s: %v", id, err)
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	check := func(when string) {
+		t.Helper()
+		sts := states()
+		for _, q := range []ConversationQuery{
+			{Limit: 1}, {Limit: 7}, {After: r.head() / 2, Limit: 3}, {After: r.head(), Limit: 5},
+			{Owner: "contact:1", Limit: 2}, {Owner: "contact:3", After: r.head() / 3, Limit: 50},
+			{Status: conv.StatusResolved, Limit: 4}, {Status: conv.StatusOpen, Owner: "contact:2", Limit: 1},
+		} {
+			if got, want := listAll(t, r.log, q), expected(sts, q); !slices.Equal(got, want) {
+				t.Fatalf("%s: Conversations(%+v) =\n%v\nwant\n%v", when, q, got, want)
+			}
+		}
+	}
+	check("live")
+	r.restart()
+	check("after a restart")
+
+	// A log written before the index: no format key, no index keys (and,
+	// for good measure, one stale key). Open rebuilds it.
+	drop := func() {
+		err := r.log.update(func(w *logWriter) error {
+			if err := w.delete(changedFormatKey(testWS)); err != nil {
+				return err
+			}
+			return r.log.db.View(func(txn *badger.Txn) error {
+				opts := badger.DefaultIteratorOptions
+				opts.Prefix = changedPrefix(testWS)
+				it := txn.NewIterator(opts)
+				defer it.Close()
+				for it.Rewind(); it.Valid(); it.Next() {
+					if err := w.delete(it.Item().KeyCopy(nil)); err != nil {
+						return err
+					}
+				}
+				return w.set(changedKey(testWS, 3, "stale"), []byte{})
+			})
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	drop()
+	if got := listAll(t, r.log, ConversationQuery{Limit: 100}); len(got) != 0 {
+		t.Fatalf("dropped index still lists %v", got)
+	}
+	r.restart()
+	check("after a rebuild")
+	c = r.api(tokAPI)
+	c.post(ids[0], conv.KindNoteAdded, conv.Note{Text: "after"}).must(t, 201)
+	check("written after a rebuild")
+}
