@@ -1,0 +1,163 @@
+package inbox
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/threadline/threadline/backend/conv"
+)
+
+// Work made while local-only goes up to the relay on the first connect: a
+// local inbox's log holds every event its user made (with this device's id
+// and a mid), next to what the demo logged for its contacts and teammates
+// (device "demo", no mid). LocalWork picks the user's own conversations —
+// those created on this device — with the user's events in them; Carry adds
+// them to a synced inbox as pending events of its identity, so the sync
+// client pushes them like anything made offline. The local inbox itself is
+// left as it was (the app keeps it aside, to go back to).
+
+// LocalWork is what a local-only inbox holds that its user made.
+type LocalWork struct {
+	// Events are the user's events in the conversations created on this
+	// device, in the order they were made; seen marks are left out (their
+	// seqs name the local log's items, which mean nothing to a relay).
+	Events []conv.Event `json:"-"`
+	// Conversations are the ids of those conversations, in creation order.
+	Conversations []string `json:"-"`
+	// Total counts every conversation of the inbox, the user's included.
+	Total int `json:"total"`
+}
+
+// Others counts the conversations that stay behind: the demo's, or any not
+// created on this device.
+func (w LocalWork) Others() int { return w.Total - len(w.Conversations) }
+
+// LocalWork reads the local log (and the outbox, for what a failed flush
+// left pending) for the user's own conversations. It answers ErrNotLocal
+// for a store synced with a relay: its work is already the relay's.
+func (in *Inbox) LocalWork() (LocalWork, error) {
+	epoch, _ := in.st.Cursor(nil)
+	if epoch != "" && !strings.HasPrefix(epoch, LocalEpochPrefix) {
+		return LocalWork{}, ErrNotLocal
+	}
+	var w LocalWork
+	all := map[string]bool{}
+	mine := map[string]bool{}
+	add := func(e conv.Event) {
+		if !all[e.Conv] {
+			all[e.Conv] = true
+			w.Total++
+		}
+		if !in.madeHere(e) {
+			return
+		}
+		if e.Kind == conv.KindConversationCreated && !mine[e.Conv] {
+			mine[e.Conv] = true
+			w.Conversations = append(w.Conversations, e.Conv)
+		}
+		if mine[e.Conv] && e.Kind != conv.KindSeenMarked {
+			w.Events = append(w.Events, e)
+		}
+	}
+	if err := in.st.Log(0, func(e conv.Event) bool { add(e); return true }); err != nil {
+		return LocalWork{}, fmt.Errorf("inbox: read the local log: %w", err)
+	}
+	for _, e := range in.st.Pending(nil) {
+		add(e)
+	}
+	return w, nil
+}
+
+// madeHere reports whether e is an event the local user made on this
+// device (not a derived one, not the demo's).
+func (in *Inbox) madeHere(e conv.Event) bool {
+	return e.Device == in.device && e.Mid > 0 && e.Cause == "" && e.Actor.ID == in.me.ID
+}
+
+// Carry adds the user's local work to this (synced) inbox as pending
+// events of its identity, to be pushed at the next sync: each keeps its
+// id, conversation, device, time and data; its actor, and any mention of
+// the local user in its data (an assignee, a participant), become the
+// inbox's identity. lastMid is the highest mid the relay has processed for
+// this device: the carried events are numbered after it, so none is taken
+// for a resend. A conversation the inbox holds already (carried before) is
+// skipped. Each conversation goes in as one batch; one that no longer
+// applies goes in event by event, and an event refused even alone is left
+// out (it stays in the local inbox). Carry returns the ids of the
+// conversations added.
+func (in *Inbox) Carry(w LocalWork, lastMid uint64) ([]string, error) {
+	if err := in.st.AdvanceMid(lastMid); err != nil {
+		return nil, err
+	}
+	byConv := map[string][]conv.Event{}
+	for _, e := range w.Events {
+		e, err := in.adopt(e)
+		if err != nil {
+			return nil, err
+		}
+		byConv[e.Conv] = append(byConv[e.Conv], e)
+	}
+	var added []string
+	for _, id := range w.Conversations {
+		if r := in.st.Row(id, nil); r != nil && !r.Placeholder {
+			continue
+		}
+		evs := byConv[id]
+		if len(evs) == 0 {
+			continue
+		}
+		_, err := in.st.AddLocal(evs)
+		var ce *conv.Error
+		if errors.As(err, &ce) {
+			kept := 0
+			for _, e := range evs {
+				if _, err := in.st.AddLocal([]conv.Event{e}); errors.As(err, &ce) {
+					in.log.Warn("inbox: a local event does not apply on the relay's inbox; left in the local inbox",
+						"conv", id, "event", e.ID, "kind", e.Kind, "err", ce)
+					continue
+				} else if err != nil {
+					return added, err
+				}
+				kept++
+			}
+			if kept == 0 {
+				continue
+			}
+		} else if err != nil {
+			return added, err
+		}
+		added = append(added, id)
+	}
+	return added, nil
+}
+
+// adopt rewrites a local event as this inbox's identity made it.
+func (in *Inbox) adopt(e conv.Event) (conv.Event, error) {
+	local := e.Actor.ID
+	e.Actor, e.Device, e.Seq, e.Mid, e.Base = in.me, in.device, 0, 0, 0
+	me := func(p *conv.Participant) bool {
+		if p != nil && p.ID == local {
+			*p = in.me
+			return true
+		}
+		return false
+	}
+	var changed bool
+	d, err := conv.Decode(e)
+	if err != nil {
+		return e, fmt.Errorf("inbox: carry %s %s: %w", e.Kind, e.ID, err)
+	}
+	switch d := d.(type) {
+	case *conv.AssigneeChanged:
+		changed = me(d.Assignee)
+	case *conv.ParticipantChanged:
+		changed = me(&d.Participant)
+	case *conv.HandedOff:
+		changed = me(d.To)
+	}
+	if changed {
+		e.Data = conv.MustData(d)
+	}
+	return e, nil
+}
