@@ -96,6 +96,11 @@ func TestChangedIndex(t *testing.T) {
 	}
 	check := func(when string) {
 		t.Helper()
+		// What was acknowledged is readable (answers come a little before).
+		w := r.srv.workspace(testWS)
+		if err := w.waitReadable(t.Context(), w.acknowledged()); err != nil {
+			t.Fatal(err)
+		}
 		sts := states()
 		for _, q := range []ConversationQuery{
 			{Limit: 1}, {Limit: 7}, {After: r.head() / 2, Limit: 3}, {After: r.head(), Limit: 5},
