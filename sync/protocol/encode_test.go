@@ -159,15 +159,20 @@ func TestMaxEventsBytes(t *testing.T) {
 }
 
 // BenchmarkEncode measures the encoders on the frames the relay writes
-// most: a backlog page (AppendEvent per event into one buffer, then
-// EventsFrame) and the ack of a full push.
+// most: a page of events (AppendEvent per event into one buffer sized for
+// them, as the relay does for a group, then EventsFrame) and the ack of a
+// full push; each beside encoding/json.
 func BenchmarkEncode(b *testing.B) {
 	evs := sampleEvents(BacklogPage)
 	b.Run("page", func(b *testing.B) {
 		b.ReportAllocs()
 		raws := make([][]byte, len(evs))
+		size := 0
+		for i := range evs {
+			size += len(AppendEvent(nil, &evs[i]))
+		}
 		for range b.N {
-			var buf []byte
+			buf := make([]byte, 0, size) // as the relay sizes a group's buffer
 			for i := range evs {
 				s := len(buf)
 				buf = AppendEvent(buf, &evs[i])
