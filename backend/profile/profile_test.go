@@ -4,6 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/threadline/threadline/backend/conv"
 )
 
 func TestLoadCreatesThenKeeps(t *testing.T) {
@@ -77,5 +80,76 @@ func TestRelayCA(t *testing.T) {
 		if _, err := RelayRoots(f); err == nil {
 			t.Errorf("RelayRoots(%s) = nil error; want one (no certificate in it)", filepath.Base(f))
 		}
+	}
+}
+
+// TestInboxesKeptAside: connecting sets the local inbox aside with what it
+// takes to show it again; disconnecting pauses and keeps the relay's;
+// restoring brings each back with its settings, and a relay's saved token
+// is found for its workspace.
+func TestInboxesKeptAside(t *testing.T) {
+	dir := t.TempDir()
+	p, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.StoreDir() != DefaultStore || p.Synced() || p.FindAside("", "", "") != -1 {
+		t.Fatalf("new profile: store %q, synced %v; want %q, local, nothing aside", p.StoreDir(), p.Synced(), DefaultStore)
+	}
+	p.Attributes = []conv.AttributeDef{{Key: "plan", Type: conv.AttrString}}
+	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	next := p.NewStore(dir, "acme", at)
+	if next != "store.acme-20260301T090000" {
+		t.Fatalf("NewStore = %q", next)
+	}
+	if err := os.Mkdir(filepath.Join(dir, next), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if again := p.NewStore(dir, "ac/me", at); again != "store.ac_me-20260301T090000" {
+		t.Fatalf("NewStore(ac/me) = %q", again)
+	}
+	if again := p.NewStore(dir, "acme", at); again == next {
+		t.Fatalf("NewStore gave %q twice", again)
+	}
+
+	p.SetAside(26, 2, 0, at.UnixMilli())
+	ana := conv.Participant{ID: "agent:ana", Role: conv.RoleAgent, Name: "Ana"}
+	p.Store, p.RelayURL, p.Workspace, p.Token, p.Me = next, "ws://127.0.0.1:8470/", "acme", "tok-ana", ana
+	if !p.Connected() || p.StoreDir() != next || len(p.Aside) != 1 || !p.Aside[0].Local() || p.Aside[0].Store != DefaultStore || p.Aside[0].Attributes == nil {
+		t.Fatalf("after connecting: %+v", p)
+	}
+	p.Paused = true
+	if p.Connected() || !p.Synced() {
+		t.Fatalf("paused: Connected %v, Synced %v; want false, true", p.Connected(), p.Synced())
+	}
+	if err := Save(dir, p); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = Load(dir); err != nil || !p.Paused || len(p.Aside) != 1 {
+		t.Fatalf("Load = %+v, %v", p, err)
+	}
+	if tok := p.SavedToken("ws://127.0.0.1:8470", "acme"); tok != "tok-ana" {
+		t.Fatalf("SavedToken = %q; want the profile's", tok)
+	}
+
+	// Back to the local inbox: the relay's is kept, token and all.
+	p.SetAside(4, 0, 1, at.UnixMilli())
+	p.Restore(p.FindAside("", "", ""))
+	if p.Synced() || p.StoreDir() != DefaultStore || p.Me != LocalUser || p.Attributes == nil || len(p.Aside) != 1 || p.Aside[0].Pending != 1 {
+		t.Fatalf("after restoring the local inbox: %+v", p)
+	}
+	if tok := p.SavedToken("ws://127.0.0.1:8470", "acme"); tok != "tok-ana" {
+		t.Fatalf("SavedToken from the inbox kept aside = %q", tok)
+	}
+	if p.FindAside("ws://127.0.0.1:8470", "acme", "agent:ben") != -1 || p.FindAside("ws://127.0.0.1:8470", "acme", "agent:ana") != 0 {
+		t.Fatal("FindAside does not tell identities apart")
+	}
+
+	p.Store = "../elsewhere"
+	if err := Save(dir, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); err == nil {
+		t.Fatal("Load accepted a store outside the data folder")
 	}
 }
