@@ -223,12 +223,17 @@ func (c *apiCall) unavailable(err error) {
 	c.fail(http.StatusServiceUnavailable, codeUnavailable, msg)
 }
 
-// json answers v as JSON with status.
+// json answers v as JSON with status (<, > and & as they are: the answer
+// is not HTML).
 func (c *apiCall) json(status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	b := []byte(`{"error":{"code":"internal","message":"encode answer"}}`)
+	if err := enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
-		b = []byte(`{"error":{"code":"internal","message":"encode answer"}}`)
+	} else {
+		b = bytes.TrimSuffix(buf.Bytes(), newline)
 	}
 	c.raw(status, b)
 }
