@@ -81,10 +81,10 @@ type oaSchema struct {
 }
 
 var (
-	docOnce   sync.Once
-	doc       oaDoc
-	docOps    map[string]map[string]*oaOperation // path → method → operation
-	docErr    error
+	docOnce sync.Once
+	doc     oaDoc
+	docOps  map[string]map[string]*oaOperation // path → method → operation
+	docErr  error
 )
 
 func loadDoc() error {

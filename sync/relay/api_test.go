@@ -300,10 +300,10 @@ func TestAPIIdempotency(t *testing.T) {
 func TestAPIReads(t *testing.T) {
 	r := newAPIRelay(t)
 	c := r.api(tokAPI)
-	a := c.create("1", "first")     // seqs 1-3
-	b := c.create("2", "second")    // 4-6
-	a2 := c.create("1", "another")  // 7-9
-	c.post(a.ConversationID, conv.KindNoteAdded, conv.Note{Text: "n"}).must(t, 201) // 10
+	a := c.create("1", "first")                                                                                    // seqs 1-3
+	b := c.create("2", "second")                                                                                   // 4-6
+	a2 := c.create("1", "another")                                                                                 // 7-9
+	c.post(a.ConversationID, conv.KindNoteAdded, conv.Note{Text: "n"}).must(t, 201)                                // 10
 	c.post(b.ConversationID, conv.KindStatusChanged, conv.StatusChanged{Status: conv.StatusResolved}).must(t, 201) // 11-12
 
 	// A timeline, in pages of 3, as on the wire (notes and derived events included).
