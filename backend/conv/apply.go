@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -212,7 +213,10 @@ func decide(c *Conversation, e Event, d any, env Env) ([]Event, any, error) {
 		return derived, &n, nil
 
 	case *Note:
-		if err := checkText(d.Text, false); err != nil {
+		if err := checkText(d.Text, len(d.Attachments) > 0); err != nil {
+			return nil, nil, err
+		}
+		if err := checkAttachments(d.Attachments); err != nil {
 			return nil, nil, err
 		}
 		return nil, d, nil
@@ -564,8 +568,17 @@ func checkAttachments(as []Attachment) error {
 		return reject(CodeTooLarge, "at most %d attachments", MaxAttachments)
 	}
 	for _, a := range as {
-		if a.Name == "" || utf8.RuneCountInString(a.Name) > MaxNameChars || a.Size < 0 || len(a.URL) > MaxTextBytes {
-			return reject(CodeInvalid, "attachment %q: needs a name, a size and a url", a.Name)
+		switch {
+		case !IsFileID(a.ID) || a.SHA256 != a.ID:
+			return reject(CodeInvalid, "attachment %q: id and sha256 are the file's SHA-256, 64 lowercase hex digits", a.Name)
+		case a.Name == "" || !utf8.ValidString(a.Name) || utf8.RuneCountInString(a.Name) > MaxNameChars || strings.ContainsFunc(a.Name, unicode.IsControl):
+			return reject(CodeInvalid, "attachment %s: a name is 1–%d characters of UTF-8, no control characters", a.ID, MaxNameChars)
+		case a.Size < 0:
+			return reject(CodeInvalid, "attachment %q: a size is not negative", a.Name)
+		case a.Size > MaxFileBytes:
+			return reject(CodeTooLarge, "attachment %q is %d bytes; at most %d", a.Name, a.Size, MaxFileBytes)
+		case len(a.Type) > MaxFileTypeBytes:
+			return reject(CodeInvalid, "attachment %q: a type is at most %d bytes", a.Name, MaxFileTypeBytes)
 		}
 	}
 	return nil

@@ -138,12 +138,30 @@ type Created struct {
 	AssistantID string         `json:"assistantId,omitempty"`
 }
 
-// Attachment is a file linked from a message.
+// Attachment is a file a message or note carries (DESIGN §10). Its bytes
+// are uploaded to the relay before the event: ID and SHA256 are both their
+// SHA-256 in lowercase hex; the relay fills Size and Type from what it
+// stored (its sniffed type wins over the device's).
 type Attachment struct {
-	Name string `json:"name"`
-	Size int64  `json:"size"`
-	Type string `json:"type"`
-	URL  string `json:"url"`
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	Type   string `json:"type"`
+	SHA256 string `json:"sha256"`
+}
+
+// IsFileID reports whether id names a file as an Attachment does: 64
+// lowercase hex digits.
+func IsFileID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Message is the data of message.sent.
@@ -155,7 +173,8 @@ type Message struct {
 
 // Note is the data of note.added.
 type Note struct {
-	Text string `json:"text"`
+	Text        string       `json:"text"`
+	Attachments []Attachment `json:"attachments,omitempty"`
 }
 
 // ThreadStarted is the data of thread.started.

@@ -8,7 +8,9 @@ const (
 	MaxTagChars       = 32       // one tag, after trimming
 	MaxTags           = 20       // tags on one conversation
 	MaxSubjectChars   = 200      // a conversation's subject
-	MaxAttachments    = 10       // attachments on one message
+	MaxAttachments    = 10       // attachments on one message or note
+	MaxFileBytes      = 25 << 20 // one attachment's bytes
+	MaxFileTypeBytes  = 255      // an attachment's media type (RFC 6838: 127 + "/" + 127)
 	MaxNameChars      = 200      // names: attachment, channel, a contact's
 	MaxEmailBytes     = 254      // a contact's email (RFC 5321's path limit)
 	MaxAttributeKeys  = 50       // keys in one attributes.set

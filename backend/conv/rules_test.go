@@ -1,7 +1,9 @@
 package conv
 
 import (
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -540,10 +542,56 @@ func TestTextLimits(t *testing.T) {
 	w.reject(ana, KindNoteAdded, Note{Text: strings.Repeat("a", MaxTextBytes+1)}, CodeTooLarge)
 	w.reject(alice, KindMessageSent, Message{Text: "  \n"}, CodeInvalid)
 	w.do(alice, KindMessageSent, Message{Text: strings.Repeat("a", MaxTextBytes)})
-	w.do(alice, KindMessageSent, Message{Attachments: []Attachment{{Name: "log.txt", Size: 12, Type: "text/plain", URL: "https://x/log.txt"}}})
+	w.do(alice, KindMessageSent, Message{Attachments: []Attachment{file("log.txt", 12)}})
 	if w.c.LastMessage != "📎 log.txt" {
 		t.Fatalf("preview = %q; want the attachment", w.c.LastMessage)
 	}
+}
+
+// file is an attachment of a made-up file called name.
+func file(name string, size int64) Attachment {
+	id := fmt.Sprintf("%064x", sha256.Sum256([]byte(name)))
+	return Attachment{ID: id, Name: name, Size: size, Type: "text/plain; charset=utf-8", SHA256: id}
+}
+
+// TestAttachmentLimits: a message or note carries at most MaxAttachments
+// files, each named by its SHA-256 (id == sha256, 64 lowercase hex), with a
+// name of at most MaxNameChars and at most MaxFileBytes (DESIGN §10).
+func TestAttachmentLimits(t *testing.T) {
+	w := newWorld(t)
+	w.create(alice, Created{})
+	ten := make([]Attachment, MaxAttachments)
+	for i := range ten {
+		ten[i] = file(fmt.Sprintf("part%d.txt", i), 1)
+	}
+	w.do(alice, KindMessageSent, Message{Text: "ten", Attachments: ten})
+	w.do(ana, KindNoteAdded, Note{Attachments: ten[:1]}) // a note's text may be empty with a file
+	mod := func(f func(*Attachment)) Attachment { a := file("a.txt", 1); f(&a); return a }
+	tests := []struct {
+		name string
+		a    []Attachment
+		code Code
+	}{
+		{"eleven files", append(slices.Clone(ten), file("k.txt", 1)), CodeTooLarge},
+		{"over 25 MiB", []Attachment{file("big.bin", MaxFileBytes+1)}, CodeTooLarge},
+		{"no id", []Attachment{mod(func(a *Attachment) { a.ID = "" })}, CodeInvalid},
+		{"id is not sha256", []Attachment{mod(func(a *Attachment) { a.SHA256 = strings.Repeat("0", 64) })}, CodeInvalid},
+		{"upper-case hex", []Attachment{mod(func(a *Attachment) { a.ID = strings.ToUpper(a.ID); a.SHA256 = a.ID })}, CodeInvalid},
+		{"short id", []Attachment{mod(func(a *Attachment) { a.ID = a.ID[:63]; a.SHA256 = a.ID })}, CodeInvalid},
+		{"a path for an id", []Attachment{mod(func(a *Attachment) { a.ID = "../" + a.ID[3:]; a.SHA256 = a.ID })}, CodeInvalid},
+		{"no name", []Attachment{mod(func(a *Attachment) { a.Name = "" })}, CodeInvalid},
+		{"long name", []Attachment{mod(func(a *Attachment) { a.Name = strings.Repeat("é", MaxNameChars+1) })}, CodeInvalid},
+		{"newline in name", []Attachment{mod(func(a *Attachment) { a.Name = "a\r\nb" })}, CodeInvalid},
+		{"negative size", []Attachment{mod(func(a *Attachment) { a.Size = -1 })}, CodeInvalid},
+		{"long type", []Attachment{mod(func(a *Attachment) { a.Type = strings.Repeat("x", MaxFileTypeBytes+1) })}, CodeInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w.reject(alice, KindMessageSent, Message{Text: "x", Attachments: tt.a}, tt.code)
+			w.reject(ana, KindNoteAdded, Note{Text: "x", Attachments: tt.a}, tt.code)
+		})
+	}
+	w.do(alice, KindMessageSent, Message{Attachments: []Attachment{file(strings.Repeat("é", MaxNameChars), MaxFileBytes)}})
 }
 
 func TestApplyDoesNotModifyItsInput(t *testing.T) {
