@@ -2,6 +2,7 @@ package convergence
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -53,8 +54,8 @@ type rejection struct {
 // no_such_conversation of a message whose conversation's creation failed),
 // or it was offline while others moved the conversation on (stale,
 // no_such_thread, forbidden, conflict, invalid). too_large comes from the
-// client: an event the device accepts (text and attachments within their
-// limits) whose JSON does not fit in a frame.
+// client: an event the device accepts (an attribute value it cannot bound
+// without the schema) whose JSON does not fit in a frame.
 func TestRejectionsReachTheDevice(t *testing.T) {
 	r := startRelay(t, relay.Options{})
 	laptop := newInboxDevice(t, r, "ana-laptop", ana, agentAuth(tokAna), nil)
@@ -122,14 +123,18 @@ func TestRejectionsReachTheDevice(t *testing.T) {
 	expect(laptop, badEvents[0], conv.CodeInvalidAttribute)
 	expect(laptop, badEvents[1], conv.CodeNoSuchConversation)
 
-	// too_large: within every per-field limit, over the frame once encoded
-	// ('<' is escaped as \u003c: six bytes each).
-	url := "https://files.example/" + strings.Repeat("<", conv.MaxTextBytes-64)
-	var atts []conv.Attachment
-	for i := range conv.MaxAttachments {
-		atts = append(atts, conv.Attachment{Name: "part" + string(rune('a'+i)), Size: 1, Type: "text/plain", URL: url})
+	// too_large: within every limit the device checks, over the frame once
+	// encoded ('<' is escaped as \u003c: six bytes each). It used to be a
+	// message with ten attachments carrying long URLs; attachments are now
+	// {id, name, size, type, sha256}, every field of a message is bounded,
+	// and the largest message within its limits encodes to about 200 KiB.
+	// What a device without the schema does not bound is the length of an
+	// attribute's string value (the relay's schema does: 1,000 characters).
+	long := map[string]any{}
+	for i := range conv.MaxAttributeKeys {
+		long[fmt.Sprintf("notes%02d", i)] = strings.Repeat("<", 4000)
 	}
-	huge := must(laptop.in.SendAttachments(a, "see attached", atts))
+	huge := must(laptop.in.SetAttributes(a, long))
 	expect(laptop, huge, conv.CodeTooLarge)
 	settleAll()
 
