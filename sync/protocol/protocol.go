@@ -142,6 +142,10 @@ type Welcome struct {
 	Backlog      uint64           `json:"backlog"`
 	LastMid      uint64           `json:"lastMid"`
 	VisitorToken string           `json:"visitorToken,omitempty"`
+	// FileToken is a bearer for this session's identity on the relay's file
+	// routes (PUT and GET /v1/files/{ws}/…, DESIGN §10): it works while the
+	// session lasts and an hour after, on every relay sharing the log.
+	FileToken string `json:"fileToken,omitempty"`
 	// Workspace describes the workspace to agents' and assistants' devices
 	// (typed attribute inputs, an assign list). The relay never sends it to
 	// contacts or visitors.
