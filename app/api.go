@@ -59,7 +59,8 @@ func (a *App) Info() (Info, error) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	return Info{Version: Version, Profile: a.cfg.Profile, DataDir: a.cfg.DataDir, Demo: a.cfg.Demo,
-		Me: a.prof.Me, Workspace: a.prof.Workspace, Connected: a.prof.Connected()}, nil
+		Me: a.prof.Me, Workspace: a.prof.Workspace, Connected: a.prof.Connected(),
+		Disconnected: a.prof.Synced() && !a.prof.Connected()}, nil
 }
 
 // Status is the truth the status line shows: the connection, what waits to
@@ -375,7 +376,7 @@ func (a *App) Teammates() ([]conv.Participant, error) {
 		return nil, err
 	}
 	a.mu.RLock()
-	connected := a.prof.Connected()
+	connected := a.prof.Synced()
 	a.mu.RUnlock()
 	a.mu.RLock()
 	team := a.prof.Team

@@ -40,6 +40,8 @@ type Info struct {
 	Me        conv.Participant `json:"me"`
 	Workspace string           `json:"workspace,omitempty"`
 	Connected bool             `json:"connected"`
+	// Disconnected: the inbox shown is a relay's, kept after Disconnect.
+	Disconnected bool `json:"disconnected,omitempty"`
 }
 
 // App is bound to the frontend by Wails: its exported methods (but the lifecycle ones, which
@@ -48,6 +50,8 @@ type Info struct {
 type App struct {
 	cfg Config
 	log *slog.Logger
+
+	switchMu sync.Mutex // one Connect, Disconnect or UseLocalInbox at a time
 
 	mu      sync.RWMutex
 	emitter Emitter      // emits through the startup context once started; drops events before
@@ -116,8 +120,10 @@ func (a *App) emit(name string, data ...any) {
 	e.Emit(name, data...)
 }
 
-// storeDir is where the profile's Badger store lives, inside its data folder.
-func (a *App) storeDir() string { return filepath.Join(a.cfg.DataDir, "store") }
+// storeDir is where prof's inbox (its Badger store) lives, inside the data folder.
+func (a *App) storeDir(prof profile.Profile) string {
+	return filepath.Join(a.cfg.DataDir, prof.StoreDir())
+}
 
 // DemoAttributes are the custom attributes a demo profile defines (DESIGN §8's example).
 var DemoAttributes = []conv.AttributeDef{
@@ -156,7 +162,7 @@ func (a *App) start() error {
 
 // open opens the inbox for prof and starts the background work.
 func (a *App) open(prof profile.Profile) error {
-	if a.cfg.Demo && !prof.Connected() && prof.Attributes == nil {
+	if a.cfg.Demo && !prof.Synced() && prof.Attributes == nil {
 		prof.Attributes = DemoAttributes
 		if err := profile.Save(a.cfg.DataDir, prof); err != nil {
 			return err
@@ -167,8 +173,8 @@ func (a *App) open(prof profile.Profile) error {
 		schema = conv.NewSchema(prof.Attributes)
 	}
 	t0 := time.Now()
-	in, err := inbox.Open(a.storeDir(), inbox.Options{
-		Me: prof.Me, Device: prof.Device, Schema: schema, Logger: a.log, Local: !prof.Connected(),
+	in, err := inbox.Open(a.storeDir(prof), inbox.Options{
+		Me: prof.Me, Device: prof.Device, Schema: schema, Logger: a.log, Local: !prof.Synced(),
 	})
 	a.mu.Lock()
 	a.openErr = err
@@ -176,8 +182,8 @@ func (a *App) open(prof profile.Profile) error {
 	if err != nil {
 		return fmt.Errorf("app: open store: %w", err)
 	}
-	a.log.Info("store open", "took", time.Since(t0), "connected", prof.Connected())
-	if a.cfg.Demo && !prof.Connected() {
+	a.log.Info("store open", "took", time.Since(t0), "store", prof.StoreDir(), "connected", prof.Connected(), "paused", prof.Paused)
+	if a.cfg.Demo && !prof.Synced() {
 		if epoch, _, _ := in.Cursor(); epoch == "" {
 			if err := inbox.SeedDemo(context.Background(), in, 1); err != nil {
 				in.Close()
@@ -190,6 +196,9 @@ func (a *App) open(prof profile.Profile) error {
 	a.prof, a.in, a.index, a.indexReady = prof, in, search.New(), make(chan struct{})
 	a.stopRun, a.runDone = cancel, make(chan struct{})
 	a.status = client.Status{State: stateLocal}
+	if prof.Synced() && !prof.Connected() {
+		a.status = client.Status{State: stateDisconnected, Identity: prof.Me}
+	}
 	a.mu.Unlock()
 
 	var wg sync.WaitGroup
@@ -275,6 +284,9 @@ func (a *App) current() (*inbox.Inbox, error) {
 
 func (a *App) onSyncState(s client.Status) {
 	a.mu.Lock()
+	if s.Error != "" { // a sentence for people; the log has the error as it came
+		s.Error = relayProblemText(a.prof.RelayURL, a.prof.Workspace, s.Code, s.Error)
+	}
 	a.status = s
 	a.mu.Unlock()
 	a.emitStatus(EventSyncState)
