@@ -1,6 +1,8 @@
 // Package protocol defines Threadline's sync protocol (v1): the frames that
 // devices and the relay exchange over WebSocket, their limits, error codes
-// and close codes. DESIGN.md §5 is its prose form.
+// and close codes. DESIGN.md §5 is its prose form. The frames sent most
+// have encoders and decoders here that skip reflection (encode.go,
+// events.go), fuzzed against encoding/json.
 package protocol
 
 import (
