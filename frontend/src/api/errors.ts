@@ -14,6 +14,11 @@ export const KNOWN_CODES = [
   'too_large',
   'not_found',
   'not_ready', // the Go side before its store is open
+  // Connect's: the relay could not be reached, or refused (the message is a sentence for people)
+  'offline',
+  'unauthorized',
+  'unknown_workspace',
+  'unsupported_protocol',
 ] as const
 
 export type ErrorCode = (typeof KNOWN_CODES)[number] | 'error' | 'network' | (string & {})

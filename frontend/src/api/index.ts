@@ -4,6 +4,7 @@ import { hasWails, httpTransport, wailsTransport, type Listener, type Transport 
 import type {
   AttrValue,
   AttributeDef,
+  ConnectPlan,
   ConversationDetail,
   Info,
   InboxPage,
@@ -81,8 +82,10 @@ export const api = {
   SaveView: (name: string, query: InboxQuery) => call<null>('SaveView', name, query),
   DeleteView: (name: string) => call<null>('DeleteView', name),
   Settings: () => call<Settings>('Settings'),
+  ConnectPlan: (relayUrl: string, workspace: string) => call<ConnectPlan>('ConnectPlan', relayUrl, workspace),
   Connect: (relayUrl: string, workspace: string, token: string) => call<null>('Connect', relayUrl, workspace, token),
   Disconnect: () => call<null>('Disconnect'),
+  UseLocalInbox: () => call<null>('UseLocalInbox'),
 }
 
 export type Api = typeof api

@@ -185,9 +185,11 @@ export interface Info {
   me?: Me | null
   workspace?: string
   connected?: boolean
+  /** The inbox shown is the relay's, kept after Disconnect: readable and writable, not syncing. */
+  disconnected?: boolean
 }
 
-export type SyncStateName = 'local' | 'offline' | 'connecting' | 'syncing' | 'online' | 'failed'
+export type SyncStateName = 'local' | 'disconnected' | 'offline' | 'connecting' | 'syncing' | 'online' | 'failed'
 
 export interface SyncState {
   state: SyncStateName
@@ -222,6 +224,40 @@ export interface Settings {
   relayUrl: string
   workspace: string
   hasToken: boolean
+  /** Syncing with the relay. */
+  connected?: boolean
+  /** The relay's inbox is shown but does not sync (after Disconnect). */
+  disconnected?: boolean
+  me?: Me | null
+  /** The local inbox kept aside at the first connect; UseLocalInbox brings it back. */
+  localInbox?: KeptInbox | null
+}
+
+export interface KeptInbox {
+  conversations: number
+  /** Of them, sent to the relay at the first connect. */
+  sent: number
+  pending?: number
+  /** When it was set aside, Unix ms. */
+  at: number
+}
+
+/** What Connect would do (ConnectPlan), said before anything changes. */
+export interface ConnectPlan {
+  /** first: a local inbox connects; resume: this relay's inbox syncs again; switch: another relay or workspace. */
+  action: 'first' | 'resume' | 'switch'
+  /** Conversations made on this computer that go up to the relay. */
+  send: number
+  /** Conversations that stay on this computer, kept aside. */
+  keep: number
+  /** Changes not sent yet: sent now (resume) or kept with the inbox set aside (switch). */
+  pending: number
+  /** The conversations kept are the sample inbox's. */
+  demo: boolean
+  /** This relay's inbox, kept from an earlier connection, comes back. */
+  returns: boolean
+  fromRelay?: string
+  fromWorkspace?: string
 }
 
 export interface NewConversation {

@@ -18,6 +18,7 @@ import { SettingsDialog } from './Settings'
 import { ShortcutsOverlay } from './Shortcuts'
 import { Sidebar, VIEWS, type ViewCount } from './Sidebar'
 import { StatusBanner } from './StatusBar'
+import { Welcome } from './Welcome'
 
 const DEFAULT_QUERY: InboxQuery = { view: 'open', sort: 'activity' }
 const COUNTS_MIN_INTERVAL_MS = 400
@@ -476,6 +477,8 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
           <main className="conv-pane">
             {selectedId ? (
               <ConversationPane key={selectedId} ref={paneRef} id={selectedId} highlight={highlight} />
+            ) : info && !info.demo && !info.connected && !info.disconnected ? (
+              <Welcome onConnect={() => setOverlay('settings')} onNewConversation={() => setOverlay('new')} />
             ) : (
               <div className="conv-empty" data-testid="no-conversation">
                 <p>Select a conversation</p>

@@ -11,6 +11,8 @@ export function connectionText(status: Status | null): string {
   switch (s?.state) {
     case 'local':
       return 'Local only' + pending
+    case 'disconnected':
+      return 'Disconnected' + pending
     case 'online':
       return 'Online' + pending
     case 'connecting':
@@ -41,6 +43,11 @@ export function ConnectionIndicator({ status, onClick }: { status: Status | null
   )
 }
 
+/** Ends a message with a full stop, unless it has one (the Go side's messages are sentences). */
+function endSentence(s: string): string {
+  return /[.!?]$/.test(s.trim()) ? s.trim() : `${s.trim()}.`
+}
+
 function retryIn(retryAt: number | string | undefined, now: number): string {
   const at = typeof retryAt === 'string' ? Date.parse(retryAt) : retryAt
   if (!at || Number.isNaN(at)) return ''
@@ -66,7 +73,7 @@ export function StatusBanner({ status, onSettings }: { status: Status | null; on
   if (s?.state === 'failed') {
     return (
       <div className="banner failed" role="alert" data-testid="failed-banner">
-        <strong>Sync stopped:</strong> {s.error || s.code || 'the relay refused this device'}.{' '}
+        <strong>Sync stopped:</strong> {endSentence(s.error || s.code || 'the relay refused this device')}{' '}
         <button type="button" className="link" onClick={onSettings}>
           Check the connection settings
         </button>
