@@ -1,6 +1,9 @@
 package inbox
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/threadline/threadline/backend/conv"
 )
 
@@ -17,13 +20,17 @@ type CreateOptions struct {
 	Priority   conv.Priority // default medium
 	Tags       []string
 	Attributes map[string]any
+	// Assignee, when set, is assigned in the same action (an
+	// assignee.changed right after the creation).
+	Assignee *conv.Participant
 }
 
 // CreateConversation starts a conversation with contact (a contact or a
 // visitor) and, if text is not empty, sends its first message: one action,
 // two events (conversation.created then message.sent), stored together or
-// not at all, as Kustomer's createConversation({message}). It returns the
-// new conversation's id.
+// not at all, as Kustomer's createConversation({message}); with an
+// Assignee, a third (assignee.changed). It returns the new conversation's
+// id.
 func (in *Inbox) CreateConversation(contact conv.Participant, subject, text string, opts CreateOptions) (string, error) {
 	cid, err := in.id()
 	if err != nil {
@@ -45,6 +52,14 @@ func (in *Inbox) CreateConversation(contact conv.Participant, subject, text stri
 			return "", err
 		}
 		drafts = append(drafts, m)
+	}
+	if opts.Assignee != nil {
+		a := *opts.Assignee
+		d, err := in.draft(cid, conv.KindAssigneeChanged, conv.AssigneeChanged{Assignee: &a})
+		if err != nil {
+			return "", err
+		}
+		drafts = append(drafts, d)
 	}
 	if _, err := in.act(drafts...); err != nil {
 		return cid, err
@@ -88,9 +103,51 @@ func (in *Inbox) Resolve(convID string) (conv.Event, error) {
 	return in.act1(convID, conv.KindStatusChanged, conv.StatusChanged{Status: conv.StatusResolved})
 }
 
-// Reopen reopens a resolved conversation.
+// Reopen reopens a resolved conversation, or wakes a snoozed one now.
 func (in *Inbox) Reopen(convID string) (conv.Event, error) {
 	return in.act1(convID, conv.KindStatusChanged, conv.StatusChanged{Status: conv.StatusOpen})
+}
+
+// Snooze snoozes the conversation until a time: it leaves the open views
+// for the snoozed one, and comes back when the time passes or the contact
+// writes (rule 6). Snoozing it again moves the time.
+func (in *Inbox) Snooze(convID string, until time.Time) (conv.Event, error) {
+	return in.act1(convID, conv.KindStatusChanged, conv.StatusChanged{Status: conv.StatusSnoozed, Until: until.UnixMilli()})
+}
+
+// TakeOver hands a conversation in assistant mode over from the bot to
+// the local participant, who is assigned it (assistant.handed_off).
+func (in *Inbox) TakeOver(convID string) (conv.Event, error) {
+	me := in.me
+	me.Name = ""
+	return in.act1(convID, conv.KindAssistantHandedOff, conv.HandedOff{To: &me})
+}
+
+// ActOnEach makes one event of kind k with data in each conversation of
+// ids (a bulk action: resolve, assign, tag or snooze several at once), in
+// one durable write. Each conversation stands alone: errs holds, at the
+// index of its id, why one was refused (a *conv.Error), and the others are
+// stored all the same; one that the action would not change stores
+// nothing and is no error. err is for the store itself.
+func (in *Inbox) ActOnEach(ids []string, k conv.Kind, data any) (errs []error, err error) {
+	drafts := make([]conv.Event, 0, len(ids))
+	for _, id := range ids {
+		d, err := in.draft(id, k, data)
+		if err != nil {
+			return nil, err
+		}
+		drafts = append(drafts, d)
+	}
+	stored, errs, err := in.st.AddLocalEach(drafts)
+	if err != nil {
+		return nil, err
+	}
+	if in.local != nil && len(stored) > 0 {
+		if err := in.local.Flush(); err != nil {
+			return errs, fmt.Errorf("inbox: local log: %w", err)
+		}
+	}
+	return errs, nil
 }
 
 // SetPriority sets the priority.

@@ -36,8 +36,9 @@ type Options struct {
 	// Schema holds the workspace's attribute definitions; nil leaves the
 	// check to the relay.
 	Schema conv.Schema
-	// Now is the clock of the events' at field (display only); default
-	// time.Now.
+	// Now is the clock of the events' at field (display only), and the
+	// one the inbox is shown at: a snoozed conversation whose time has
+	// passed shows as open (Wake). Default time.Now.
 	Now func() time.Time
 	// NewID makes event, conversation and thread ids; default uuid.NewV7.
 	NewID func() (uuid.UUID, error)
@@ -64,7 +65,7 @@ type Inbox struct {
 
 // Open opens (or creates) the store in dir and an Inbox over it.
 func Open(dir string, opts Options) (*Inbox, error) {
-	st, err := store.Open(dir, store.Options{Me: opts.Me, Schema: opts.Schema, Logger: opts.Logger})
+	st, err := store.Open(dir, store.Options{Me: opts.Me, Schema: opts.Schema, Logger: opts.Logger, Now: opts.Now})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
 	"github.com/threadline/threadline/backend/conv"
@@ -37,7 +38,10 @@ var ErrBadCursor = store.ErrBadCursor
 
 // Filter selects inbox rows. Zero fields select everything.
 type Filter struct {
+	// Status: open includes the snoozed conversations whose time has
+	// passed (rule 6); snoozed, those still asleep.
 	Status     conv.Status   `json:"status,omitempty"`
+	Lane       Lane          `json:"lane,omitempty"`
 	Priority   conv.Priority `json:"priority,omitempty"`
 	Tag        string        `json:"tag,omitempty"`
 	Assignee   string        `json:"assignee,omitempty"` // a participant id, or "none" for unassigned
@@ -52,9 +56,111 @@ type Sort = store.Sort
 
 // Sorts.
 const (
-	ByActivity = store.ByActivity // latest activity first
-	ByPriority = store.ByPriority // urgent first, then latest activity
+	ByActivity = store.ByActivity // latest message first (either side; not notes)
+	ByPriority = store.ByPriority // urgent first, then latest message
+	ByWake     = store.ByWake     // the snoozed conversations, soonest to wake first
 )
+
+// Lane selects conversations by who has them: the team, or the bot (in
+// assistant mode, until handoff).
+type Lane = store.Lane
+
+// Lanes.
+const (
+	AnyLane   = store.AnyLane
+	HumanLane = store.HumanLane
+	BotLane   = store.BotLane
+)
+
+// View is one of the inbox's fixed views.
+type View string
+
+// The views. The team's views (mine, unassigned, open) hold no
+// conversation in assistant mode: those are the bot's until handoff.
+const (
+	ViewMine       View = "mine"       // open, the team's, assigned to me
+	ViewUnassigned View = "unassigned" // open, the team's, nobody's
+	ViewOpen       View = "open"       // open, the team's
+	ViewSnoozed    View = "snoozed"    // snoozed and not woken yet
+	ViewBot        View = "bot"        // open, in assistant mode
+	ViewResolved   View = "resolved"
+	ViewAll        View = "all"
+)
+
+// Views lists the views in the order the sidebar shows them.
+var Views = []View{ViewMine, ViewUnassigned, ViewOpen, ViewSnoozed, ViewBot, ViewResolved, ViewAll}
+
+// ErrUnknownView is returned for a view that is not one of Views.
+var ErrUnknownView = errors.New("inbox: unknown view")
+
+// ViewFilter returns the filter of view v for the local participant.
+func (in *Inbox) ViewFilter(v View) (Filter, error) {
+	switch v {
+	case ViewMine:
+		return Filter{Status: conv.StatusOpen, Lane: HumanLane, Assignee: in.me.ID}, nil
+	case ViewUnassigned:
+		return Filter{Status: conv.StatusOpen, Lane: HumanLane, Assignee: Unassigned}, nil
+	case ViewOpen, "":
+		return Filter{Status: conv.StatusOpen, Lane: HumanLane}, nil
+	case ViewSnoozed:
+		return Filter{Status: conv.StatusSnoozed}, nil
+	case ViewBot:
+		return Filter{Status: conv.StatusOpen, Lane: BotLane}, nil
+	case ViewResolved:
+		return Filter{Status: conv.StatusResolved}, nil
+	case ViewAll:
+		return Filter{}, nil
+	}
+	return Filter{}, ErrUnknownView
+}
+
+// Count is how many conversations a view or a query holds, and how many
+// of them have something unread (rule 8).
+type Count struct {
+	Total  int `json:"total"`
+	Unread int `json:"unread"`
+}
+
+// ViewCounts returns every view's count, from counts the store keeps (no
+// scan): the sidebar's numbers, which InboxPage's Total and Unread repeat
+// for the view shown.
+func (in *Inbox) ViewCounts(ws memdb.WatchSet) (map[View]Count, error) {
+	in.wakeDue()
+	out := make(map[View]Count, len(Views))
+	for _, v := range Views {
+		f, _ := in.ViewFilter(v)
+		n, u, err := in.st.Count(f.query(), ws)
+		if err != nil {
+			return nil, err
+		}
+		out[v] = Count{Total: n, Unread: u}
+	}
+	return out, nil
+}
+
+func (f Filter) query() store.Query {
+	return store.Query{Status: f.Status, Lane: f.Lane, Priority: f.Priority, Tag: f.Tag, Assignee: f.Assignee, UnreadOnly: f.UnreadOnly}
+}
+
+// NextWake returns when the next snoozed conversation wakes (false: none
+// is asleep); ws fires when that may have changed. A timer set for then
+// calls Wake.
+func (in *Inbox) NextWake(ws memdb.WatchSet) (time.Time, bool) { return in.st.NextWake(ws) }
+
+// Wake shows the snoozed conversations whose time has passed (at the
+// inbox's clock) as open, and returns how many woke; those watching the
+// inbox hear it. Nothing is logged: a passed snooze is a view of the clock.
+func (in *Inbox) Wake() (int, error) { return in.st.Wake() }
+
+// wakeDue wakes what is due before a query answers, so that no query
+// shows a passed snooze as asleep even before the timer has fired.
+func (in *Inbox) wakeDue() {
+	if at, ok := in.st.NextWake(nil); ok && !at.After(in.now()) {
+		if _, err := in.st.Wake(); err != nil {
+			in.log.Warn("inbox: wake", "err", err)
+		}
+	}
+}
 
 // Row is one line of the inbox list. Contact carries the contact's name
 // when the log gives one (contact.updated), ContactEmail its email: the list
@@ -76,19 +182,31 @@ type Row struct {
 	InThread       bool              `json:"inThread"`         // a thread is active (its topic may be empty)
 	Pending        int               `json:"pending"`          // local events shown, not yet canonical
 	Failed         int               `json:"failed"`           // rejected local events
+	// SnoozedUntil (Unix ms): when a snoozed conversation wakes; set with
+	// status snoozed only.
+	SnoozedUntil int64 `json:"snoozedUntil,omitempty"`
+	Bot          bool  `json:"bot,omitempty"`        // in assistant mode: the bot's until handoff
+	NeedsHuman   bool  `json:"needsHuman,omitempty"` // handed off; no agent has replied or taken it since
 }
 
-// Page is a page of the inbox list and the cursor of the next ("": none).
+// Page is a page of the inbox list and the cursor of the next ("": none),
+// with how many conversations the query selects and how many of them have
+// something unread: always for a view's query (the store counts them),
+// on the first page for a tag or priority filter (that takes a scan).
 type Page struct {
-	Rows []Row  `json:"rows"`
-	Next string `json:"next,omitempty"`
+	Rows   []Row  `json:"rows"`
+	Next   string `json:"next,omitempty"`
+	Total  *int   `json:"total,omitempty"`
+	Unread *int   `json:"unread,omitempty"`
 }
 
 // InboxPage returns up to limit rows (default 50) that f selects, sorted,
 // starting at cursor ("" for the first page).
 func (in *Inbox) InboxPage(f Filter, sort Sort, cursor string, limit int, ws memdb.WatchSet) (Page, error) {
-	rows, next, err := in.st.Page(store.Query{Status: f.Status, Priority: f.Priority, Tag: f.Tag, Assignee: f.Assignee,
-		UnreadOnly: f.UnreadOnly, Sort: sort, Cursor: cursor, Limit: limit}, ws)
+	in.wakeDue()
+	q := f.query()
+	q.Sort, q.Cursor, q.Limit = sort, cursor, limit
+	rows, next, err := in.st.Page(q, ws)
 	if err != nil {
 		return Page{}, err
 	}
@@ -96,13 +214,23 @@ func (in *Inbox) InboxPage(f Filter, sort Sort, cursor string, limit int, ws mem
 	for _, r := range rows {
 		p.Rows = append(p.Rows, rowOf(r))
 	}
+	if cursor == "" || (f.Tag == "" && f.Priority == "") {
+		n, u, err := in.st.Count(q, ws)
+		if err != nil {
+			return Page{}, err
+		}
+		p.Total, p.Unread = &n, &u
+	}
 	return p, nil
 }
 
 func rowOf(r *store.Row) Row {
 	v := r.View()
 	row := Row{ID: r.ID, Unread: r.Unread, Failed: r.Failed, Status: r.Sum.Status, Priority: r.Sum.Priority,
-		Tags: r.Sum.Tags, LastActivityAt: r.Sum.LastActivityAt}
+		Tags: r.Sum.Tags, LastActivityAt: r.Sum.LastActivityAt, Bot: r.Sum.Bot, NeedsHuman: r.Sum.NeedsHuman}
+	if r.Sum.Status == conv.StatusSnoozed {
+		row.SnoozedUntil = r.Sum.SnoozedUntil
+	}
 	for _, it := range r.Overlay {
 		if (it.State == store.StatePending || it.State == store.StateSent) && it.Event.Cause == "" {
 			row.Pending++

@@ -101,7 +101,9 @@ func openBench(tb testing.TB, dir string) *Store {
 	return s
 }
 
-var firstPage = Query{Status: conv.StatusOpen, Sort: ByActivity, Limit: 50}
+// firstPage is the inbox's default view: the team's open conversations (those
+// in assistant mode are the bot's), latest message first.
+var firstPage = Query{Status: conv.StatusOpen, Lane: HumanLane, Sort: ByActivity, Limit: 50}
 
 // BenchmarkOpen measures open store → inbox ready: Open returns and the
 // first page is answered. ms/indexed adds the background id index.

@@ -385,13 +385,26 @@ func (r *decoder) conversation() (*conv.Conversation, error) {
 // A row value ('c' table, and each row of a snapshot chunk) is the
 // canonical unread count, the summary the inbox sorts and filters on, then
 // the conversation's encoding. Opening decodes the summary only.
+//
+//	rowFormat | unread | status | priority | lastActivityAt | assignee | tags | snoozedUntil | flags | conversation
+//
+// A row written before the summary's history (first byte codecVersion)
+// ends at tags; such a store is derived again when it opens (derivedFormat).
+const rowFormat byte = 3
+
+// Bits of a row's flags.
+const (
+	rowBot        byte = 1 << 0
+	rowNeedsHuman byte = 1 << 1
+)
+
 func encodeRow(unread int, k *canonical) []byte {
-	return appendRow(make([]byte, 0, 32+len(k.enc)), unread, k)
+	return appendRow(make([]byte, 0, 40+len(k.enc)), unread, k)
 }
 
 func appendRow(b []byte, unread int, k *canonical) []byte {
 	w := encoder{b: b}
-	w.byte1(codecVersion)
+	w.byte1(rowFormat)
 	w.uvarint(uint64(unread))
 	w.str(string(k.sum.Status))
 	w.str(string(k.sum.Priority))
@@ -401,6 +414,15 @@ func appendRow(b []byte, unread int, k *canonical) []byte {
 	for _, t := range k.sum.Tags {
 		w.str(t)
 	}
+	w.varint(k.sum.SnoozedUntil)
+	var flags byte
+	if k.sum.Bot {
+		flags |= rowBot
+	}
+	if k.sum.NeedsHuman {
+		flags |= rowNeedsHuman
+	}
+	w.byte1(flags)
 	w.b = append(w.b, k.enc...)
 	return w.b
 }
@@ -408,7 +430,8 @@ func appendRow(b []byte, unread int, k *canonical) []byte {
 // decodeRow parses a row value; the strings it returns share s.
 func decodeRow(s string) (id string, unread int, k *canonical, err error) {
 	r := decoder{s: s}
-	if v := r.byte1(); v != codecVersion {
+	v := r.byte1()
+	if v != rowFormat && v != codecVersion {
 		return "", 0, nil, fmt.Errorf("store: row format %d: %w", v, errCorrupt)
 	}
 	unread = int(r.uvarint())
@@ -422,6 +445,11 @@ func decodeRow(s string) (id string, unread int, k *canonical, err error) {
 		for i := range k.sum.Tags {
 			k.sum.Tags[i] = r.str()
 		}
+	}
+	if v == rowFormat {
+		k.sum.SnoozedUntil = r.varint()
+		flags := r.byte1()
+		k.sum.Bot, k.sum.NeedsHuman = flags&rowBot != 0, flags&rowNeedsHuman != 0
 	}
 	if r.err != nil {
 		return "", 0, nil, r.err
@@ -527,10 +555,18 @@ func itemRun(seqs []uint64, first uint64, v []byte) (_ []uint64, held []byte, er
 // storeFormat is the store's layout as a whole, kept in the meta: the
 // newest layout its keys may be in. A binary refuses a store of a later
 // format (ErrNewerStore) rather than misreading it. Format 1 is timeline
-// items as runs of seqs pointing at the log; stores written before it carry
-// no format (0), and this binary reads every layout they may hold. Every
-// meta write stamps the format of the binary writing.
-const storeFormat = 1
+// items as runs of seqs pointing at the log; format 2, rows whose summary
+// carries its history (the latest message's time, a handoff waiting for a
+// human), the snooze and the assistant mode (rowFormat), derived with rule
+// 8 as rewritten (unread is the other side's messages). Stores written
+// before formats carry none (0), and this binary reads every layout they
+// may hold. Every meta write stamps the format of the binary writing.
+const storeFormat = 2
+
+// derivedFormat is the oldest format whose derived tables this binary
+// takes as they are: a store of an older one is rebuilt from its log when
+// it opens (once; a few seconds for a big store).
+const derivedFormat = 2
 
 // meta flags: an interrupted Reset or Rebuild is finished when the store opens.
 const (

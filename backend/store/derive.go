@@ -24,19 +24,20 @@ type items interface {
 }
 
 // canonStep applies the canonical event e to c (nil: no state yet), whose
-// unread count for me is unread, putting e's timeline item to its. It
-// returns the next state and count, and whether e changed anything: an event
-// that does not apply (its conversation is unknown here) is logged but
-// changes nothing. The caller logs e.
-func canonStep(me conv.Participant, log *slog.Logger, its items, c *conv.Conversation, unread int, e conv.Event) (*conv.Conversation, int, bool, error) {
+// history is h and whose unread count for me is unread, putting e's
+// timeline item to its. It returns the next state, history and count, and
+// whether e changed anything: an event that does not apply (its
+// conversation is unknown here) is logged but changes nothing. The caller
+// logs e.
+func canonStep(me conv.Participant, log *slog.Logger, its items, c *conv.Conversation, h history, unread int, e conv.Event) (*conv.Conversation, history, int, bool, error) {
 	next, err := conv.Replay(c, e)
 	if err != nil || next == nil {
 		log.Warn("store: canonical event does not apply", "seq", e.Seq, "id", e.ID, "conv", e.Conv, "kind", e.Kind, "err", err)
-		return c, unread, false, nil
+		return c, h, unread, false, nil
 	}
 	if conv.IsTimelineItem(e.Kind) {
 		if err := its.item(e); err != nil {
-			return c, unread, false, fmt.Errorf("store: put item %d: %w", e.Seq, err)
+			return c, h, unread, false, fmt.Errorf("store: put item %d: %w", e.Seq, err)
 		}
 	}
 	mark := next.SeenBy(me.ID)
@@ -46,13 +47,13 @@ func canonStep(me conv.Participant, log *slog.Logger, its items, c *conv.Convers
 	case recounts(me, e):
 		n, err := its.countUnread(next, mark)
 		if err != nil {
-			return c, unread, false, err
+			return c, h, unread, false, err
 		}
 		unread = n
 	case e.Seq > mark && conv.CountsAsUnread(me, next, e):
 		unread++
 	}
-	return next, unread, true, nil
+	return next, h.after(e), unread, true, nil
 }
 
 // recounts reports whether e may change which items count as unread for the
@@ -178,14 +179,18 @@ func itemEvent(btx *badger.Txn, seq uint64, held []byte) (conv.Event, error) {
 	return e, err
 }
 
-// rebase recomputes r's optimistic view from its canonical state and its
-// outbox records recs (in mid order): pending and sent events are
+// rebase recomputes r's optimistic view, and its summary at now (Unix ms),
+// from its canonical state and its outbox records recs (in mid order): pending and sent events are
 // re-applied with conv.Apply and show as items with their state; one that no
 // longer applies changes nothing but stays visible (the relay decides);
 // failed events show with their error and change nothing.
-func (s *Store) rebase(btx *badger.Txn, r *Row, recs []*Pending) error {
+func (s *Store) rebase(btx *badger.Txn, r *Row, recs []*Pending, now int64) error {
 	canon := r.Canon()
 	view := canon
+	var h history
+	if r.canon != nil {
+		h = r.canon.sum.history()
+	}
 	r.Overlay, r.Failed, r.Placeholder = nil, 0, false
 	var created *conv.Event
 	for _, p := range recs {
@@ -208,6 +213,7 @@ func (s *Store) rebase(btx *badger.Txn, r *Row, recs []*Pending) error {
 		}
 		view = next
 		for _, e := range evs {
+			h = h.after(e)
 			if conv.IsTimelineItem(e.Kind) {
 				r.Overlay = append(r.Overlay, Item{Event: e, State: p.State})
 			}
@@ -218,6 +224,7 @@ func (s *Store) rebase(btx *badger.Txn, r *Row, recs []*Pending) error {
 		// anyway, so that it can be retried or discarded.
 		if v, err := conv.Replay(nil, *created); err == nil {
 			view, r.Placeholder = v, true
+			h = history{}.after(*created)
 		}
 	}
 	r.view = nil
@@ -225,10 +232,10 @@ func (s *Store) rebase(btx *badger.Txn, r *Row, recs []*Pending) error {
 	case view == nil:
 		r.Sum = Summary{}
 	case view == canon:
-		r.Sum = r.canon.sum
+		r.Sum = r.canon.sum.at(now)
 	default:
 		r.view = view
-		r.Sum = summaryOf(view)
+		r.Sum = summaryOf(view, h).at(now)
 	}
 	switch {
 	case canon == nil:

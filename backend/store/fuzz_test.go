@@ -46,7 +46,7 @@ func FuzzRowCodec(f *testing.F) {
 	c := &conv.Conversation{ID: "c1", Contact: conv.Participant{ID: "contact:a", Role: conv.RoleContact}, Status: conv.StatusOpen,
 		Priority: conv.PriorityHigh, Tags: []string{"vip"}, Seen: map[string]uint64{"agent:me": 3}, Attributes: map[string]any{"plan": "pro"},
 		Thread: &conv.Thread{ID: "t", Topic: "x"}}
-	f.Add(encodeRow(2, newCanonical(c)))
+	f.Add(encodeRow(2, newCanonical(c, history{activity: 5, needsHuman: true})))
 	f.Add([]byte{codecVersion, 1, 0, 0, 0, 0, 0, codecVersion, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		id, _, k, err := decodeRow(string(b))

@@ -157,6 +157,7 @@ func (g *generator) conversation(n, want int, at int64) (int, error) {
 	contact := conv.Participant{ID: fmt.Sprintf("contact:%d", 100000+n), Role: conv.RoleContact, Name: fmt.Sprintf("Customer %d", n)}
 	cid := g.id(at)
 	var state, canon *conv.Conversation
+	var hist history
 	unread := 0
 	apply := func(actor conv.Participant, k conv.Kind, data any) error {
 		at += int64(1+g.rng.IntN(240)) * 60_000
@@ -172,7 +173,7 @@ func (g *generator) conversation(n, want int, at int64) (int, error) {
 				return err
 			}
 			var err error
-			if canon, unread, _, err = canonStep(GenerateMe, g.log, g, canon, unread, ev); err != nil {
+			if canon, hist, unread, _, err = canonStep(GenerateMe, g.log, g, canon, hist, unread, ev); err != nil {
 				return err
 			}
 		}
@@ -189,6 +190,12 @@ func (g *generator) conversation(n, want int, at int64) (int, error) {
 	}
 	if creator.IsEndUser() { // priority and tags are the team's to set (rule 12)
 		created.Priority, created.Tags = "", nil
+	}
+	// One in twenty is the bot's: in assistant mode, handed off to the
+	// team most of the time.
+	botConv := g.rng.IntN(20) == 0
+	if botConv {
+		created.AssistantID = "faq"
 	}
 	if err := apply(creator, conv.KindConversationCreated, created); err != nil {
 		return 0, err
@@ -224,6 +231,16 @@ func (g *generator) conversation(n, want int, at int64) (int, error) {
 			return 0, err
 		}
 	}
+	if botConv && g.rng.IntN(3) > 0 {
+		if err := apply(genTeam[4], conv.KindAssistantHandedOff, conv.HandedOff{}); err != nil {
+			return 0, err
+		}
+	}
+	if state != nil && state.Status == conv.StatusOpen && g.rng.IntN(50) == 0 { // a few snoozed, until long after any run
+		if err := apply(genTeam[1], conv.KindStatusChanged, conv.StatusChanged{Status: conv.StatusSnoozed, Until: genSnoozedUntil + at}); err != nil {
+			return 0, err
+		}
+	}
 	if g.rng.IntN(10) < 7 { // most conversations are read up to their end
 		if err := apply(GenerateMe, conv.KindSeenMarked, conv.SeenMarked{UpTo: g.head}); err != nil {
 			return 0, err
@@ -243,7 +260,7 @@ func (g *generator) conversation(n, want int, at int64) (int, error) {
 		}
 	}
 	if canon != nil {
-		k := newCanonical(canon)
+		k := newCanonical(canon, hist)
 		v := encodeRow(unread, k)
 		if err := g.wb.Set(convKey(cid), v); err != nil {
 			return 0, err
@@ -256,7 +273,11 @@ func (g *generator) conversation(n, want int, at int64) (int, error) {
 // generatorVersion names what Generate makes; a change to it (or to the
 // codec) makes GeneratedStore build a new store rather than reuse a cached
 // one.
-const generatorVersion = 5
+const generatorVersion = 6
+
+// genSnoozedUntil is about when the snoozed conversations of a generated
+// store wake (plus their last event's time): the year 2100.
+const genSnoozedUntil = 4_102_444_800_000 - 1_767_225_600_000
 
 // GeneratedStore returns the directory of a generated store of nConvs
 // conversations and nItems items under the user's cache directory (or the

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -164,16 +165,29 @@ type Sort uint8
 const (
 	ByActivity Sort = iota // latest activity first
 	ByPriority             // urgent first, then latest activity
+	ByWake                 // the snoozed conversations, soonest to wake first
+)
+
+// Lane selects conversations by who has them: the team, or the bot (in
+// assistant mode, until handoff).
+type Lane uint8
+
+// Lanes.
+const (
+	AnyLane   Lane = iota
+	HumanLane      // not in assistant mode
+	BotLane        // in assistant mode
 )
 
 // Query selects and orders an inbox page.
 type Query struct {
-	Status     conv.Status   // "": any
+	Status     conv.Status   // "": any; open includes snoozed conversations whose time has passed
+	Lane       Lane          // AnyLane: both
 	Priority   conv.Priority // "": any
 	Tag        string        // "": any
 	Assignee   string        // "": any; "none": unassigned; else a participant id
 	UnreadOnly bool
-	Sort       Sort
+	Sort       Sort // ByWake lists the snoozed conversations, whatever Status says
 	Cursor     string // "" for the first page; else a Page's next cursor
 	Limit      int    // default 50
 }
@@ -184,30 +198,81 @@ var ErrBadCursor = errors.New("store: bad inbox cursor")
 // Unassigned is the Assignee filter for conversations nobody is assigned to.
 const Unassigned = "none"
 
+// scopes returns the scopes of the inbox table q reads: a status, and for
+// open conversations its lane.
+func (q *Query) scopes() []byte {
+	if q.Sort == ByWake {
+		return []byte{scopeSnoozed}
+	}
+	switch q.Status {
+	case "":
+		switch q.Lane {
+		case HumanLane:
+			return []byte{scopeOpen, scopeSnoozed, scopeResolved, scopeOther}
+		case BotLane:
+			return []byte{scopeBot, scopeSnoozed, scopeResolved, scopeOther}
+		}
+		return allScopes
+	case conv.StatusOpen:
+		switch q.Lane {
+		case HumanLane:
+			return []byte{scopeOpen}
+		case BotLane:
+			return []byte{scopeBot}
+		}
+		return []byte{scopeOpen, scopeBot}
+	case conv.StatusSnoozed:
+		return []byte{scopeSnoozed}
+	case conv.StatusResolved:
+		return []byte{scopeResolved}
+	}
+	return []byte{scopeOther}
+}
+
+// match reports whether row summary v, at priority rank (-2: any), is
+// what q's filters select (its scopes aside).
+func (q *Query) match(r *Row, tag string, rank int) bool {
+	v := &r.Sum
+	switch {
+	case rank != -2 && v.Priority.Rank() != rank && !(rank == -1 && v.Priority.Rank() < 0):
+		return false
+	case tag != "" && !v.HasTag(tag):
+		return false
+	case q.Assignee == Unassigned && v.Assignee != "":
+		return false
+	case q.Assignee != "" && q.Assignee != Unassigned && v.Assignee != q.Assignee:
+		return false
+	case q.Lane == HumanLane && v.Bot, q.Lane == BotLane && !v.Bot:
+		return false
+	case q.UnreadOnly && r.Unread == 0: // (the unread table holds only those; the snoozed one does not)
+		return false
+	}
+	return true
+}
+
 // Page returns the rows q selects, in its order, and the cursor of the next
-// page ("" when there is none). The inbox table keeps rows by status, then
-// newest activity; a status filter is a prefix, the other filters are
-// checked row by row, and the priority order runs one pass per priority,
-// urgent first.
+// page ("" when there is none). The inbox table keeps rows by scope (a
+// status, and for open ones the lane), then newest activity; a status
+// filter is a prefix, the other filters are checked row by row, and the
+// priority order runs one pass per priority, urgent first. ByWake reads
+// the snoozed table instead, in the order they wake.
 func (s *Store) Page(q Query, ws memdb.WatchSet) ([]*Row, string, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 50
 	}
 	tbl := tableInbox
-	if q.UnreadOnly {
+	switch {
+	case q.Sort == ByWake:
+		tbl = tableSnoozed
+	case q.UnreadOnly:
 		tbl = tableUnread
 	}
-	var scopes []byte
-	if q.Status != "" {
-		scopes = []byte{statusByte(q.Status)}
-	} else {
-		scopes = []byte{statusOpen, statusResolved, statusOther}
-	}
+	scopes := q.scopes()
 	tag := strings.ToLower(strings.TrimSpace(q.Tag))
-	// Until opening is done, only the first page of a status (among all,
-	// or among the unread) can be answered.
-	if !s.indexedYet() && (q.Cursor != "" || q.Sort != ByActivity || tag != "" || q.Assignee != "" || q.Priority != "" || limit >= headRows) {
+	// Until opening is done, only the first page of a scope (among all,
+	// or among the unread) can be answered, and the snoozed table's.
+	if !s.indexedYet() && (q.Cursor != "" || q.Sort == ByPriority || tag != "" || q.Assignee != "" || q.Priority != "" || limit >= headRows) {
 		if err := s.ready(); err != nil {
 			return nil, "", err
 		}
@@ -239,21 +304,6 @@ func (s *Store) Page(q Query, ws memdb.WatchSet) ([]*Row, string, error) {
 		ws.Add(it.WatchCh())
 	}
 
-	match := func(r *Row, rank int) bool {
-		v := &r.Sum
-		switch {
-		case rank != -2 && v.Priority.Rank() != rank && !(rank == -1 && v.Priority.Rank() < 0):
-			return false
-		case tag != "" && !v.HasTag(tag):
-			return false
-		case q.Assignee == Unassigned && v.Assignee != "":
-			return false
-		case q.Assignee != "" && q.Assignee != Unassigned && v.Assignee != q.Assignee:
-			return false
-		}
-		return true
-	}
-
 	var rows []*Row
 	var lastRank int
 	var lastKey []byte
@@ -275,7 +325,7 @@ func (s *Store) Page(q Query, ws memdb.WatchSet) ([]*Row, string, error) {
 				continue // the last row of the previous page
 			}
 			r := e.row()
-			if !match(r, rank) {
+			if !q.match(r, tag, rank) {
 				continue
 			}
 			if len(rows) == limit {
@@ -355,4 +405,66 @@ func decodeCursor(c string, sort Sort) (int, []byte, error) {
 		return 0, nil, ErrBadCursor
 	}
 	return int(b[2]) - 2, b[3:], nil
+}
+
+// Count says how many conversations q selects (its cursor, limit and sort
+// aside, but for ByWake, which selects the snoozed ones) and how many of
+// them have something unread. Without a tag or priority filter it reads
+// the counts the store keeps; with one it scans q's scopes.
+func (s *Store) Count(q Query, ws memdb.WatchSet) (total, unread int, err error) {
+	tag := strings.ToLower(strings.TrimSpace(q.Tag))
+	scopes := q.scopes()
+	txn := s.mdb.Txn(false)
+	if tag == "" && q.Priority == "" {
+		ch, o, err := txn.FirstWatch(tableCounts, indexID, "n")
+		if err != nil {
+			return 0, 0, err
+		}
+		ws.Add(ch)
+		if o == nil {
+			return 0, 0, nil
+		}
+		for k, t := range o.(*counts).m {
+			if !slices.Contains(scopes, k.scope) ||
+				q.Lane == HumanLane && k.bot || q.Lane == BotLane && !k.bot ||
+				q.Assignee == Unassigned && k.assignee != "" ||
+				q.Assignee != "" && q.Assignee != Unassigned && k.assignee != q.Assignee {
+				continue
+			}
+			total += t.total
+			unread += t.unread
+		}
+		if q.UnreadOnly {
+			total = unread
+		}
+		return total, unread, nil
+	}
+	if err := s.ready(); err != nil {
+		return 0, 0, err
+	}
+	tbl := tableInbox
+	if q.UnreadOnly {
+		tbl = tableUnread
+	}
+	rank := -2
+	if q.Priority != "" {
+		rank = q.Priority.Rank()
+	}
+	for _, sc := range scopes {
+		it, err := txn.Get(tbl, indexID+"_prefix", []byte{sc})
+		if err != nil {
+			return 0, 0, err
+		}
+		ws.Add(it.WatchCh())
+		for o := it.Next(); o != nil; o = it.Next() {
+			r := o.(*entry).row()
+			if q.match(r, tag, rank) {
+				total++
+				if r.Unread > 0 {
+					unread++
+				}
+			}
+		}
+	}
+	return total, unread, nil
 }

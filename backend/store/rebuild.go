@@ -38,13 +38,16 @@ func (s *Store) Rebuild() error {
 	if err := s.db.DropPrefix([]byte{prefixTimeline}, []byte{prefixConv}); err != nil {
 		return fmt.Errorf("store: rebuild: %w", err)
 	}
-	for _, t := range []string{tableConvs, tableInbox, tableUnread} {
+	for _, t := range []string{tableConvs, tableInbox, tableUnread, tableSnoozed} {
 		if _, err := txn.DeleteAll(t, indexID+"_prefix", ""); err != nil {
 			return err
 		}
 	}
 	meta.TotalUnread = 0
 	if err := txn.Insert(tableMeta, &meta); err != nil {
+		return err
+	}
+	if err := txn.Insert(tableCounts, &counts{m: map[countKey]tally{}}); err != nil {
 		return err
 	}
 

@@ -17,9 +17,11 @@ const (
 	tableConvs   = "convs"   // *Row by conversation id
 	tableInbox   = "inbox"   // *entry by inboxKey: every row with a View
 	tableUnread  = "unread"  // *entry by inboxKey: rows with Unread > 0
+	tableSnoozed = "snoozed" // *entry by snoozedKey: rows asleep (snoozed, their time not passed), soonest to wake first
 	tablePending = "pending" // *Pending by event id
 	tableOutbox  = "outbox"  // *entry by mid[8]: the same records in mid order
 	tableMeta    = "meta"    // *Meta, one object
+	tableCounts  = "counts"  // *counts, one object
 )
 
 const indexID = "id"
@@ -84,40 +86,95 @@ func newSchema() *memdb.DBSchema {
 		tableUnread:  table(tableUnread, entryKey),
 		tablePending: table(tablePending, func(o any) []byte { return []byte(o.(*Pending).Event.ID) }),
 		tableOutbox:  table(tableOutbox, entryKey),
+		tableSnoozed: table(tableSnoozed, entryKey),
 		tableMeta:    table(tableMeta, func(any) []byte { return []byte{'m'} }),
+		tableCounts:  table(tableCounts, func(any) []byte { return []byte{'n'} }),
 	}}
 }
 
-// Status bytes of inbox keys: the first byte of every inbox key, so a status
-// filter is a prefix.
+// Scope bytes: the first byte of every inbox key, so that a view's rows
+// are a prefix. A scope is a status, and for open conversations the lane:
+// the team's, or the bot's (in assistant mode: out of the human views
+// until handoff). A snoozed conversation whose time has passed is in the
+// open scope of its lane (Summary.at).
 const (
-	statusOpen     byte = 'o'
-	statusResolved byte = 'r'
-	statusOther    byte = 'x'
+	scopeOpen     byte = 'o'
+	scopeBot      byte = 'b' // open, in assistant mode
+	scopeSnoozed  byte = 's' // asleep
+	scopeResolved byte = 'r'
+	scopeOther    byte = 'x'
 )
 
-func statusByte(s conv.Status) byte {
-	switch s {
+// allScopes lists every scope.
+var allScopes = []byte{scopeOpen, scopeBot, scopeSnoozed, scopeResolved, scopeOther}
+
+func scopeOf(s Summary) byte {
+	switch s.Status {
 	case conv.StatusOpen:
-		return statusOpen
+		if s.Bot {
+			return scopeBot
+		}
+		return scopeOpen
+	case conv.StatusSnoozed:
+		return scopeSnoozed
 	case conv.StatusResolved:
-		return statusResolved
+		return scopeResolved
 	}
-	return statusOther
+	return scopeOther
 }
 
-// inboxKey orders rows newest activity first within a status:
+// inboxKey orders rows newest activity first within a scope:
 //
-//	status[1] ^lastActivityAt[8] id
+//	scope[1] ^lastActivityAt[8] id
 //
 // (the activity is inverted so that ascending iteration is newest first).
 func inboxKey(r *Row) []byte { return inboxKeyOf(r.ID, r.Sum) }
 
 func inboxKeyOf(id string, s Summary) []byte {
 	k := make([]byte, 0, 9+len(id))
-	k = append(k, statusByte(s.Status))
+	k = append(k, scopeOf(s))
 	k = binary.BigEndian.AppendUint64(k, ^uint64(max(s.LastActivityAt, 0)))
 	return append(k, id...)
+}
+
+// snoozedKey orders the rows asleep soonest to wake first, in the shape of
+// an inbox key (so that Page can list them, ByWake):
+//
+//	's' until[8] id
+func snoozedKey(r *Row) []byte {
+	k := make([]byte, 0, 9+len(r.ID))
+	k = append(k, scopeSnoozed)
+	k = binary.BigEndian.AppendUint64(k, uint64(max(r.Sum.SnoozedUntil, 0)))
+	return append(k, r.ID...)
+}
+
+// countKey names a group of rows the counts table counts.
+type countKey struct {
+	scope    byte
+	bot      bool
+	assignee string
+}
+
+// tally counts the conversations of a group, and those with something
+// unread.
+type tally struct{ total, unread int }
+
+// counts holds how many rows each group has: the views' numbers, without
+// a scan. It is shared once inserted: a write copies it first (writer.count).
+type counts struct{ m map[countKey]tally }
+
+func (c *counts) add(r *Row, d int) {
+	k := countKey{scope: scopeOf(r.Sum), bot: r.Sum.Bot, assignee: r.Sum.Assignee}
+	t := c.m[k]
+	t.total += d
+	if r.Unread > 0 {
+		t.unread += d
+	}
+	if t == (tally{}) {
+		delete(c.m, k)
+	} else {
+		c.m[k] = t
+	}
 }
 
 func outboxKey(mid uint64) []byte { return binary.BigEndian.AppendUint64(nil, mid) }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 	memdb "github.com/hashicorp/go-memdb"
@@ -26,6 +27,9 @@ type Options struct {
 	// InMemory keeps everything in memory (Badger's in-memory mode): for
 	// fuzzing and throwaway stores. Nothing survives Close.
 	InMemory bool
+	// Now is the clock rows are shown at: a snoozed conversation whose
+	// time has passed shows as open (Wake); default time.Now.
+	Now func() time.Time
 }
 
 // Store is a device's durable state. Its methods are safe for concurrent
@@ -38,6 +42,7 @@ type Store struct {
 	me     conv.Participant
 	schema conv.Schema
 	log    *slog.Logger
+	now    func() time.Time
 
 	// indexed is closed once the conversation id table is built (the
 	// second phase of opening); indexErr is its outcome.
@@ -94,7 +99,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.InMemory {
 		dir = ""
 	}
-	s := &Store{dir: dir, db: db, mdb: mdb, me: opts.Me, schema: opts.Schema, log: log, indexed: make(chan struct{})}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Store{dir: dir, db: db, mdb: mdb, me: opts.Me, schema: opts.Schema, log: log, now: now, indexed: make(chan struct{})}
 	rebuild, err := s.load()
 	if err != nil {
 		db.Close()
@@ -154,6 +163,9 @@ func (s *Store) Close() error {
 // Me returns the local participant.
 func (s *Store) Me() conv.Participant { return s.me }
 
+// clock reads the store's clock, in Unix ms.
+func (s *Store) clock() int64 { return s.now().UnixMilli() }
+
 // enter waits for the second phase of opening and holds Close off until
 // leave is called. Every method that touches Badger enters first.
 func (s *Store) enter() (leave func(), err error) {
@@ -181,9 +193,16 @@ func (s *Store) load() (rebuild bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	derive := false
 	switch {
 	case m.Format > storeFormat:
 		return false, fmt.Errorf("store: format %d, this binary reads up to %d: %w", m.Format, storeFormat, ErrNewerStore)
+	case m.Format < derivedFormat && m != (metaValue{}):
+		// Derived by older rules (rule 8 before it was rewritten, the
+		// activity with notes, no history in the rows): derive it all
+		// again from the log, once. Rebuild stamps the format; until it
+		// is done, an interrupted one is redone (flagRebuilding).
+		derive = true
 	case m.Format < storeFormat && m != (metaValue{}):
 		// Written by an older binary: this one may now add its own layout,
 		// so the store takes its format (an empty store takes it with its
@@ -207,6 +226,7 @@ func (s *Store) load() (rebuild bool, err error) {
 	var rows []*Row
 	var outbox []*Pending
 	var fromSnapshot bool
+	now := s.clock()
 	err = s.db.View(func(btx *badger.Txn) error {
 		var err error
 		if outbox, err = readOutbox(btx); err != nil {
@@ -215,29 +235,37 @@ func (s *Store) load() (rebuild bool, err error) {
 		if rows, fromSnapshot, err = s.readRows(btx, m.Gen); err != nil {
 			return err
 		}
-		rows, err = s.rebaseLoaded(btx, rows, outbox)
+		rows, err = s.rebaseLoaded(btx, rows, outbox, now)
 		return err
 	})
 	if err != nil {
 		return false, err
 	}
 
-	// Phase 1: the outbox, the meta, every unread entry and the head of
-	// each status's inbox list: enough for the first page.
-	entries := inboxEntries(rows)
-	var unread []*entry
+	// Phase 1: the outbox, the meta, the counts, every unread entry, every
+	// row asleep and the head of each scope's inbox list: enough for the
+	// first page.
+	entries := inboxEntries(rows, now)
+	var unread, asleep []*entry
 	total := 0
+	cnt := &counts{m: map[countKey]tally{}}
 	for _, e := range entries {
-		if n := e.row().Unread; n > 0 {
+		r := e.row()
+		if n := r.Unread; n > 0 {
 			unread = append(unread, e)
 			total += n
 		}
+		if r.Sum.Asleep() {
+			asleep = append(asleep, &entry{key: snoozedKey(r), obj: r})
+		}
+		cnt.add(r, 1)
 	}
+	slices.SortFunc(asleep, func(a, b *entry) int { return bytes.Compare(a.key, b.key) })
 	head, rest := splitHeads(entries)
 	unreadHead, unreadRest := splitHeads(unread)
 	txn := s.mdb.Txn(true)
 	defer txn.Abort()
-	if err := s.loadInboxTxn(txn, head, unreadHead, total, outbox, m); err != nil {
+	if err := s.loadInboxTxn(txn, head, unreadHead, asleep, cnt, total, outbox, m); err != nil {
 		return false, err
 	}
 	txn.Commit()
@@ -290,6 +318,10 @@ func (s *Store) load() (rebuild bool, err error) {
 	// another identity (a visitor who identified) derives them again.
 	if m.Me != "" && m.Me != s.me.ID {
 		s.log.Warn("store: opened for another identity; rebuilding", "was", m.Me, "now", s.me.ID)
+		return true, nil
+	}
+	if derive {
+		s.log.Warn("store: derived by an older version; rebuilding from the log", "format", m.Format)
 		return true, nil
 	}
 	return m.Flags&flagRebuilding != 0, nil
@@ -365,7 +397,7 @@ func (s *Store) readRows(btx *badger.Txn, gen uint64) ([]*Row, bool, error) {
 
 // rebaseLoaded rebases the rows that have outbox records and adds a row for
 // each conversation that exists only in the outbox.
-func (s *Store) rebaseLoaded(btx *badger.Txn, rows []*Row, outbox []*Pending) ([]*Row, error) {
+func (s *Store) rebaseLoaded(btx *badger.Txn, rows []*Row, outbox []*Pending, now int64) ([]*Row, error) {
 	if len(outbox) == 0 {
 		return rows, nil
 	}
@@ -377,7 +409,7 @@ func (s *Store) rebaseLoaded(btx *badger.Txn, rows []*Row, outbox []*Pending) ([
 		if recs, ok := byConv[r.ID]; ok {
 			delete(byConv, r.ID)
 			n := r.clone()
-			if err := s.rebase(btx, n, recs); err != nil {
+			if err := s.rebase(btx, n, recs, now); err != nil {
 				return nil, err
 			}
 			rows[i] = n
@@ -385,7 +417,7 @@ func (s *Store) rebaseLoaded(btx *badger.Txn, rows []*Row, outbox []*Pending) ([
 	}
 	for id, recs := range byConv {
 		r := &Row{ID: id}
-		if err := s.rebase(btx, r, recs); err != nil {
+		if err := s.rebase(btx, r, recs, now); err != nil {
 			return nil, err
 		}
 		rows = append(rows, r)
@@ -393,15 +425,20 @@ func (s *Store) rebaseLoaded(btx *badger.Txn, rows []*Row, outbox []*Pending) ([
 	return rows, nil
 }
 
-// headRows is how many rows of each status's inbox list the first phase of
+// headRows is how many rows of each scope's inbox list the first phase of
 // opening indexes: the first pages of the default views.
 const headRows = 1024
 
 // inboxEntries returns the inbox entries of rows, in key order (the
-// snapshot's order, but for rows that rebased elsewhere).
-func inboxEntries(rows []*Row) []*entry {
+// snapshot's order, but for rows that rebased elsewhere or woke), each
+// row's summary at now: rows fresh from the disk, not shared yet, show
+// the status they have at the store's clock.
+func inboxEntries(rows []*Row, now int64) []*entry {
 	out := make([]*entry, 0, len(rows))
 	for _, r := range rows {
+		if r.Sum.Asleep() {
+			r.Sum = r.Sum.at(now)
+		}
 		if r.hasView() {
 			out = append(out, &entry{key: inboxKey(r), obj: r})
 		}
@@ -414,7 +451,7 @@ func inboxEntries(rows []*Row) []*entry {
 }
 
 // splitHeads splits sorted inbox entries into the first headRows of each
-// status and the rest.
+// scope and the rest.
 func splitHeads(entries []*entry) (head, rest []*entry) {
 	n := 0
 	for i, e := range entries {
@@ -442,9 +479,10 @@ func (s *Store) indexedYet() bool {
 }
 
 // loadInboxTxn inserts the outbox, the head entries of the inbox and
-// unread tables (in key order: sorted inserts keep go-memdb's radix tree
-// writes cheap) and the meta with the total unread count.
-func (s *Store) loadInboxTxn(txn *memdb.Txn, head, unreadHead []*entry, total int, outbox []*Pending, m metaValue) error {
+// unread tables and every entry of the snoozed one (in key order: sorted
+// inserts keep go-memdb's radix tree writes cheap), the counts, and the
+// meta with the total unread count.
+func (s *Store) loadInboxTxn(txn *memdb.Txn, head, unreadHead, asleep []*entry, cnt *counts, total int, outbox []*Pending, m metaValue) error {
 	for _, p := range outbox {
 		if err := insertPending(txn, p); err != nil {
 			return err
@@ -459,6 +497,14 @@ func (s *Store) loadInboxTxn(txn *memdb.Txn, head, unreadHead []*entry, total in
 		if err := txn.Insert(tableUnread, e); err != nil {
 			return err
 		}
+	}
+	for _, e := range asleep {
+		if err := txn.Insert(tableSnoozed, e); err != nil {
+			return err
+		}
+	}
+	if err := txn.Insert(tableCounts, cnt); err != nil {
+		return err
 	}
 	return txn.Insert(tableMeta, &Meta{Epoch: m.Epoch, Seq: m.Seq, Mid: m.Mid, Gen: m.Gen, TotalUnread: total})
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/threadline/threadline/backend/conv"
@@ -19,7 +20,7 @@ import (
 
 func openStore(t *testing.T, dir string) *Store {
 	t.Helper()
-	s, err := Open(dir, Options{Me: me})
+	s, err := Open(dir, Options{Me: me, Now: func() time.Time { return time.UnixMilli(worldNow) }})
 	if err != nil {
 		t.Fatalf("Open(%s) = %v", dir, err)
 	}
@@ -679,7 +680,7 @@ func TestItemRunsNeverOverlap(t *testing.T) {
 func TestStoreFormat(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir)
-	run(t, 5, s, 50, false)
+	run(t, 5, s, 200, false)
 	want := takeSnapshot(t, s)
 	if m, err := s.readMeta(); err != nil || m.Format != storeFormat {
 		t.Fatalf("meta after writes: format %d (%v); want %d", m.Format, err, storeFormat)

@@ -52,21 +52,87 @@ type Item struct {
 }
 
 // Summary is what the inbox list sorts and filters a conversation on.
+//
+// A row's Sum is its view at the store's clock (Options.Now): a snoozed
+// conversation whose time has passed shows as open (rule 6; Wake moves it
+// when the clock passes its time). The summary of a canonical state, as
+// stored, keeps the status the log gives.
 type Summary struct {
-	Status         conv.Status
-	Priority       conv.Priority
-	Tags           []string // normalized, sorted; shared, never modified
-	Assignee       string   // participant id; "" when unassigned
+	Status       conv.Status
+	SnoozedUntil int64 // Unix ms: when a snoozed conversation wakes; 0 unless the log says snoozed
+	Priority     conv.Priority
+	Tags         []string // normalized, sorted; shared, never modified
+	Assignee     string   // participant id; "" when unassigned
+	// LastActivityAt is the at of the latest message, from either side (or
+	// of the creation): what the team sorts by. A private note, a seen mark
+	// or a lifecycle change does not move it (conv's LastActivityAt counts
+	// notes too), so the store keeps it from the history (history).
 	LastActivityAt int64
+	// Bot: the conversation is in assistant mode, the bot's until handoff:
+	// the Bot view's, out of the human views.
+	Bot bool
+	// NeedsHuman: the assistant handed the conversation off and no agent
+	// has replied or taken it since (history).
+	NeedsHuman bool
 }
 
-func summaryOf(c *conv.Conversation) Summary {
-	s := Summary{Status: c.Status, Priority: c.Priority, Tags: c.Tags, LastActivityAt: c.LastActivityAt}
+// history is what a summary takes from a conversation's past rather than
+// from its state (conv keeps neither): the latest message's time, and
+// whether a handoff still waits for a human.
+type history struct {
+	activity   int64
+	needsHuman bool
+}
+
+func (s Summary) history() history { return history{activity: s.LastActivityAt, needsHuman: s.NeedsHuman} }
+
+// after returns h once e, a canonical or pending event that applied, is
+// part of the history.
+func (h history) after(e conv.Event) history {
+	switch e.Kind {
+	case conv.KindConversationCreated:
+		return history{activity: e.At}
+	case conv.KindMessageSent:
+		h.activity = max(h.activity, e.At)
+		if e.Actor.Role == conv.RoleAgent { // an agent replied: a human has it
+			h.needsHuman = false
+		}
+	case conv.KindAssistantHandedOff:
+		// Handed off by the bot: a human must pick it up. An agent taking
+		// it over has picked it up.
+		h.needsHuman = e.Actor.Role != conv.RoleAgent
+	case conv.KindAssigneeChanged:
+		if d, err := conv.Decode(e); err == nil {
+			if a := d.(*conv.AssigneeChanged).Assignee; a != nil && a.Role == conv.RoleAgent {
+				h.needsHuman = false // an agent took it
+			}
+		}
+	}
+	return h
+}
+
+func summaryOf(c *conv.Conversation, h history) Summary {
+	s := Summary{Status: c.Status, Priority: c.Priority, Tags: c.Tags, LastActivityAt: h.activity, Bot: c.AssistantMode, NeedsHuman: h.needsHuman}
+	if c.Status == conv.StatusSnoozed {
+		s.SnoozedUntil = c.SnoozedUntil
+	}
 	if c.Assignee != nil {
 		s.Assignee = c.Assignee.ID
 	}
 	return s
 }
+
+// at returns s as it shows at now (Unix ms): snoozed until a time that has
+// passed is open (conv.Conversation.StatusAt).
+func (s Summary) at(now int64) Summary {
+	if s.Status == conv.StatusSnoozed && now >= s.SnoozedUntil {
+		s.Status = conv.StatusOpen
+	}
+	return s
+}
+
+// Asleep reports whether s is snoozed and not yet woken.
+func (s Summary) Asleep() bool { return s.Status == conv.StatusSnoozed }
 
 // HasTag reports whether the summary carries tag t (normalized).
 func (s Summary) HasTag(t string) bool {
@@ -91,8 +157,8 @@ type canonical struct {
 	broken error
 }
 
-func newCanonical(c *conv.Conversation) *canonical {
-	k := &canonical{enc: string(encodeConversation(nil, c)), sum: summaryOf(c), c: c}
+func newCanonical(c *conv.Conversation, h history) *canonical {
+	k := &canonical{enc: string(encodeConversation(nil, c)), sum: summaryOf(c, h), c: c}
 	k.once.Do(func() {})
 	return k
 }

@@ -21,6 +21,10 @@ func seeds() []int64 {
 	return []int64{1, 2, 3, 42, 1234}
 }
 
+// worldNow is the store's clock in the randomized tests (Unix ms): a
+// conversation snoozed until before it shows as open.
+const worldNow = 1_000_000
+
 var (
 	me      = GenerateMe
 	ana     = conv.Participant{ID: "agent:ana", Role: conv.RoleAgent}
@@ -86,9 +90,13 @@ func (w *world) randomEvent(actor conv.Participant, base uint64) conv.Event {
 		contact = bob
 	}
 	var data any
-	switch w.rng.IntN(14) {
+	switch w.rng.IntN(15) {
 	case 0:
-		e.Kind, data = conv.KindConversationCreated, conv.Created{Contact: &contact, Subject: "s " + c, Tags: []string{"vip"}}
+		d := conv.Created{Contact: &contact, Subject: "s " + c, Tags: []string{"vip"}}
+		if c == "c3" { // the bot's, until handed off
+			d.AssistantID = "faq"
+		}
+		e.Kind, data = conv.KindConversationCreated, d
 	case 1, 2, 3:
 		e.Kind, data = conv.KindMessageSent, conv.Message{Text: "hi " + e.ID}
 	case 4:
@@ -98,11 +106,14 @@ func (w *world) randomEvent(actor conv.Participant, base uint64) conv.Event {
 	case 6:
 		e.Kind, data = conv.KindThreadEnded, conv.ThreadEnded{}
 	case 7:
-		st := conv.StatusResolved
-		if w.rng.IntN(2) == 0 {
-			st = conv.StatusOpen
+		d := conv.StatusChanged{Status: conv.StatusResolved}
+		switch w.rng.IntN(3) {
+		case 0:
+			d.Status = conv.StatusOpen
+		case 1: // snoozed: some wake while the run goes on (Now), some do not
+			d.Status, d.Until = conv.StatusSnoozed, worldNow+int64(w.rng.IntN(3)-1)*1000
 		}
-		e.Kind, data = conv.KindStatusChanged, conv.StatusChanged{Status: st}
+		e.Kind, data = conv.KindStatusChanged, d
 	case 8:
 		e.Kind, data = conv.KindPriorityChanged, conv.PriorityChanged{Priority: []conv.Priority{"low", "medium", "high", "urgent", "bogus"}[w.rng.IntN(5)]}
 	case 9:
@@ -123,6 +134,8 @@ func (w *world) randomEvent(actor conv.Participant, base uint64) conv.Event {
 			k = conv.KindParticipantLeft
 		}
 		e.Kind, data = k, conv.ParticipantChanged{Participant: conv.Participant{ID: actor.ID, Role: role}}
+	case 13:
+		e.Kind, data = conv.KindAssistantHandedOff, conv.HandedOff{}
 	default:
 		e.Kind, data = conv.KindAttributesSet, conv.AttributesSet{Values: map[string]any{"plan": "pro", "seats": float64(w.rng.IntN(9))}}
 	}
@@ -258,6 +271,7 @@ func takeSnapshot(t *testing.T, s *Store) snapshot {
 	if sum != sn.TotalUnread {
 		t.Errorf("TotalUnread() = %d; want the sum of the rows' unread %d", sn.TotalUnread, sum)
 	}
+	checkIndexes(t, s)
 	for _, p := range s.Outbox(nil) {
 		sn.Outbox = append(sn.Outbox, *p)
 	}
@@ -298,4 +312,52 @@ func diff(a, b snapshot) string {
 		}
 	}
 	return fmt.Sprintf("outbox:\n %+v\n %+v", a.Outbox, b.Outbox)
+}
+
+// checkIndexes holds the counts and the snoozed table to what the rows
+// say: every row with a view counted in its group, every row asleep (and
+// only those) in the snoozed table.
+func checkIndexes(t *testing.T, s *Store) {
+	t.Helper()
+	if err := s.ready(); err != nil {
+		t.Fatal(err)
+	}
+	txn := s.mdb.Txn(false)
+	want := &counts{m: map[countKey]tally{}}
+	asleep := map[string]bool{}
+	it, err := txn.Get(tableConvs, indexID+"_prefix", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for o := it.Next(); o != nil; o = it.Next() {
+		r := o.(*Row)
+		if r.hasView() {
+			want.add(r, 1)
+			if r.Sum.Asleep() {
+				asleep[r.ID] = true
+			}
+		}
+	}
+	o, err := txn.First(tableCounts, indexID, "n")
+	if err != nil || o == nil {
+		t.Fatalf("no counts (%v)", err)
+	}
+	if got := o.(*counts); !reflect.DeepEqual(got.m, want.m) {
+		t.Errorf("counts = %v; want %v (from the rows)", got.m, want.m)
+	}
+	it, err = txn.Get(tableSnoozed, indexID+"_prefix", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for o := it.Next(); o != nil; o = it.Next() {
+		r := o.(*entry).row()
+		if !asleep[r.ID] {
+			t.Errorf("snoozed table holds %s (%s until %d)", r.ID, r.Sum.Status, r.Sum.SnoozedUntil)
+		}
+		n++
+	}
+	if n != len(asleep) {
+		t.Errorf("snoozed table holds %d rows; want %d", n, len(asleep))
+	}
 }

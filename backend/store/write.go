@@ -35,6 +35,12 @@ type writer struct {
 	// noOutbox: the outbox was empty when the canonical events began, so
 	// none of them answers a record (canonical only removes records).
 	noOutbox bool
+	// now is the store's clock when the write began (Unix ms): rows show
+	// their summary at it (Summary.at).
+	now int64
+	// cnt is the counts table's object, copied on the first change (nil
+	// until then); old is the one memdb holds.
+	cnt, oldCnt *counts
 }
 
 // work is a touched conversation: a copy of its row, its decoded canonical
@@ -42,6 +48,7 @@ type writer struct {
 type work struct {
 	row   *Row
 	canon *conv.Conversation
+	hist  history // the canonical state's (Summary.history)
 	dirty bool
 	// items are the seqs of the timeline items this write adds, written
 	// as one run at the end (writeItems); above, when it is not 0, is the
@@ -79,7 +86,40 @@ func (s *Store) newWriter(txn *memdb.Txn, btx *badger.Txn) (*writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &writer{s: s, txn: txn, btx: btx, meta: *m.(*Meta), rows: map[string]*work{}}, nil
+	c, err := txn.First(tableCounts, indexID, "n")
+	if err != nil {
+		return nil, err
+	}
+	w := &writer{s: s, txn: txn, btx: btx, meta: *m.(*Meta), rows: map[string]*work{}, now: s.clock()}
+	if c != nil {
+		w.oldCnt = c.(*counts)
+	}
+	return w, nil
+}
+
+// count returns the counts this write changes, copying memdb's first.
+func (w *writer) count() *counts {
+	if w.cnt == nil {
+		w.cnt = &counts{m: map[countKey]tally{}}
+		if w.oldCnt != nil {
+			for k, v := range w.oldCnt.m {
+				w.cnt.m[k] = v
+			}
+		}
+	}
+	return w.cnt
+}
+
+// saveCounts puts the counts this write changed into memdb.
+func (w *writer) saveCounts() error {
+	if w.cnt == nil {
+		return nil
+	}
+	if err := w.txn.Insert(tableCounts, w.cnt); err != nil {
+		return err
+	}
+	w.oldCnt, w.cnt = w.cnt, nil
+	return nil
 }
 
 // work returns conversation id's working copy, copying its row from memdb
@@ -98,6 +138,7 @@ func (w *writer) work(id string) (*work, error) {
 		wk.canon = wk.row.Canon()
 		if wk.canon != nil {
 			wk.above = wk.canon.LastItemSeq
+			wk.hist = wk.row.canon.sum.history()
 		}
 	} else {
 		wk.row = &Row{ID: id}
@@ -141,12 +182,12 @@ func (w *writer) canonical(e conv.Event, relog bool) error {
 	if err := w.logEvent(e, relog); err != nil {
 		return err
 	}
-	next, unread, changed, err := canonStep(w.s.me, w.s.log, w, wk.canon, wk.row.CanonUnread, e)
+	next, h, unread, changed, err := canonStep(w.s.me, w.s.log, w, wk.canon, wk.hist, wk.row.CanonUnread, e)
 	if err != nil {
 		return err
 	}
 	if changed {
-		wk.canon, wk.row.CanonUnread, wk.dirty = next, unread, true
+		wk.canon, wk.hist, wk.row.CanonUnread, wk.dirty = next, h, unread, true
 	}
 	if w.noOutbox {
 		return nil
@@ -351,7 +392,7 @@ func (w *writer) finish(metaChanged bool) error {
 			if wk.dirty {
 				metaChanged = true
 				if wk.canon != nil {
-					r.canon = newCanonical(wk.canon)
+					r.canon = newCanonical(wk.canon, wk.hist)
 					err = w.btx.Set(convKey(id), encodeRow(r.CanonUnread, r.canon))
 				} else {
 					r.canon = nil
@@ -361,7 +402,7 @@ func (w *writer) finish(metaChanged bool) error {
 					return fmt.Errorf("store: put conversation %s: %w", id, err)
 				}
 			}
-			if err := w.s.rebase(w.btx, r, recs[id]); err != nil {
+			if err := w.s.rebase(w.btx, r, recs[id], w.now); err != nil {
 				return err
 			}
 			if err := w.putRow(r); err != nil {
@@ -381,6 +422,14 @@ func (w *writer) finish(metaChanged bool) error {
 			return fmt.Errorf("store: put meta: %w", err)
 		}
 	}
+	return w.saveMeta()
+}
+
+// saveMeta puts the meta (and the counts) this write changed into memdb.
+func (w *writer) saveMeta() error {
+	if err := w.saveCounts(); err != nil {
+		return err
+	}
 	if old, err := w.txn.First(tableMeta, indexID, "m"); err == nil && old != nil && *old.(*Meta) == w.meta {
 		return nil // unchanged: do not wake those who watch it
 	}
@@ -388,7 +437,7 @@ func (w *writer) finish(metaChanged bool) error {
 	return w.txn.Insert(tableMeta, &m)
 }
 
-// putRow replaces r's row and index entries in memdb.
+// putRow replaces r's row and index entries in memdb, and counts it.
 func (w *writer) putRow(r *Row) error {
 	o, err := w.txn.First(tableConvs, indexID, r.ID)
 	if err != nil {
@@ -397,17 +446,8 @@ func (w *writer) putRow(r *Row) error {
 	gone := r.canon == nil && !r.hasView() && len(r.Overlay) == 0
 	if o != nil {
 		old := o.(*Row)
-		if old.hasView() {
-			k := inboxKey(old)
-			if err := w.txn.Delete(tableInbox, &entry{key: k}); err != nil {
-				return fmt.Errorf("store: unindex %s: %w", old.ID, err)
-			}
-			if old.Unread > 0 {
-				if err := w.txn.Delete(tableUnread, &entry{key: k}); err != nil {
-					return fmt.Errorf("store: unindex unread %s: %w", old.ID, err)
-				}
-				w.meta.TotalUnread -= old.Unread
-			}
+		if err := w.unindex(old); err != nil {
+			return err
 		}
 		if gone {
 			return w.txn.Delete(tableConvs, old)
@@ -418,18 +458,55 @@ func (w *writer) putRow(r *Row) error {
 	if err := w.txn.Insert(tableConvs, r); err != nil {
 		return err
 	}
-	if r.hasView() {
-		k := inboxKey(r)
-		if err := w.txn.Insert(tableInbox, &entry{key: k, obj: r}); err != nil {
+	return w.index(r)
+}
+
+// index inserts r's entries in the inbox tables and counts it.
+func (w *writer) index(r *Row) error {
+	if !r.hasView() {
+		return nil
+	}
+	k := inboxKey(r)
+	e := &entry{key: k, obj: r}
+	if err := w.txn.Insert(tableInbox, e); err != nil {
+		return err
+	}
+	if r.Unread > 0 {
+		if err := w.txn.Insert(tableUnread, e); err != nil {
 			return err
 		}
-		if r.Unread > 0 {
-			if err := w.txn.Insert(tableUnread, &entry{key: k, obj: r}); err != nil {
-				return err
-			}
-			w.meta.TotalUnread += r.Unread
+		w.meta.TotalUnread += r.Unread
+	}
+	if r.Sum.Asleep() {
+		if err := w.txn.Insert(tableSnoozed, &entry{key: snoozedKey(r), obj: r}); err != nil {
+			return err
 		}
 	}
+	w.count().add(r, 1)
+	return nil
+}
+
+// unindex deletes r's entries from the inbox tables and uncounts it.
+func (w *writer) unindex(r *Row) error {
+	if !r.hasView() {
+		return nil
+	}
+	k := inboxKey(r)
+	if err := w.txn.Delete(tableInbox, &entry{key: k}); err != nil {
+		return fmt.Errorf("store: unindex %s: %w", r.ID, err)
+	}
+	if r.Unread > 0 {
+		if err := w.txn.Delete(tableUnread, &entry{key: k}); err != nil {
+			return fmt.Errorf("store: unindex unread %s: %w", r.ID, err)
+		}
+		w.meta.TotalUnread -= r.Unread
+	}
+	if r.Sum.Asleep() {
+		if err := w.txn.Delete(tableSnoozed, &entry{key: snoozedKey(r)}); err != nil {
+			return fmt.Errorf("store: unindex snoozed %s: %w", r.ID, err)
+		}
+	}
+	w.count().add(r, -1)
 	return nil
 }
 
@@ -455,6 +532,70 @@ func (s *Store) AddLocal(drafts []conv.Event) ([]conv.Event, error) {
 		return nil, err
 	}
 	return stored, nil
+}
+
+// AddLocalEach is AddLocal for drafts that stand alone (one action on each
+// of several conversations, at most one draft a conversation: each is
+// validated against its conversation's view before this write): the drafts that apply are stored, in one
+// durable write, and each rejected one leaves its *conv.Error in errs (at
+// its index) and stores nothing of its own. It returns the stored events.
+func (s *Store) AddLocalEach(drafts []conv.Event) (stored []conv.Event, errs []error, err error) {
+	leave, err := s.enter()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer leave()
+	errs = make([]error, len(drafts))
+	err = s.write(func(w *writer) error {
+		stored = stored[:0]
+		for i, d := range drafts {
+			e, err := w.addLocal1(d)
+			var ce *conv.Error
+			switch {
+			case errors.As(err, &ce):
+				errs[i] = ce
+			case err != nil:
+				return err
+			case e != nil:
+				stored = append(stored, *e)
+			}
+		}
+		if len(stored) == 0 {
+			return errNothing
+		}
+		return w.finish(true)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return stored, errs, nil
+}
+
+// addLocal1 validates draft d against its conversation's optimistic view
+// (as it was before this write) and stores it as pending; it returns nil for a
+// draft that would change nothing.
+func (w *writer) addLocal1(d conv.Event) (*conv.Event, error) {
+	var view *conv.Conversation
+	if o, err := w.txn.First(tableConvs, indexID, d.Conv); err != nil {
+		return nil, err
+	} else if o != nil && !o.(*Row).Placeholder {
+		view = o.(*Row).View()
+	}
+	if o, err := w.txn.First(tablePending, indexID, d.ID); err != nil {
+		return nil, err
+	} else if o != nil {
+		return nil, &conv.Error{Code: conv.CodeConflict, Message: fmt.Sprintf("event %s is already in the outbox", d.ID)}
+	}
+	d.Seq, d.Base, d.Mid = 0, w.meta.Seq, w.meta.Mid+1
+	_, evs, err := conv.Apply(view, d, conv.Env{Schema: w.s.schema})
+	if err != nil || len(evs) == 0 {
+		return nil, err
+	}
+	w.meta.Mid++
+	if err := w.putPending(&Pending{Event: d, State: StatePending}); err != nil {
+		return nil, err
+	}
+	return &d, nil
 }
 
 func (w *writer) addLocal(drafts []conv.Event) ([]conv.Event, error) {
@@ -842,12 +983,13 @@ func (s *Store) resetTxn(txn *memdb.Txn, epoch string) error {
 		if err := btx.Set(metaKey, encodeMeta(mark)); err != nil {
 			return err
 		}
-		for _, t := range []string{tableConvs, tableInbox, tableUnread, tablePending, tableOutbox} {
+		for _, t := range []string{tableConvs, tableInbox, tableUnread, tableSnoozed, tablePending, tableOutbox} {
 			if _, err := txn.DeleteAll(t, indexID+"_prefix", ""); err != nil {
 				return err
 			}
 		}
-		w := &writer{s: s, txn: txn, btx: btx, meta: Meta{Epoch: epoch, Mid: meta.Mid, Gen: mark.Gen}, rows: map[string]*work{}}
+		w := &writer{s: s, txn: txn, btx: btx, meta: Meta{Epoch: epoch, Mid: meta.Mid, Gen: mark.Gen}, rows: map[string]*work{}, now: s.clock()}
+		w.cnt = &counts{m: map[countKey]tally{}} // every row is gone
 		for _, p := range recs {
 			q := p
 			if p.State == StateSent {
