@@ -45,8 +45,15 @@ type Options struct {
 	// says why and runs as without the option.
 	LowLatency bool
 
+	// Blobs keeps attachments' bytes (DESIGN §10; files.go): the relay
+	// binary gives it OpenDiskBlobs(DIR/files). Nil: the relay keeps no
+	// files; PUT /v1/files answers 503, a welcome carries no fileToken and
+	// an event naming a file is invalid.
+	Blobs Blobs
+
 	queueDepth int         // frames queued per session; protocol.SendQueueDepth
 	hooks      hookOptions // webhook delivery's timings (DESIGN §9's by default)
+	files      fileOptions // sessions' longest life, the file tokens' clock
 }
 
 func (o *Options) defaults() {
@@ -75,6 +82,7 @@ func (o *Options) defaults() {
 		o.queueDepth = protocol.SendQueueDepth
 	}
 	o.hooks.defaults()
+	o.files.defaults()
 }
 
 // Server is a relay: it serves the sync protocol for the workspaces of its
@@ -89,6 +97,7 @@ type Server struct {
 	mux        *http.ServeMux
 	cpu        *cpulatency.Hold // with Options.LowLatency; nil otherwise
 	hooks      *webhooks
+	files      *files // the file routes and what the writer asks of the file store
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
@@ -121,6 +130,7 @@ func New(cfg *Config, log Log, opts Options) (*Server, error) {
 			s.lg.Warn("low latency: cannot hold a CPU latency request; running without", "err", err)
 		}
 	}
+	s.files = newFiles(s)
 	for _, wc := range cfg.Workspaces {
 		w, err := newWorkspace(s, wc)
 		if err != nil {
@@ -140,10 +150,11 @@ func New(cfg *Config, log Log, opts Options) (*Server, error) {
 	s.hooks.sync()
 	s.mux.Handle("/metrics", s.m.handler())
 	s.mux.Handle(APIPath, newAPI(s)) // the HTTP API (api.go)
+	s.mux.Handle(FilesPath, s.files) // attachments (files.go)
 	return s, nil
 }
 
-// Handler returns the relay's mux: /v1/sync, /v1/api/, /healthz and /metrics. More
+// Handler returns the relay's mux: /v1/sync, /v1/api/, /v1/files/, /healthz and /metrics. More
 // routes (the web widget's /widget.js and /demo) can be mounted on it.
 func (s *Server) Handler() *http.ServeMux { return s.mux }
 

@@ -626,6 +626,7 @@ func (s *session) hello(f *inFrame) bool {
 		Backlog:      head - start,
 		LastMid:      lastMid,
 		VisitorToken: visitorToken,
+		FileToken:    s.srv.files.sessionToken(w, who),
 	}
 	s.pos = start
 	if who.IsTeam() {
@@ -794,6 +795,11 @@ func (s *session) heartbeat() {
 	now := time.Now()
 	if !s.welcomed.Load() && now.Sub(s.accepted) >= o.HelloTimeout {
 		s.closeWith(protocol.CloseIdle, "no hello")
+		return
+	}
+	if s.welcomed.Load() && s.srv.files.sessionExpired(s.accepted) {
+		// Its fileToken has an hour left: a new session gets a new one.
+		s.closeWith(protocol.CloseReconnect, "session renewal: resume for a new fileToken")
 		return
 	}
 	if now.Sub(time.Unix(0, s.lastHeard.Load())) >= o.IdleTimeout {

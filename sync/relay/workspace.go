@@ -592,9 +592,10 @@ func (g *group) push(r *request, e conv.Event, uncreated *conv.Error) (protocol.
 		e.Base = g.next - 1
 	}
 	var (
-		next *conv.Conversation
-		out  []conv.Event
-		aerr error
+		next    *conv.Conversation
+		out     []conv.Event
+		aerr    error
+		fileIDs []string // the stored files e names (files.go)
 	)
 	if uncreated != nil {
 		// conflict: the id is another conversation's, which this event must
@@ -617,6 +618,12 @@ func (g *group) push(r *request, e conv.Event, uncreated *conv.Error) (protocol.
 		if aerr == nil {
 			next, out, aerr = conv.Apply(c, e, w.env(g.next))
 		}
+		if aerr == nil && len(out) > 0 {
+			// Files: stored, the pusher's to name; sized and typed by the relay.
+			if fileIDs, aerr, err = w.srv.files.attach(w, r, &out[len(out)-1]); err != nil {
+				return protocol.Result{}, err
+			}
+		}
 	}
 	var res protocol.Result
 	switch {
@@ -632,6 +639,9 @@ func (g *group) push(r *request, e conv.Event, uncreated *conv.Error) (protocol.
 		res = protocol.Result{ID: e.ID}
 	default:
 		g.log(out, next)
+		if err := w.srv.files.named(w, fileIDs, out[len(out)-1]); err != nil {
+			return protocol.Result{}, err
+		}
 		res = protocol.Result{ID: e.ID, Seq: out[len(out)-1].Seq}
 		if e.Kind == conv.KindConversationCreated {
 			// A conversation for a contact the relay has heard of starts

@@ -45,7 +45,7 @@ func main() {
 
 func run() error {
 	listen := flag.String("listen", "127.0.0.1:8470", "address to serve on")
-	data := flag.String("data", "relay-data", "directory of the relay's log")
+	data := flag.String("data", "relay-data", "directory of the relay's log and attachments")
 	config := flag.String("config", "", "workspaces config file (JSON); none: a demo workspace")
 	demoWS := flag.String("demo-workspace", "", "workspace the /demo page embeds (without --config: the demo workspace)")
 	demoHash := flag.Bool("demo-hash", false, "let /demo compute contact hashes with that workspace's identity secret (demo workspaces only: anyone could speak as any contact)")
@@ -86,7 +86,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	srv, err := relay.New(cfg, log, relay.Options{Logger: lg, LowLatency: *lowLatency})
+	blobs, err := relay.OpenDiskBlobs(filepath.Join(*data, "files")) // attachments (DESIGN §10)
+	if err != nil {
+		log.Close()
+		return err
+	}
+	srv, err := relay.New(cfg, log, relay.Options{Logger: lg, LowLatency: *lowLatency, Blobs: blobs})
 	if err != nil {
 		log.Close()
 		return err
