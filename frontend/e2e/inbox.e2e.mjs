@@ -21,7 +21,10 @@
 //                               THREADLINE_E2E_REQUEST {"action":"send","conv":"…","text":"…"}
 //                             and waits for the harness (reading stdout) to post it
 // If the app is not connected yet and RELAY_URL, THREADLINE_WORKSPACE and THREADLINE_AGENT_TOKEN are
-// set, the script connects it through the Settings dialog first.
+// set, the script first checks the first-run welcome, makes a conversation while local-only, then
+// connects through the Settings dialog (answering its question) and checks that conversation went
+// up to the relay; near the end it disconnects (the inbox stays writable, a reply waits) and
+// connects again with the token field left empty (the reply goes up).
 // End users (contact names), with RELAY_URL and THREADLINE_WORKSPACE:
 //   THREADLINE_E2E_IDENTITY_SECRET  the workspace's identity secret: the script is then a contact and a
 //                             visitor too (WebSockets from a blank page, as the widget would be), and
@@ -142,6 +145,25 @@ export async function run(opts = {}) {
       await page.bringToFront()
     })
 
+    // Connecting never hides work (issue 15): what the user made before connecting goes up with them.
+    const startedLocal = !(await api('Info')).connected
+    await step('the first run says what Threadline is and how to connect', async () => {
+      if (!startedLocal) return log('  (already connected: skipped)')
+      const welcome = page.getByTestId('welcome')
+      await welcome.waitFor()
+      const said = await welcome.textContent()
+      for (const want of ['Threadline is your team’s support inbox', 'connect to your team’s relay', 'agent token'])
+        if (!said.includes(want)) throw new Error(`the welcome does not say "${want}": ${said}`)
+    })
+
+    await step('a conversation made before connecting', async () => {
+      if (!startedLocal) return log('  (already connected: skipped)')
+      await page.getByTestId('view-open').click()
+      ids.local = await newConversation('L')
+      if (!ids.local) throw new Error('no conversation id on the pane')
+      await message(`First message of L ${runId}`).waitFor()
+    })
+
     await step('the app is connected to the relay', async () => {
       const info = await api('Info')
       if (!info.connected && env.RELAY_URL && env.THREADLINE_WORKSPACE && env.THREADLINE_AGENT_TOKEN) {
@@ -150,9 +172,34 @@ export async function run(opts = {}) {
         await page.getByTestId('settings-workspace').fill(env.THREADLINE_WORKSPACE)
         await page.getByTestId('settings-token').fill(env.THREADLINE_AGENT_TOKEN)
         await page.getByTestId('settings-connect').click()
+        // Asked first, in plain words, when the local inbox holds something.
+        const ask = page.getByTestId('settings-confirm')
+        const answered = await Promise.race([
+          ask.waitFor().then(() => 'ask'),
+          page.getByTestId('settings-done').waitFor().then(() => 'done'),
+          page.getByTestId('settings-error').waitFor().then(() => 'error'),
+        ])
+        if (answered === 'error') throw new Error(`Connect failed: ${await page.getByTestId('settings-error').textContent()}`)
+        if (answered === 'ask') {
+          const said = await ask.textContent()
+          if (ids.local && !said.includes('Your 1 conversation made on this computer will be sent to the relay'))
+            throw new Error(`the question before connecting says: ${said}`)
+          await page.getByTestId('settings-confirm-connect').click()
+        }
+        await page.getByTestId('settings-done').filter({ hasText: 'Connected to' }).waitFor({ timeout: Math.max(timeout, 60_000) })
         await page.keyboard.press('Escape')
       }
       await page.locator('[data-testid=connection][data-state=online]').waitFor({ timeout: Math.max(timeout, 60_000) })
+    })
+
+    await step('connecting keeps the conversation made before, and sends it to the relay', async () => {
+      if (!ids.local) return log('  (no local conversation: skipped)')
+      await page.getByTestId('view-open').click()
+      await rowOf(ids.local).click()
+      await message(`First message of L ${runId}`).and(page.locator('[data-state=sent]')).waitFor()
+      // On the relay: a teammate can answer in it.
+      await agent2.send(ids.local, `Teammate ${runId}: seen your local one`)
+      await message(`Teammate ${runId}: seen your local one`).waitFor()
     })
 
     await step('create a conversation', async () => {
@@ -337,6 +384,39 @@ export async function run(opts = {}) {
       if (started !== 'Sam Reyes started the conversation') throw new Error(`the timeline starts with "${started}"`)
       await rowOf(ids.visitor).getByTestId('row-contact').filter({ hasText: 'Sam Reyes' }).waitFor()
       await expectNoRawId(ids.visitor, [visitorId, visitorId.slice('visitor:'.length), `contact:${contactId}`, contactId])
+    })
+
+    await step('disconnecting keeps the inbox readable and writable', async () => {
+      if (!env.RELAY_URL) return log('  (no relay: skipped)')
+      await page.locator('body').click({ position: { x: 5, y: 5 } })
+      await page.keyboard.press('Escape')
+      await page.getByTestId('open-settings').click()
+      await page.getByTestId('settings-disconnect').click()
+      await page.getByTestId('settings-done').filter({ hasText: 'Disconnected.' }).waitFor()
+      await page.keyboard.press('Escape')
+      await page.locator('[data-testid=connection][data-state=disconnected]').waitFor()
+      await page.getByTestId('view-open').click()
+      await rowOf(ids.a).click()
+      await message(text.first).waitFor()
+      await page.getByTestId('composer-mode-reply').click()
+      await page.getByTestId('composer-input').fill(`Offline ${runId}: written while disconnected`)
+      await page.getByTestId('composer-input').press('Enter')
+      await message(`Offline ${runId}: written while disconnected`).and(page.locator('[data-state=pending]')).waitFor()
+    })
+
+    await step('the next connect sends what waited, with the saved token', async () => {
+      if (!env.RELAY_URL) return log('  (no relay: skipped)')
+      await page.keyboard.press('Escape')
+      await page.getByTestId('open-settings').click()
+      const placeholder = await page.getByTestId('settings-token').getAttribute('placeholder')
+      if (!placeholder.includes('saved; leave empty to keep it')) throw new Error(`the token field says "${placeholder}"`)
+      if (await page.getByTestId('settings-token').inputValue()) throw new Error('the token field is not empty')
+      await page.getByTestId('settings-connect').click()
+      await page.getByTestId('settings-done').filter({ hasText: 'Connected to' }).waitFor({ timeout: Math.max(timeout, 60_000) })
+      await page.keyboard.press('Escape')
+      await page.locator('[data-testid=connection][data-state=online]').waitFor({ timeout: Math.max(timeout, 60_000) })
+      await rowOf(ids.a).click()
+      await message(`Offline ${runId}: written while disconnected`).and(page.locator('[data-state=sent]')).waitFor()
     })
 
     await step('no errors in the page', async () => {

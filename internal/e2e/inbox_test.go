@@ -7,14 +7,17 @@ import (
 )
 
 // TestInboxInBrowser drives the real app in Chromium (frontend/e2e/inbox.e2e.mjs):
-// it connects the app to a real relay through the Settings dialog, then
+// the first run says what Threadline is; a conversation made while local-only
+// goes up to the relay when it connects the app through the Settings dialog; then it
 // sends a reply (pending, then sent), adds a note (distinct), starts and ends
 // a thread, resolves and reopens, finds the note by search, sees a second
 // agent's message arrive live through the relay, and watches the unread
 // badge clear on open. Then a contact and a visitor write through the relay
 // as the web widget would: the contact's name and email (contact.updated)
 // show in its row, header and timeline, never its id, and a visitor who
-// identifies shows as one name in the whole timeline.
+// identifies shows as one name in the whole timeline. Last, it disconnects (the
+// inbox stays readable and writable, a reply waits) and connects again with the
+// token field left empty: the reply goes up.
 func TestInboxInBrowser(t *testing.T) {
 	bin := requirements(t)
 	relayURL := startRelay(t)
