@@ -94,38 +94,34 @@ func (a *App) Status() (Status, error) {
 
 // Query selects an inbox page: a view, filters, a sort and a cursor.
 type Query struct {
-	View       string        `json:"view"` // mine, unassigned, open, resolved, all
+	View       string        `json:"view"` // mine, unassigned, open, snoozed, bot, resolved, all
 	Priority   conv.Priority `json:"priority,omitempty"`
 	Tag        string        `json:"tag,omitempty"`
 	UnreadOnly bool          `json:"unreadOnly,omitempty"`
-	Sort       string        `json:"sort,omitempty"` // activity (default) or priority
+	Sort       string        `json:"sort,omitempty"` // activity (default; snoozed: wake), priority, wake (snoozed only)
 	Cursor     string        `json:"cursor,omitempty"`
 	Limit      int           `json:"limit,omitempty"`
 }
 
-// Inbox returns a page of the inbox list.
+// Inbox returns a page of the inbox list, with how many conversations the
+// query selects and how many have something unread (the list header's
+// numbers; a plain view's are the sidebar's, from Counts).
 func (a *App) Inbox(q Query) (inbox.Page, error) {
 	in, err := a.current()
 	if err != nil {
 		return inbox.Page{}, err
 	}
-	f := inbox.Filter{Priority: q.Priority, Tag: strings.ToLower(strings.TrimSpace(q.Tag)), UnreadOnly: q.UnreadOnly}
-	switch q.View {
-	case "mine":
-		f.Status, f.Assignee = conv.StatusOpen, in.Me().ID
-	case "unassigned":
-		f.Status, f.Assignee = conv.StatusOpen, inbox.Unassigned
-	case "open", "":
-		f.Status = conv.StatusOpen
-	case "resolved":
-		f.Status = conv.StatusResolved
-	case "all":
-	default:
+	f, err := in.ViewFilter(inbox.View(q.View))
+	if err != nil {
 		return inbox.Page{}, &Error{Code: "invalid", Message: "unknown view " + q.View}
 	}
+	f.Priority, f.Tag, f.UnreadOnly = q.Priority, strings.ToLower(strings.TrimSpace(q.Tag)), q.UnreadOnly
 	sort := inbox.ByActivity
-	if q.Sort == "priority" {
+	switch {
+	case q.Sort == "priority":
 		sort = inbox.ByPriority
+	case inbox.View(q.View) == inbox.ViewSnoozed && (q.Sort == "wake" || q.Sort == ""):
+		sort = inbox.ByWake
 	}
 	limit := q.Limit
 	if limit <= 0 || limit > 500 {
@@ -136,6 +132,21 @@ func (a *App) Inbox(q Query) (inbox.Page, error) {
 		return inbox.Page{}, wireError(err)
 	}
 	return p, nil
+}
+
+// Counts returns every view's number of conversations and of those with
+// something unread (rule 8: the contact's messages above my seen mark):
+// the sidebar's numbers, kept by the store, no scan.
+func (a *App) Counts() (map[inbox.View]inbox.Count, error) {
+	in, err := a.current()
+	if err != nil {
+		return nil, err
+	}
+	c, err := in.ViewCounts(nil)
+	if err != nil {
+		return nil, wireError(err)
+	}
+	return c, nil
 }
 
 // ConversationView is a conversation as its pane shows it.
@@ -225,13 +236,18 @@ func (a *App) awaitIndex() {
 
 // NewConversation is what the "new conversation" form sends.
 type NewConversation struct {
-	ContactID   string `json:"contactId"`
-	ContactName string `json:"contactName"`
-	Subject     string `json:"subject"`
-	Text        string `json:"text"`
+	ContactID   string         `json:"contactId"`
+	ContactName string         `json:"contactName"`
+	Subject     string         `json:"subject"`
+	Text        string         `json:"text"`
+	Priority    conv.Priority  `json:"priority,omitempty"`   // default medium
+	Tags        []string       `json:"tags,omitempty"`       // normalized by the reducer
+	Attributes  map[string]any `json:"attributes,omitempty"` // the workspace's custom attributes
+	Assignee    string         `json:"assignee,omitempty"`   // a teammate's id; "" leaves it unassigned
 }
 
-// CreateConversation starts a conversation with a contact, with a first message.
+// CreateConversation starts a conversation with a contact, with a first
+// message, its priority, tags, attributes and assignee: one action.
 func (a *App) CreateConversation(n NewConversation) (string, error) {
 	in, err := a.current()
 	if err != nil {
@@ -244,13 +260,27 @@ func (a *App) CreateConversation(n NewConversation) (string, error) {
 	if !strings.Contains(id, ":") {
 		id = "contact:" + id
 	}
+	opts := inbox.CreateOptions{Priority: n.Priority, Tags: n.Tags, Attributes: n.Attributes}
+	if as := strings.TrimSpace(n.Assignee); as != "" {
+		p := teamMember(as)
+		opts.Assignee = &p
+	}
 	c, err := in.CreateConversation(conv.Participant{ID: id, Role: conv.RoleContact, Name: strings.TrimSpace(n.ContactName)},
-		strings.TrimSpace(n.Subject), n.Text, inbox.CreateOptions{})
+		strings.TrimSpace(n.Subject), n.Text, opts)
 	if err != nil {
 		return "", wireError(err)
 	}
 	a.kick()
 	return c, nil
+}
+
+// teamMember is the participant a teammate's id names.
+func teamMember(id string) conv.Participant {
+	p := conv.Participant{ID: id, Role: conv.RoleAgent}
+	if strings.HasPrefix(id, "ai:") {
+		p.Role = conv.RoleAssistant
+	}
+	return p
 }
 
 // The actions. Each becomes an event, applied at once, stored durably
@@ -282,9 +312,103 @@ func (a *App) Resolve(id string) error {
 	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.Resolve(id) })
 }
 
-// Reopen reopens a resolved conversation.
+// Reopen reopens a resolved conversation, or wakes a snoozed one now.
 func (a *App) Reopen(id string) error {
 	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.Reopen(id) })
+}
+
+// Snooze snoozes the conversation until a time (Unix ms, in the future):
+// it leaves the open views for Snoozed and comes back then, or when the
+// contact writes.
+func (a *App) Snooze(id string, until int64) error {
+	if until <= time.Now().UnixMilli() {
+		return &Error{Code: "invalid", Message: "snooze until a time to come"}
+	}
+	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.Snooze(id, time.UnixMilli(until)) })
+}
+
+// TakeOver takes a conversation over from the bot: handed off to me, and
+// mine.
+func (a *App) TakeOver(id string) error {
+	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.TakeOver(id) })
+}
+
+// BulkAction is one action for several conversations at once.
+type BulkAction struct {
+	Kind     string `json:"kind"`               // resolve, reopen, assign, tag, snooze
+	Assignee string `json:"assignee,omitempty"` // assign: a teammate's id; "" unassigns
+	Tag      string `json:"tag,omitempty"`      // tag: the tag to add
+	Until    int64  `json:"until,omitempty"`    // snooze: Unix ms
+}
+
+// BulkFailure is a conversation a bulk action was refused for, and why.
+type BulkFailure struct {
+	ID    string `json:"id"`
+	Error *Error `json:"error"`
+}
+
+// BulkResult says what a bulk action did: how many conversations it went
+// to, and those it was refused for.
+type BulkResult struct {
+	Done   int           `json:"done"`
+	Failed []BulkFailure `json:"failed"`
+}
+
+// Bulk does one action (resolve, reopen, assign, tag, snooze) on each of
+// several conversations, in one durable write; each conversation stands
+// alone, so one refused leaves the others done.
+func (a *App) Bulk(ids []string, action BulkAction) (BulkResult, error) {
+	in, err := a.current()
+	if err != nil {
+		return BulkResult{}, err
+	}
+	if len(ids) == 0 || len(ids) > 1000 {
+		return BulkResult{}, &Error{Code: "invalid", Message: "choose 1 to 1,000 conversations"}
+	}
+	var k conv.Kind
+	var data any
+	switch action.Kind {
+	case "resolve":
+		k, data = conv.KindStatusChanged, conv.StatusChanged{Status: conv.StatusResolved}
+	case "reopen":
+		k, data = conv.KindStatusChanged, conv.StatusChanged{Status: conv.StatusOpen}
+	case "snooze":
+		if action.Until <= time.Now().UnixMilli() {
+			return BulkResult{}, &Error{Code: "invalid", Message: "snooze until a time to come"}
+		}
+		k, data = conv.KindStatusChanged, conv.StatusChanged{Status: conv.StatusSnoozed, Until: action.Until}
+	case "assign":
+		var p *conv.Participant
+		if as := strings.TrimSpace(action.Assignee); as != "" {
+			t := teamMember(as)
+			p = &t
+		}
+		k, data = conv.KindAssigneeChanged, conv.AssigneeChanged{Assignee: p}
+	case "tag":
+		tag := strings.TrimSpace(action.Tag)
+		if tag == "" {
+			return BulkResult{}, &Error{Code: "invalid", Message: "name the tag"}
+		}
+		k, data = conv.KindTagsChanged, conv.TagsChanged{Add: []string{tag}}
+	default:
+		return BulkResult{}, &Error{Code: "invalid", Message: "unknown bulk action " + action.Kind}
+	}
+	errs, err := in.ActOnEach(ids, k, data)
+	if err != nil {
+		return BulkResult{}, wireError(err)
+	}
+	res := BulkResult{Failed: []BulkFailure{}}
+	for i, e := range errs {
+		if e != nil {
+			res.Failed = append(res.Failed, BulkFailure{ID: ids[i], Error: wireError(e)})
+		} else {
+			res.Done++
+		}
+	}
+	if res.Done > 0 {
+		a.kick()
+	}
+	return res, nil
 }
 
 // SetPriority sets the priority: low, medium, high or urgent.
@@ -303,10 +427,7 @@ func (a *App) Assign(id, participant string) error {
 		if participant == "" {
 			return in.Assign(id, nil)
 		}
-		p := conv.Participant{ID: participant, Role: conv.RoleAgent}
-		if strings.HasPrefix(participant, "ai:") {
-			p.Role = conv.RoleAssistant
-		}
+		p := teamMember(participant)
 		return in.Assign(id, &p)
 	})
 }

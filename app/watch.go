@@ -47,7 +47,10 @@ func (a *App) pokes() chan struct{} {
 // watch blocks on the store (memdb watch sets, no polling) and tells the UI
 // what changed: the inbox (with the status and unread total), the timeline
 // of the conversation it shows, and the window title. It also feeds the
-// search index with new canonical events.
+// search index with new canonical events, and wakes the snoozed
+// conversations when their time comes: a timer set for the next one's time
+// (no ticking), after which the inbox shows them open and the UI is told
+// as for any change.
 func (a *App) watch(ctx context.Context, in *inbox.Inbox) {
 	indexNow := make(chan struct{}, 1)
 	a.mu.RLock()
@@ -70,6 +73,7 @@ func (a *App) watch(ctx context.Context, in *inbox.Inbox) {
 		if open != "" {
 			row = in.Store().Row(open, ws)
 		}
+		next, asleep := in.NextWake(ws)
 
 		select {
 		case indexNow <- struct{}{}:
@@ -93,10 +97,22 @@ func (a *App) watch(ctx context.Context, in *inbox.Inbox) {
 			case <-wctx.Done():
 			}
 		}()
+		var wake *time.Timer
+		if asleep {
+			wake = time.AfterFunc(time.Until(next), cancel)
+		}
 		_ = ws.WatchCtx(wctx)
 		cancel()
+		if wake != nil {
+			wake.Stop()
+		}
 		if ctx.Err() != nil {
 			return
+		}
+		if asleep && !time.Now().Before(next) {
+			if _, err := in.Wake(); err != nil {
+				a.log.Warn("wake snoozed conversations", "err", err)
+			}
 		}
 		select { // let a burst finish before the next look
 		case <-time.After(coalesce):

@@ -15,7 +15,9 @@ import (
 // sixty conversations with contacts of a hosting company, open and resolved,
 // of every priority, tagged, assigned to the local participant or its
 // teammates, with threads ("Customer server offline (Ticket #1929383)"),
-// internal notes, and some unread messages. There is no relay in a demo: the
+// internal notes, and some unread messages; one snoozed until the day
+// after tomorrow, and a few the FAQ bot has (in assistant mode, or handed
+// off to the team and waiting for a human). There is no relay in a demo: the
 // events are logged canonically by the inbox's LocalLog, exactly as a relay
 // would log them, so the store's epoch becomes a local one. The same seed
 // gives the same inbox (ids and times included, relative to the inbox's
@@ -31,6 +33,9 @@ func SeedDemo(ctx context.Context, in *Inbox, seed int64) error {
 			return err
 		}
 		events = append(events, d.conversation(i)...)
+	}
+	for i := range botScenarios {
+		events = append(events, d.botConversation(i)...)
 	}
 	_, err := NewLocalLog(in).Append(events...)
 	return err
@@ -139,11 +144,66 @@ var scenarios = []scenario{
 		"c: You're a lifesaver, thank you!"}, true},
 }
 
+// botScenarios are the FAQ bot's conversations: "c:" the contact, "b:"
+// the bot; "handoff" hands it to the team.
+var botScenarios = []struct {
+	subject string
+	lines   []string
+}{
+	{"Resetting my password", []string{
+		"c: How do I reset the password of my control panel?",
+		"b: Go to acme-hosting.com/login, choose “Forgot password” and follow the link we email you. It is valid for an hour.",
+		"c: Got the email, trying now."}},
+	{"PHP version for my site", []string{
+		"c: Can I switch my site to PHP 8.3?",
+		"b: Yes: Sites → your site → PHP version. The change takes about a minute.",
+		"c: It says 8.3 is not available on my plan?",
+		"b: I am not sure about that one. Let me hand you to the team.",
+		"handoff",
+		"c: Thanks, I'll wait."}},
+	{"Where is my invoice?", []string{
+		"c: Where can I download last month's invoice?",
+		"b: Billing → Invoices lists every invoice as a PDF."}},
+}
+
 type demo struct {
-	in  *Inbox
-	rng *rand.Rand
-	now int64
-	n   int
+	in      *Inbox
+	rng     *rand.Rand
+	now     int64
+	n       int
+	snoozed bool
+}
+
+// botConversation is the i-th of botScenarios, created by its contact for
+// the FAQ bot, in the last few hours.
+func (d *demo) botConversation(i int) []conv.Event {
+	sc := botScenarios[i]
+	name := demoContacts[(i*7+3)%len(demoContacts)]
+	handle := demoHandle(name)
+	contact := conv.Participant{ID: "contact:" + strings.ReplaceAll(handle, ".", "-") + "-bot", Role: conv.RoleContact}
+	at := d.now - int64(3-i)*int64(time.Hour/time.Millisecond)
+	cid := d.id(at)
+	var out []conv.Event
+	add := func(actor conv.Participant, k conv.Kind, data any) {
+		at += int64(1+d.rng.IntN(4)) * int64(time.Minute/time.Millisecond)
+		out = append(out, conv.Event{ID: d.id(at), Conv: cid, Kind: k, Actor: actor, Device: "demo", At: at, Data: conv.MustData(data)})
+	}
+	bot := DemoTeam[3]
+	add(contact, conv.KindConversationCreated, conv.Created{Channel: "chat", Subject: sc.subject, AssistantID: "faq"})
+	add(conv.System, conv.KindContactUpdated, conv.ContactUpdated{Contact: contact, Name: name, Email: handle + "@" + demoDomains[i%len(demoDomains)]})
+	for _, line := range sc.lines {
+		who, text, _ := strings.Cut(line, ": ")
+		switch who {
+		case "c":
+			add(contact, conv.KindMessageSent, conv.Message{Text: text})
+		case "b":
+			add(bot, conv.KindMessageSent, conv.Message{Text: text})
+		case "handoff":
+			add(bot, conv.KindAssistantHandedOff, conv.HandedOff{})
+		}
+	}
+	add(contact, conv.KindSeenMarked, conv.SeenMarked{UpTo: 1 << 62})
+	return out
 }
 
 // id makes a deterministic UUIDv7 for time at.
@@ -257,6 +317,9 @@ func (d *demo) conversation(i int) []conv.Event {
 	add(contact, conv.KindSeenMarked, conv.SeenMarked{UpTo: 1 << 62})
 	if sc.resolved {
 		add(me, conv.KindStatusChanged, conv.StatusChanged{Status: conv.StatusResolved})
+	} else if i >= 50 && !d.snoozed && unreadFrom == len(sc.lines) { // read, waiting on the customer: snoozed
+		d.snoozed = true
+		add(me, conv.KindStatusChanged, conv.StatusChanged{Status: conv.StatusSnoozed, Until: d.now + 2*int64(24*time.Hour/time.Millisecond)})
 	}
 	return out
 }

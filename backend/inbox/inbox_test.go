@@ -646,6 +646,12 @@ func TestSeedDemo(t *testing.T) {
 		if r.Assignee != nil {
 			count[r.Assignee.ID]++
 		}
+		if r.Bot {
+			count["bot"]++
+		}
+		if r.NeedsHuman {
+			count["needs a human"]++
+		}
 		if r.Contact.Name == "" || r.Subject == "" || r.Preview == "" {
 			t.Errorf("row %+v lacks a contact name, subject or preview", r)
 		}
@@ -656,7 +662,7 @@ func TestSeedDemo(t *testing.T) {
 			count["tag:"+tag]++
 		}
 	}
-	for _, k := range []string{"open", "resolved", "low", "medium", "high", "urgent", "unread", me.ID, "tag:billing", "tag:outage", "tag:vip"} {
+	for _, k := range []string{"open", "resolved", "snoozed", "bot", "needs a human", "low", "medium", "high", "urgent", "unread", me.ID, "tag:billing", "tag:outage", "tag:vip"} {
 		if count[k] == 0 {
 			t.Errorf("demo has no %s conversation (%v)", k, count)
 		}
