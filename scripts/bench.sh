@@ -21,6 +21,9 @@ go test -count=1 -run '^$' -bench 'BenchmarkCatchUp|BenchmarkIdleConnections' -b
 section "relay HTTP API: create a conversation with its first message, 100 requests/s"
 go test -count=1 -run '^$' -bench 'BenchmarkAPICreateConversation' -benchtime 2000x ./sync/relay/
 
+section "relay attachments: PUT of a 10 MiB file on loopback, new (stored and synced) and already stored"
+go test -count=1 -run '^$' -bench 'BenchmarkFileUpload' -benchtime 20x ./sync/relay/
+
 section "device catch-up of 100,000 events from a real relay: Go SDK store, and the desktop inbox on Badger"
 go test -count=1 -run '^$' -bench 'BenchmarkCatchup$' -benchtime 3x ./sync/client/
 go test -count=1 -run '^$' -bench 'BenchmarkCatchupInbox' -benchtime 1x ./internal/convergence/

@@ -11,6 +11,28 @@ export function isEndUser(p) {
   return !!p && (p.role === "contact" || p.role === "visitor");
 }
 
+// roleOfId is the role a participant id's prefix names (DESIGN §2).
+function roleOfId(id) {
+  if (id.startsWith("contact:")) return "contact";
+  if (id.startsWith("visitor:")) return "visitor";
+  if (id.startsWith("ai:")) return "assistant";
+  if (id === "system") return "system";
+  return "agent";
+}
+
+// countsAsUnread mirrors conv.CountsAsUnread (rule 8): does an event of
+// kind by actor count as unread for viewer? Only a message from the other
+// side: for a contact or visitor, the team's (an agent's or the bot's);
+// for the team, the contact's or visitor's. Notes (a contact never
+// receives them), lifecycle events and one's own side's messages never
+// do. backend/conv/testdata/unread.json holds the vectors it answers
+// (unit/unread.test.mjs).
+export function countsAsUnread(viewer, kind, actor) {
+  if (kind !== "message.sent" || !actor) return false;
+  if (isEndUser(viewer)) return !isEndUser(actor) && actor.role !== "system";
+  return isEndUser(actor);
+}
+
 // isTimelineItem mirrors conv.IsTimelineItem.
 export function isTimelineItem(kind) {
   return kind !== "seen.marked" && kind !== "contact.identified";
@@ -168,16 +190,17 @@ export class Model {
     return { items, seenItem, status: c ? c.status : "open", thread: c ? c.thread : null };
   }
 
-  // unread counts the team's messages above me's seen mark in conversation
-  // id, or in all conversations when id is omitted (rule 8, as a contact sees
-  // it: notes never reach it).
+  // unread counts what is unread for me (a participant, or its id) above
+  // its seen mark in conversation id, or in all conversations when id is
+  // omitted: rule 8, countsAsUnread.
   unread(me, id) {
+    const viewer = typeof me === "string" ? { id: me, role: roleOfId(me) } : me;
     let n = 0;
     for (const c of this.convs.values()) {
       if (id !== undefined && c.id !== id) continue;
-      const seen = c.seen[me] || 0;
+      const seen = c.seen[viewer.id] || 0;
       for (const it of c.items) {
-        if ((it.kind === "message.sent" || it.kind === "note.added") && !isEndUser(it.actor) && it.actor.id !== me && it.seq > seen) n++;
+        if (it.seq > seen && countsAsUnread(viewer, it.kind, it.actor)) n++;
       }
     }
     return n;
