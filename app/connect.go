@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,6 +17,7 @@ import (
 	"github.com/threadline/threadline/backend/inbox"
 	"github.com/threadline/threadline/backend/profile"
 	"github.com/threadline/threadline/sync/client"
+	"github.com/threadline/threadline/sync/protocol"
 )
 
 // Connecting never hides work. A profile shows one inbox, in a folder of its
@@ -184,7 +186,7 @@ func (a *App) Connect(relayURL, workspace, token string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
 	defer cancel()
-	who, lastMid, err := probeIdentity(ctx, relayURL, workspace, token, device, hc)
+	who, lastMid, wsInfo, err := probeIdentity(ctx, relayURL, workspace, token, device, hc)
 	if err != nil {
 		return err
 	}
@@ -222,7 +224,7 @@ func (a *App) Connect(relayURL, workspace, token string) error {
 		a.useRelayInbox(&next, relayURL, workspace, token, who, now)
 		dir := filepath.Join(a.cfg.DataDir, next.StoreDir())
 		carry = func() error {
-			added, err := carryInto(dir, next, work, lastMid, a)
+			added, err := carryInto(dir, next, work, lastMid, wsInfo, a)
 			if err != nil {
 				return err
 			}
@@ -252,12 +254,17 @@ func (a *App) useRelayInbox(p *profile.Profile, relayURL, workspace, token strin
 }
 
 // carryInto opens the relay's inbox in dir as prof's identity and carries
-// the local work into it as pending events.
-func carryInto(dir string, prof profile.Profile, work inbox.LocalWork, lastMid uint64, a *App) ([]string, error) {
+// the local work into it as pending events, fitted to the workspace's
+// attribute definitions when the relay said them (ws).
+func carryInto(dir string, prof profile.Profile, work inbox.LocalWork, lastMid uint64, ws *protocol.WorkspaceInfo, a *App) ([]string, error) {
 	if len(work.Conversations) == 0 {
 		return nil, nil
 	}
-	in, err := inbox.Open(dir, inbox.Options{Me: prof.Me, Device: prof.Device, Logger: a.log})
+	var schema conv.Schema
+	if ws != nil {
+		schema = conv.NewSchema(ws.Attributes)
+	}
+	in, err := inbox.Open(dir, inbox.Options{Me: prof.Me, Device: prof.Device, Schema: schema, Logger: a.log})
 	if err != nil {
 		return nil, fmt.Errorf("app: open the relay's inbox: %w", err)
 	}
@@ -379,15 +386,16 @@ func conversationCount(in *inbox.Inbox) (int, error) {
 }
 
 // probeIdentity says hello once as device, with a throwaway in-memory
-// store, to learn who token speaks for and the last mid the relay processed
-// for device, and hangs up. A connection that fails, or a refusal, ends it
-// at once with a sentence for people (relayProblem).
-func probeIdentity(ctx context.Context, relayURL, workspace, token, device string, hc *http.Client) (conv.Participant, uint64, error) {
-	mem := client.NewMemory(conv.Participant{ID: "agent:probe", Role: conv.RoleAgent}, device)
+// store, to learn who token speaks for, the last mid the relay processed for
+// device and what the welcome says of the workspace, and hangs up. A
+// connection that fails, or a refusal, ends it at once with a sentence for
+// people (relayProblem).
+func probeIdentity(ctx context.Context, relayURL, workspace, token, device string, hc *http.Client) (conv.Participant, uint64, *protocol.WorkspaceInfo, error) {
+	mem := &probeLocal{Memory: client.NewMemory(conv.Participant{ID: "agent:probe", Role: conv.RoleAgent}, device)}
 	cl, err := client.New(client.Options{URL: relayURL, Workspace: workspace, Device: device, Auth: agentAuth(token), Local: mem,
 		HTTPClient: hc, HandshakeTimeout: connectTimeout})
 	if err != nil {
-		return conv.Participant{}, 0, &Error{Code: "invalid", Message: err.Error()}
+		return conv.Participant{}, 0, nil, &Error{Code: "invalid", Message: err.Error()}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -398,15 +406,36 @@ func probeIdentity(ctx context.Context, relayURL, workspace, token, device strin
 		s := cl.Status()
 		switch {
 		case s.Identity.ID != "":
-			return s.Identity, s.LastMid, nil
+			return s.Identity, s.LastMid, mem.workspace(), nil
 		case s.State == client.StateFailed || (s.State == client.StateOffline && s.Attempt > 0):
-			return conv.Participant{}, 0, relayProblem(relayURL, workspace, s)
+			return conv.Participant{}, 0, nil, relayProblem(relayURL, workspace, s)
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			s.Error = "timeout: no answer"
-			return conv.Participant{}, 0, relayProblem(relayURL, workspace, s)
+			return conv.Participant{}, 0, nil, relayProblem(relayURL, workspace, s)
 		}
 	}
+}
+
+// probeLocal is the probe's store: a Memory that keeps what the welcome
+// says of the workspace.
+type probeLocal struct {
+	*client.Memory
+	mu sync.Mutex
+	ws *protocol.WorkspaceInfo
+}
+
+func (p *probeLocal) Welcomed(w protocol.Welcome) error {
+	p.mu.Lock()
+	p.ws = w.Workspace
+	p.mu.Unlock()
+	return p.Memory.Welcomed(w)
+}
+
+func (p *probeLocal) workspace() *protocol.WorkspaceInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ws
 }

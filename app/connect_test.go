@@ -96,7 +96,9 @@ func TestConnectKeepsLocalWork(t *testing.T) {
 	ben := teammate(t, url)
 	a, rec := started(t, true)
 	demo := allIDs(t, a)
-	mine, err := a.CreateConversation(NewConversation{ContactID: "dana@example.com", ContactName: "Dana", Subject: "Made offline", Text: "written before connecting"})
+	// The demo defines plan and vip; the relay's workspace only plan.
+	mine, err := a.CreateConversation(NewConversation{ContactID: "dana@example.com", ContactName: "Dana", Subject: "Made offline", Text: "written before connecting",
+		Attributes: map[string]any{"plan": "pro", "vip": true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,8 +123,9 @@ func TestConnectKeepsLocalWork(t *testing.T) {
 	eventually(t, rec, ben, "the local conversation on the relay", func() bool {
 		return slices.Equal(texts(ben, mine), []string{"agent:ana: written before connecting", "agent:ana: a note of mine"})
 	})
-	if c, ok := ben.Conversation(mine); !ok || c.Subject != "Made offline" || c.Contact.ID != "contact:dana@example.com" {
-		t.Fatalf("the relay's conversation = %+v", c)
+	if c, ok := ben.Conversation(mine); !ok || c.Subject != "Made offline" || c.Contact.ID != "contact:dana@example.com" ||
+		len(c.Attributes) != 1 || c.Attributes["plan"] != "pro" {
+		t.Fatalf("the relay's conversation = %+v; want Dana's, with plan pro (vip is not the workspace's)", c)
 	}
 	eventually(t, rec, nil, "the app to be online with nothing pending", func() bool {
 		st, _ := a.Status()

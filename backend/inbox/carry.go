@@ -81,8 +81,9 @@ func (in *Inbox) madeHere(e conv.Event) bool {
 // the local user in its data (an assignee, a participant), become the
 // inbox's identity. lastMid is the highest mid the relay has processed for
 // this device: the carried events are numbered after it, so none is taken
-// for a resend. A conversation the inbox holds already (carried before) is
-// skipped. Each conversation goes in as one batch; one that no longer
+// for a resend. Attribute values the inbox's schema (the workspace's, when
+// known) does not take are left out. A conversation the inbox holds already
+// (carried before) is skipped. Each conversation goes in as one batch; one that no longer
 // applies goes in event by event, and an event refused even alone is left
 // out (it stays in the local inbox). Carry returns the ids of the
 // conversations added.
@@ -92,11 +93,13 @@ func (in *Inbox) Carry(w LocalWork, lastMid uint64) ([]string, error) {
 	}
 	byConv := map[string][]conv.Event{}
 	for _, e := range w.Events {
-		e, err := in.adopt(e)
+		e, keep, err := in.adopt(e)
 		if err != nil {
 			return nil, err
 		}
-		byConv[e.Conv] = append(byConv[e.Conv], e)
+		if keep {
+			byConv[e.Conv] = append(byConv[e.Conv], e)
+		}
 	}
 	var added []string
 	for _, id := range w.Conversations {
@@ -132,8 +135,12 @@ func (in *Inbox) Carry(w LocalWork, lastMid uint64) ([]string, error) {
 	return added, nil
 }
 
-// adopt rewrites a local event as this inbox's identity made it.
-func (in *Inbox) adopt(e conv.Event) (conv.Event, error) {
+// adopt rewrites a local event as this inbox's identity made it. With a
+// schema (the workspace's attribute definitions), attribute values the
+// workspace does not define, or not of its type, are left out (they stay in
+// the local inbox), so the conversation still goes up; keep is false for an
+// attributes.set left with nothing to set.
+func (in *Inbox) adopt(e conv.Event) (_ conv.Event, keep bool, err error) {
 	local := e.Actor.ID
 	e.Actor, e.Device, e.Seq, e.Mid, e.Base = in.me, in.device, 0, 0, 0
 	me := func(p *conv.Participant) bool {
@@ -143,12 +150,36 @@ func (in *Inbox) adopt(e conv.Event) (conv.Event, error) {
 		}
 		return false
 	}
+	fit := func(values map[string]any, allowClear bool) (map[string]any, bool) {
+		if in.schema == nil || len(values) == 0 {
+			return values, false
+		}
+		kept := map[string]any{}
+		for k, v := range values {
+			if conv.CheckAttributes(in.schema, map[string]any{k: v}, allowClear) == nil {
+				kept[k] = v
+			} else {
+				in.log.Warn("inbox: an attribute the workspace does not define is left in the local inbox", "conv", e.Conv, "key", k)
+			}
+		}
+		return kept, len(kept) != len(values)
+	}
 	var changed bool
 	d, err := conv.Decode(e)
 	if err != nil {
-		return e, fmt.Errorf("inbox: carry %s %s: %w", e.Kind, e.ID, err)
+		return e, false, fmt.Errorf("inbox: carry %s %s: %w", e.Kind, e.ID, err)
 	}
 	switch d := d.(type) {
+	case *conv.Created:
+		d.Attributes, changed = fit(d.Attributes, false)
+		if len(d.Attributes) == 0 {
+			d.Attributes = nil
+		}
+	case *conv.AttributesSet:
+		d.Values, changed = fit(d.Values, true)
+		if len(d.Values) == 0 {
+			return e, false, nil
+		}
 	case *conv.AssigneeChanged:
 		changed = me(d.Assignee)
 	case *conv.ParticipantChanged:
@@ -159,5 +190,5 @@ func (in *Inbox) adopt(e conv.Event) (conv.Event, error) {
 	if changed {
 		e.Data = conv.MustData(d)
 	}
-	return e, nil
+	return e, true, nil
 }

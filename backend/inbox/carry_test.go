@@ -107,3 +107,51 @@ func TestCarryLocalWork(t *testing.T) {
 		t.Fatalf("LocalWork on a never-synced inbox = %v", err)
 	}
 }
+
+// TestCarryFitsTheWorkspaceAttributes: attribute values the workspace does
+// not define are left in the local inbox; the conversation still goes up.
+func TestCarryFitsTheWorkspaceAttributes(t *testing.T) {
+	f := newFixture(t, true)
+	mine, err := f.in.CreateConversation(bob, "Attributes", "hi", inbox.CreateOptions{Attributes: map[string]any{"plan": "pro", "seats": 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.in.SetAttributes(mine, map[string]any{"seats": 4}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.in.SetAttributes(mine, map[string]any{"plan": "free", "seats": 5}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := f.in.LocalWork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ana := conv.Participant{ID: "agent:ana", Role: conv.RoleAgent}
+	only := conv.NewSchema([]conv.AttributeDef{{Key: "plan", Type: conv.AttrEnum, Values: []string{"free", "pro"}}})
+	synced, err := inbox.Open(t.TempDir(), inbox.Options{Me: ana, Device: "laptop", Schema: only})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer synced.Close()
+	if added, err := synced.Carry(w, 0); err != nil || len(added) != 1 {
+		t.Fatalf("Carry = %v, %v; want the conversation", added, err)
+	}
+	pend, _ := synced.Pending()
+	var got []string
+	for _, e := range pend {
+		got = append(got, string(e.Kind)+" "+string(e.Data))
+	}
+	want := []string{
+		`conversation.created {"contact":{"id":"contact:bob","role":"contact","name":"Bob"},"subject":"Attributes","priority":"medium","attributes":{"plan":"pro"}}`,
+		`message.sent {"text":"hi"}`,
+		`attributes.set {"values":{"plan":"free"}}`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("pending = %v; want %v (seats left out, the seats-only set dropped)", got, want)
+	}
+	for i := range want {
+		if i != 1 && got[i] != want[i] { // the message's data carries the local thread id
+			t.Fatalf("pending[%d] = %s; want %s", i, got[i], want[i])
+		}
+	}
+}
