@@ -18,6 +18,9 @@ go test -count=1 -run '^$' -bench 'BenchmarkLatency' -benchtime 20000x ./sync/re
 go test -count=1 -run '^$' -bench 'BenchmarkThroughput' -benchtime 300000x ./sync/relay/
 go test -count=1 -run '^$' -bench 'BenchmarkCatchUp|BenchmarkIdleConnections' -benchtime 1x ./sync/relay/
 
+section "relay webhooks: delivery lag behind the log at 1,000 events/s, one endpoint on loopback"
+go test -count=1 -run '^$' -bench 'BenchmarkWebhookLag' -benchtime 10000x ./sync/relay/
+
 section "relay HTTP API: create a conversation with its first message, 100 requests/s"
 go test -count=1 -run '^$' -bench 'BenchmarkAPICreateConversation' -benchtime 2000x ./sync/relay/
 

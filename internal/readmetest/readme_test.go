@@ -228,6 +228,10 @@ func TestMarkersHaveKnownNames(t *testing.T) {
 				t.Errorf("README.md:%d: contact-hash snippet in %s, which this test cannot run", s.line, s.lang)
 			}
 		case key == "token-sha256 sh", key == "contact-hash-template php":
+		case strings.HasPrefix(key, "webhook-verify "): // webhook_test.go
+			if _, ok := receiverHarness[s.lang]; !ok {
+				t.Errorf("README.md:%d: webhook-verify snippet in %s, which this test cannot run", s.line, s.lang)
+			}
 		case key == "embed html", key == "embed-start html": // sync/cmd/relay's TestTLS serves them to Chromium
 		default:
 			t.Errorf("README.md:%d: readme-test %s: no test runs it", s.line, key)

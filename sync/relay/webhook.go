@@ -37,10 +37,10 @@ import (
 //
 // The cursor (WebhookCursor) moves past an event once the endpoint has
 // answered it 2xx, or it was dropped, and past every event not of the
-// endpoint's kinds. It is saved durably at most every cursorSaveEvery while
-// delivery goes on, when the deliverer is caught up, and when it stops: so
-// after a crash the events answered in the last moments before it are sent
-// again (at least once), and none is ever skipped.
+// endpoint's kinds. It is saved durably within cursorSaveEvery of moving
+// (and no more often), and when the deliverer stops: so after a crash the
+// events answered in the last moments before it are sent again (at least
+// once), and none is ever skipped.
 
 // Webhook request headers.
 const (
@@ -55,8 +55,8 @@ const (
 	hookGiveUp     = 24 * time.Hour  // then the event is dropped
 	hookTimeout    = 10 * time.Second
 
-	// cursorSaveEvery spaces a busy endpoint's cursor saves (an fdatasync
-	// each), so that many endpoints do not crowd the disk the log syncs to.
+	// cursorSaveEvery spaces an endpoint's cursor saves (an fdatasync
+	// each), so that busy endpoints do not crowd the disk the log syncs to.
 	cursorSaveEvery = 100 * time.Millisecond
 	// A read of the log takes at most this many events, or the events of
 	// the endpoint's kinds up to about this many bytes.
@@ -347,10 +347,16 @@ type deliverer struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	// Owned by run.
+	// mu guards the cursor: run moves it, and saves it or leaves the
+	// save to saver, a timer, when the last one was under cursorSaveEvery
+	// ago.
+	mu      sync.Mutex
 	cur     WebhookCursor
 	dirty   bool // cur is not saved
 	savedAt time.Time
+	saver   *time.Timer
+	armed   bool // saver will fire
+	stopped bool // run has made its last save
 }
 
 func newDeliverer(h *wsHooks, id string, hk Webhook, st *hookStats, first uint64) *deliverer {
@@ -405,11 +411,16 @@ func (d *deliverer) run() {
 		return
 	}
 	defer func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.stopped = true
+		if d.saver != nil {
+			d.saver.Stop()
+		}
 		if d.dirty {
-			d.save()
+			d.saveLocked()
 		}
 	}()
-	var timer *time.Timer
 	readFails := 0
 	for {
 		head := d.h.w.published()
@@ -424,28 +435,11 @@ func (d *deliverer) run() {
 			// nothing to read before they are.
 		}
 		if d.cur.Done >= head {
-			// Caught up: wait for the head to move, saving the cursor
-			// once its time has come.
-			var due <-chan time.Time
-			if d.dirty {
-				wait := cursorSaveEvery - time.Since(d.savedAt)
-				if wait <= 0 {
-					d.save()
-					continue
-				}
-				if timer == nil {
-					timer = time.NewTimer(wait)
-				} else {
-					timer.Reset(wait)
-				}
-				due = timer.C
-			}
+			// Caught up: wait for the head to move.
 			select {
 			case <-d.ctx.Done():
 				return
 			case <-d.wake:
-			case <-due:
-				d.save()
 			}
 			continue
 		}
@@ -505,17 +499,14 @@ func (d *deliverer) read(log Log, ws string, head uint64) ([]hookEvent, uint64, 
 			return fmt.Errorf("relay: webhook: event %d is missing from the log", next)
 		}
 		next++
-		var e struct {
-			ID   string    `json:"id"`
-			Kind conv.Kind `json:"kind"`
-		}
-		if err := json.Unmarshal(raw, &e); err != nil {
+		id, kind, err := eventIDKind(raw)
+		if err != nil {
 			return fmt.Errorf("relay: webhook: stored event %d: %w", seq, err)
 		}
-		if !d.kinds[e.Kind] {
+		if !d.kinds[kind] {
 			return nil
 		}
-		page = append(page, hookEvent{seq: seq, id: e.ID, raw: raw})
+		page = append(page, hookEvent{seq: seq, id: id, raw: raw})
 		if size += len(raw); size >= hookPageBytes {
 			return errHookPageFull
 		}
@@ -530,6 +521,29 @@ func (d *deliverer) read(log Log, ws string, head uint64) ([]hookEvent, uint64, 
 		return nil, 0, fmt.Errorf("relay: webhook: events %d–%d are missing from the log", next, to)
 	}
 	return page, next - 1, nil
+}
+
+// eventIDKind reads a stored event's id and kind. The relay's encoder
+// writes {"id":…,"seq":…,"conv":…,"kind":… first, so those are found
+// without decoding the rest (every endpoint looks at every event); anything
+// else, such as an escaped string, goes through encoding/json.
+func eventIDKind(raw []byte) (string, conv.Kind, error) {
+	const idAt, kindAt = `{"id":"`, `,"kind":"`
+	if rest, ok := bytes.CutPrefix(raw, []byte(idAt)); ok {
+		if id, rest, ok := bytes.Cut(rest, []byte{'"'}); ok && bytes.IndexByte(id, '\\') < 0 {
+			if i := bytes.Index(rest, []byte(kindAt)); i >= 0 {
+				if kind, _, ok := bytes.Cut(rest[i+len(kindAt):], []byte{'"'}); ok && bytes.IndexByte(kind, '\\') < 0 {
+					return string(id), conv.Kind(kind), nil
+				}
+			}
+		}
+	}
+	var e struct {
+		ID   string    `json:"id"`
+		Kind conv.Kind `json:"kind"`
+	}
+	err := json.Unmarshal(raw, &e)
+	return e.ID, e.Kind, err
 }
 
 // deliver POSTs e until the endpoint answers 2xx or it has failed for
@@ -551,8 +565,10 @@ func (d *deliverer) deliver(e hookEvent) bool {
 		d.st.failures.Add(1)
 		if d.cur.FailingSince.IsZero() {
 			// Saved at once, so that a restart keeps the day's count.
+			d.mu.Lock()
 			d.cur.FailingSince = start
-			d.save()
+			d.saveLocked()
+			d.mu.Unlock()
 		}
 		why := "status " + strconv.Itoa(status)
 		if err != nil {
@@ -616,23 +632,44 @@ func (d *deliverer) sleep(wait time.Duration) bool {
 	}
 }
 
-// setDone moves the cursor to seq (in memory; saved when its time comes).
+// setDone moves the cursor to seq and has it saved: now if the last save
+// was cursorSaveEvery ago, else when that much time has passed.
 func (d *deliverer) setDone(seq uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if seq == d.cur.Done {
 		return
 	}
 	d.cur = WebhookCursor{Done: seq}
 	d.dirty = true
 	d.st.pos.Store(seq)
-	if time.Since(d.savedAt) >= cursorSaveEvery {
-		d.save()
+	switch wait := cursorSaveEvery - time.Since(d.savedAt); {
+	case wait <= 0:
+		d.saveLocked()
+	case d.armed:
+	case d.saver == nil:
+		d.armed = true
+		d.saver = time.AfterFunc(wait, d.saveDue)
+	default:
+		d.armed = true
+		d.saver.Reset(wait)
 	}
 }
 
-// save writes the cursor durably. A failure is logged; the cursor stays
-// dirty and the next save tries again (after a crash the events since the
-// last save come again).
-func (d *deliverer) save() {
+// saveDue is the saver timer's: it saves the cursor if it moved.
+func (d *deliverer) saveDue() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.armed = false
+	if d.dirty && !d.stopped {
+		d.saveLocked()
+	}
+}
+
+// saveLocked writes the cursor durably; mu is held. A failure is logged
+// and the cursor stays dirty: the next save tries again (after a crash the
+// events since the last save come again).
+func (d *deliverer) saveLocked() {
 	d.savedAt = time.Now()
 	if err := d.h.m.srv.log.SaveWebhookCursor(d.h.w.id, d.id, d.cur); err != nil {
 		d.lg.Error("webhook: save cursor", "err", err)

@@ -536,3 +536,24 @@ func TestWebhookCursorFile(t *testing.T) {
 		t.Fatalf("load after saving over a torn slot = %+v; want Done 6", c)
 	}
 }
+
+// TestEventIDKind: the fast read of a stored event's id and kind agrees
+// with encoding/json, for the relay's encoding and for odd ids.
+func TestEventIDKind(t *testing.T) {
+	ana := conv.Participant{ID: "agent:ana", Role: conv.RoleAgent, Name: `Ana "the" \ boss`}
+	for _, id := range []string{"0190f0a4-7c1e-7abc-8def-000000000001", `with "quotes"`, `back\slash`, "ünï/客户", ""} {
+		for _, convID := range []string{"c1", `c,"kind":"note.added"`} {
+			e := conv.Event{ID: id, Seq: 7, Conv: convID, Kind: conv.KindMessageSent, Actor: ana, At: 1, Data: conv.MustData(msg(`"kind":"x"`))}
+			plain, _ := json.Marshal(e)
+			for _, raw := range [][]byte{protocol.AppendEvent(nil, &e), plain} {
+				gotID, gotKind, err := eventIDKind(raw)
+				if err != nil || gotID != id || gotKind != conv.KindMessageSent {
+					t.Errorf("eventIDKind(%s) = %q, %q, %v; want %q, %q", raw, gotID, gotKind, err, id, conv.KindMessageSent)
+				}
+			}
+		}
+	}
+	if _, _, err := eventIDKind([]byte(`{"id":"x","seq":`)); err == nil {
+		t.Error("eventIDKind of a torn event: no error")
+	}
+}
