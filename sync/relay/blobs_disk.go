@@ -58,6 +58,9 @@ func OpenDiskBlobs(dir string) (*DiskBlobs, error) {
 		return nil, fmt.Errorf("relay: files: %w", err)
 	}
 	d := &DiskBlobs{dir: dir, seed: maphash.MakeSeed()}
+	if err := d.syncDir(filepath.Dir(dir)); err != nil { // the store's own folder, if just made
+		return nil, err
+	}
 	d.bufs.New = func() any { b := make([]byte, diskCopyBuf); return &b }
 	tmps, err := filepath.Glob(filepath.Join(dir, "*", "tmp", "*"))
 	if err != nil {

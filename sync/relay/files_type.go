@@ -33,8 +33,8 @@ func sniffType(head []byte) string {
 	switch {
 	case bytes.HasPrefix(head, []byte("\x7fELF")):
 		return typeELF
-	case bytes.HasPrefix(head, []byte("MZ")):
-		return typePE
+	case bytes.HasPrefix(head, []byte("MZ")) && !strings.HasPrefix(http.DetectContentType(head), "text/"):
+		return typePE // DOS and Windows programs (a text that starts "MZ…" is text)
 	case bytes.HasPrefix(head, []byte{0xfe, 0xed, 0xfa, 0xce}), bytes.HasPrefix(head, []byte{0xfe, 0xed, 0xfa, 0xcf}),
 		bytes.HasPrefix(head, []byte{0xce, 0xfa, 0xed, 0xfe}), bytes.HasPrefix(head, []byte{0xcf, 0xfa, 0xed, 0xfe}),
 		bytes.HasPrefix(head, []byte{0xca, 0xfe, 0xba, 0xbe}):
