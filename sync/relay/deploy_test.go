@@ -66,7 +66,7 @@ func TestConfigErrorsNameTheLine(t *testing.T) {
 		"webhook without secret": func(w *WorkspaceConfig) {
 			w.Webhooks = []Webhook{{URL: "https://example.com/hook", Events: []string{"message.sent"}}}
 		},
-		"origin with a path": func(w *WorkspaceConfig) { w.AllowedOrigins = []string{"https://example.com/shop"} },
+		"origin with a path":    func(w *WorkspaceConfig) { w.AllowedOrigins = []string{"https://example.com/shop"} },
 		"api key without token": func(w *WorkspaceConfig) { w.APIKeys = []APIKey{{ID: "backend"}} },
 		"api key sharing a token": func(w *WorkspaceConfig) {
 			w.APIKeys = []APIKey{{ID: "backend", Token: tokAna}}

@@ -523,6 +523,44 @@ func (d *deliverer) read(log Log, ws string, head uint64) ([]hookEvent, uint64, 
 	return page, next - 1, nil
 }
 
+// hookLinkTTL is how long the download links a delivery carries work: a
+// receiver fetches the files when it gets the event, or while the
+// delivery is retried (a day at most).
+const hookLinkTTL = 7 * 24 * time.Hour
+
+// links returns, for an event that names files, the payload's member
+// ,"files":{"<id>":"/v1/files/<ws>/<id>?token=…"}: a download link per file
+// (Server.FileLink, relative to the relay's address), so that a receiver
+// needs no key to fetch them. Nil for any other event, or a relay without a
+// file store.
+func (d *deliverer) links(raw []byte) []byte {
+	if !bytes.Contains(raw, []byte(`"attachments":`)) {
+		return nil
+	}
+	var e struct {
+		Data struct {
+			Attachments []conv.Attachment `json:"attachments"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &e); err != nil || len(e.Data.Attachments) == 0 {
+		return nil
+	}
+	files := make(map[string]string, len(e.Data.Attachments))
+	for _, a := range e.Data.Attachments {
+		link, err := d.h.m.srv.FileLink(d.h.w.id, a.ID, hookLinkTTL)
+		if err != nil {
+			d.lg.Warn("webhook: no download link for a file", "file", a.ID, "err", err)
+			continue
+		}
+		files[a.ID] = link
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(files) // strings only: always marshals
+	return append([]byte(`,"files":`), b...)
+}
+
 // eventIDKind reads a stored event's id and kind. The relay's encoder
 // writes {"id":…,"seq":…,"conv":…,"kind":… first, so those are found
 // without decoding the rest (every endpoint looks at every event); anything
@@ -550,8 +588,9 @@ func eventIDKind(raw []byte) (string, conv.Kind, error) {
 // giveUp (then it is dropped): true either way; false when d was stopped.
 func (d *deliverer) deliver(e hookEvent) bool {
 	opts := d.h.m.opts
-	body := make([]byte, 0, len(d.head)+len(e.raw)+1)
-	body = append(append(append(body, d.head...), e.raw...), '}')
+	links := d.links(e.raw)
+	body := make([]byte, 0, len(d.head)+len(e.raw)+len(links)+1)
+	body = append(append(append(append(body, d.head...), e.raw...), links...), '}')
 	for n := 0; ; n++ {
 		start := time.Now()
 		status, err := d.post(e.id, body)

@@ -557,3 +557,38 @@ func TestEventIDKind(t *testing.T) {
 		t.Error("eventIDKind of a torn event: no error")
 	}
 }
+
+// An event that names files comes with a download link for each (issue
+// 14: webhooks carry the metadata, in the event, and an authenticated link).
+func TestWebhookCarriesFileLinks(t *testing.T) {
+	rc := newReceiver(t, nil)
+	r := newHookRelay(t, []Webhook{rc.hook("files", conv.KindMessageSent)}, withBlobs(t))
+	s, tok := fileSession(t, r, agentAuth(tokAna))
+	c := convFor(t, s, "contact:42")
+	photo, label := r.mustUpload(t, tok, pngFile), r.mustUpload(t, tok, pdfFile)
+	s.mustLog(s.ev(conv.KindMessageSent, c, conv.Message{Text: "your label",
+		Attachments: []conv.Attachment{attachment(pngFile, "box.png"), attachment(pdfFile, "label.pdf")}}))
+	s.mustLog(s.ev(conv.KindMessageSent, c, msg("no files")))
+	hits := rc.wait(t, 2)
+	var p struct {
+		Files map[string]string `json:"files"`
+	}
+	if err := json.Unmarshal(hits[0].body, &p); err != nil || len(p.Files) != 2 {
+		t.Fatalf("delivery of a message with two files: %s; want a link per file", hits[0].body)
+	}
+	for _, f := range []struct {
+		b    Blob
+		data []byte
+	}{{photo, pngFile}, {label, pdfFile}} {
+		a := fileDo(t, http.MethodGet, r.hs.URL+p.Files[f.b.ID], "", nil)
+		if a.status != http.StatusOK || !bytes.Equal(a.body, f.data) {
+			t.Errorf("GET the delivery's link for %s = %d; want its bytes", f.b.Type, a.status)
+		}
+	}
+	if bytes.Contains(hits[1].body, []byte(`"files"`)) {
+		t.Errorf("a message without files came with links: %s", hits[1].body)
+	}
+	if hits[0].sig != nil {
+		t.Errorf("signature over the body with links: %v", hits[0].sig)
+	}
+}
