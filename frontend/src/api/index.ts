@@ -4,6 +4,8 @@ import { hasWails, httpTransport, wailsTransport, type Listener, type Transport 
 import type {
   AttrValue,
   AttributeDef,
+  BulkAction,
+  BulkResult,
   ConnectPlan,
   ConversationDetail,
   Info,
@@ -19,6 +21,8 @@ import type {
   Settings,
   Status,
   TimelinePage,
+  View,
+  ViewCount,
 } from './types'
 
 export * from './types'
@@ -52,6 +56,7 @@ export const api = {
   Info: () => call<Info>('Info'),
   Status: () => call<Status>('Status'),
   Inbox: (q: InboxRequest) => call<InboxPage>('Inbox', q),
+  Counts: () => call<Partial<Record<View, ViewCount>> | null>('Counts'),
   Conversation: (id: string) => call<ConversationDetail>('Conversation', id),
   Timeline: (id: string, cursor: string, limit: number) => call<TimelinePage>('Timeline', id, cursor, limit),
   Search: (query: string, limit: number) => call<SearchHit[] | null>('Search', query, limit),
@@ -62,6 +67,9 @@ export const api = {
   EndThread: (id: string, topic: string) => call<MadeEvent | null>('EndThread', id, topic),
   Resolve: (id: string) => call<MadeEvent | null>('Resolve', id),
   Reopen: (id: string) => call<MadeEvent | null>('Reopen', id),
+  Snooze: (id: string, until: number) => call<null>('Snooze', id, until),
+  TakeOver: (id: string) => call<null>('TakeOver', id),
+  Bulk: (ids: string[], action: BulkAction) => call<BulkResult>('Bulk', ids, action),
   SetPriority: (id: string, priority: Priority) => call<MadeEvent | null>('SetPriority', id, priority),
   ChangeTags: (id: string, add: string[], remove: string[]) => call<MadeEvent | null>('ChangeTags', id, add, remove),
   Assign: (id: string, participantId: string) => call<MadeEvent | null>('Assign', id, participantId),

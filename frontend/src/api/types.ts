@@ -9,7 +9,7 @@ export interface Participant {
   name?: string
 }
 
-export type ConvStatus = 'open' | 'resolved'
+export type ConvStatus = 'open' | 'resolved' | 'snoozed'
 export type Priority = 'low' | 'medium' | 'high' | 'urgent'
 export const PRIORITIES: Priority[] = ['urgent', 'high', 'medium', 'low']
 
@@ -50,10 +50,25 @@ export interface Row {
   inThread: boolean
   pending: number
   failed: number
+  /** Status snoozed: when it wakes (Unix ms). */
+  snoozedUntil?: number
+  /** In assistant mode: the bot's until handoff (the Bot view's). */
+  bot?: boolean
+  /** Handed off by the bot; no agent has replied or taken it since. */
+  needsHuman?: boolean
 }
 
-export type View = 'mine' | 'unassigned' | 'open' | 'resolved' | 'all'
-export type SortOrder = 'activity' | 'priority'
+export type View = 'mine' | 'unassigned' | 'open' | 'snoozed' | 'bot' | 'resolved' | 'all'
+/** `wake`: the snoozed view's order, soonest to wake first. */
+export type SortOrder = 'activity' | 'priority' | 'wake'
+
+/** A view's numbers (Counts): its conversations, and those with something unread. */
+export interface ViewCount {
+  total?: number
+  unread?: number
+  /** More unread than counted (an estimate). */
+  more?: boolean
+}
 
 /** What the inbox list shows: a view, filters and an order. */
 export interface InboxQuery {
@@ -78,7 +93,10 @@ export interface InboxRequest extends InboxQuery {
 export interface InboxPage {
   rows: Row[]
   next?: string
+  /** How many conversations the query selects (absent: unknown). */
   total?: number
+  /** How many of them have something unread. */
+  unread?: number
   /** Echo of InboxRequest.offset when the Go side honoured it. */
   offset?: number
 }
@@ -265,6 +283,24 @@ export interface NewConversation {
   contactName: string
   subject: string
   text: string
+  priority?: Priority
+  tags?: string[]
+  attributes?: Record<string, AttrValue>
+  /** A teammate's id; absent or '' leaves it unassigned. */
+  assignee?: string
+}
+
+/** One action for several conversations (Bulk). */
+export interface BulkAction {
+  kind: 'resolve' | 'reopen' | 'assign' | 'tag' | 'snooze'
+  assignee?: string
+  tag?: string
+  until?: number
+}
+
+export interface BulkResult {
+  done: number
+  failed?: { id: string; error: RejectError }[] | null
 }
 
 /** An event the Go side made (what Send, AddNote, … return), as far as the UI reads it. */

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
 import { api, describeError, on, EventReconnected } from '../api'
-import type { AttributeDef, Info, InboxQuery, Participant, Row, SavedView, SearchHit, Status, TypingEvent, View } from '../api/types'
+import type { AttributeDef, BulkAction, Info, InboxQuery, Participant, Row, SavedView, SearchHit, Status, TypingEvent, View } from '../api/types'
 import { statusIn } from '../api/types'
 import { EventInboxChanged, EventSyncState, EventTyping } from '../events'
 import { nameOf, titleFor } from '../lib/format'
@@ -10,21 +10,23 @@ import { TypingStore } from '../state/typing'
 import { prefetchConversation } from '../state/useConversation'
 import { AppContext, type AppState } from './AppContext'
 import { ConversationPane, type ConversationHandle } from './conversation/ConversationPane'
+import { BulkBar } from './BulkBar'
 import { InboxList } from './InboxList'
 import { ListHeader } from './ListHeader'
 import { NewConversationDialog } from './NewConversation'
 import { SearchBox, SearchResults, useSearch, type SearchHandle } from './Search'
 import { SettingsDialog } from './Settings'
 import { ShortcutsOverlay } from './Shortcuts'
-import { Sidebar, VIEWS, type ViewCount } from './Sidebar'
+import { Sidebar, VIEWS, defaultSort, type ViewCount } from './Sidebar'
+import { SnoozeMenu } from './SnoozeMenu'
+import { assignable } from '../lib/team'
 import { StatusBanner } from './StatusBar'
 import { Welcome } from './Welcome'
 
 const DEFAULT_QUERY: InboxQuery = { view: 'open', sort: 'activity' }
 const COUNTS_MIN_INTERVAL_MS = 400
-const UNREAD_COUNT_PAGE = 100
 
-type Overlay = 'shortcuts' | 'settings' | 'new' | null
+type Overlay = 'shortcuts' | 'settings' | 'new' | 'snooze' | null
 
 function queryKey(q: InboxQuery) {
   return JSON.stringify([q.view, q.sort, q.priority ?? '', q.tag ?? '', !!q.unreadOnly])
@@ -138,49 +140,22 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
     void loadWorkspace()
   }, [refreshStatus, loadWorkspace])
 
-  const countsState = useRef({
-    last: 0,
-    timer: 0 as ReturnType<typeof setTimeout> | 0,
-    views: new Set<View>(),
-    totals: undefined as boolean | undefined, // does Inbox answer `total`?
-  })
-  const refreshCounts = useCallback((views?: View[]) => {
+  // The sidebar's numbers: every view's conversations and those with something unread, in one
+  // call (the Go side keeps them; the list header's numbers for a view are the same ones).
+  const countsState = useRef({ last: 0, timer: 0 as ReturnType<typeof setTimeout> | 0 })
+  const refreshCounts = useCallback(() => {
     const st = countsState.current
-    for (const v of views && views.length ? views : VIEWS.map((x) => x.view)) st.views.add(v)
     if (st.timer) return
     const wait = Math.max(0, st.last + COUNTS_MIN_INTERVAL_MS - Date.now())
     st.timer = setTimeout(async () => {
       st.timer = 0
       st.last = Date.now()
-      const todo = [...st.views]
-      st.views.clear()
-      const results = await Promise.all(
-        todo.map(async (view) => {
-          try {
-            // With totals, one-row pages are enough; without, count the unread rows of one page.
-            const probe = st.totals !== false
-            const unreadQ = { view, sort: 'activity' as const, unreadOnly: true }
-            let [unread, all] = await Promise.all([
-              api.Inbox({ ...unreadQ, limit: probe ? 1 : UNREAD_COUNT_PAGE }),
-              probe ? api.Inbox({ view, sort: 'activity', limit: 1 }) : Promise.resolve(null),
-            ])
-            if (typeof unread?.total === 'number') {
-              st.totals = true
-              return [view, { total: all?.total, unread: unread.total }] as const
-            }
-            st.totals = false
-            if (probe && unread?.next) unread = await api.Inbox({ ...unreadQ, limit: UNREAD_COUNT_PAGE })
-            return [view, { unread: unread?.rows?.length ?? 0, more: !!unread?.next }] as const
-          } catch {
-            return [view, {}] as const
-          }
-        }),
-      )
-      setCounts((c) => {
-        const n = { ...c }
-        for (const [v, cnt] of results) n[v] = cnt
-        return n
-      })
+      try {
+        const c = await api.Counts()
+        if (c && typeof c === 'object') setCounts(c)
+      } catch {
+        // keep the last numbers
+      }
     }, wait)
   }, [])
 
@@ -198,8 +173,7 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
       const st = statusIn(args)
       if (st) statusFromEvent(st)
       else refreshStatus()
-      const views = args.flat().filter((v): v is View => typeof v === 'string' && VIEWS.some((x) => x.view === v))
-      refreshCounts(views.length ? [...views, 'all'] : undefined)
+      refreshCounts()
     })
     let lastState = ''
     const offSync = on(EventSyncState, (...args) => {
@@ -236,10 +210,19 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
 
   // --- list and selection ---------------------------------------------------------------------
 
+  // Rows chosen for a bulk action: Shift-click a range, Ctrl/Cmd-click one, x the cursor's.
+  const [checked, setChecked] = useState<ReadonlySet<string>>(() => new Set())
+  const anchor = useRef<number | null>(null)
+  const [bulk, setBulk] = useState<{ busy: boolean; message: string | null }>({ busy: false, message: null })
+  const [snoozeFor, setSnoozeFor] = useState<string[]>([])
+
   const changeQuery = useCallback((q: InboxQuery) => {
     setQuery(q)
     activeId.current = null
     setActiveIndex(0)
+    setChecked(new Set())
+    anchor.current = null
+    setBulk({ busy: false, message: null })
   }, [])
 
   const selectedRef = useRef<string | null>(null)
@@ -251,7 +234,77 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
     if (index !== undefined) moveTo(index)
   }, [moveTo])
 
-  const onOpenRow = useCallback((row: Row, index: number) => open(row.id, index), [open])
+  const toggleChecked = useCallback(
+    (index: number) => {
+      const row = winRef.current.rowAt(index)
+      if (!row) return
+      anchor.current = index
+      setChecked((c) => {
+        const n = new Set(c)
+        if (n.has(row.id)) n.delete(row.id)
+        else n.add(row.id)
+        return n
+      })
+      setBulk((b) => ({ ...b, message: null }))
+    },
+    [winRef],
+  )
+  const onOpenRow = useCallback(
+    (row: Row, index: number, mods?: { shift: boolean; toggle: boolean }) => {
+      if (mods?.shift) {
+        const from = anchor.current ?? activeIndexRef.current
+        const [a, b] = from <= index ? [from, index] : [index, from]
+        setChecked((c) => {
+          const n = new Set(c)
+          for (let i = a; i <= b; i++) {
+            const r = winRef.current.rowAt(i)
+            if (r) n.add(r.id)
+          }
+          return n
+        })
+        setBulk((x) => ({ ...x, message: null }))
+        moveTo(index)
+        return
+      }
+      if (mods?.toggle) {
+        toggleChecked(index)
+        moveTo(index)
+        return
+      }
+      setChecked((c) => (c.size ? new Set() : c))
+      anchor.current = index
+      open(row.id, index)
+    },
+    [open, moveTo, toggleChecked, winRef],
+  )
+
+  const runBulk = useCallback(
+    async (action: BulkAction, ids: string[]): Promise<string | null> => {
+      if (!ids.length) return null
+      setBulk({ busy: true, message: null })
+      try {
+        const res = await api.Bulk(ids, action)
+        const failed = res?.failed ?? []
+        const verb = { resolve: 'Resolved', reopen: 'Reopened', assign: 'Assigned', tag: 'Tagged', snooze: 'Snoozed' }[action.kind]
+        const done = res?.done ?? 0
+        let message = `${verb} ${done} ${done === 1 ? 'conversation' : 'conversations'}`
+        if (failed.length) message += `; ${failed.length} refused: ${failed[0].error?.message ?? failed[0].error?.code ?? ''}`
+        setBulk({ busy: false, message })
+        // Keep what was refused chosen, so it can be looked at.
+        setChecked(new Set(failed.map((f) => f.id)))
+        anchor.current = null
+        winRef.current.refresh()
+        refreshCounts()
+        refreshStatus()
+        return failed.length && !done ? message : null
+      } catch (e) {
+        const message = `Could not do it: ${describeError(e)}`
+        setBulk({ busy: false, message })
+        return message
+      }
+    },
+    [winRef, refreshCounts, refreshStatus],
+  )
 
   // The keyboard cursor follows its conversation when the list reorders (a new message moves a
   // row to the top).
@@ -279,13 +332,19 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
 
   // --- keyboard -------------------------------------------------------------------------------
 
-  const kb = useLatest({ activeIndex, win, overlay, searching, hits, searchActive, selectedId })
+  const activeIndexRef = useLatest(activeIndex)
+  const kb = useLatest({ activeIndex, win, overlay, searching, hits, searchActive, selectedId, checked })
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const s = kb.current
       if (e.key === 'Escape') {
         if (s.overlay) {
           setOverlay(null)
+          return
+        }
+        if (s.checked.size && !isTypingTarget(e.target)) {
+          setChecked(new Set())
+          anchor.current = null
           return
         }
         const a = document.activeElement as HTMLElement | null
@@ -341,6 +400,21 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
           e.preventDefault()
           paneRef.current?.toggleResolve()
           break
+        case 'x':
+          if (s.searching) return
+          e.preventDefault()
+          toggleChecked(s.activeIndex)
+          break
+        case 'z':
+          if (s.checked.size) {
+            e.preventDefault()
+            setSnoozeFor([...s.checked])
+            setOverlay('snooze')
+          } else if (s.selectedId) {
+            e.preventDefault()
+            paneRef.current?.snooze()
+          }
+          break
         case '/':
           e.preventDefault()
           searchRef.current?.focus()
@@ -353,7 +427,7 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
     }
     window.addEventListener('keydown', onKey)
     return () => window.removeEventListener('keydown', onKey)
-  }, [kb, open, chooseHit, moveTo])
+  }, [kb, open, chooseHit, moveTo, toggleChecked])
 
   // --- saved views ----------------------------------------------------------------------------
 
@@ -424,7 +498,7 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
             savedViews={savedViews}
             status={status}
             workspace={info?.workspace}
-            onView={(v) => changeQuery({ view: v, sort: 'activity' })}
+            onView={(v) => changeQuery({ view: v, sort: defaultSort(v) })}
             onSavedView={(v) => changeQuery({ ...DEFAULT_QUERY, ...v.query })}
             onSaveView={saveView}
             onDeleteView={(n) => void deleteView(n)}
@@ -459,11 +533,41 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
               />
             ) : (
               <>
-                <ListHeader title={savedName ?? viewLabel} total={win.loaded ? win.total : null} query={query} onChange={changeQuery} />
+                <ListHeader
+                  title={savedName ?? viewLabel}
+                  total={win.loaded && win.exact ? win.total : null}
+                  unread={win.loaded ? win.unread : null}
+                  query={query}
+                  onChange={changeQuery}
+                />
+                {checked.size > 0 && (
+                  <BulkBar
+                    count={checked.size}
+                    me={me}
+                    teammates={assignable(teammates)}
+                    busy={bulk.busy}
+                    message={bulk.message}
+                    onAction={(a) => void runBulk(a, [...checked])}
+                    onSnooze={() => {
+                      setSnoozeFor([...checked])
+                      setOverlay('snooze')
+                    }}
+                    onClear={() => {
+                      setChecked(new Set())
+                      anchor.current = null
+                    }}
+                  />
+                )}
+                {checked.size === 0 && bulk.message && (
+                  <div className="bulk-done" role="status" data-testid="bulk-message">
+                    {bulk.message}
+                  </div>
+                )}
                 <InboxList
                   win={win}
                   activeIndex={activeIndex}
                   selectedId={selectedId}
+                  checked={checked}
                   meId={me?.id}
                   typingByConv={typingByConv}
                   names={names}
@@ -507,6 +611,13 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
           />
         )}
         {overlay === 'new' && <NewConversationDialog onClose={() => setOverlay(null)} onCreated={(id) => open(id)} />}
+        {overlay === 'snooze' && snoozeFor.length > 0 && (
+          <SnoozeMenu
+            what={snoozeFor.length === 1 ? '1 conversation' : `${snoozeFor.length} conversations`}
+            onClose={() => setOverlay(null)}
+            onChoose={(until) => runBulk({ kind: 'snooze', until }, snoozeFor)}
+          />
+        )}
       </div>
     </AppContext.Provider>
   )

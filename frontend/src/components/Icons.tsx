@@ -35,6 +35,18 @@ export const ClockIcon = (p: P) => (
     <path d="M8 5v3l2 1.5" />
   </Svg>
 )
+export const SnoozeIcon = (p: P) => (
+  <Svg {...p}>
+    <path d="M12.5 9.5A5 5 0 1 1 6.5 3.5a4 4 0 0 0 6 6Z" />
+    <path d="M10 2.5h2.5L10 5h2.5" />
+  </Svg>
+)
+export const BotIcon = (p: P) => (
+  <Svg {...p}>
+    <rect x="3" y="5.5" width="10" height="7.5" rx="2" />
+    <path d="M8 5.5V3M6 9h.01M10 9h.01M1.5 9v1.5M14.5 9v1.5" />
+  </Svg>
+)
 export const CheckIcon = (p: P) => (
   <Svg {...p}>
     <path d="M3.5 8.5l3 3 6-7" />

@@ -41,7 +41,7 @@ describe('InboxList', () => {
     expect(screen.getAllByTestId('unread-badge')).toHaveLength(1)
     expect(screen.getByTestId('unread-badge')).toHaveTextContent('99+')
     await userEvent.click(rows[2])
-    expect(onOpen).toHaveBeenCalledWith(expect.objectContaining({ id: 'c2' }), 2)
+    expect(onOpen).toHaveBeenCalledWith(expect.objectContaining({ id: 'c2' }), 2, { shift: false, toggle: false })
   })
 
   it('reports a failed load instead of an empty inbox', async () => {

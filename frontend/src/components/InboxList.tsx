@@ -14,18 +14,20 @@ export interface InboxListProps {
   win: InboxWindow
   activeIndex: number
   selectedId: string | null
+  /** Rows chosen for a bulk action. */
+  checked?: ReadonlySet<string>
   meId?: string
   /** Conversation id → someone typing there. */
   typingByConv?: Map<string, Participant>
   /** Participant id → display name (the team). */
   names?: Map<string, string>
-  onOpen: (row: Row, index: number) => void
+  onOpen: (row: Row, index: number, mods: { shift: boolean; toggle: boolean }) => void
   /** Height of the viewport when it cannot be measured (tests: jsdom has no layout). */
   fallbackHeight?: number
   emptyText?: string
 }
 
-export function InboxList({ win, activeIndex, selectedId, meId, typingByConv, names, onOpen, fallbackHeight = 720, emptyText }: InboxListProps) {
+export function InboxList({ win, activeIndex, selectedId, checked, meId, typingByConv, names, onOpen, fallbackHeight = 720, emptyText }: InboxListProps) {
   useSyncExternalStore(win.subscribe, win.getVersion)
   const ref = useRef<HTMLDivElement>(null)
   const [scrollTop, setScrollTop] = useState(0)
@@ -90,6 +92,7 @@ export function InboxList({ win, activeIndex, selectedId, meId, typingByConv, na
           height={ROW_HEIGHT}
           active={i === activeIndex}
           selected={row.id === selectedId}
+          checked={checked?.has(row.id)}
           meId={meId}
           typing={typer ? nameIn(typer, row.contact, row.contactEmail, names) : undefined}
           now={now}
@@ -109,6 +112,7 @@ export function InboxList({ win, activeIndex, selectedId, meId, typingByConv, na
       data-total={total}
       role="listbox"
       aria-label="Conversations"
+      aria-multiselectable={checked && checked.size > 0 ? true : undefined}
       aria-activedescendant={activeIndex >= 0 ? `inbox-row-${activeIndex}` : undefined}
       tabIndex={-1}
       onScroll={onScroll}

@@ -1,8 +1,9 @@
 import { memo } from 'react'
 import type { Row } from '../api/types'
 import { contactEmailBeside, contactName, fullTime, nameOf, relativeTime } from '../lib/format'
+import { wakeLabel } from '../lib/snooze'
 import { Avatar } from './Avatar'
-import { AlertIcon, ClockIcon } from './Icons'
+import { AlertIcon, BotIcon, CheckIcon, ClockIcon, SnoozeIcon } from './Icons'
 
 export interface InboxRowProps {
   row: Row
@@ -11,13 +12,16 @@ export interface InboxRowProps {
   height: number
   active: boolean
   selected: boolean
+  /** Chosen for a bulk action. */
+  checked?: boolean
   meId?: string
   typing?: string // name of someone typing (the contact's, for the contact or its visitor)
   now: number
-  onOpen: (row: Row, index: number) => void
+  /** A click: with Shift, Ctrl or Cmd it chooses rows for a bulk action instead of opening. */
+  onOpen: (row: Row, index: number, mods: { shift: boolean; toggle: boolean }) => void
 }
 
-export const InboxRow = memo(function InboxRow({ row, index, top, height, active, selected, meId, typing, now, onOpen }: InboxRowProps) {
+export const InboxRow = memo(function InboxRow({ row, index, top, height, active, selected, checked, meId, typing, now, onOpen }: InboxRowProps) {
   const unread = row.unread > 0
   const contact = contactName(row.contact, row.contactEmail)
   const email = contactEmailBeside(row.contact, row.contactEmail)
@@ -34,10 +38,19 @@ export const InboxRow = memo(function InboxRow({ row, index, top, height, active
       data-index={index}
       data-unread={row.unread}
       data-status={row.status}
-      className={'inbox-row' + (unread ? ' unread' : '') + (active ? ' active' : '') + (selected ? ' selected' : '')}
+      data-checked={checked ? 'true' : undefined}
+      className={'inbox-row' + (unread ? ' unread' : '') + (active ? ' active' : '') + (selected ? ' selected' : '') + (checked ? ' checked' : '')}
       style={{ transform: `translateY(${top}px)`, height }}
-      onClick={() => onOpen(row, index)}
+      onMouseDown={(e) => {
+        if (e.shiftKey) e.preventDefault() // no text selection on a Shift-click
+      }}
+      onClick={(e) => onOpen(row, index, { shift: e.shiftKey, toggle: e.ctrlKey || e.metaKey })}
     >
+      {checked && (
+        <span className="row-check" data-testid="row-check" aria-hidden="true">
+          <CheckIcon size={12} />
+        </span>
+      )}
       <span className={`prio-bar prio-${row.priority}`} title={`Priority: ${row.priority}`} data-testid="row-priority" data-priority={row.priority} />
       <div className="inbox-row-main">
         <div className="inbox-row-line1">
@@ -45,9 +58,25 @@ export const InboxRow = memo(function InboxRow({ row, index, top, height, active
             {contact}
           </span>
           {row.status === 'resolved' && <span className="status-pill resolved">Resolved</span>}
-          <span className="inbox-row-time" title={fullTime(row.lastActivityAt)}>
-            {relativeTime(row.lastActivityAt, now)}
-          </span>
+          {row.bot && (
+            <span className="status-pill bot" data-testid="row-bot" title="The bot answers this conversation until it hands it off">
+              <BotIcon size={11} /> Bot
+            </span>
+          )}
+          {row.needsHuman && (
+            <span className="status-pill needs-human" data-testid="row-needs-human" title="The bot handed it off: no one on the team has replied or taken it yet">
+              Needs a human
+            </span>
+          )}
+          {row.status === 'snoozed' && row.snoozedUntil ? (
+            <span className="inbox-row-time wake" data-testid="row-wakes" title={`Snoozed until ${fullTime(row.snoozedUntil)}`}>
+              <SnoozeIcon size={11} /> {wakeLabel(row.snoozedUntil, now)}
+            </span>
+          ) : (
+            <span className="inbox-row-time" title={fullTime(row.lastActivityAt)}>
+              {relativeTime(row.lastActivityAt, now)}
+            </span>
+          )}
         </div>
         <div className="inbox-row-line2">
           {typing ? (

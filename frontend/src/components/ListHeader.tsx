@@ -5,12 +5,15 @@ import { CloseIcon } from './Icons'
 
 export interface ListHeaderProps {
   title: string
+  /** How many conversations the list holds (null: not known yet). */
   total: number | null
+  /** How many of them have something unread: the same number as the view's in the sidebar. */
+  unread?: number | null
   query: InboxQuery
   onChange: (q: InboxQuery) => void
 }
 
-export function ListHeader({ title, total, query, onChange }: ListHeaderProps) {
+export function ListHeader({ title, total, unread, query, onChange }: ListHeaderProps) {
   const [tag, setTag] = useState(query.tag ?? '')
   useEffect(() => setTag(query.tag ?? ''), [query.tag])
   const applyTag = () => {
@@ -25,8 +28,13 @@ export function ListHeader({ title, total, query, onChange }: ListHeaderProps) {
           {title}
         </h2>
         {total !== null && (
-          <span className="list-total" data-testid="list-total">
+          <span className="list-total" data-testid="list-total" title={`${total.toLocaleString()} conversations`}>
             {total.toLocaleString()}
+          </span>
+        )}
+        {!!unread && (
+          <span className="list-unread" data-testid="list-unread" title={`${unread.toLocaleString()} with unread messages`}>
+            {unread.toLocaleString()} unread
           </span>
         )}
         <span className="spacer" />
@@ -37,7 +45,8 @@ export function ListHeader({ title, total, query, onChange }: ListHeaderProps) {
           onChange={(e) => onChange({ ...query, sort: e.target.value as SortOrder })}
           data-testid="sort-select"
         >
-          <option value="activity">Latest activity</option>
+          {query.view === 'snoozed' && <option value="wake">Wakes first</option>}
+          <option value="activity">Latest message</option>
           <option value="priority">Priority</option>
         </select>
       </div>

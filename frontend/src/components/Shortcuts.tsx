@@ -7,6 +7,8 @@ export const SHORTCUTS: [string, string][] = [
   ['r', 'Reply'],
   ['n', 'Write an internal note'],
   ['e', 'Resolve (reopen when resolved)'],
+  ['z', 'Snooze (the chosen rows, or the open conversation)'],
+  ['x', 'Choose the row under the cursor (Shift-click a range, Ctrl-click one)'],
   ['/', 'Search'],
   ['?', 'Show this list'],
   ['Esc', 'Close, or leave the field you type in'],

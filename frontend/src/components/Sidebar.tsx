@@ -1,22 +1,24 @@
 import { useState } from 'react'
-import type { InboxQuery, SavedView, Status, View } from '../api/types'
-import { BookmarkIcon, CheckCircleIcon, CloseIcon, GearIcon, InboxIcon, KeyboardIcon, LayersIcon, PlusIcon, UserIcon, UsersOffIcon } from './Icons'
+import type { InboxQuery, SavedView, Status, View, ViewCount } from '../api/types'
+import { BookmarkIcon, BotIcon, CheckCircleIcon, CloseIcon, GearIcon, InboxIcon, KeyboardIcon, LayersIcon, PlusIcon, SnoozeIcon, UserIcon, UsersOffIcon } from './Icons'
 import { ConnectionIndicator } from './StatusBar'
 
-export interface ViewCount {
-  total?: number
-  unread?: number
-  /** More unread than counted (the Go side gave no total). */
-  more?: boolean
-}
+export type { ViewCount }
 
 export const VIEWS: { view: View; label: string; icon: React.ReactNode }[] = [
   { view: 'mine', label: 'Mine', icon: <UserIcon /> },
   { view: 'unassigned', label: 'Unassigned', icon: <UsersOffIcon /> },
   { view: 'open', label: 'All open', icon: <InboxIcon /> },
+  { view: 'snoozed', label: 'Snoozed', icon: <SnoozeIcon /> },
+  { view: 'bot', label: 'Bot', icon: <BotIcon /> },
   { view: 'resolved', label: 'Resolved', icon: <CheckCircleIcon /> },
   { view: 'all', label: 'All conversations', icon: <LayersIcon /> },
 ]
+
+/** The order a view lists in by default: the snoozed view, soonest to wake first. */
+export function defaultSort(view: View): InboxQuery['sort'] {
+  return view === 'snoozed' ? 'wake' : 'activity'
+}
 
 export interface SidebarProps {
   query: InboxQuery
@@ -44,7 +46,7 @@ function sameQuery(a: InboxQuery, b: InboxQuery) {
 }
 
 function isPlain(q: InboxQuery) {
-  return !q.priority && !q.tag && !q.unreadOnly && q.sort === 'activity'
+  return !q.priority && !q.tag && !q.unreadOnly && q.sort === defaultSort(q.view)
 }
 
 export function Sidebar(props: SidebarProps) {
@@ -93,13 +95,13 @@ export function Sidebar(props: SidebarProps) {
                 {icon}
                 <span className="nav-label">{label}</span>
                 {c?.unread ? (
-                  <span className="nav-count unread" title={`${c.unread} with unread messages`} data-testid={`view-${view}-unread`}>
-                    {c.unread}
+                  <span className="nav-count unread" title={`${c.unread.toLocaleString()} with unread messages`} data-testid={`view-${view}-unread`}>
+                    {c.unread.toLocaleString()}
                     {c.more ? '+' : ''}
                   </span>
                 ) : c?.total !== undefined ? (
-                  <span className="nav-count" title={`${c.total} conversations`}>
-                    {c.total}
+                  <span className="nav-count" title={`${c.total.toLocaleString()} conversations`} data-testid={`view-${view}-total`}>
+                    {c.total.toLocaleString()}
                   </span>
                 ) : null}
               </button>

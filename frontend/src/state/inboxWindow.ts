@@ -25,6 +25,10 @@ export class InboxWindow {
   readonly maxSkip: number
   /** The number of rows the query selects (the Go side's total; else what paging has shown). */
   total = 0
+  /** How many of them have something unread, when the Go side says (else null). */
+  unread: number | null = null
+  /** Whether total is the Go side's count (else an estimate from paging). */
+  exact = false
   /** True once the first answer arrived. */
   loaded = false
   error: string | null = null
@@ -260,13 +264,16 @@ export class InboxWindow {
   }
 
   private setTotal(page: InboxPage, atLeast: number, exact?: number) {
+    if (typeof page.unread === 'number' && page.unread >= 0) this.unread = page.unread
     if (typeof page.total === 'number' && page.total >= 0) {
       this.total = page.total
       this.exactTotal = true
+      this.exact = true
       return
     }
     if (exact !== undefined) {
       this.total = exact
+      this.exact = true
       return
     }
     if (!this.exactTotal) this.total = Math.max(this.total, atLeast)

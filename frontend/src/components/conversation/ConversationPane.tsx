@@ -4,11 +4,15 @@ import type { AttrValue, MadeEvent, Participant, Priority } from '../../api/type
 import { PRIORITIES } from '../../api/types'
 import { bareId, contactEmailBeside, contactName as contactNameOf, fullTime, isEndUser, nameIn, roleOfId } from '../../lib/format'
 import { windowAttended } from '../../lib/hooks'
+import { wakeLabel } from '../../lib/snooze'
+import { assignable } from '../../lib/team'
+import { firstUnread } from '../../lib/unread'
 import { typingText } from '../../state/typing'
 import { useConversation } from '../../state/useConversation'
 import { useApp } from '../AppContext'
 import { Avatar } from '../Avatar'
-import { CheckCircleIcon, CircleIcon, PanelIcon, ThreadIcon } from '../Icons'
+import { BotIcon, CheckCircleIcon, CircleIcon, PanelIcon, SnoozeIcon, ThreadIcon } from '../Icons'
+import { SnoozeMenu } from '../SnoozeMenu'
 import { AttributesPanel } from './AttributesPanel'
 import { Composer, type ComposerHandle } from './Composer'
 import { TagsEditor } from './TagsEditor'
@@ -21,6 +25,8 @@ export interface ConversationHandle {
   focusReply(): void
   focusNote(): void
   toggleResolve(): void
+  /** Opens the snooze menu (z). */
+  snooze(): void
 }
 
 export interface ConversationPaneProps {
@@ -32,6 +38,8 @@ export interface ConversationPaneProps {
 const ACTION_LABELS: Record<string, string> = {
   resolve: 'Resolve',
   reopen: 'Reopen',
+  snooze: 'Snooze',
+  takeover: 'Taking over',
   priority: 'Priority change',
   assign: 'Assignment',
   join: 'Join',
@@ -60,6 +68,7 @@ export const ConversationPane = memo(
     const composer = useRef<ComposerHandle>(null)
     const [actionError, setActionError] = useState<{ text: string; code: string } | null>(null)
     const [threadOpen, setThreadOpen] = useState(false)
+    const [snoozeOpen, setSnoozeOpen] = useState(false)
     const [busy, setBusy] = useState<Set<string>>(new Set())
     const [showDetails, setShowDetailsState] = useState(detailsPreference)
     const setShowDetails = (f: (s: boolean) => boolean) =>
@@ -137,7 +146,21 @@ export const ConversationPane = memo(
       focusReply: () => composer.current?.focus('reply'),
       focusNote: () => composer.current?.focus('note'),
       toggleResolve,
+      snooze: () => setSnoozeOpen(true),
     }))
+
+    // "New messages": where what was unread when the conversation opened begins. The seen mark is
+    // taken once, at open (marking seen a moment later does not move the divider); rule 8 says
+    // which items count (lib/unread, held to conv's vectors).
+    const openMark = useRef<{ id: string; mark: number } | null>(null)
+    if (c && row && me && openMark.current?.id !== id) {
+      openMark.current = { id, mark: row.unread > 0 ? (c.seen?.[me.id] ?? 0) : Number.MAX_SAFE_INTEGER }
+    }
+    const markAtOpen = openMark.current?.id === id ? openMark.current.mark : Number.MAX_SAFE_INTEGER
+    const dividerId = useMemo(
+      () => (me && markAtOpen < Number.MAX_SAFE_INTEGER ? (firstUnread(conv.items, { id: me.id, role: me.role }, markAtOpen)?.id ?? null) : null),
+      [conv.items, me, markAtOpen],
+    )
 
     // Seen: mark when the conversation is on screen in a window the user is looking at, on open and
     // as new items arrive. Only when something is unread: a mark that would not advance is a no-op
@@ -231,9 +254,12 @@ export const ConversationPane = memo(
     const supervising = mine?.role === 'supervisor'
     const typers = app.typing.typers(id).map((p) => name(p))
     const resolved = c.status === 'resolved'
+    // The row's status is the one shown at the clock: a passed snooze is open.
+    const status = row.status ?? c.status
+    const snoozed = status === 'snoozed'
 
     return (
-      <div className="conv-pane-inner" data-testid="conversation" data-conv={id} data-status={c.status}>
+      <div className="conv-pane-inner" data-testid="conversation" data-conv={id} data-status={status}>
         <div className={`conv-main${showDetails ? ' with-details' : ''}`}>
           <header className="conv-header">
             <Avatar id={c.contact.id} name={contactName} size={32} />
@@ -248,9 +274,19 @@ export const ConversationPane = memo(
               </div>
               <div className="conv-sub">
                 {c.subject && <span className="conv-subject">{c.subject}</span>}
-                <span className={`status-pill ${c.status}`} data-testid="conversation-status">
-                  {resolved ? 'Resolved' : 'Open'}
+                <span className={`status-pill ${status}`} data-testid="conversation-status" title={snoozed && row.snoozedUntil ? `Snoozed until ${fullTime(row.snoozedUntil)}` : undefined}>
+                  {resolved ? 'Resolved' : snoozed ? `Snoozed until ${row.snoozedUntil ? wakeLabel(row.snoozedUntil) : 'later'}` : 'Open'}
                 </span>
+                {c.assistantMode && (
+                  <span className="status-pill bot" data-testid="conversation-bot" title="The bot answers until it hands the conversation off">
+                    <BotIcon size={11} /> Bot
+                  </span>
+                )}
+                {row.needsHuman && (
+                  <span className="status-pill needs-human" data-testid="conversation-needs-human">
+                    Needs a human
+                  </span>
+                )}
                 <span className={`prio-label prio-${c.priority}`} data-testid="conversation-priority">
                   {c.priority}
                 </span>
@@ -269,6 +305,22 @@ export const ConversationPane = memo(
                 <button type="button" className="btn" onClick={() => void act('thread', () => api.EndThread(id, ''))} data-testid="end-thread">
                   End thread
                 </button>
+              )}
+              {c.assistantMode && (
+                <button type="button" className="btn" onClick={() => void act('takeover', () => api.TakeOver(id))} data-testid="take-over-button" title="Take the conversation over from the bot: it becomes yours">
+                  <BotIcon size={14} /> Take over
+                </button>
+              )}
+              {snoozed ? (
+                <button type="button" className="btn" onClick={() => void act('reopen', () => api.Reopen(id))} data-testid="unsnooze-button" title="Back to the open views now">
+                  <SnoozeIcon size={14} /> Unsnooze
+                </button>
+              ) : (
+                !resolved && (
+                  <button type="button" className="btn" onClick={() => setSnoozeOpen(true)} data-testid="snooze-button" title="Snooze (z)">
+                    <SnoozeIcon size={14} /> Snooze
+                  </button>
+                )
               )}
               {resolved ? (
                 <button type="button" className="btn" onClick={toggleResolve} data-testid="reopen-button" title="Reopen (e)">
@@ -312,6 +364,7 @@ export const ConversationPane = memo(
             loading={conv.loading}
             newItemsTick={conv.newItemsTick}
             typingText={typingText(typers)}
+            unreadFromId={dividerId}
             highlightId={hl?.item ?? null}
             highlightNonce={hl?.nonce}
             onLoadOlder={() => void conv.loadOlder()}
@@ -371,7 +424,7 @@ export const ConversationPane = memo(
               >
                 <option value="">Unassigned</option>
                 {me && <option value={me.id}>{!me.name || me.name === 'You' ? 'Me' : `${me.name} (you)`}</option>}
-                {app.teammates
+                {assignable(app.teammates)
                   .filter((t) => t.id !== me?.id)
                   .map((t) => (
                     <option key={t.id} value={t.id}>
@@ -456,6 +509,13 @@ export const ConversationPane = memo(
               </div>
             </section>
           </aside>
+        )}
+        {snoozeOpen && (
+          <SnoozeMenu
+            what="this conversation"
+            onClose={() => setSnoozeOpen(false)}
+            onChoose={(until) => act('snooze', () => api.Snooze(id, until))}
+          />
         )}
         {threadOpen && (
           <ThreadDialog

@@ -1,4 +1,4 @@
-import { startTransition, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
+import { Fragment, startTransition, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
 import type { Item, SeenMark } from '../../api/types'
 import { TimelineItem, type NameFn } from './TimelineItem'
 
@@ -14,6 +14,9 @@ export interface TimelineProps {
   loading: boolean
   newItemsTick: number
   typingText: string
+  /** The first item that was unread when the conversation opened: a "New messages" divider goes
+   * above it. */
+  unreadFromId?: string | null
   highlightId: string | null
   /** Changes each time the user chooses the highlighted item again. */
   highlightNonce?: number
@@ -57,7 +60,7 @@ export function seenByItem(items: Item[], seen: SeenMark[], meId: string | undef
 export const FIRST_PAINT_ITEMS = 24
 
 export function Timeline(props: TimelineProps) {
-  const { items, seen, meId, name, nameOfId, hasOlder, loadingOlder, loading, newItemsTick, typingText, highlightId, highlightNonce, onLoadOlder, onRetry, onDiscard, busyIds } = props
+  const { items, seen, meId, name, nameOfId, hasOlder, loadingOlder, loading, newItemsTick, typingText, unreadFromId, highlightId, highlightNonce, onLoadOlder, onRetry, onDiscard, busyIds } = props
   const ref = useRef<HTMLDivElement>(null)
   const atBottom = useRef(true)
   const prevFirst = useRef('')
@@ -169,16 +172,22 @@ export function Timeline(props: TimelineProps) {
           !loading && all && items.length > 0 && <div className="tl-start">Beginning of the conversation</div>
         )}
         {shown.map((it) => (
-          <TimelineItem
-            key={it.id}
-            item={it}
-            name={name}
-            highlighted={it.id === highlightId}
-            seenBy={seenMap.get(it.id)}
-            onRetry={onRetry}
-            onDiscard={onDiscard}
-            busy={busyIds.has(it.id)}
-          />
+          <Fragment key={it.id}>
+            {it.id === unreadFromId && (
+              <div className="tl-new-divider" role="separator" aria-label="New messages" data-testid="new-messages-divider">
+                <span>New messages</span>
+              </div>
+            )}
+            <TimelineItem
+              item={it}
+              name={name}
+              highlighted={it.id === highlightId}
+              seenBy={seenMap.get(it.id)}
+              onRetry={onRetry}
+              onDiscard={onDiscard}
+              busy={busyIds.has(it.id)}
+            />
+          </Fragment>
         ))}
         <div className="typing-indicator" data-testid="typing-indicator" aria-live="polite">
           {typingText && (

@@ -1,7 +1,8 @@
 import { memo } from 'react'
 import type { Item, Participant } from '../../api/types'
 import { clockTime, fullTime } from '../../lib/format'
-import { AlertIcon, CheckIcon, ClockIcon, LockIcon, RetryIcon } from '../Icons'
+import { isBot } from '../../lib/team'
+import { AlertIcon, BotIcon, CheckIcon, ClockIcon, LockIcon, RetryIcon } from '../Icons'
 
 export type NameFn = (p: Participant | null | undefined) => string
 
@@ -33,6 +34,7 @@ export function describeLifecycle(item: Item, name: NameFn): string {
       return system ? 'Conversation created' : `${who} started the conversation`
     case 'status.changed':
       if (d.status === 'resolved') return `${who} resolved the conversation`
+      if (d.status === 'snoozed') return typeof d.until === 'number' ? `${who} snoozed the conversation until ${fullTime(d.until)}` : `${who} snoozed the conversation`
       if (system) return 'Reopened by a new message'
       return `${who} reopened the conversation`
     case 'priority.changed':
@@ -176,6 +178,11 @@ export const TimelineItem = memo(function TimelineItem({ item, name, highlighted
               </span>
             )}
             <span className="tl-author">{author}</span>
+            {isBot(item.actor) && (
+              <span className="bot-badge" data-testid="bot-badge" title="An automated assistant">
+                <BotIcon size={11} /> Bot
+              </span>
+            )}
             <time className="tl-time" dateTime={new Date(item.at || 0).toISOString()} title={fullTime(item.at)}>
               {clockTime(item.at)}
             </time>
