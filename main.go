@@ -68,7 +68,8 @@ func run(args []string) error {
 		MinWidth:  960,
 		MinHeight: 600,
 		AssetServer: &assetserver.Options{
-			Assets: assets,
+			Assets:  assets,
+			Handler: app.FilesHandler(a), // attachments' bytes: /files/…
 		},
 		// The frontend's --app-bg (frontend/src/style.css), so no other colour flashes at start.
 		BackgroundColour: &options.RGBA{R: 0xf7, G: 0xf7, B: 0xf8, A: 255},

@@ -73,6 +73,8 @@ type App struct {
 	indexReady chan struct{} // closed when the search index has read the whole log once
 	statusMu   sync.Mutex    // orders status emissions (emitStatus)
 	openErr    error         // why the store did not open, shown to the UI until one does
+	fileToken  string        // the last welcome's bearer for the relay's files
+	fileStore  *fileStore    // the profile's files folder (files.go); set by New
 }
 
 // New returns an App that does nothing until Start (or Wails' OnStartup).
@@ -81,7 +83,7 @@ func New(cfg Config) *App {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &App{cfg: cfg, log: log, emitter: discard{}}
+	return &App{cfg: cfg, log: log, emitter: discard{}, fileStore: &fileStore{dir: filepath.Join(cfg.DataDir, "files")}}
 }
 
 // OnStartup is Wails' startup hook. ctx is the only context runtime calls accept.
@@ -212,7 +214,7 @@ func (a *App) open(prof profile.Profile) error {
 		cl, err := client.New(client.Options{
 			URL: prof.RelayURL, Workspace: prof.Workspace, Device: prof.Device,
 			Auth:  agentAuth(prof.Token),
-			Local: localAdapter{in: in, learned: a.learnWorkspace}, Logger: a.log,
+			Local: localAdapter{in: in, learned: a.learnWorkspace, files: a.fileStore, token: a.setFileToken}, Logger: a.log,
 			OnState:    a.onSyncState,
 			OnTyping:   a.onTyping,
 			HTTPClient: hc,

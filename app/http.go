@@ -68,6 +68,9 @@ func Handler(a *App, assets fs.FS) http.Handler {
 		_ = json.NewEncoder(w).Encode(map[string]any{"result": res})
 	})
 	mux.HandleFunc("GET /api/events", hub.serve)
+	files := FilesHandler(a)
+	mux.Handle("GET /files/", files)
+	mux.Handle("POST /files/", files)
 	mux.Handle("GET /", http.FileServerFS(assets))
 	return mux
 }

@@ -24,6 +24,21 @@ type prefs struct {
 type prefsData struct {
 	Drafts map[string]string `json:"drafts"`
 	Views  []SavedView       `json:"views"`
+	// FileCacheBytes caps the files kept for offline viewing (0: DefaultFileCacheBytes).
+	FileCacheBytes int64 `json:"fileCacheBytes,omitempty"`
+}
+
+func (p *prefs) fileCacheBytes() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.data.FileCacheBytes
+}
+
+func (p *prefs) setFileCacheBytes(n int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.data.FileCacheBytes = n
+	return p.saveLocked()
 }
 
 // SavedView is a named inbox query.

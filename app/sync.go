@@ -29,12 +29,17 @@ func agentAuth(token string) protocol.Auth {
 type localAdapter struct {
 	in      *inbox.Inbox
 	learned func(*protocol.WorkspaceInfo)
+	files   *fileStore   // the bytes of attached files, for upload (files.go)
+	token   func(string) // keeps the welcome's fileToken, for downloads
 }
 
 func (l localAdapter) Cursor() (string, uint64, error) { return l.in.Cursor() }
 func (l localAdapter) Pending() ([]conv.Event, error)  { return l.in.Pending() }
 func (l localAdapter) Reset(epoch string) error        { return l.in.Reset(epoch) }
 func (l localAdapter) Welcomed(w protocol.Welcome) error {
+	if l.token != nil {
+		l.token(w.FileToken)
+	}
 	if w.Workspace != nil && l.learned != nil {
 		l.learned(w.Workspace)
 	}

@@ -82,6 +82,11 @@ func (in *Inbox) AddNote(convID, text string) (conv.Event, error) {
 	return in.act1(convID, conv.KindNoteAdded, conv.Note{Text: text})
 }
 
+// AddNoteAttachments adds a private note with attachments (text may be empty).
+func (in *Inbox) AddNoteAttachments(convID, text string, atts []conv.Attachment) (conv.Event, error) {
+	return in.act1(convID, conv.KindNoteAdded, conv.Note{Text: text, Attachments: atts})
+}
+
 // StartThread starts a thread with topic (ending the active one, if any).
 func (in *Inbox) StartThread(convID, topic string) (conv.Event, error) {
 	tid, err := in.id()

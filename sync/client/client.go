@@ -120,6 +120,7 @@ type Client struct {
 
 	// Owned by the Run goroutine.
 	outcomes map[string]outcomeKind // ids the relay has answered for, to skip in Pending
+	uploaded map[string]bool        // files (sha256) the relay has stored for this Client
 	rnd      func() float64
 }
 
@@ -191,6 +192,7 @@ func New(opts Options) (*Client, error) {
 		typingOut: make(chan protocol.Typing, 16),
 		auth:      opts.Auth,
 		outcomes:  map[string]outcomeKind{},
+		uploaded:  map[string]bool{},
 		rnd:       rand.Float64,
 	}
 	if pn, ok := opts.Local.(PendingNotifier); ok {

@@ -28,6 +28,7 @@ type inFrame struct {
 	Backlog      uint64                  `json:"backlog"`
 	LastMid      uint64                  `json:"lastMid"`
 	VisitorToken string                  `json:"visitorToken"`
+	FileToken    string                  `json:"fileToken"`
 	Workspace    *protocol.WorkspaceInfo `json:"workspace"`
 	// events
 	Events []conv.Event `json:"events"`
@@ -207,6 +208,7 @@ func (s *session) onWelcome(w *inFrame, epoch string, seq uint64, auth protocol.
 	s.welcome = protocol.Welcome{
 		Type: protocol.TypeWelcome, Identity: w.Identity, Epoch: w.Epoch, Head: w.Head,
 		Backlog: w.Backlog, LastMid: w.LastMid, VisitorToken: w.VisitorToken, Workspace: w.Workspace,
+		FileToken: w.FileToken,
 	}
 	s.epoch = w.Epoch
 	s.applied = seq
@@ -217,6 +219,7 @@ func (s *session) onWelcome(w *inFrame, epoch string, seq uint64, auth protocol.
 			return fmt.Errorf("client: reset to epoch %s: %w", w.Epoch, err)
 		}
 		c.forgetLogged()
+		clear(c.uploaded) // the new log's relay may not hold them
 		s.applied = 0
 	}
 	if w.VisitorToken != "" && auth.Kind == protocol.AuthVisitor {
@@ -450,6 +453,17 @@ func (s *session) maybePush(ctx context.Context) error {
 			}
 			more = true
 			break
+		}
+		// Files first (DESIGN §10): the relay refuses an event naming a file
+		// it does not hold.
+		rej, err := s.upload(ctx, &e)
+		if err != nil {
+			return err
+		}
+		if rej != nil {
+			s.log.Warn("sync: the relay refused a file; its event is failed", "id", e.ID, "code", rej.Err.Code)
+			failed = append(failed, *rej)
+			continue
 		}
 		size += len(raw) + 1
 		ids = append(ids, e.ID)

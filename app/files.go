@@ -1,0 +1,496 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/backend/inbox"
+	"github.com/threadline/threadline/sync/client"
+)
+
+// Attachments on the device (DESIGN §10).
+//
+// The bytes of every file the user attaches, and of every file downloaded
+// for viewing, live in the profile's files folder, content-addressed:
+// <data dir>/files/<sha256 hex>. A file attached offline waits there with its
+// event in the outbox; the sync client reads it through localAdapter.OpenFile
+// and uploads it before it pushes the event. Downloaded files are a cache
+// kept under a size cap (DefaultFileCacheBytes, or the FileCacheBytes
+// preference): when a download takes it over the cap, the files read least
+// recently go first, never one a pending event names.
+//
+// The UI reaches the folder over HTTP (the Wails asset server's handler, or
+// browser mode's mux), since bindings carry JSON and files are bytes:
+//
+//	POST /files/?name=<file name>   the bytes → 201 conv.Attachment, or 413 too_large / 415 unsupported_type
+//	GET  /files/<sha256>?name=…     the bytes, from the folder or fetched from the relay with the fileToken
+
+// DefaultFileCacheBytes is the downloaded files' cap when no preference sets one.
+const DefaultFileCacheBytes int64 = 512 << 20
+
+// fileStore is the profile's content-addressed files folder.
+type fileStore struct {
+	dir string
+	mu  sync.Mutex // one eviction at a time
+}
+
+func (f *fileStore) path(sha string) string { return filepath.Join(f.dir, sha) }
+
+// has reports whether the folder holds sha.
+func (f *fileStore) has(sha string) bool {
+	_, err := os.Stat(f.path(sha))
+	return err == nil
+}
+
+// open opens sha and marks it read now (for the cache's order).
+func (f *fileStore) open(sha string) (*os.File, int64, error) {
+	if !conv.IsFileID(sha) {
+		return nil, 0, fmt.Errorf("files: %q: %w", sha, client.ErrNoFile)
+	}
+	fh, err := os.Open(f.path(sha))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, 0, fmt.Errorf("files: %s: %w", sha, client.ErrNoFile)
+		}
+		return nil, 0, err
+	}
+	st, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, 0, err
+	}
+	now := time.Now()
+	_ = os.Chtimes(f.path(sha), now, now)
+	return fh, st.Size(), nil
+}
+
+// errTooLarge and errUnsupported are the refusals, worded for people.
+var (
+	errTooLarge    = &Error{Code: "too_large", Message: fmt.Sprintf("the file is larger than %d MB", conv.MaxFileBytes>>20)}
+	errUnsupported = &Error{Code: "unsupported_type", Message: "programs and scripts cannot be attached"}
+)
+
+// put stores r's bytes under their hash: written to a temp file while
+// hashed, synced, then renamed (a file already there is kept as it is).
+// want, when set, is the hash the bytes must have.
+func (f *fileStore) put(r io.Reader, want string) (sha string, size int64, typ string, err error) {
+	if err := os.MkdirAll(f.dir, 0o700); err != nil {
+		return "", 0, "", err
+	}
+	tmp, err := os.CreateTemp(f.dir, ".part-*")
+	if err != nil {
+		return "", 0, "", err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	var head bytes.Buffer
+	n, err := io.Copy(io.MultiWriter(tmp, h, &limitedBuffer{b: &head, n: 512}), io.LimitReader(r, conv.MaxFileBytes+1))
+	if err != nil {
+		return "", 0, "", err
+	}
+	if n > conv.MaxFileBytes {
+		return "", 0, "", errTooLarge
+	}
+	typ = sniff(head.Bytes())
+	if typ == "" {
+		return "", 0, "", errUnsupported
+	}
+	sha = hex.EncodeToString(h.Sum(nil))
+	if want != "" && sha != want {
+		return "", 0, "", fmt.Errorf("files: the bytes hash to %s, not %s", sha, want)
+	}
+	if err := tmp.Sync(); err != nil {
+		return "", 0, "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", 0, "", err
+	}
+	if f.has(sha) {
+		os.Remove(tmp.Name())
+		return sha, n, typ, nil
+	}
+	if err := os.Rename(tmp.Name(), f.path(sha)); err != nil {
+		return "", 0, "", err
+	}
+	if d, err := os.Open(f.dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return sha, n, typ, nil
+}
+
+// evict removes the least recently read files until the folder's files
+// not in keep add up to at most limit bytes.
+func (f *fileStore) evict(limit int64, keep map[string]bool) (removed int, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ents, err := os.ReadDir(f.dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	type file struct {
+		sha  string
+		size int64
+		at   time.Time
+	}
+	var files []file
+	var total int64
+	for _, e := range ents {
+		if !conv.IsFileID(e.Name()) || keep[e.Name()] {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		files = append(files, file{e.Name(), info.Size(), info.ModTime()})
+		total += info.Size()
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].at.Before(files[j].at) })
+	for _, fl := range files {
+		if total <= limit {
+			break
+		}
+		if err := os.Remove(f.path(fl.sha)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, err
+		}
+		total -= fl.size
+		removed++
+	}
+	return removed, nil
+}
+
+type limitedBuffer struct {
+	b *bytes.Buffer
+	n int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.n - l.b.Len(); room > 0 {
+		l.b.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+// sniff names the type of a file from its first bytes, "" for programs the
+// relay refuses (the relay sniffs again, and its word wins).
+func sniff(head []byte) string {
+	switch {
+	case bytes.HasPrefix(head, []byte("\x7fELF")),
+		bytes.HasPrefix(head, []byte("MZ")) && !strings.HasPrefix(http.DetectContentType(head), "text/"),
+		bytes.HasPrefix(head, []byte{0xfe, 0xed, 0xfa, 0xce}), bytes.HasPrefix(head, []byte{0xfe, 0xed, 0xfa, 0xcf}),
+		bytes.HasPrefix(head, []byte{0xce, 0xfa, 0xed, 0xfe}), bytes.HasPrefix(head, []byte{0xcf, 0xfa, 0xed, 0xfe}),
+		bytes.HasPrefix(head, []byte("#!")), bytes.HasPrefix(head, []byte("\x00asm")):
+		return ""
+	}
+	return http.DetectContentType(head)
+}
+
+// inlineType reports whether a file of type t may be shown in the app's
+// page (images, PDF, plain text); anything else downloads.
+func inlineType(t string) bool {
+	t, _, _ = strings.Cut(t, ";")
+	switch t {
+	case "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain":
+		return true
+	}
+	return false
+}
+
+// OpenFile lets the sync client upload a pending event's files.
+func (l localAdapter) OpenFile(sha string) (io.ReadCloser, int64, error) {
+	if l.files == nil {
+		return nil, 0, client.ErrNoFile
+	}
+	return l.files.open(sha)
+}
+
+var _ client.FileSource = localAdapter{}
+
+// SendFiles sends a public reply carrying files the UI stored through
+// POST /files/ (text may be empty). Offline, the files wait on the device
+// with the reply and are uploaded before it is pushed.
+func (a *App) SendFiles(id, text string, files []conv.Attachment) error {
+	atts, err := a.checkFiles(files)
+	if err != nil {
+		return err
+	}
+	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.SendAttachments(id, text, atts) })
+}
+
+// AddNoteFiles adds a private note carrying files (text may be empty).
+func (a *App) AddNoteFiles(id, text string, files []conv.Attachment) error {
+	atts, err := a.checkFiles(files)
+	if err != nil {
+		return err
+	}
+	return a.do(func(in *inbox.Inbox) (conv.Event, error) { return in.AddNoteAttachments(id, text, atts) })
+}
+
+// checkFiles keeps the attachments the files folder holds, with their id
+// and hash made one.
+func (a *App) checkFiles(files []conv.Attachment) ([]conv.Attachment, error) {
+	if len(files) > conv.MaxAttachments {
+		return nil, &Error{Code: "too_large", Message: fmt.Sprintf("at most %d files on one message", conv.MaxAttachments)}
+	}
+	out := make([]conv.Attachment, 0, len(files))
+	for _, f := range files {
+		sha := f.SHA256
+		if sha == "" {
+			sha = f.ID
+		}
+		if !conv.IsFileID(sha) || !a.fileStore.has(sha) {
+			return nil, &Error{Code: "invalid", Message: fmt.Sprintf("the file %q is not on this device: attach it again", f.Name)}
+		}
+		f.ID, f.SHA256 = sha, sha
+		if f.Name == "" {
+			f.Name = "file"
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+func (a *App) setFileToken(tok string) {
+	a.mu.Lock()
+	a.fileToken = tok
+	a.mu.Unlock()
+}
+
+// FileCacheLimit is the cap, in bytes, of the files kept for offline viewing.
+func (a *App) FileCacheLimit() (int64, error) {
+	p, err := a.prefsOrErr()
+	if err != nil {
+		return 0, err
+	}
+	if v := p.fileCacheBytes(); v > 0 {
+		return v, nil
+	}
+	return DefaultFileCacheBytes, nil
+}
+
+// SetFileCacheLimit sets that cap (0: the default) and trims the folder to it.
+func (a *App) SetFileCacheLimit(bytes int64) error {
+	p, err := a.prefsOrErr()
+	if err != nil {
+		return err
+	}
+	if bytes < 0 {
+		return &Error{Code: "bad_request", Message: "the cap cannot be negative"}
+	}
+	if err := p.setFileCacheBytes(bytes); err != nil {
+		return err
+	}
+	a.mu.RLock()
+	in := a.in
+	a.mu.RUnlock()
+	if in != nil {
+		a.trimFiles(in)
+	}
+	return nil
+}
+
+// FilesHandler serves a's files folder to the UI (see the comment at the
+// top). main hands it to the Wails asset server; Handler mounts it too.
+func FilesHandler(a *App) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /files/", a.serveUpload)
+	mux.HandleFunc("PUT /files/", a.serveUpload)
+	mux.HandleFunc("GET /files/{sha}", a.serveFile)
+	return mux
+}
+
+func (a *App) serveUpload(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimSpace(r.URL.Query().Get("name"))
+	if name == "" {
+		name = "file"
+	}
+	if r.ContentLength > conv.MaxFileBytes {
+		writeErr(w, http.StatusRequestEntityTooLarge, errTooLarge)
+		return
+	}
+	sha, size, typ, err := a.fileStore.put(r.Body, "")
+	if err != nil {
+		var e *Error
+		switch {
+		case errors.As(err, &e) && e.Code == "too_large":
+			writeErr(w, http.StatusRequestEntityTooLarge, e)
+		case errors.As(err, &e) && e.Code == "unsupported_type":
+			writeErr(w, http.StatusUnsupportedMediaType, e)
+		default:
+			a.log.Warn("files: store an attachment", "err", err)
+			writeErr(w, http.StatusInternalServerError, &Error{Code: "error", Message: "the file could not be saved: " + err.Error()})
+		}
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(conv.Attachment{ID: sha, SHA256: sha, Name: name, Size: size, Type: typ})
+}
+
+func (a *App) serveFile(w http.ResponseWriter, r *http.Request) {
+	sha := r.PathValue("sha")
+	if !conv.IsFileID(sha) {
+		writeErr(w, http.StatusNotFound, &Error{Code: "not_found", Message: "no such file"})
+		return
+	}
+	fh, _, err := a.fileStore.open(sha)
+	if errors.Is(err, client.ErrNoFile) {
+		if err = a.download(r.Context(), sha); err == nil {
+			fh, _, err = a.fileStore.open(sha)
+		}
+	}
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			writeErr(w, http.StatusNotFound, e)
+			return
+		}
+		writeErr(w, http.StatusBadGateway, &Error{Code: "unavailable", Message: err.Error()})
+		return
+	}
+	defer fh.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(fh, head)
+	typ := sniff(head[:n])
+	if typ == "" {
+		typ = "application/octet-stream"
+	}
+	if _, err := fh.Seek(0, io.SeekStart); err != nil {
+		writeErr(w, http.StatusInternalServerError, &Error{Code: "error", Message: err.Error()})
+		return
+	}
+	name := r.URL.Query().Get("name")
+	if name == "" {
+		name = sha
+	}
+	w.Header().Set("Content-Type", typ)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
+	disp := "inline"
+	if !inlineType(typ) || r.URL.Query().Get("download") != "" {
+		disp = "attachment"
+		w.Header().Set("Content-Security-Policy", "sandbox")
+	}
+	w.Header().Set("Content-Disposition", fmt.Sprintf("%s; filename*=UTF-8''%s", disp, pathEscape(name)))
+	http.ServeContent(w, r, "", time.Time{}, fh)
+}
+
+func pathEscape(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// errOfflineFile says why a file not on this device cannot be shown.
+var errOfflineFile = &Error{Code: "offline", Message: "this file is not on this device, and the relay cannot be reached to fetch it"}
+
+// download fetches sha from the relay with the session's fileToken into the
+// files folder, then keeps the folder under the cache cap.
+func (a *App) download(ctx context.Context, sha string) error {
+	a.mu.RLock()
+	prof, tok, in := a.prof, a.fileToken, a.in
+	a.mu.RUnlock()
+	if !prof.Connected() || tok == "" {
+		return errOfflineFile
+	}
+	u, err := client.FileURL(prof.RelayURL, prof.Workspace, sha)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	hc, _ := relayHTTPClient(prof)
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return errOfflineFile
+	}
+	defer res.Body.Close()
+	if res.StatusCode == http.StatusNotFound {
+		return &Error{Code: "not_found", Message: "the relay has no such file for you"}
+	}
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("files: the relay answered %s", res.Status)
+	}
+	if _, _, _, err := a.fileStore.put(res.Body, sha); err != nil {
+		return fmt.Errorf("files: keep %s: %w", sha, err)
+	}
+	a.trimFiles(in)
+	return nil
+}
+
+// trimFiles keeps the files folder under the cache cap, sparing the files
+// pending events name (they wait to be uploaded).
+func (a *App) trimFiles(in interface{ Pending() ([]conv.Event, error) }) {
+	limit := DefaultFileCacheBytes
+	a.mu.RLock()
+	if a.prefs != nil {
+		if v := a.prefs.fileCacheBytes(); v > 0 {
+			limit = v
+		}
+	}
+	a.mu.RUnlock()
+	keep := map[string]bool{}
+	if in != nil {
+		if pending, err := in.Pending(); err == nil {
+			for _, e := range pending {
+				for _, at := range eventAttachments(e) {
+					keep[at.SHA256] = true
+					keep[at.ID] = true
+				}
+			}
+		}
+	}
+	if n, err := a.fileStore.evict(limit, keep); err != nil {
+		a.log.Warn("files: trim the cache", "err", err)
+	} else if n > 0 {
+		a.log.Info("files: cache trimmed", "removed", n, "limit", limit)
+	}
+}
+
+// eventAttachments returns the files a message or note names.
+func eventAttachments(e conv.Event) []conv.Attachment {
+	if e.Kind != conv.KindMessageSent && e.Kind != conv.KindNoteAdded {
+		return nil
+	}
+	var d struct {
+		Attachments []conv.Attachment `json:"attachments"`
+	}
+	_ = json.Unmarshal(e.Data, &d)
+	return d.Attachments
+}
