@@ -3,6 +3,8 @@ package widget
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +25,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
@@ -106,6 +109,29 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("the agent received event %s %d times", id, n)
 		}
 	}
+	// Every file a message names is on the relay, and the agent downloads
+	// the bytes its sha256 names.
+	files := 0
+	for _, e := range events {
+		if e.Kind != conv.KindMessageSent {
+			continue
+		}
+		var m conv.Message
+		json.Unmarshal(e.Data, &m)
+		for _, a := range m.Attachments {
+			files++
+			if a.ID != a.SHA256 {
+				t.Errorf("attachment %q: id %s is not its sha256 %s", a.Name, a.ID, a.SHA256)
+			}
+			b := ag.download(t, base, a.ID)
+			if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != a.SHA256 || int64(len(b)) != a.Size {
+				t.Errorf("attachment %q: the agent downloaded %d bytes hashing to %x; want %d bytes, %s", a.Name, len(b), sum, a.Size, a.SHA256)
+			}
+		}
+	}
+	if files == 0 && os.Getenv("THREADLINE_E2E_ONLY") == "" {
+		t.Error("no message carried a file: the attachment scenarios did not run")
+	}
 	once := 0
 	for text, n := range texts {
 		if strings.HasPrefix(text, "once:") {
@@ -175,7 +201,7 @@ func startRelay(t *testing.T, ctx context.Context) (string, *agent) {
 	if os.Getenv("THREADLINE_E2E_RELAY_LOG") != "" {
 		lg = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	log, err := relay.OpenBadgerLog(filepath.Join(t.TempDir(), "log"), lg)
+	log, err := eventlog.OpenBadger(filepath.Join(t.TempDir(), "log"), lg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +218,12 @@ func startRelay(t *testing.T, ctx context.Context) (string, *agent) {
 			{Key: "company", Type: conv.AttrString},
 		},
 	}}}
-	srv, err := relay.New(cfg, log, relay.Options{Logger: lg})
+	blobs, err := relay.OpenDiskBlobs(filepath.Join(t.TempDir(), "files"))
+	if err != nil {
+		log.Close()
+		t.Fatal(err)
+	}
+	srv, err := relay.New(cfg, log, relay.Options{Logger: lg, Blobs: blobs})
 	if err != nil {
 		log.Close()
 		t.Fatal(err)
@@ -237,6 +268,33 @@ type agent struct {
 	device string
 	cancel context.CancelFunc
 	gate   *gate
+	// fileToken is the agent's bearer for the file routes (its welcome's).
+	fileToken string
+}
+
+// download fetches a file as the agent, with its fileToken.
+func (a *agent) download(t *testing.T, base, id string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+relay.FilesPath+e2eWorkspace+"/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+a.fileToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("download %s: %v", id, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("download %s as the agent: %d %s", id, res.StatusCode, b)
+	}
+	return b
+}
+
+// TestFilesPath keeps the widget's copy of the file routes' path (this
+// package may not import the relay) equal to the relay's.
+func TestFilesPath(t *testing.T) {
+	if FilesPath != relay.FilesPath {
+		t.Fatalf("FilesPath = %q; the relay serves files at %q", FilesPath, relay.FilesPath)
+	}
 }
 
 func (a *agent) connect(ctx context.Context, url string) error {
@@ -262,6 +320,7 @@ func (a *agent) connect(ctx context.Context, url string) error {
 	if err := json.Unmarshal(b, &w); err != nil || w.Type != protocol.TypeWelcome {
 		return fmt.Errorf("hello answered with %s", b)
 	}
+	a.fileToken = w.FileToken
 	go a.read(ctx)
 	return nil
 }
@@ -359,6 +418,10 @@ func (a *agent) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /e2e/agent/events", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"events": a.all()})
+	})
+	// The agent's fileToken, for run.mjs to download what a visitor sent.
+	mux.HandleFunc("GET /e2e/agent/fileToken", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, a.fileToken)
 	})
 	mux.HandleFunc("POST /e2e/agent/push", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {

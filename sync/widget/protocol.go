@@ -23,6 +23,9 @@ type ProtocolConfig struct {
 	MaxNameChars  int    `json:"maxNameChars"`  // a contact's name (the relay truncates longer ones)
 	MaxEmailBytes int    `json:"maxEmailBytes"` // a contact's email (the relay drops longer ones)
 	TypingTTLMs   int64  `json:"typingTtlMs"`   // typing lapses this long after its last renewal
+	MaxFileBytes  int    `json:"maxFileBytes"`  // one attachment's bytes (DESIGN §10)
+	MaxFiles      int    `json:"maxFiles"`      // attachments on one message
+	FilesPath     string `json:"filesPath"`     // the relay's file routes: PUT/GET {filesPath}{ws}/{sha256}
 	// CloseCodes names the protocol's close codes.
 	CloseCodes map[string]int `json:"closeCodes"`
 	// FatalCloseCodes maps a fatal session error code to the close code that
@@ -34,6 +37,10 @@ type ProtocolConfig struct {
 	// "reconnect and resume".
 	NoRetry [2]int `json:"noRetry"`
 }
+
+// FilesPath starts the relay's file routes (relay.FilesPath, which this
+// package may not import: TestFilesPath keeps the two equal).
+const FilesPath = "/v1/files/"
 
 // Protocol returns the protocol's values for widget.js.
 func Protocol() (ProtocolConfig, error) {
@@ -47,6 +54,9 @@ func Protocol() (ProtocolConfig, error) {
 		MaxNameChars:  conv.MaxNameChars,
 		MaxEmailBytes: conv.MaxEmailBytes,
 		TypingTTLMs:   protocol.TypingTTL.Milliseconds(),
+		MaxFileBytes:  conv.MaxFileBytes,
+		MaxFiles:      conv.MaxAttachments,
+		FilesPath:     FilesPath,
 		CloseCodes: map[string]int{
 			"reconnect":           protocol.CloseReconnect,
 			"slowReader":          protocol.CloseSlowReader,

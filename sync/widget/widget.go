@@ -39,7 +39,7 @@ var assets fs.FS = web.Files
 
 // Sources lists the widget's modules in the order widget.js joins them: each
 // uses only what comes before it (main.js, last, runs it all).
-var Sources = []string{"uuid.js", "backoff.js", "queue.js", "model.js", "store.js", "client.js", "ui.js", "sdk.js", "main.js"}
+var Sources = []string{"uuid.js", "backoff.js", "queue.js", "files.js", "model.js", "store.js", "client.js", "ui.js", "sdk.js", "main.js"}
 
 // Options configures Handler.
 type Options struct {

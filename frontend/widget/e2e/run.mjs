@@ -14,7 +14,7 @@
 // protocol.ContactHash) and the network (POST /e2e/gate {"down"}).
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -940,6 +940,177 @@ scenario("name and email travel in the hello; a change while connected says hell
   const C = await newPage();
   const refused = await start(C.page, { contactId: id, hash: h, email: "nope" });
   assert.equal(refused.error && refused.error.code, "invalid_options", "bad start options are refused before any hello");
+});
+
+// ——— attachments (DESIGN §10) ———
+
+const sha256 = (buf) => createHash("sha256").update(buf).digest("hex");
+// A 1×1 PNG, with random bytes after its end so each run's file is new.
+const PNG_1PX = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
+const png = () => Buffer.concat([PNG_1PX, randomBytes(16)]);
+const pdf = () => Buffer.from(`%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n% ${rand()}\ntrailer << /Root 1 0 R >>\n%%EOF\n`);
+const fileInput = (page) => page.locator(`${W} input.file-input`);
+
+async function agentFileToken() {
+  const r = await fetch(BASE + "/e2e/agent/fileToken");
+  return r.text();
+}
+
+// agentDownload fetches a file as the agent does, with its own fileToken.
+async function agentDownload(id) {
+  const r = await fetch(`${BASE}/v1/files/${WS}/${id}`, { headers: { Authorization: `Bearer ${await agentFileToken()}` } });
+  assert.equal(r.status, 200, `the agent downloads ${id}`);
+  return Buffer.from(await r.arrayBuffer());
+}
+
+// outboxFiles lists, in the page, the outbox's files as stored: whether each
+// is a Blob in IndexedDB and its size.
+function outboxFiles(page, text) {
+  return page.evaluate(
+    (text) =>
+      new Promise((resolve, reject) => {
+        const r = indexedDB.open("threadline-widget");
+        r.onsuccess = () => {
+          const g = r.result.transaction("outbox", "readonly").objectStore("outbox").getAll();
+          g.onsuccess = () => {
+            r.result.close();
+            const recs = g.result.filter((x) => x.event.data.text === text);
+            resolve(recs.map((x) => ({ id: x.id, state: x.state, attachments: x.event.data.attachments, files: (x.files || []).map((f) => ({ sha256: f.sha256, uploaded: f.uploaded, blob: f.blob instanceof Blob, size: f.blob ? f.blob.size : 0 })) })));
+          };
+          g.onerror = () => reject(g.error);
+        };
+        r.onerror = () => reject(r.error);
+      }),
+    text,
+  );
+}
+
+scenario("a visitor sends an image and a PDF in one message: the agent sees both with their sha256 and downloads the same bytes; thumbnail, viewer and chip", async () => {
+  const { page } = await newPage();
+  const r = await start(page);
+  assert.ok(r.res, JSON.stringify(r.error));
+  await cmd(page, ["do", "chat:open"]);
+  await online(page);
+  const img = png();
+  const doc = pdf();
+  await fileInput(page).setInputFiles([
+    { name: "screenshot.png", mimeType: "image/png", buffer: img },
+    { name: "invoice.pdf", mimeType: "application/pdf", buffer: doc },
+  ]);
+  await waitFor("both uploads", async () => (await page.locator(`${W} .tray .att[data-state="done"]`).count()) === 2);
+  const text = `here are the files ${rand()}`;
+  await send(page, text);
+  assert.equal(await page.locator(`${W} .tray .att`).count(), 0, "the composer is empty after sending");
+  const [m] = await waitFor("the agent to get the message", async () => {
+    const ms = await agentMessages(text);
+    return ms.length ? ms : null;
+  });
+  const atts = m.data.attachments;
+  assert.equal(atts.length, 2);
+  assert.deepEqual(
+    atts.map((a) => [a.name, a.sha256, a.id, a.size, a.type]),
+    [
+      ["screenshot.png", sha256(img), sha256(img), img.length, "image/png"],
+      ["invoice.pdf", sha256(doc), sha256(doc), doc.length, "application/pdf"],
+    ],
+  );
+  assert.ok((await agentDownload(atts[0].id)).equals(img), "the image's bytes, identical");
+  assert.ok((await agentDownload(atts[1].id)).equals(doc), "the PDF's bytes, identical");
+
+  // The visitor's timeline: the image inline (fetched with ?token=), the PDF as a chip that downloads.
+  const sent = page.locator(`${W} li.msg.sent[data-id="${m.id}"]`);
+  await sent.waitFor();
+  await waitFor("the thumbnail to load", () => sent.locator("img.thumb-img").evaluate((i) => i.complete && i.naturalWidth === 1));
+  const chip = sent.locator("a.file-chip");
+  assert.match(await chip.textContent(), /invoice\.pdf.*application\/pdf.*B/);
+  const href = await chip.getAttribute("href");
+  assert.match(href, /\?token=/);
+  const got = await page.evaluate((u) => fetch(u).then((r) => r.arrayBuffer()).then((b) => b.byteLength), href);
+  assert.equal(got, doc.length, "the chip's link downloads the PDF");
+  await sent.locator("button.thumb").click();
+  const viewer = page.locator(`${W} .viewer`);
+  await viewer.waitFor();
+  await waitFor("the viewer's image", () => viewer.locator("img").evaluate((i) => i.complete && i.naturalWidth === 1));
+  await page.keyboard.press("Escape");
+  await viewer.waitFor({ state: "hidden" });
+  assert.equal(await page.locator(`${W} .panel`).isVisible(), true, "Escape closes the viewer, not the chat");
+});
+
+scenario("files over 25 MiB, an 11th file and a program are refused in words before or by the relay; the typed text stays; ten files go in one message", async () => {
+  const { page } = await newPage();
+  await startContact(page, `files-${rand()}`);
+  await cmd(page, ["do", "chat:open"]);
+  await online(page);
+  const draft = `a draft with files ${rand()}`;
+  await page.locator(`${W} textarea.input`).fill(draft);
+
+  await fileInput(page).setInputFiles([{ name: "huge.zip", mimeType: "application/zip", buffer: Buffer.alloc(P.maxFileBytes + 1) }]);
+  const tooLarge = page.locator(`${W} .file-errors p[data-code="too_large"]`);
+  await tooLarge.waitFor();
+  assert.match(await tooLarge.textContent(), /huge\.zip is too large to send \(at most 25\.0 MB\)/);
+  assert.equal(await page.locator(`${W} .tray .att`).count(), 0, "nothing was added, nor uploaded");
+
+  const elf = Buffer.concat([Buffer.from("\x7fELF\x02\x01\x01", "latin1"), Buffer.alloc(100)]);
+  await fileInput(page).setInputFiles([{ name: "tool.bin", mimeType: "application/octet-stream", buffer: elf }]);
+  const refused = page.locator(`${W} .tray .att[data-state="error"][data-code="unsupported_type"]`);
+  await refused.waitFor();
+  assert.match(await refused.textContent(), /tool\.bin is a kind of file this chat does not accept/);
+  assert.equal(await page.locator(`${W} textarea.input`).inputValue(), draft, "the typed text stays");
+  await refused.locator("button.att-remove").click();
+  assert.equal(await page.locator(`${W} .tray .att`).count(), 0, "removed before sending");
+
+  const many = Array.from({ length: 11 }, (_, i) => ({ name: `note-${i + 1}.txt`, mimeType: "text/plain", buffer: Buffer.from(`note ${i + 1} ${rand()}\n`) }));
+  await fileInput(page).setInputFiles(many);
+  const tooMany = page.locator(`${W} .file-errors p[data-code="too_many"]`);
+  await tooMany.waitFor();
+  assert.match(await tooMany.textContent(), /note-11\.txt is one file too many \(at most 10 files a message\)/);
+  await waitFor("ten uploads", async () => (await page.locator(`${W} .tray .att[data-state="done"]`).count()) === 10);
+  assert.equal(await page.locator(`${W} textarea.input`).inputValue(), draft, "the typed text still stays");
+  await page.locator(`${W} button.send`).click();
+  const [m] = await waitFor("the agent to get the ten files", async () => {
+    const ms = await agentMessages(draft);
+    return ms.length ? ms : null;
+  });
+  assert.deepEqual(
+    m.data.attachments.map((a) => a.sha256),
+    many.slice(0, 10).map((f) => sha256(f.buffer)),
+  );
+  assert.equal(await page.locator(`${W} li.msg[data-id="${m.id}"] a.file-chip`).count(), 10);
+});
+
+scenario("a file added offline waits in IndexedDB with its message, is uploaded after reconnect and delivered once", async () => {
+  const { ctx, page } = await newPage();
+  await startContact(page, `offline-file-${rand()}`);
+  await cmd(page, ["do", "chat:open"]);
+  await online(page);
+  await ctx.setOffline(true);
+  await waitFor("the widget to notice", async () => (await state(page)).state === "offline");
+  const img = png();
+  await fileInput(page).setInputFiles([{ name: "offline.png", mimeType: "image/png", buffer: img }]);
+  await page.locator(`${W} .tray .att[data-state="waiting"]`).waitFor();
+  const text = `once: a file sent while offline ${rand()}`;
+  await send(page, text);
+  const pending = page.locator(`${W} li.msg.pending`);
+  await pending.waitFor();
+  await waitFor("the local thumbnail", () => pending.locator("img.thumb-img").evaluate((i) => i.complete && i.naturalWidth === 1));
+  const [kept] = await outboxFiles(page, text);
+  assert.ok(kept, "the message is in the IndexedDB outbox");
+  assert.equal(kept.state, "pending");
+  assert.deepEqual(kept.files, [{ sha256: sha256(img), uploaded: false, blob: true, size: img.length }], "with its file's Blob");
+  assert.equal(kept.attachments[0].sha256, sha256(img));
+  await sleep(700);
+  assert.equal((await agentMessages(text)).length, 0, "nothing reaches the relay while offline");
+
+  await ctx.setOffline(false);
+  await waitFor("the agent to get it", async () => (await agentMessages(text)).length === 1);
+  await waitFor("the outbox to empty", async () => (await outboxFiles(page, text)).length === 0);
+  const [m] = await agentMessages(text);
+  assert.equal(m.id, kept.id, "with the id it was made with");
+  assert.equal(m.data.attachments[0].sha256, sha256(img));
+  assert.ok((await agentDownload(m.data.attachments[0].id)).equals(img), "the bytes, identical");
+  await page.locator(`${W} li.msg.sent[data-id="${m.id}"] img.thumb-img`).waitFor();
+  await sleep(1000);
+  assert.equal((await agentMessages(text)).length, 1, "delivered exactly once");
 });
 
 // ——— runner ———

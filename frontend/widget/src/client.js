@@ -1,6 +1,7 @@
 import { uuidv7 } from "./uuid.js";
 import { backoffDelay } from "./backoff.js";
 import { WidgetError } from "./queue.js";
+import { filesBase, fileURL, putFile, pushOrder, PERMANENT } from "./files.js";
 
 // The protocol's version, limits and close codes are not written here: the
 // relay writes them from sync/protocol's constants into widget.js
@@ -64,6 +65,9 @@ export class Client {
     this.inflight = null; // ids of the push awaiting its ack
     this.outbox = []; // outbox records, mirror of the store's
     this.waiters = new Map(); // event id -> {resolve, reject}
+    this.uploads = new Map(); // sha256 -> {promise, abort, listeners}: one PUT in flight per file
+    this.uploading = null; // the outbox record whose files are being uploaded
+    this.fileToken = "";
     this.attempt = 0;
     this.timer = null;
     this.frames = Promise.resolve(); // frames are handled one at a time, in order
@@ -339,6 +343,7 @@ export class Client {
     }
     this.identity = f.identity;
     this.store.identity = f.identity;
+    this.fileToken = f.fileToken || "";
     if (f.visitorToken) this.store.visitorToken = f.visitorToken;
     this.store.bumpMid(this.device, f.lastMid || 0);
     this.welcomed = true;
@@ -444,8 +449,11 @@ export class Client {
     const batch = [];
     let bytes = PUSH_ENVELOPE;
     const tooLarge = [];
-    for (const r of this.outbox) {
-      if (r.state !== "pending") continue;
+    // A message's files go up before it does, and nothing made after it is
+    // pushed before it (pushOrder).
+    const order = pushOrder(this.outbox);
+    if (order.upload) this.uploadFor(order.upload);
+    for (const r of order.push) {
       const n = utf8.encode(JSON.stringify(r.event)).length + (batch.length ? 1 : 0); // and its comma
       if (!batch.length && PUSH_ENVELOPE + n > this.p.maxFrameBytes) {
         tooLarge.push(r);
@@ -498,7 +506,11 @@ export class Client {
           base: this.cursor.seq,
           data: s.data || {},
         };
-        return { id, mid: event.mid, state: "pending", event };
+        const rec = { id, mid: event.mid, state: "pending", event };
+        // files: [{sha256, name, size, type, blob, uploaded}]: the Blob
+        // waits in IndexedDB with its event until the relay has the bytes.
+        if (s.files && s.files.length) rec.files = s.files.map((f) => ({ ...f, blob: f.uploaded ? null : f.blob }));
+        return rec;
       });
       await this.store.putOutbox(recs);
       const ps = recs.map(
@@ -517,6 +529,87 @@ export class Client {
     const p = this.makes.then(run);
     this.makes = p.catch(() => {});
     return p;
+  }
+
+  // fileURL is the address of a file of this workspace, with this session's
+  // fileToken (an <img> or a link cannot send a header).
+  fileURL(id) {
+    return fileURL(filesBase(this.url, this.p.filesPath), this.workspace, id, this.fileToken);
+  }
+
+  // upload PUTs one file (idempotent by its hash: the relay answers 200 when
+  // it has it already), one PUT per file at a time however many ask for it.
+  // onProgress(sent, total) hears about this upload. It returns {promise,
+  // abort}; abort cancels it for everyone (the outbox starts it again when
+  // a message still needs it). Without a session (offline) the promise
+  // rejects with upload_failed at once.
+  upload(sha256, blob, onProgress) {
+    let u = this.uploads.get(sha256);
+    if (!u) {
+      if (!this.welcomed || !this.fileToken) {
+        const promise = Promise.reject(new WidgetError("upload_failed", "Threadline: offline; the file will be sent with its message"));
+        promise.catch(() => {});
+        return { promise, abort: () => {} };
+      }
+      const listeners = new Set();
+      const put = putFile(fileURL(filesBase(this.url, this.p.filesPath), this.workspace, sha256, ""), this.fileToken, blob, (sent, total) => {
+        u.sent = sent;
+        for (const l of listeners) l(sent, total);
+      });
+      u = { promise: put.promise, abort: put.abort, listeners, sent: 0 };
+      this.uploads.set(sha256, u);
+      put.promise.then(
+        () => this.uploads.delete(sha256),
+        () => this.uploads.delete(sha256),
+      );
+    }
+    if (onProgress) u.listeners.add(onProgress);
+    return { promise: u.promise, abort: u.abort };
+  }
+
+  // uploadFor uploads the files of an outbox record that are not on the
+  // relay yet, in order, marks each uploaded in IndexedDB (dropping its
+  // Blob), then pumps. A refusal the relay would repeat (too_large,
+  // unsupported_type, invalid) fails the message; an interrupted upload is
+  // tried again on the next session (or in 2 s while this one lasts).
+  async uploadFor(rec) {
+    if (this.uploading || !this.welcomed || !this.fileToken) return;
+    this.uploading = rec;
+    const ws = this.ws;
+    try {
+      for (const f of rec.files) {
+        if (f.uploaded) continue;
+        if (!f.blob) throw new WidgetError("invalid", `Threadline: the bytes of ${f.name} are no longer on this device`);
+        const { promise } = this.upload(f.sha256, f.blob, (sent, total) => {
+          f.progress = total ? sent / total : 0;
+          this.onChange();
+        });
+        await promise;
+        f.uploaded = true;
+        f.blob = null;
+        delete f.progress;
+        await this.store.putOutbox([rec]);
+        this.onChange();
+      }
+    } catch (err) {
+      const code = err && err.code;
+      if (PERMANENT.has(code) && this.outbox.includes(rec)) {
+        this.fail([rec], { code, message: err.message });
+        await this.store.putOutbox([rec]);
+        this.model.setPending(this.outbox);
+        this.onChange();
+      } else {
+        this.log.warn("Threadline: an upload did not finish; trying again:", err && err.message);
+        this.uploading = null;
+        setTimeout(() => {
+          if (ws === this.ws) this.pump();
+        }, 2000);
+        return;
+      }
+    } finally {
+      if (this.uploading === rec) this.uploading = null;
+    }
+    this.pump();
   }
 
   // adopt takes outbox records made on this device under another identity

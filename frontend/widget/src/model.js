@@ -177,7 +177,7 @@ export class Model {
     for (const r of this.pending) {
       const e = r.event;
       if (e.conv !== id || !isTimelineItem(e.kind) || e.kind === "conversation.created") continue;
-      items.push({ ...itemOf(e), state: r.state === "failed" ? "failed" : "pending", error: r.error });
+      items.push({ ...itemOf(e), state: r.state === "failed" ? "failed" : "pending", error: r.error, files: r.files || null });
     }
     let seenItem = "";
     if (c) {
@@ -231,6 +231,7 @@ function itemOf(e) {
     actor: e.actor || { id: "", role: "" },
     at: e.at,
     text: d.text || "",
+    attachments: Array.isArray(d.attachments) ? d.attachments : [],
     topic: d.topic || "",
     thread: d.thread || "",
     status: d.status || "",

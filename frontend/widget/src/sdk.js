@@ -4,6 +4,7 @@ import { Model } from "./model.js";
 import { Store } from "./store.js";
 import { Client } from "./client.js";
 import { UI } from "./ui.js";
+import { checkFiles, sha256Hex, attachmentOf } from "./files.js";
 
 // EVENTS are the names a page may listen to with Threadline.on.
 export const EVENTS = new Set([
@@ -296,16 +297,21 @@ export class Widget {
         close: () => (this.started ? this.close() : this.ui.setOpen(false)),
         // Checked first: what the relay could never take (too long, a
         // refused session) throws, and the UI puts the text back.
-        send: (text) => {
+        send: (text, files = []) => {
           try {
-            this.checkText(text);
+            this.checkMessage(text, files);
             this.checkUsable();
           } catch (err) {
             this.report(err);
             throw err;
           }
-          this.sendText(text).catch((err) => this.report(err));
+          this.sendText(text, files).catch((err) => this.report(err));
         },
+        limits: this.p,
+        checkFiles: (count, added) => checkFiles(count, added, this.p),
+        hash: (blob) => sha256Hex(blob),
+        upload: (sha256, blob, onProgress) => this.client.upload(sha256, blob, onProgress),
+        fileURL: (id) => this.client.fileURL(id),
         select: (id) => {
           this.selected = id;
           this.changed();
@@ -476,12 +482,29 @@ export class Widget {
     return Promise.race([this.client.synced, new Promise((r) => (timer = setTimeout(r, SYNC_WAIT)))]).finally(() => clearTimeout(timer));
   }
 
-  async sendText(text) {
-    this.checkText(text);
+  // checkMessage checks a message's text and files: with files, the text
+  // may be empty (DESIGN §10).
+  checkMessage(text, files) {
+    if (!files || !files.length) return this.checkText(text);
+    if (typeof text !== "string") throw new WidgetError("invalid", "Threadline: a message's text is a string");
+    if (text.trim() !== "") this.checkText(text);
+    if (files.length > this.p.maxFiles) throw new WidgetError("too_large", `Threadline: a message carries at most ${this.p.maxFiles} files`);
+    for (const f of files) {
+      if (!/^[0-9a-f]{64}$/.test(f.sha256 || "")) throw new WidgetError("invalid", "Threadline: a file needs its SHA-256");
+      if (f.size > this.p.maxFileBytes) throw new WidgetError("too_large", `Threadline: ${f.name} is over ${this.p.maxFileBytes} bytes`);
+    }
+  }
+
+  // sendText sends a message (files: [{sha256, name, size, type, blob,
+  // uploaded}], uploaded before the message is pushed).
+  async sendText(text, files = []) {
+    this.checkMessage(text, files);
     this.checkUsable();
     await this.whenSynced();
     const { conv, first } = this.conversationFor();
-    const [res] = (await this.make([...first, { kind: "message.sent", conv, data: { text } }], true)).slice(-1);
+    const data = { text };
+    if (files.length) data.attachments = files.map(attachmentOf);
+    const [res] = (await this.make([...first, { kind: "message.sent", conv, data, files }], true)).slice(-1);
     return { conversationId: conv, id: res.id, seq: res.seq };
   }
 
@@ -491,7 +514,7 @@ export class Widget {
     await this.client.discard(id);
     // A retry is a new event (new id, new mid): the relay answers a resent mid
     // as it did the first time.
-    await this.make([{ kind: rec.event.kind, conv: rec.event.conv, data: rec.event.data }], true);
+    await this.make([{ kind: rec.event.kind, conv: rec.event.conv, data: rec.event.data, files: rec.files }], true);
   }
 
   createConversation(options, callback) {

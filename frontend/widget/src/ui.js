@@ -1,3 +1,5 @@
+import { fileErrorText, formatSize, isImage } from "./files.js";
+
 // UI draws the widget: a launcher bubble with an unread badge and a panel
 // with the conversation, inside a shadow root so the host page's CSS does not
 // leak in (and the widget's does not leak out). It only draws and reports
@@ -35,6 +37,9 @@ function time(at) {
     return "";
   }
 }
+
+const CLIP_ICON =
+  '<svg aria-hidden="true" viewBox="0 0 24 24" width="20" height="20"><path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" d="M21 11.5l-8.6 8.6a5 5 0 0 1-7.1-7.1l8.6-8.6a3.3 3.3 0 0 1 4.7 4.7l-8.6 8.6a1.7 1.7 0 0 1-2.4-2.4l7.9-7.9"/></svg>';
 
 const CHAT_ICON =
   '<svg class="icon" aria-hidden="true" viewBox="0 0 24 24" width="28" height="28"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z"/></svg>';
@@ -75,6 +80,10 @@ export class UI {
     this.typingOn = false;
     this.typingSent = 0;
     this.typingTimer = null;
+    this.attachments = []; // the composer's files: {key, file, name, size, type, sha256, state, progress, code, message, abort}
+    this.attSeq = 0;
+    this.nodes = new Map(); // an attachment's drawn thumbnail or chip, kept across redraws
+    this.blobURLs = new Map(); // sha256 -> object URL of a file still on this device
   }
 
   mount() {
@@ -124,6 +133,30 @@ export class UI {
         }
       },
     });
+    // Files: a button (and a hidden file input), paste of a screenshot in
+    // the textarea, drag and drop on the panel.
+    this.fileInput = el(d, "input", {
+      type: "file",
+      multiple: true,
+      class: "file-input",
+      hidden: true,
+      tabindex: "-1",
+      "aria-hidden": "true",
+      onchange: () => {
+        this.addFiles([...this.fileInput.files]);
+        this.fileInput.value = "";
+      },
+    });
+    this.attachButton = el(d, "button", { class: "attach", type: "button", "aria-label": "Attach files", title: "Attach files", onclick: () => this.fileInput.click() });
+    this.attachButton.insertAdjacentHTML("afterbegin", CLIP_ICON);
+    this.input.addEventListener("paste", (e) => {
+      const files = e.clipboardData ? [...e.clipboardData.files] : [];
+      if (!files.length) return;
+      if (!e.clipboardData.getData("text/plain")) e.preventDefault();
+      this.addFiles(files);
+    });
+    this.tray = el(d, "ul", { class: "tray", "aria-label": "Files to send", hidden: true });
+    this.fileErrors = el(d, "div", { class: "file-errors", role: "alert", hidden: true });
     this.form = el(
       d,
       "form",
@@ -134,8 +167,20 @@ export class UI {
           this.submit();
         },
       },
+      this.attachButton,
       this.input,
       this.sendButton,
+      this.fileInput,
+    );
+    this.viewerImg = el(d, "img", { alt: "" });
+    this.viewerLink = el(d, "a", { class: "viewer-download", text: "Download" });
+    this.viewer = el(
+      d,
+      "div",
+      { class: "viewer", role: "dialog", "aria-label": "Image", hidden: true, onclick: (e) => e.target === this.viewer && this.closeViewer() },
+      el(d, "button", { type: "button", class: "viewer-close", "aria-label": "Close image", text: "×", onclick: () => this.closeViewer() }),
+      this.viewerImg,
+      this.viewerLink,
     );
     this.panel = el(
       d,
@@ -150,8 +195,23 @@ export class UI {
           if (e.key === "Escape" && !e.isComposing) {
             e.preventDefault();
             e.stopPropagation();
-            this.o.close();
+            if (!this.viewer.hidden) this.closeViewer();
+            else this.o.close();
           }
+        },
+        ondragover: (e) => {
+          if (!e.dataTransfer || ![...e.dataTransfer.types].includes("Files")) return;
+          e.preventDefault();
+          this.panel.classList.add("dragging");
+        },
+        ondragleave: (e) => {
+          if (e.target === this.panel) this.panel.classList.remove("dragging");
+        },
+        ondrop: (e) => {
+          this.panel.classList.remove("dragging");
+          if (!e.dataTransfer || !e.dataTransfer.files.length) return;
+          e.preventDefault();
+          this.addFiles([...e.dataTransfer.files]);
         },
       },
       el(
@@ -166,7 +226,10 @@ export class UI {
       this.banner,
       this.list,
       this.typingLine,
+      this.fileErrors,
+      this.tray,
       this.form,
+      this.viewer,
     );
     // A constructed style sheet where the browser has them: a page whose
     // Content-Security-Policy forbids inline styles still styles the widget.
@@ -228,13 +291,16 @@ export class UI {
       if (state === "online" || state === "syncing") this.showError(null);
       this.setComposer(true);
     }
+    // Files added offline go up as soon as the relay is back.
+    if (state === "online") for (const a of this.attachments) if (a.state === "waiting") this.startUpload(a);
   }
 
   // setComposer enables or disables writing (a session refused for good
   // cannot send anything: better said than left "Sending…" forever).
   setComposer(enabled) {
     this.input.disabled = !enabled;
-    this.sendButton.disabled = !enabled;
+    this.attachButton.disabled = !enabled;
+    this.sendButton.disabled = !enabled || this.attachments.some((a) => a.state === "hashing");
     this.input.placeholder = enabled ? "Write a message…" : "This chat is unavailable";
   }
 
@@ -330,7 +396,10 @@ export class UI {
           const waiting = this.state === "failed" ? "Not sent: this chat is unavailable" : this.state === "online" || this.state === "syncing" ? "Sending…" : "Waiting to send";
           meta.append(el(d, "span", { class: "pending", text: waiting }));
         }
-        const li = el(d, "li", { ...base, class: `msg ${mine ? "mine" : "theirs"} ${it.state}` }, el(d, "div", { class: "bubble", text: it.text }), meta);
+        const li = el(d, "li", { ...base, class: `msg ${mine ? "mine" : "theirs"} ${it.state}` });
+        if (it.text || !it.attachments.length) li.append(el(d, "div", { class: "bubble", text: it.text }));
+        if (it.attachments.length) li.append(this.attachmentList(it));
+        li.append(meta);
         if (it.state === "failed") {
           li.append(
             el(
@@ -363,21 +432,205 @@ export class UI {
     return null;
   }
 
+  // attachmentList draws a message's files: images as thumbnails that open
+  // the viewer, other files as a chip (name, type, size) that downloads;
+  // a pending message's files show their upload's progress.
+  attachmentList(it) {
+    const d = this.doc;
+    const ul = el(d, "ul", { class: "files" });
+    for (const a of it.attachments) {
+      const local = it.files ? it.files.find((f) => f.sha256 === a.sha256) : null;
+      let src;
+      if (local && local.blob) {
+        src = this.blobURLs.get(a.sha256);
+        if (!src) {
+          try {
+            src = URL.createObjectURL(local.blob);
+            this.blobURLs.set(a.sha256, src);
+          } catch {
+            src = "";
+          }
+        }
+      } else src = this.o.fileURL ? this.o.fileURL(a.id) : "";
+      const key = `${it.id}|${a.id}|${src}`;
+      let node = this.nodes.get(key);
+      if (!node) {
+        node = this.fileNode(a, src);
+        this.nodes.set(key, node);
+      }
+      const li = el(d, "li", { class: "file", "data-sha256": a.sha256, "data-type": a.type || "" }, node);
+      if (local && !local.uploaded && it.state !== "failed") {
+        const p = typeof local.progress === "number" ? local.progress : 0;
+        li.append(el(d, "progress", { class: "upload", max: "1", value: String(p), "aria-label": `Uploading ${a.name}` }));
+      }
+      ul.append(li);
+    }
+    return ul;
+  }
+
+  fileNode(a, src) {
+    const d = this.doc;
+    if (isImage(a.type)) {
+      const img = el(d, "img", { src, alt: a.name, loading: "lazy", class: "thumb-img" });
+      return el(d, "button", { type: "button", class: "thumb", "aria-label": `View image ${a.name}`, onclick: () => this.openViewer(a, src) }, img);
+    }
+    return el(
+      d,
+      "a",
+      { class: "file-chip", href: src, download: a.name, target: "_blank", rel: "noopener" },
+      el(d, "span", { class: "file-name", text: a.name }),
+      el(d, "span", { class: "file-info", text: `${a.type || "file"} · ${formatSize(a.size)}` }),
+    );
+  }
+
+  openViewer(a, src) {
+    this.viewerImg.src = src;
+    this.viewerImg.alt = a.name;
+    this.viewerLink.href = src;
+    this.viewerLink.setAttribute("download", a.name);
+    this.viewer.setAttribute("aria-label", `Image ${a.name}`);
+    this.viewer.hidden = false;
+    this.viewer.querySelector(".viewer-close").focus({ preventScroll: true });
+  }
+
+  closeViewer() {
+    this.viewer.hidden = true;
+    this.viewerImg.removeAttribute("src");
+    this.input.focus({ preventScroll: true });
+  }
+
+  // addFiles takes files the user chose, pasted or dropped: the limits are
+  // checked first (a refused file is said why, in words; nothing typed is
+  // touched), then each is hashed and uploaded while the user writes.
+  addFiles(list) {
+    if (this.input.disabled || !this.o.checkFiles) return;
+    const { accepted, refused } = this.o.checkFiles(this.attachments.length, list);
+    this.fileErrors.replaceChildren(...refused.map((r) => el(this.doc, "p", { "data-code": r.code, text: r.message })));
+    this.fileErrors.hidden = refused.length === 0;
+    for (const file of accepted) {
+      const a = {
+        key: ++this.attSeq,
+        file,
+        name: file.name || `pasted-image.${(file.type.split("/")[1] || "png").replace(/[^a-z0-9]/g, "")}`,
+        size: file.size,
+        type: file.type || "application/octet-stream",
+        sha256: "",
+        state: "hashing",
+        progress: 0,
+      };
+      this.attachments.push(a);
+      this.o.hash(file).then(
+        (sha) => {
+          if (!this.attachments.includes(a)) return;
+          if (this.attachments.some((x) => x !== a && x.sha256 === sha)) {
+            this.removeAttachment(a); // the same file twice: once is enough
+            return;
+          }
+          a.sha256 = sha;
+          this.startUpload(a);
+        },
+        (err) => {
+          a.state = "error";
+          a.code = "invalid";
+          a.message = `${a.name} could not be read${err && err.message ? `: ${err.message}` : ""}.`;
+          this.drawTray();
+        },
+      );
+    }
+    this.drawTray();
+  }
+
+  startUpload(a) {
+    a.state = "uploading";
+    const u = this.o.upload(a.sha256, a.file, (sent, total) => {
+      a.progress = total ? sent / total : 0;
+      if (a.bar) a.bar.value = a.progress;
+    });
+    a.abort = u.abort;
+    u.promise.then(
+      () => {
+        a.state = "done";
+        a.progress = 1;
+        this.drawTray();
+      },
+      (err) => {
+        if (!this.attachments.includes(a)) return;
+        const code = (err && err.code) || "upload_failed";
+        if (code === "upload_failed" || code === "unauthorized" || code === "aborted") a.state = "waiting"; // goes up with its message
+        else {
+          a.state = "error";
+          a.code = code;
+          a.message = fileErrorText(a.name, code, this.o.limits);
+        }
+        this.drawTray();
+      },
+    );
+    this.drawTray();
+  }
+
+  // removeAttachment takes a file out of the composer, cancelling its
+  // upload if it is still going.
+  removeAttachment(a) {
+    this.attachments = this.attachments.filter((x) => x !== a);
+    if (a.state === "uploading" && a.abort) a.abort();
+    this.drawTray();
+  }
+
+  drawTray() {
+    const d = this.doc;
+    this.tray.hidden = this.attachments.length === 0;
+    this.tray.replaceChildren(
+      ...this.attachments.map((a) => {
+        const li = el(d, "li", { class: "att", "data-state": a.state, "data-name": a.name, "data-code": a.code || null });
+        li.append(el(d, "span", { class: "att-name", text: a.name }), el(d, "span", { class: "att-size", text: formatSize(a.size) }));
+        if (a.state === "uploading" || a.state === "hashing") {
+          a.bar = el(d, "progress", { max: "1", value: String(a.progress || 0), "aria-label": `Uploading ${a.name}` });
+          li.append(a.bar);
+        } else a.bar = null;
+        if (a.state === "waiting") li.append(el(d, "span", { class: "att-note", text: "Sent when you are back online" }));
+        if (a.state === "error") li.append(el(d, "span", { class: "att-error", role: "alert", text: a.message }));
+        const cancel = a.state === "uploading" || a.state === "hashing";
+        li.append(
+          el(d, "button", {
+            type: "button",
+            class: cancel ? "att-cancel" : "att-remove",
+            "aria-label": `${cancel ? "Cancel upload of" : "Remove"} ${a.name}`,
+            text: "×",
+            onclick: () => this.removeAttachment(a),
+          }),
+        );
+        return li;
+      }),
+    );
+    this.sendButton.disabled = this.input.disabled || this.attachments.some((a) => a.state === "hashing");
+  }
+
   scrollDown() {
     this.list.scrollTop = this.list.scrollHeight;
   }
 
   submit() {
     const text = this.input.value;
-    if (!text.trim() || this.input.disabled) return;
+    const atts = this.attachments.filter((a) => a.state !== "error");
+    if (this.input.disabled || this.attachments.some((a) => a.state === "hashing")) return;
+    if (!text.trim() && !atts.length) return;
+    const files = atts.map((a) => ({ sha256: a.sha256, name: a.name, size: a.size, type: a.type, blob: a.file, uploaded: a.state === "done" }));
+    const kept = this.attachments;
     this.input.value = "";
+    this.attachments = [];
+    this.fileErrors.hidden = true;
+    this.fileErrors.replaceChildren();
+    this.drawTray();
     this.stopTyping();
     try {
-      this.o.send(text);
+      if (files.length) this.o.send(text, files);
+      else this.o.send(text);
     } catch (err) {
       // Refused before it was made (too long, a refused session): nothing
-      // the user typed is lost.
+      // the user typed or added is lost.
       if (!this.input.value) this.input.value = text;
+      if (!this.attachments.length) this.attachments = kept;
+      this.drawTray();
       this.notice(err);
     }
   }
