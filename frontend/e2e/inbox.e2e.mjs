@@ -114,6 +114,8 @@ export async function run(opts = {}) {
     topic: `Server offline (Ticket #${runId})`,
     live: `Live ${runId}: the second agent says hi`,
     unread: `Unread ${runId}: please look`,
+    teammateNote: `Ben ${runId}: I called them, no need to answer`,
+    snoozeWake: `Customer ${runId}: any news? still down`,
     dana: `Dana ${runId}: where is my invoice?`,
     visitor: `Visitor ${runId}: anyone there?`,
     identified: `Sam ${runId}: logged in now`,
@@ -294,14 +296,49 @@ export async function run(opts = {}) {
       await message(text.live).waitFor()
     })
 
-    await step('the unread badge clears when the conversation is opened', async () => {
-      ids.b = await newConversation('B') // now B is open, A is not
-      await agent2.send(ids.a, text.unread)
+    const endUsers = endUserClient({ env, browser })
+    // Conversation A's contact, through the relay as the widget would be (rule 8: its messages are
+    // what the team has to read).
+    const contactOfA = async () => {
+      const contactId = `e2e-A-${runId}@example.com`
+      return endUsers.session({ kind: 'contact', contactId, hash: endUsers.hash(contactId) })
+    }
+    const indexOf = async (id) => Number(await rowOf(id).getAttribute('data-index'))
+
+    await step("a teammate's note does not mark unread, a contact's message does; the badge clears on open", async () => {
+      ids.b = await newConversation('B') // now B is open, A is not; B is on top
+      await page.getByTestId('view-open').click()
+      await rowOf(ids.a).waitFor()
+      // A teammate's note: A stays read, and stays where it was (a note does not move it up).
+      await agent2.push(ids.a, 'note.added', { text: text.teammateNote })
+      await waitUntil(async () => (await api('Timeline', ids.a, '', 50)).items.some((i) => i.text === text.teammateNote), timeout, "the teammate's note to reach the app")
+      await sleep(400) // the list's refresh after the change
+      const unreadAfterNote = await rowOf(ids.a).getAttribute('data-unread')
+      if (unreadAfterNote !== '0') throw new Error(`a teammate's note marked A unread (${unreadAfterNote})`)
+      if ((await indexOf(ids.a)) < (await indexOf(ids.b))) throw new Error("a teammate's note moved A above B")
+      if (!endUsers) return log('  (no THREADLINE_E2E_IDENTITY_SECRET: the contact part skipped)')
+      // The contact writes: A is unread, and on top.
+      const contact = await contactOfA()
+      await contact.send(ids.a, text.unread)
+      await contact.close()
       const badge = rowOf(ids.a).locator('[data-testid=unread-badge]')
       await badge.waitFor()
+      await waitUntil(async () => (await indexOf(ids.a)) < (await indexOf(ids.b)), timeout, "the contact's message to move A to the top")
+      // The sidebar and the list header say the same number.
+      const said = async () => {
+        const [sidebar, header] = await Promise.all(['view-open-unread', 'list-unread'].map((t) => page.getByTestId(t).textContent({ timeout: 1000 }).catch(() => '')))
+        return [sidebar, header].map((x) => parseInt(x.replace(/\D/g, ''), 10))
+      }
+      await waitUntil(async () => {
+        const [sidebar, header] = await said()
+        return sidebar > 0 && sidebar === header
+      }, timeout, 'the sidebar and the list header to say the same unread number')
       const before = await page.title()
       await rowOf(ids.a).click()
       await message(text.unread).waitFor()
+      // "New messages" sits right above the contact's message, not above the teammate's note.
+      const next = await page.getByTestId('new-messages-divider').evaluate((el) => el.nextElementSibling?.textContent ?? '')
+      if (!next.includes(text.unread)) throw new Error(`the New messages divider is above "${next.slice(0, 60)}"`)
       await badge.waitFor({ state: 'detached' })
       const row = await rowOf(ids.a).getAttribute('data-unread')
       if (row !== '0') throw new Error(`the row still counts ${row} unread`)
@@ -309,7 +346,54 @@ export async function run(opts = {}) {
       await waitUntil(async () => count(await page.title()) < count(before), timeout, `the title count to drop from "${before}"`)
     })
 
-    const endUsers = endUserClient({ env, browser })
+    await step('snooze with z: it leaves All open for Snoozed, and wakes when the contact writes', async () => {
+      if (!endUsers) return log('  (no THREADLINE_E2E_IDENTITY_SECRET: skipped)')
+      await page.locator(`[data-testid=conversation][data-conv="${ids.a}"]`).waitFor()
+      await page.locator('body').click({ position: { x: 5, y: 5 } })
+      await page.keyboard.press('Escape')
+      await page.keyboard.press('z')
+      await page.getByTestId('snooze-menu').waitFor()
+      await page.getByTestId('snooze-tomorrow').click()
+      await page.locator('[data-testid=conversation-status]', { hasText: 'Snoozed until' }).waitFor()
+      await rowOf(ids.a).waitFor({ state: 'detached' }) // gone from All open
+      await page.getByTestId('view-snoozed').click()
+      await rowOf(ids.a).getByTestId('row-wakes').filter({ hasText: /9:00/ }).waitFor()
+      const contact = await contactOfA()
+      await contact.send(ids.a, text.snoozeWake)
+      await contact.close()
+      await rowOf(ids.a).waitFor({ state: 'detached' }) // awake: gone from Snoozed
+      await page.getByTestId('view-open').click()
+      await rowOf(ids.a).and(page.locator('[data-status=open]')).waitFor()
+      await page.locator('[data-testid=conversation-status]', { hasText: 'Open' }).waitFor()
+      await message(text.snoozeWake).waitFor()
+    })
+
+    await step('bulk: three rows chosen with Shift-click, resolved at once', async () => {
+      const three = []
+      for (const n of [1, 2, 3]) {
+        three.push(await api('CreateConversation', { contactId: `e2e-bulk${n}-${runId}@example.com`, contactName: `Bulk ${n} ${runId}`, subject: `Bulk ${n}`, text: `Bulk ${n} ${runId}` }))
+      }
+      await page.getByTestId('view-open').click()
+      for (const id of three) await rowOf(id).waitFor()
+      const order = []
+      for (const id of three) order.push([await indexOf(id), id])
+      order.sort((x, y) => x[0] - y[0])
+      if (order[2][0] - order[0][0] !== 2) throw new Error(`the three new rows are not together: ${JSON.stringify(order)}`)
+      await rowOf(order[0][1]).click()
+      await rowOf(order[2][1]).click({ modifiers: ['Shift'] })
+      await page.getByTestId('bulk-count').filter({ hasText: '3 chosen' }).waitFor()
+      await page.getByTestId('bulk-resolve').click()
+      await page.getByTestId('bulk-message').filter({ hasText: 'Resolved 3 conversations' }).waitFor()
+      for (const id of three) await rowOf(id).waitFor({ state: 'detached' })
+      for (const id of three) {
+        const v = await api('Conversation', id)
+        if (v.row.status !== 'resolved') throw new Error(`${id} is ${v.row.status} after the bulk resolve`)
+      }
+      await page.getByTestId('view-resolved').click()
+      for (const id of three) await rowOf(id).waitFor()
+      await page.getByTestId('view-open').click()
+    })
+
     // The contact's own text in the places a contact appears, where a raw id must never show.
     const contactAreas = (id) => [
       rowOf(id).getByTestId('row-contact'),
@@ -444,18 +528,20 @@ async function waitUntil(fn, timeout, what) {
 async function secondAgent({ env, base, browser, api, log }) {
   if (env.THREADLINE_E2E_AGENT_URL) {
     const url = env.THREADLINE_E2E_AGENT_URL.replace(/\/$/, '')
+    const push = async (conv, kind, data) => {
+      const r = await fetch(`${url}/push`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ events: [{ conv, kind, data }] }),
+      })
+      const body = await r.text()
+      if (!r.ok) throw new Error(`second agent push: HTTP ${r.status} ${body}`)
+      const err = JSON.parse(body).results?.find((x) => x.error)
+      if (err) throw new Error(`second agent push rejected: ${JSON.stringify(err.error)}`)
+    }
     return {
-      async send(conv, text) {
-        const r = await fetch(`${url}/push`, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify({ events: [{ conv, kind: 'message.sent', data: { text } }] }),
-        })
-        const body = await r.text()
-        if (!r.ok) throw new Error(`second agent push: HTTP ${r.status} ${body}`)
-        const err = JSON.parse(body).results?.find((x) => x.error)
-        if (err) throw new Error(`second agent push rejected: ${JSON.stringify(err.error)}`)
-      },
+      send: (conv, text) => push(conv, 'message.sent', { text }),
+      push,
       close: async () => {},
     }
   }
@@ -473,12 +559,14 @@ async function secondAgent({ env, base, browser, api, log }) {
       await page.evaluate(connectAgent, { wsUrl, workspace, token })
       return page
     }
+    const push = async (conv, kind, data) => {
+      const p = await open()
+      const res = await p.evaluate(({ conv, kind, data }) => window.__agent2.push(conv, kind, data), { conv, kind, data })
+      if (res.error) throw new Error(`second agent push rejected: ${JSON.stringify(res.error)}`)
+    }
     return {
-      async send(conv, text) {
-        const p = await open()
-        const res = await p.evaluate(({ conv, text }) => window.__agent2.send(conv, text), { conv, text })
-        if (res.error) throw new Error(`second agent push rejected: ${JSON.stringify(res.error)}`)
-      },
+      send: (conv, text) => push(conv, 'message.sent', { text }),
+      push,
       close: async () => page?.context().close(),
     }
   }
@@ -486,6 +574,9 @@ async function secondAgent({ env, base, browser, api, log }) {
     async send(conv, text) {
       // The harness reads stdout and makes its second agent post this.
       log(`THREADLINE_E2E_REQUEST ${JSON.stringify({ action: 'send', conv, text, base })}`)
+    },
+    async push(conv, kind, data) {
+      log(`THREADLINE_E2E_REQUEST ${JSON.stringify({ action: 'push', conv, kind, data, base })}`)
     },
     close: async () => {},
   }
@@ -636,8 +727,11 @@ async function connectAgent({ wsUrl, workspace, token }) {
   ws.send(JSON.stringify({ type: 'hello', protocol: 1, workspace, device, cursor: { epoch: '', seq: 0 }, auth: { kind: 'agent', token } }))
   await welcomed
   window.__agent2 = {
-    async send(conv, text) {
-      const ev = { id: uuidv7(), seq: 0, conv, kind: 'message.sent', actor: identity, device, mid: ++mid, at: Date.now(), base: head, data: { text } }
+    send(conv, text) {
+      return window.__agent2.push(conv, 'message.sent', { text })
+    },
+    async push(conv, kind, data) {
+      const ev = { id: uuidv7(), seq: 0, conv, kind, actor: identity, device, mid: ++mid, at: Date.now(), base: head, data }
       const ack = await new Promise((res) => {
         waiting.push(res)
         ws.send(JSON.stringify({ type: 'push', events: [ev] }))

@@ -11,8 +11,13 @@ import (
 // goes up to the relay when it connects the app through the Settings dialog; then it
 // sends a reply (pending, then sent), adds a note (distinct), starts and ends
 // a thread, resolves and reopens, finds the note by search, sees a second
-// agent's message arrive live through the relay, and watches the unread
-// badge clear on open. Then a contact and a visitor write through the relay
+// agent's message arrive live through the relay; a second agent's note leaves a
+// conversation read and where it was, its contact's message (through the relay,
+// as the widget) marks it unread, moves it up, shows the same number in the
+// sidebar and the list header, and a New messages divider above it on open, and
+// the badge clears; z snoozes it into Snoozed with its wake time, and the
+// contact writing wakes it back into All open; three rows chosen with a
+// Shift-click are resolved at once. Then a contact and a visitor write through the relay
 // as the web widget would: the contact's name and email (contact.updated)
 // show in its row, header and timeline, never its id, and a visitor who
 // identifies shows as one name in the whole timeline. Last, it disconnects (the
