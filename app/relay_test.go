@@ -20,6 +20,7 @@ import (
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/backend/inbox"
 	"github.com/threadline/threadline/sync/client"
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
@@ -32,7 +33,7 @@ const (
 // startRelay runs a real relay on loopback with agents ana and ben.
 func startRelay(t *testing.T) string {
 	t.Helper()
-	lg, err := relay.OpenBadgerLog(t.TempDir(), nil)
+	lg, err := eventlog.OpenBadger(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

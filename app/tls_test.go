@@ -24,6 +24,7 @@ import (
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/backend/profile"
 	"github.com/threadline/threadline/sync/client"
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
@@ -78,7 +79,7 @@ func privateCA(t *testing.T) (caPEM []byte, ca *x509.Certificate, server tls.Cer
 // wss:// URL.
 func startTLSRelay(t *testing.T, cert tls.Certificate) string {
 	t.Helper()
-	lg, err := relay.OpenBadgerLog(t.TempDir(), nil)
+	lg, err := eventlog.OpenBadger(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/sync/client"
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
@@ -74,7 +75,7 @@ func (b *syncBuffer) String() string {
 
 func newWorld(t *testing.T, faq []Entry) *world {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	log, err := relay.OpenBadgerLog(t.TempDir(), nil)
+	log, err := eventlog.OpenBadger(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,6 +69,16 @@ var rules = []rule{
 		forbidden: func(p, dep string) bool { return strings.HasPrefix(dep, mod+"/") && dep != p },
 	},
 	{
+		// DESIGN §6: the log is a package of its own that knows nothing of
+		// sessions, so that its implementations (embedded, JetStream) are
+		// swapped under the relay.
+		name:    "sync/eventlog knows nothing of sessions: it imports no relay, client or widget",
+		applies: func(p string) bool { return under(p, "sync/eventlog") },
+		forbidden: func(p, dep string) bool {
+			return under(dep, "sync/relay") || under(dep, "sync/client") || under(dep, "sync/widget")
+		},
+	},
+	{
 		name:      "backend/ imports nothing of sync/ or app/",
 		applies:   func(p string) bool { return under(p, "backend") },
 		forbidden: func(p, dep string) bool { return under(dep, "sync") || under(dep, "app") },
@@ -144,6 +154,7 @@ func TestRulesCatchViolations(t *testing.T) {
 		{ImportPath: mod + "/sync/cmd/relay", Imports: []string{mod + "/app"}, Deps: []string{mod + "/app"}},
 		{ImportPath: mod + "/backend/store", Deps: []string{mod + "/sync/protocol"}},
 		{ImportPath: mod + "/frontend/widget", Deps: []string{mod + "/sync/protocol"}},
+		{ImportPath: mod + "/sync/eventlog", Deps: []string{mod + "/sync/relay"}},
 	}
 	got := violations(bad)
 	for _, want := range []string{
@@ -154,6 +165,7 @@ func TestRulesCatchViolations(t *testing.T) {
 		"nothing imports app but main: " + mod + "/sync/cmd/relay",
 		"backend/ imports nothing of sync/ or app/: " + mod + "/backend/store",
 		"frontend/widget imports no project package: " + mod + "/frontend/widget",
+		"sync/eventlog knows nothing of sessions: it imports no relay, client or widget: " + mod + "/sync/eventlog",
 	} {
 		found := false
 		for _, g := range got {

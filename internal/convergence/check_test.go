@@ -9,8 +9,8 @@ import (
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/backend/inbox"
 	"github.com/threadline/threadline/sync/client"
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
-	"github.com/threadline/threadline/sync/relay"
 )
 
 // relayLog is the relay's log as Badger holds it, read after the relay
@@ -23,7 +23,7 @@ type relayLog struct {
 	byID   map[string]uint64 // seq of each id
 	convs  map[string][]conv.Event
 	states map[string]*conv.Conversation // conv.Replay of each conversation's events
-	log    *relay.BadgerLog              // open: for Result and Conversation
+	log    *eventlog.Badger              // open: for Result and Conversation
 }
 
 // readRelayLog opens the log in dir and checks it: seqs 1…head with no gap,
@@ -31,7 +31,7 @@ type relayLog struct {
 // each conversation is what replaying its events gives.
 func readRelayLog(t testing.TB, dir string) *relayLog {
 	t.Helper()
-	lg, err := relay.OpenBadgerLog(dir, nil)
+	lg, err := eventlog.OpenBadger(dir, nil)
 	if err != nil {
 		t.Fatalf("reopen the relay's log: %v", err)
 	}

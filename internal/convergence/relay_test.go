@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
@@ -82,7 +83,7 @@ type testRelay struct {
 
 	mu       sync.Mutex
 	srv      *relay.Server
-	log      *relay.BadgerLog
+	log      *eventlog.Badger
 	hs       *http.Server
 	addr     string // "" while down
 	restarts int
@@ -98,7 +99,7 @@ func startRelay(t testing.TB, opts relay.Options) *testRelay {
 
 func (r *testRelay) start() {
 	r.t.Helper()
-	lg, err := relay.OpenBadgerLog(r.dir, nil)
+	lg, err := eventlog.OpenBadger(r.dir, nil)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/relay"
 )
 
@@ -66,7 +67,7 @@ func requirements(tb testing.TB) string {
 // returns its http:// URL.
 func startRelay(tb testing.TB) string {
 	tb.Helper()
-	lg, err := relay.OpenBadgerLog(tb.TempDir(), nil)
+	lg, err := eventlog.OpenBadger(tb.TempDir(), nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

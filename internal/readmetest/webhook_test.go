@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/relay"
 )
 
@@ -195,7 +196,7 @@ func TestWebhookVerifySnippets(t *testing.T) {
 				Webhooks: []relay.Webhook{{ID: "site", URL: url, Secret: secret,
 					Events: []string{"conversation.created", "thread.started", "message.sent"}}},
 			}}}
-			lg, err := relay.OpenBadgerLog(t.TempDir(), nil)
+			lg, err := eventlog.OpenBadger(t.TempDir(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/sync/client"
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
@@ -45,7 +46,7 @@ func startRelay() (url string, stop func()) {
 	if err != nil {
 		panic(err)
 	}
-	lg, err := relay.OpenBadgerLog(dir, nil)
+	lg, err := eventlog.OpenBadger(dir, nil)
 	if err != nil {
 		panic(err)
 	}

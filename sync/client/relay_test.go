@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
@@ -55,7 +56,7 @@ type realRelay struct {
 	mu  sync.Mutex
 	srv *relay.Server
 	hs  *httptest.Server
-	log *relay.BadgerLog
+	log *eventlog.Badger
 }
 
 func newRealRelay(t testing.TB, opts relay.Options) *realRelay {
@@ -69,7 +70,7 @@ func newRealRelay(t testing.TB, opts relay.Options) *realRelay {
 
 func (r *realRelay) start() {
 	r.t.Helper()
-	lg, err := relay.OpenBadgerLog(r.t.TempDir(), nil)
+	lg, err := eventlog.OpenBadger(r.t.TempDir(), nil)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package relay
+package eventlog
 
 import (
 	"bytes"
@@ -20,17 +20,18 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/internal/bounded"
 	"github.com/threadline/threadline/sync/protocol"
 )
 
-// BadgerLog is the embedded Log: one Badger database in a directory. Every
+// Badger is the embedded Log: one Badger database in a directory. Every
 // Append is one Badger transaction, first written to the journal (see
 // journal.go) and fdatasync'd, so it is on disk (one sync for the whole
 // batch) when Append returns.
 //
 // Values stay below Badger's value threshold, so everything lives in the LSM
 // tree and the value log needs no garbage collection.
-type BadgerLog struct {
+type Badger struct {
 	db  *badger.DB
 	dir string
 	log *slog.Logger
@@ -41,10 +42,10 @@ type BadgerLog struct {
 
 	// mids caches the highest mid by mid key, as committed; guarded by mu.
 	// Bounded: every Idempotency-Key of the HTTP API is a device of its own.
-	mids *boundedMap[string, uint64]
+	mids *bounded.Map[string, uint64]
 	// lasts caches conversations' latest seqs, by state key, as committed
 	// (the changed index's positions; see badger_changed.go); guarded by mu.
-	lasts *boundedMap[string, uint64]
+	lasts *bounded.Map[string, uint64]
 
 	hooks cursorFiles // webhook cursors, beside Badger (see cursorFiles)
 
@@ -60,14 +61,18 @@ const (
 	webhookDir = "webhooks"
 )
 
-// OpenBadgerLog opens (creating if needed) the log stored in dir. logger
+// cacheSize bounds each of the log's in-memory caches (highest mids,
+// latest seqs), in entries.
+const cacheSize = 100_000
+
+// OpenBadger opens (creating if needed) the log stored in dir. logger
 // receives Badger's warnings and errors; nil discards them.
-func OpenBadgerLog(dir string, logger *slog.Logger) (*BadgerLog, error) {
-	return openBadgerLog(dir, logger, defaultSegSize)
+func OpenBadger(dir string, logger *slog.Logger) (*Badger, error) {
+	return openBadger(dir, logger, defaultSegSize)
 }
 
-// openBadgerLog is OpenBadgerLog with the journal's segment size.
-func openBadgerLog(dir string, logger *slog.Logger, segSize int64) (*BadgerLog, error) {
+// openBadger is OpenBadger with the journal's segment size.
+func openBadger(dir string, logger *slog.Logger, segSize int64) (*Badger, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -79,16 +84,16 @@ func openBadgerLog(dir string, logger *slog.Logger, segSize int64) (*BadgerLog, 
 		WithLogger(badgerLogger{logger.With("component", "badger")})
 	db, err := badger.Open(opts)
 	if err != nil {
-		return nil, fmt.Errorf("relay: open log in %s: %w", dir, err)
+		return nil, fmt.Errorf("eventlog: open log in %s: %w", dir, err)
 	}
-	l := &BadgerLog{db: db, dir: dir, log: logger, quit: make(chan struct{}), mids: newBoundedMap[string, uint64](midCacheSize),
-		lasts: newBoundedMap[string, uint64](stateCacheSize)}
+	l := &Badger{db: db, dir: dir, log: logger, quit: make(chan struct{}), mids: bounded.NewMap[string, uint64](cacheSize),
+		lasts: bounded.NewMap[string, uint64](cacheSize)}
 	l.j = journal{dir: filepath.Join(dir, journalDir), segSize: segSize}
 	l.hooks = cursorFiles{dir: filepath.Join(dir, webhookDir), files: map[string]*cursorFile{}}
 	if err := l.recover(); err != nil {
 		l.j.close()
 		db.Close()
-		return nil, fmt.Errorf("relay: open log in %s: %w", dir, err)
+		return nil, fmt.Errorf("eventlog: open log in %s: %w", dir, err)
 	}
 	l.bg.Add(1)
 	go l.janitor()
@@ -97,7 +102,7 @@ func openBadgerLog(dir string, logger *slog.Logger, segSize int64) (*BadgerLog, 
 
 // recover replays the journal into Badger, marks the replayed segments for
 // deletion once Badger holds them durably, and starts a new segment.
-func (l *BadgerLog) recover() error {
+func (l *Badger) recover() error {
 	if err := os.MkdirAll(l.j.dir, 0o700); err != nil {
 		return fmt.Errorf("create journal directory: %w", err)
 	}
@@ -155,7 +160,7 @@ func (l *BadgerLog) recover() error {
 // checkpoint syncs Badger's active memtable and seals segs: they go once
 // the older memtables, not yet flushed to synced tables, are gone. Every
 // record of segs is in Badger when it is called.
-func (l *BadgerLog) checkpoint(segs []uint64, full bool) error {
+func (l *Badger) checkpoint(segs []uint64, full bool) error {
 	l.ckMu.Lock()
 	defer l.ckMu.Unlock()
 	mems, err := filepath.Glob(filepath.Join(l.dir, "*.mem"))
@@ -164,7 +169,7 @@ func (l *BadgerLog) checkpoint(segs []uint64, full bool) error {
 	}
 	slices.Sort(mems) // fixed-width numbers: the newest, the active one, last
 	if err := l.db.Sync(); err != nil {
-		return fmt.Errorf("relay: sync log: %w", err)
+		return fmt.Errorf("eventlog: sync log: %w", err)
 	}
 	if len(mems) > 0 {
 		mems = mems[:len(mems)-1]
@@ -174,7 +179,7 @@ func (l *BadgerLog) checkpoint(segs []uint64, full bool) error {
 }
 
 // janitor retires sealed segments once Badger holds them, until quit.
-func (l *BadgerLog) janitor() {
+func (l *Badger) janitor() {
 	defer l.bg.Done()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -193,7 +198,7 @@ func (l *BadgerLog) janitor() {
 // update runs fn in a write transaction whose writes go through w, then
 // journals them (synced), calls durable (when not nil) and commits them to
 // Badger.
-func (l *BadgerLog) update(fn func(w *logWriter) error, durable func()) error {
+func (l *Badger) update(fn func(w *logWriter) error, durable func()) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.failed != nil {
@@ -221,7 +226,7 @@ func (l *BadgerLog) update(fn func(w *logWriter) error, durable func()) error {
 		// What reached the disk is unknown (and a failed fdatasync may
 		// have dropped pages): take no more writes until a restart
 		// replays what the journal holds.
-		l.failed = fmt.Errorf("relay: log failed, restart the relay: %w", err)
+		l.failed = fmt.Errorf("eventlog: log failed, restart the relay: %w", err)
 		return l.failed
 	}
 	// Durable now: what waits on that (acknowledgements, fan-out) need not
@@ -230,14 +235,14 @@ func (l *BadgerLog) update(fn func(w *logWriter) error, durable func()) error {
 		durable()
 	}
 	if err := txn.Commit(); err != nil {
-		l.failed = fmt.Errorf("relay: log failed after journaling, restart the relay: %w", err)
+		l.failed = fmt.Errorf("eventlog: log failed after journaling, restart the relay: %w", err)
 		return l.failed
 	}
 	for k, m := range w.mids {
-		l.mids.put(k, m)
+		l.mids.Put(k, m)
 	}
 	for k, s := range w.lasts {
-		l.lasts.put(k, s)
+		l.lasts.Put(k, s)
 	}
 	return nil
 }
@@ -245,7 +250,7 @@ func (l *BadgerLog) update(fn func(w *logWriter) error, durable func()) error {
 // rotate starts the next segment, with room for need bytes, and seals the
 // full one in the background: syncing Badger's memtable can take tens of
 // milliseconds, and no write need wait for it.
-func (l *BadgerLog) rotate(need int64) error {
+func (l *Badger) rotate(need int64) error {
 	full := l.j.seg
 	if err := l.j.create(full+1, need); err != nil {
 		return err
@@ -265,7 +270,7 @@ func (l *BadgerLog) rotate(need int64) error {
 type logWriter struct {
 	txn *badger.Txn
 	j   *journal
-	l   *BadgerLog
+	l   *Badger
 	// mids are the highest mids this write raises, by mid key: they go into
 	// l.mids once it commits.
 	mids map[string]uint64
@@ -278,12 +283,12 @@ type logWriter struct {
 // l.mids when known: reading it from Badger on every group commit cost
 // 9 µs on the acknowledgement's path.
 func (w *logWriter) highestMid(k []byte) (uint64, error) {
-	if m, ok := w.l.mids.get(string(k)); ok {
+	if m, ok := w.l.mids.Get(string(k)); ok {
 		return m, nil
 	}
 	m, err := getU64(w.txn, k)
 	if err == nil {
-		w.l.mids.put(string(k), m)
+		w.l.mids.Put(string(k), m)
 	}
 	return m, err
 }
@@ -299,7 +304,7 @@ func (w *logWriter) delete(k []byte) error {
 }
 
 // Open implements Log.
-func (l *BadgerLog) Open(ws string) (string, uint64, error) {
+func (l *Badger) Open(ws string) (string, uint64, error) {
 	if err := checkKeyPart("workspace id", ws); err != nil {
 		return "", 0, err
 	}
@@ -315,7 +320,7 @@ func (l *BadgerLog) Open(ws string) (string, uint64, error) {
 		return item.Value(func(v []byte) error { epoch = string(v); return nil })
 	})
 	if err != nil {
-		return "", 0, fmt.Errorf("relay: open workspace %s: %w", ws, err)
+		return "", 0, fmt.Errorf("eventlog: open workspace %s: %w", ws, err)
 	}
 	if epoch == "" {
 		var b [16]byte
@@ -325,7 +330,7 @@ func (l *BadgerLog) Open(ws string) (string, uint64, error) {
 		epoch = hex.EncodeToString(b[:])
 		err := l.update(func(w *logWriter) error { return w.set(epochKey(ws), []byte(epoch)) }, nil)
 		if err != nil {
-			return "", 0, fmt.Errorf("relay: create workspace %s: %w", ws, err)
+			return "", 0, fmt.Errorf("eventlog: create workspace %s: %w", ws, err)
 		}
 	}
 	head, err := l.head(ws)
@@ -339,7 +344,7 @@ func (l *BadgerLog) Open(ws string) (string, uint64, error) {
 }
 
 // head finds the newest seq by seeking to the end of ws's events.
-func (l *BadgerLog) head(ws string) (uint64, error) {
+func (l *Badger) head(ws string) (uint64, error) {
 	var head uint64
 	err := l.db.View(func(txn *badger.Txn) error {
 		p := eventPrefix(ws)
@@ -357,13 +362,13 @@ func (l *BadgerLog) head(ws string) (uint64, error) {
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("relay: head of %s: %w", ws, err)
+		return 0, fmt.Errorf("eventlog: head of %s: %w", ws, err)
 	}
 	return head, nil
 }
 
 // Append implements Log: one transaction, journaled and synced.
-func (l *BadgerLog) Append(ws string, b *Batch) error {
+func (l *Badger) Append(ws string, b *Batch) error {
 	return l.update(func(w *logWriter) error { return appendBatch(w, ws, b) }, b.Durable)
 }
 
@@ -376,7 +381,7 @@ func appendBatch(w *logWriter, ws string, b *Batch) error {
 	for _, r := range b.Events {
 		e := r.Event
 		if err := set(eventKey(ws, e.Seq), r.JSON); err != nil {
-			return fmt.Errorf("relay: append %s seq %d: %w", ws, e.Seq, err)
+			return fmt.Errorf("eventlog: append %s seq %d: %w", ws, e.Seq, err)
 		}
 		if _, ok := byConv[e.Conv]; !ok {
 			convs = append(convs, e.Conv)
@@ -386,7 +391,7 @@ func appendBatch(w *logWriter, ws string, b *Batch) error {
 	for _, c := range convs {
 		seqs := byConv[c]
 		if err := set(indexKey(ws, c, seqs[len(seqs)-1]), appendSeqs(nil, seqs)); err != nil {
-			return fmt.Errorf("relay: index %s: %w", c, err)
+			return fmt.Errorf("eventlog: index %s: %w", c, err)
 		}
 	}
 	// Before the states change: the index moves each from its old latest seq.
@@ -396,10 +401,10 @@ func appendBatch(w *logWriter, ws string, b *Batch) error {
 	for _, c := range b.States {
 		v, err := json.Marshal(c)
 		if err != nil {
-			return fmt.Errorf("relay: encode conversation %s: %w", c.ID, err)
+			return fmt.Errorf("eventlog: encode conversation %s: %w", c.ID, err)
 		}
 		if err := set(stateKey(ws, c.ID), v); err != nil {
-			return fmt.Errorf("relay: store conversation %s: %w", c.ID, err)
+			return fmt.Errorf("eventlog: store conversation %s: %w", c.ID, err)
 		}
 	}
 	for _, o := range b.Owners {
@@ -411,7 +416,7 @@ func appendBatch(w *logWriter, ws string, b *Batch) error {
 			err = set(k, binary.BigEndian.AppendUint64(nil, o.Since))
 		}
 		if err != nil {
-			return fmt.Errorf("relay: owner %s of %s: %w", o.Participant, o.Conv, err)
+			return fmt.Errorf("eventlog: owner %s of %s: %w", o.Participant, o.Conv, err)
 		}
 	}
 	type dev struct{ identity, device string }
@@ -424,7 +429,7 @@ func appendBatch(w *logWriter, ws string, b *Batch) error {
 	}
 	for d, rs := range results {
 		if err := set(resultKey(ws, d.identity, d.device, highest[d]), appendResults(nil, rs)); err != nil {
-			return fmt.Errorf("relay: results of %s: %w", d.device, err)
+			return fmt.Errorf("eventlog: results of %s: %w", d.device, err)
 		}
 	}
 	for d, mid := range highest {
@@ -437,14 +442,14 @@ func appendBatch(w *logWriter, ws string, b *Batch) error {
 		}
 		if mid > cur {
 			if err := set(k, binary.BigEndian.AppendUint64(nil, mid)); err != nil {
-				return fmt.Errorf("relay: highest mid: %w", err)
+				return fmt.Errorf("eventlog: highest mid: %w", err)
 			}
 			w.mids[string(k)] = mid
 		}
 	}
 	for _, v := range b.Visitors {
 		if err := set(visitorKey(ws, v.Hash), encodeVisitor(v)); err != nil {
-			return fmt.Errorf("relay: store visitor: %w", err)
+			return fmt.Errorf("eventlog: store visitor: %w", err)
 		}
 	}
 	return nil
@@ -461,7 +466,7 @@ func getU64(txn *badger.Txn, k []byte) (uint64, error) {
 	var n uint64
 	err = item.Value(func(v []byte) error {
 		if len(v) != 8 {
-			return fmt.Errorf("relay: corrupt number at %q", k)
+			return fmt.Errorf("eventlog: corrupt number at %q", k)
 		}
 		n = binary.BigEndian.Uint64(v)
 		return nil
@@ -470,7 +475,7 @@ func getU64(txn *badger.Txn, k []byte) (uint64, error) {
 }
 
 // Scan implements Log.
-func (l *BadgerLog) Scan(ws string, from, to uint64, fn func(uint64, []byte) error) error {
+func (l *Badger) Scan(ws string, from, to uint64, fn func(uint64, []byte) error) error {
 	if from > to {
 		return nil
 	}
@@ -500,13 +505,13 @@ func (l *BadgerLog) Scan(ws string, from, to uint64, fn func(uint64, []byte) err
 }
 
 // Events implements Log.
-func (l *BadgerLog) Events(ws string, seqs []uint64) ([][]byte, error) {
+func (l *Badger) Events(ws string, seqs []uint64) ([][]byte, error) {
 	out := make([][]byte, 0, len(seqs))
 	err := l.db.View(func(txn *badger.Txn) error {
 		for _, s := range seqs {
 			item, err := txn.Get(eventKey(ws, s))
 			if err != nil {
-				return fmt.Errorf("relay: event %d of %s: %w", s, ws, err)
+				return fmt.Errorf("eventlog: event %d of %s: %w", s, ws, err)
 			}
 			raw, err := item.ValueCopy(nil)
 			if err != nil {
@@ -520,7 +525,7 @@ func (l *BadgerLog) Events(ws string, seqs []uint64) ([][]byte, error) {
 }
 
 // ConversationSeqs implements Log.
-func (l *BadgerLog) ConversationSeqs(ws, id string, after, upTo uint64) ([]uint64, error) {
+func (l *Badger) ConversationSeqs(ws, id string, after, upTo uint64) ([]uint64, error) {
 	if len(id) > 255 || after >= upTo {
 		return nil, nil
 	}
@@ -559,7 +564,7 @@ func (l *BadgerLog) ConversationSeqs(ws, id string, after, upTo uint64) ([]uint6
 }
 
 // Conversation implements Log.
-func (l *BadgerLog) Conversation(ws, id string) (*conv.Conversation, error) {
+func (l *Badger) Conversation(ws, id string) (*conv.Conversation, error) {
 	if len(id) > 255 {
 		return nil, nil
 	}
@@ -578,13 +583,13 @@ func (l *BadgerLog) Conversation(ws, id string) (*conv.Conversation, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("relay: conversation %s: %w", id, err)
+		return nil, fmt.Errorf("eventlog: conversation %s: %w", id, err)
 	}
 	return c, nil
 }
 
 // Owned implements Log.
-func (l *BadgerLog) Owned(ws, participant string) ([]Owned, error) {
+func (l *Badger) Owned(ws, participant string) ([]Owned, error) {
 	if len(participant) > 255 {
 		return nil, nil
 	}
@@ -614,7 +619,7 @@ func (l *BadgerLog) Owned(ws, participant string) ([]Owned, error) {
 }
 
 // LastMid implements Log.
-func (l *BadgerLog) LastMid(ws, identity, device string) (uint64, error) {
+func (l *Badger) LastMid(ws, identity, device string) (uint64, error) {
 	if len(identity) > 255 || len(device) > 255 {
 		return 0, nil
 	}
@@ -628,7 +633,7 @@ func (l *BadgerLog) LastMid(ws, identity, device string) (uint64, error) {
 }
 
 // Result implements Log.
-func (l *BadgerLog) Result(ws, identity, device string, mid uint64) (protocol.Result, bool, error) {
+func (l *Badger) Result(ws, identity, device string, mid uint64) (protocol.Result, bool, error) {
 	if len(identity) > 255 || len(device) > 255 {
 		return protocol.Result{}, false, nil
 	}
@@ -660,7 +665,7 @@ func (l *BadgerLog) Result(ws, identity, device string, mid uint64) (protocol.Re
 }
 
 // Visitor implements Log.
-func (l *BadgerLog) Visitor(ws string, h [32]byte) (VisitorToken, bool, error) {
+func (l *Badger) Visitor(ws string, h [32]byte) (VisitorToken, bool, error) {
 	vt := VisitorToken{Hash: h}
 	err := l.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(visitorKey(ws, h))
@@ -701,20 +706,20 @@ func decodeVisitor(vt *VisitorToken, v []byte) {
 }
 
 // WebhookCursor implements Log.
-func (l *BadgerLog) WebhookCursor(ws, endpoint string) (WebhookCursor, bool, error) {
+func (l *Badger) WebhookCursor(ws, endpoint string) (WebhookCursor, bool, error) {
 	return l.hooks.load(ws, endpoint)
 }
 
 // SaveWebhookCursor implements Log: the cursor's own small file, synced
 // (see cursorFiles), not a Badger write.
-func (l *BadgerLog) SaveWebhookCursor(ws, endpoint string, c WebhookCursor) error {
+func (l *Badger) SaveWebhookCursor(ws, endpoint string, c WebhookCursor) error {
 	return l.hooks.save(ws, endpoint, c)
 }
 
 // Check implements Log: it writes (and syncs) a probe key.
-func (l *BadgerLog) Check() error {
+func (l *Badger) Check() error {
 	if l.db.IsClosed() {
-		return errors.New("relay: log is closed")
+		return errors.New("eventlog: log is closed")
 	}
 	v := binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))
 	return l.update(func(w *logWriter) error { return w.set(healthKey, v) }, nil)
@@ -722,7 +727,7 @@ func (l *BadgerLog) Check() error {
 
 // Close implements Log. Closing Badger flushes its memtables to synced
 // tables, so the journal is then deleted.
-func (l *BadgerLog) Close() error {
+func (l *Badger) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	close(l.quit)
@@ -732,13 +737,13 @@ func (l *BadgerLog) Close() error {
 		l.log.Warn("close webhook cursors", "err", err)
 	}
 	if err := l.db.Close(); err != nil {
-		return fmt.Errorf("relay: close log: %w", err)
+		return fmt.Errorf("eventlog: close log: %w", err)
 	}
 	if l.failed != nil {
 		return nil // keep the journal: the next start replays it
 	}
 	if err := l.j.removeAll(); err != nil {
-		return fmt.Errorf("relay: close log: %w", err)
+		return fmt.Errorf("eventlog: close log: %w", err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
-package relay
+package eventlog
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,18 +30,18 @@ func indexChanged(w *logWriter, ws string, states []*conv.Conversation) error {
 		sk := string(stateKey(ws, c.ID))
 		old, err := w.lastSeq(sk)
 		if err != nil {
-			return fmt.Errorf("relay: changed index of %s: %w", c.ID, err)
+			return fmt.Errorf("eventlog: changed index of %s: %w", c.ID, err)
 		}
 		if old == c.LastSeq {
 			continue
 		}
 		if old > 0 {
 			if err := w.delete(changedKey(ws, old, c.ID)); err != nil {
-				return fmt.Errorf("relay: changed index of %s: %w", c.ID, err)
+				return fmt.Errorf("eventlog: changed index of %s: %w", c.ID, err)
 			}
 		}
 		if err := w.set(changedKey(ws, c.LastSeq, c.ID), []byte{}); err != nil {
-			return fmt.Errorf("relay: changed index of %s: %w", c.ID, err)
+			return fmt.Errorf("eventlog: changed index of %s: %w", c.ID, err)
 		}
 		w.lasts[sk] = c.LastSeq
 	}
@@ -54,7 +55,7 @@ func (w *logWriter) lastSeq(sk string) (uint64, error) {
 	if s, ok := w.lasts[sk]; ok {
 		return s, nil
 	}
-	if s, ok := w.l.lasts.get(sk); ok {
+	if s, ok := w.l.lasts.Get(sk); ok {
 		return s, nil
 	}
 	item, err := w.txn.Get([]byte(sk))
@@ -80,7 +81,7 @@ const rebuildChunk = 10_000
 // format key says it is there: any index keys present are dropped first,
 // then every state puts its conversation at its latest seq, then the format
 // key is written. An interrupted rebuild is done again at the next Open.
-func (l *BadgerLog) ensureChangedIndex(ws string) error {
+func (l *Badger) ensureChangedIndex(ws string) error {
 	var have bool
 	err := l.db.View(func(txn *badger.Txn) error {
 		_, err := txn.Get(changedFormatKey(ws))
@@ -177,7 +178,7 @@ func (l *BadgerLog) ensureChangedIndex(ws string) error {
 		err = l.update(func(w *logWriter) error { return w.set(changedFormatKey(ws), []byte{changedFormat}) }, nil)
 	}
 	if err != nil {
-		return fmt.Errorf("relay: rebuild the changed index of %s: %w", ws, err)
+		return fmt.Errorf("eventlog: rebuild the changed index of %s: %w", ws, err)
 	}
 	if n > 0 {
 		l.log.Info("rebuilt the changed index", "workspace", ws, "conversations", n)
@@ -186,7 +187,7 @@ func (l *BadgerLog) ensureChangedIndex(ws string) error {
 }
 
 // Conversations implements Log, in one read transaction.
-func (l *BadgerLog) Conversations(ws string, q ConversationQuery) ([]*conv.Conversation, bool, error) {
+func (l *Badger) Conversations(ws string, q ConversationQuery) ([]*conv.Conversation, bool, error) {
 	limit := max(q.Limit, 1)
 	if len(q.Owner) > 255 {
 		return nil, false, nil
@@ -203,7 +204,7 @@ func (l *BadgerLog) Conversations(ws string, q ConversationQuery) ([]*conv.Conve
 			}
 			c := new(conv.Conversation)
 			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, c) }); err != nil {
-				return nil, fmt.Errorf("relay: conversation %s: %w", id, err)
+				return nil, fmt.Errorf("eventlog: conversation %s: %w", id, err)
 			}
 			return c, nil
 		}
@@ -234,7 +235,7 @@ func (l *BadgerLog) Conversations(ws string, q ConversationQuery) ([]*conv.Conve
 					out = append(out, c)
 				}
 			}
-			slices.SortFunc(out, func(a, b *conv.Conversation) int { return cmpU64(a.LastSeq, b.LastSeq) })
+			slices.SortFunc(out, func(a, b *conv.Conversation) int { return cmp.Compare(a.LastSeq, b.LastSeq) })
 			return nil
 		}
 		p := changedPrefix(ws)
@@ -246,7 +247,7 @@ func (l *BadgerLog) Conversations(ws string, q ConversationQuery) ([]*conv.Conve
 		for it.Seek(newKey(tChanged, ws).u64(q.After + 1)); it.ValidForPrefix(p) && len(out) <= limit; it.Next() {
 			k := it.Item().Key()
 			if len(k) < len(p)+8 {
-				return fmt.Errorf("relay: corrupt changed index key %q", k)
+				return fmt.Errorf("eventlog: corrupt changed index key %q", k)
 			}
 			c, err := get(lastStr(k, k[:len(p)+8]))
 			if err != nil {

@@ -1,11 +1,10 @@
-package relay
+package eventlog
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,9 +13,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/threadline/threadline/internal/fsync"
 )
 
-// The journal is BadgerLog's write-ahead file. Badger runs without
+// The journal is Badger's write-ahead file. Badger runs without
 // SyncWrites: its own write-ahead log is a memory-mapped file synced with
 // msync, which costs about twice a plain fdatasync of a preallocated file on
 // the disks we measured. So every write is first appended to the journal as
@@ -96,7 +97,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // errCorruptRecord ends the replay of a segment at a record that does not
 // decode (a torn write).
-var errCorruptRecord = errors.New("relay: corrupt journal record")
+var errCorruptRecord = errors.New("eventlog: corrupt journal record")
 
 // journalOp is one operation of a journal record.
 type journalOp struct {
@@ -108,7 +109,7 @@ type journalOp struct {
 func (j *journal) segments() ([]uint64, error) {
 	entries, err := os.ReadDir(j.dir)
 	if err != nil {
-		return nil, fmt.Errorf("relay: read journal directory: %w", err)
+		return nil, fmt.Errorf("eventlog: read journal directory: %w", err)
 	}
 	var segs []uint64
 	for _, e := range entries {
@@ -136,7 +137,7 @@ func (j *journal) replay(segs []uint64, apply func([]journalOp) error) (records 
 	for _, seg := range segs {
 		data, err := os.ReadFile(j.path(seg))
 		if err != nil {
-			return records, fmt.Errorf("relay: read journal segment %x: %w", seg, err)
+			return records, fmt.Errorf("eventlog: read journal segment %x: %w", seg, err)
 		}
 		for off := 0; ; {
 			ops, n, err := decodeRecord(data[off:], seg)
@@ -144,7 +145,7 @@ func (j *journal) replay(segs []uint64, apply func([]journalOp) error) (records 
 				break
 			}
 			if err := apply(ops); err != nil {
-				return records, fmt.Errorf("relay: replay journal segment %x: %w", seg, err)
+				return records, fmt.Errorf("eventlog: replay journal segment %x: %w", seg, err)
 			}
 			records++
 			off += n
@@ -231,14 +232,14 @@ func (j *journal) full() bool {
 func (j *journal) write() error {
 	size := len(j.buf) - journalHeader
 	if uint64(size) > 1<<31 {
-		return fmt.Errorf("relay: journal record of %d bytes", size)
+		return fmt.Errorf("eventlog: journal record of %d bytes", size)
 	}
 	putHeader(j.buf, size, j.seg)
 	if _, err := j.f.WriteAt(j.buf, j.off); err != nil {
-		return fmt.Errorf("relay: write journal: %w", err)
+		return fmt.Errorf("eventlog: write journal: %w", err)
 	}
-	if err := datasync(j.f); err != nil {
-		return fmt.Errorf("relay: sync journal: %w", err)
+	if err := fsync.Data(j.f); err != nil {
+		return fmt.Errorf("eventlog: sync journal: %w", err)
 	}
 	j.off += int64(len(j.buf))
 	j.maybeFill()
@@ -275,23 +276,23 @@ func (j *journal) create(seg uint64, need int64) error {
 	}
 	f, err := os.OpenFile(j.path(seg), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("relay: create journal segment: %w", err)
+		return fmt.Errorf("eventlog: create journal segment: %w", err)
 	}
-	if err := preallocate(f, size); err != nil {
+	if err := fsync.Preallocate(f, size); err != nil {
 		f.Close()
-		return fmt.Errorf("relay: preallocate journal segment: %w", err)
+		return fmt.Errorf("eventlog: preallocate journal segment: %w", err)
 	}
 	if zero {
 		if err := j.zero(f, size, false); err != nil {
 			f.Close()
-			return fmt.Errorf("relay: write journal segment: %w", err)
+			return fmt.Errorf("eventlog: write journal segment: %w", err)
 		}
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("relay: sync journal segment: %w", err)
+		return fmt.Errorf("eventlog: sync journal segment: %w", err)
 	}
-	if err := syncDir(j.dir); err != nil {
+	if err := fsync.Dir(j.dir); err != nil {
 		f.Close()
 		return err
 	}
@@ -324,14 +325,14 @@ func (j *journal) takeSpare(seg uint64) (*os.File, error) {
 		return nil, nil
 	}
 	if err := os.Rename(spare, j.path(seg)); err != nil {
-		return nil, fmt.Errorf("relay: use the spare journal segment: %w", err)
+		return nil, fmt.Errorf("eventlog: use the spare journal segment: %w", err)
 	}
-	if err := syncDir(j.dir); err != nil {
+	if err := fsync.Dir(j.dir); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(j.path(seg), os.O_RDWR, 0)
 	if err != nil {
-		return nil, fmt.Errorf("relay: open journal segment: %w", err)
+		return nil, fmt.Errorf("eventlog: open journal segment: %w", err)
 	}
 	return f, nil
 }
@@ -375,13 +376,13 @@ func (j *journal) zero(f *os.File, size int64, paced bool) error {
 	zero := make([]byte, 1<<20)
 	for off := int64(0); off < size; off += int64(len(zero)) {
 		if j.stop.Load() {
-			return errors.New("relay: journal closed")
+			return errors.New("eventlog: journal closed")
 		}
 		if _, err := f.WriteAt(zero[:min(int64(len(zero)), size-off)], off); err != nil {
 			return err
 		}
 		if paced {
-			if err := datasync(f); err != nil {
+			if err := fsync.Data(f); err != nil {
 				return err
 			}
 			time.Sleep(5 * time.Millisecond)
@@ -398,7 +399,7 @@ func (j *journal) fill() error {
 	if err != nil {
 		return err
 	}
-	err = preallocate(f, j.segSize)
+	err = fsync.Preallocate(f, j.segSize)
 	if err == nil {
 		err = j.zero(f, j.segSize, true)
 	}
@@ -415,7 +416,7 @@ func (j *journal) fill() error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(j.dir)
+	return fsync.Dir(j.dir)
 }
 
 // seal notes that segments may go once the memtable files pending are
@@ -466,9 +467,9 @@ func (j *journal) retire(s sealedSegment) error {
 		err = os.Remove(j.path(s.seg))
 	}
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("relay: retire journal segment: %w", err)
+		return fmt.Errorf("eventlog: retire journal segment: %w", err)
 	}
-	return syncDir(j.dir)
+	return fsync.Dir(j.dir)
 }
 
 // removeAll deletes every segment (and keeps the spare): Badger was closed
@@ -481,10 +482,10 @@ func (j *journal) removeAll() error {
 	}
 	for _, s := range segs {
 		if err := os.Remove(j.path(s)); err != nil {
-			return fmt.Errorf("relay: remove journal segment: %w", err)
+			return fmt.Errorf("eventlog: remove journal segment: %w", err)
 		}
 	}
-	return syncDir(j.dir)
+	return fsync.Dir(j.dir)
 }
 
 func (j *journal) close() error {
@@ -505,16 +506,4 @@ func anyExists(paths []string) bool {
 		}
 	}
 	return false
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("relay: open %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("relay: sync %s: %w", dir, err)
-	}
-	return nil
 }

@@ -1,4 +1,4 @@
-package relay
+package eventlog
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 // journalWorkload appends n varied batches to ws: events in a few
 // conversations, their states, owners added and removed, results and
 // visitors. It returns the head.
-func journalWorkload(t *testing.T, l *BadgerLog, ws string, n int) uint64 {
+func journalWorkload(t *testing.T, l *Badger, ws string, n int) uint64 {
 	t.Helper()
 	if _, _, err := l.Open(ws); err != nil {
 		t.Fatal(err)
@@ -46,7 +46,7 @@ func journalWorkload(t *testing.T, l *BadgerLog, ws string, n int) uint64 {
 }
 
 // dumpLog returns every key and value Badger holds, but the health probe.
-func dumpLog(t *testing.T, l *BadgerLog) map[string]string {
+func dumpLog(t *testing.T, l *Badger) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := l.db.View(func(txn *badger.Txn) error {
@@ -97,7 +97,7 @@ func copySegments(t *testing.T, from, to string) []string {
 // beside, and the same answers.
 func TestJournalReplayRebuildsTheLog(t *testing.T) {
 	a := t.TempDir()
-	la, err := OpenBadgerLog(a, nil)
+	la, err := OpenBadger(a, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestJournalReplayRebuildsTheLog(t *testing.T) {
 		t.Errorf("a clean close left %v", left)
 	}
 
-	lb, err := OpenBadgerLog(b, nil)
+	lb, err := OpenBadger(b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestJournalReplayRebuildsTheLog(t *testing.T) {
 // checksum) ends the replay: what came before it is back, nothing after.
 func TestJournalTornRecordEndsReplay(t *testing.T) {
 	a := t.TempDir()
-	la, err := OpenBadgerLog(a, nil)
+	la, err := OpenBadger(a, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestJournalTornRecordEndsReplay(t *testing.T) {
 	if err := os.WriteFile(seg, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	lb, err := OpenBadgerLog(b, nil)
+	lb, err := OpenBadger(b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestJournalTornRecordEndsReplay(t *testing.T) {
 // reads the same before and after a reopen.
 func TestJournalRotates(t *testing.T) {
 	dir := t.TempDir()
-	l, err := openBadgerLog(dir, nil, 8<<10)
+	l, err := openBadger(dir, nil, 8<<10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestJournalRotates(t *testing.T) {
 	}
 	want := dumpLog(t, l)
 	l.Close()
-	l, err = openBadgerLog(dir, nil, 8<<10)
+	l, err = openBadger(dir, nil, 8<<10)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package relay
+package eventlog
 
 import (
 	"encoding/binary"
@@ -49,7 +49,7 @@ const (
 	tChangedFormat = 'C'
 )
 
-var errKeyPart = errors.New("relay: key part longer than 255 bytes")
+var errKeyPart = errors.New("eventlog: key part longer than 255 bytes")
 
 type keyBuf []byte
 
@@ -143,7 +143,7 @@ func appendSeqs(b []byte, seqs []uint64) []byte {
 func decodeSeqs(b []byte) ([]uint64, error) {
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)) {
-		return nil, errors.New("relay: corrupt conversation index")
+		return nil, errors.New("eventlog: corrupt conversation index")
 	}
 	b = b[k:]
 	seqs := make([]uint64, 0, n)
@@ -151,7 +151,7 @@ func decodeSeqs(b []byte) ([]uint64, error) {
 	for range n {
 		d, k := binary.Uvarint(b)
 		if k <= 0 {
-			return nil, errors.New("relay: corrupt conversation index")
+			return nil, errors.New("eventlog: corrupt conversation index")
 		}
 		b = b[k:]
 		prev += d

@@ -1,4 +1,4 @@
-package relay
+package eventlog
 
 import (
 	"encoding/binary"
@@ -14,7 +14,7 @@ import (
 // resends. The relay calls Append from one goroutine per workspace and
 // everything else from any goroutine.
 //
-// The embedded implementation is BadgerLog. A NATS JetStream implementation
+// The embedded implementation is Badger. A NATS JetStream implementation
 // (DESIGN §6) maps a workspace to a stream, seq to the stream sequence,
 // Append to a batch publish with Nats-Msg-Id de-duplication, and the indexes
 // below to key-value buckets.
@@ -173,7 +173,7 @@ func encodeResult(r protocol.Result) []byte {
 	return append(b, r.Error.Message...)
 }
 
-var errBadResult = errors.New("relay: corrupt stored result")
+var errBadResult = errors.New("eventlog: corrupt stored result")
 
 func decodeResult(b []byte) (protocol.Result, error) {
 	var r protocol.Result

@@ -1,4 +1,4 @@
-package relay
+package eventlog
 
 import (
 	"encoding/binary"
@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/threadline/threadline/internal/fsync"
 )
 
 // WebhookCursor is where delivery to one webhook endpoint stands.
@@ -25,7 +27,7 @@ type WebhookCursor struct {
 	FailingSince time.Time
 }
 
-// cursorFiles keeps the BadgerLog's webhook cursors outside Badger, one
+// cursorFiles keeps the Badger's webhook cursors outside Badger, one
 // small file per endpoint under <log dir>/webhooks/<hex ws>/<hex endpoint>,
 // so that saving one never takes the log's write lock nor adds a record to
 // its journal: a cursor's fdatasync does not queue behind a group commit,
@@ -57,7 +59,7 @@ const (
 )
 
 var (
-	errCursorClosed = errors.New("relay: webhook cursors are closed")
+	errCursorClosed = errors.New("eventlog: webhook cursors are closed")
 )
 
 func (cs *cursorFiles) path(ws, endpoint string) string {
@@ -80,7 +82,7 @@ func (cs *cursorFiles) load(ws, endpoint string) (WebhookCursor, bool, error) {
 		return WebhookCursor{}, false, nil
 	}
 	if err != nil {
-		return WebhookCursor{}, false, fmt.Errorf("relay: webhook cursor: %w", err)
+		return WebhookCursor{}, false, fmt.Errorf("eventlog: webhook cursor: %w", err)
 	}
 	defer f.Close()
 	c, _, ok, err := readCursor(f)
@@ -101,10 +103,10 @@ func (cs *cursorFiles) save(ws, endpoint string, c WebhookCursor) error {
 	cf.gen++
 	slot := encodeCursorSlot(cf.gen, c)
 	if _, err := cf.f.WriteAt(slot, int64(cf.gen%2)*cursorSlot); err != nil {
-		return fmt.Errorf("relay: save webhook cursor: %w", err)
+		return fmt.Errorf("eventlog: save webhook cursor: %w", err)
 	}
-	if err := datasync(cf.f); err != nil {
-		return fmt.Errorf("relay: save webhook cursor: %w", err)
+	if err := fsync.Data(cf.f); err != nil {
+		return fmt.Errorf("eventlog: save webhook cursor: %w", err)
 	}
 	return nil
 }
@@ -122,11 +124,11 @@ func (cs *cursorFiles) file(ws, endpoint string) (*cursorFile, error) {
 		return cf, nil
 	}
 	if err := cs.mkdirs(filepath.Dir(p)); err != nil {
-		return nil, fmt.Errorf("relay: webhook cursor directory: %w", err)
+		return nil, fmt.Errorf("eventlog: webhook cursor directory: %w", err)
 	}
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("relay: webhook cursor: %w", err)
+		return nil, fmt.Errorf("eventlog: webhook cursor: %w", err)
 	}
 	_, gen, ok, err := readCursor(f)
 	if err != nil {
@@ -141,11 +143,11 @@ func (cs *cursorFiles) file(ws, endpoint string) (*cursorFile, error) {
 			err = f.Sync()
 		}
 		if err == nil {
-			err = syncDir(filepath.Dir(p))
+			err = fsync.Dir(filepath.Dir(p))
 		}
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("relay: webhook cursor: %w", err)
+			return nil, fmt.Errorf("eventlog: webhook cursor: %w", err)
 		}
 	}
 	cf := &cursorFile{f: f, gen: gen}
@@ -167,7 +169,7 @@ func (cs *cursorFiles) mkdirs(dir string) error {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
-	return syncDir(filepath.Dir(dir))
+	return fsync.Dir(filepath.Dir(dir))
 }
 
 // close closes every cursor file; saves fail afterwards.
@@ -218,7 +220,7 @@ func readCursor(f *os.File) (c WebhookCursor, gen uint64, ok bool, err error) {
 	var b [2 * cursorSlot]byte
 	n, err := f.ReadAt(b[:], 0)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return c, 0, false, fmt.Errorf("relay: read webhook cursor: %w", err)
+		return c, 0, false, fmt.Errorf("eventlog: read webhook cursor: %w", err)
 	}
 	for i := 0; i+cursorSlot <= n; i += cursorSlot {
 		if g, sc, valid := decodeCursorSlot(b[i : i+cursorSlot]); valid && (!ok || g > gen) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/eventlog"
 )
 
 // Reads of the HTTP API: what an agent's device would read (an API key
@@ -74,7 +75,7 @@ func (a *api) listConversations(c *apiCall) {
 		return
 	}
 	now := time.Now().UnixMilli()
-	cq := ConversationQuery{After: after, Limit: int(limit), Now: now}
+	cq := eventlog.ConversationQuery{After: after, Limit: int(limit), Now: now}
 	switch s := conv.Status(q.Get("status")); s {
 	case "", conv.StatusOpen, conv.StatusResolved, conv.StatusSnoozed:
 		cq.Status = s

@@ -298,7 +298,7 @@ func benchLatency(b *testing.B, url string, srv *Server) {
 	if srv != nil {
 		var m strings.Builder
 		srv.m.commitTime.write(&m, "commit", "")
-		b.Logf("group commits (Log.Append, fsync included):\n%s", m.String())
+		b.Logf("group commits (eventlog.Log.Append, fsync included):\n%s", m.String())
 	}
 	b.ReportMetric(0, "ns/op")
 	latMu.Unlock()

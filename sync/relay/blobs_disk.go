@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/internal/fsync"
 )
 
 // DiskBlobs is the embedded Blobs: files under a directory of the relay's
@@ -142,7 +143,7 @@ func (d *DiskBlobs) Put(ws, sha string, r io.Reader, max int64) (Blob, bool, err
 	if err != nil {
 		return Blob{}, false, fmt.Errorf("relay: files: %w", err)
 	}
-	if err := datasync(f); err != nil {
+	if err := fsync.Data(f); err != nil {
 		return Blob{}, false, fmt.Errorf("relay: files: sync %s: %w", tmp, err)
 	}
 	d.told(tmp)
@@ -342,7 +343,7 @@ func (d *DiskBlobs) Refer(ws, id string, refs ...FileRef) error {
 	if _, err := f.Write(lines); err != nil {
 		return fmt.Errorf("relay: files: %w", err)
 	}
-	if err := datasync(f); err != nil {
+	if err := fsync.Data(f); err != nil {
 		return fmt.Errorf("relay: files: sync %s: %w", p, err)
 	}
 	d.told(p)

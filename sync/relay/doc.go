@@ -1,7 +1,8 @@
 // Package relay orders events and fans them out.
 //
 // A relay hosts workspaces. For each it keeps one ordered, gap-free log of
-// events (the Log interface; BadgerLog is the embedded implementation),
+// events (package eventlog: the Log interface, and eventlog.Badger, the
+// embedded implementation),
 // validates every pushed event with backend/conv's reducer, adds the derived
 // events the lifecycle rules call for, and sends each logged event to every
 // connected device that may see it (DESIGN.md §2–§5).
@@ -14,8 +15,8 @@
 // order with conv.Apply (the relay sets each event's actor from the
 // session's identity) and assigns seqs; the committer writes the whole group
 // — events, conversation states, indexes and the outcome of every mid — in
-// one Badger transaction, made durable by one fdatasync of a journal record
-// (see journal.go), while the sequencer validates the next group. Only then are the events published to live sessions and the
+// one Log.Append (the embedded log: one Badger transaction, made durable by
+// one fdatasync of a journal record), while the sequencer validates the next group. Only then are the events published to live sessions and the
 // pushes acknowledged. A resend (same identity and device, a mid at or below
 // the highest processed) is answered with the stored outcome and never
 // processed twice. An event without a mid is processed but cannot be

@@ -6,19 +6,20 @@ import (
 	"time"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 )
 
 // heldLog holds a write, once held is set, in the window between its
 // journal sync (Batch.Durable) and Badger's commit: durable, not readable.
 type heldLog struct {
-	*BadgerLog
+	*eventlog.Badger
 	held    atomic.Bool
 	reached chan struct{} // a held write is in the window
 	release chan struct{} // lets it go on
 }
 
-func (l *heldLog) Append(ws string, b *Batch) error {
+func (l *heldLog) Append(ws string, b *eventlog.Batch) error {
 	if d := b.Durable; d != nil && l.held.CompareAndSwap(true, false) {
 		b.Durable = func() {
 			d()
@@ -26,7 +27,7 @@ func (l *heldLog) Append(ws string, b *Batch) error {
 			<-l.release
 		}
 	}
-	return l.BadgerLog.Append(ws, b)
+	return l.Badger.Append(ws, b)
 }
 
 // A group of pushes is acknowledged and fanned out once durable. A device
@@ -34,7 +35,7 @@ func (l *heldLog) Append(ws string, b *Batch) error {
 // group is readable, and gets its events once, from the backlog.
 func TestDurableGroupIsAnsweredBeforeItIsReadable(t *testing.T) {
 	hl := &heldLog{reached: make(chan struct{}), release: make(chan struct{})}
-	r := newWrappedRelay(t, func(bl *BadgerLog) Log { hl.BadgerLog = bl; return hl })
+	r := newWrappedRelay(t, func(bl *eventlog.Badger) eventlog.Log { hl.Badger = bl; return hl })
 	released := false
 	t.Cleanup(func() { // before the relay's shutdown, which waits for the held write
 		if !released {

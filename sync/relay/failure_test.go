@@ -13,36 +13,37 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 )
 
 // flakyLog fails Append while failing > 0 (counting down), and Check while
 // broken is set.
 type flakyLog struct {
-	*BadgerLog
+	*eventlog.Badger
 	failing atomic.Int32
 	broken  atomic.Bool
 }
 
 var errDiskFull = errors.New("disk full (injected)")
 
-func (l *flakyLog) Append(ws string, b *Batch) error {
+func (l *flakyLog) Append(ws string, b *eventlog.Batch) error {
 	if l.failing.Add(-1) >= 0 {
 		return errDiskFull
 	}
-	return l.BadgerLog.Append(ws, b)
+	return l.Badger.Append(ws, b)
 }
 
 func (l *flakyLog) Check() error {
 	if l.broken.Load() {
 		return errDiskFull
 	}
-	return l.BadgerLog.Check()
+	return l.Badger.Check()
 }
 
 func TestFailedAppendIsRefusedAndResent(t *testing.T) {
 	fl := &flakyLog{}
-	r := newWrappedRelay(t, func(bl *BadgerLog) Log { fl.BadgerLog = bl; return fl },
+	r := newWrappedRelay(t, func(bl *eventlog.Badger) eventlog.Log { fl.Badger = bl; return fl },
 		func(o *Options) { o.RatePerSecond, o.RateBurst = 1e6, 1e6 })
 	srv := r.srv
 

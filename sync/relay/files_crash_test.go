@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 )
 
@@ -155,7 +156,7 @@ func TestFileUploadSurvivesKill(t *testing.T) {
 	if len(refs) != 2 || refs[0].Uploader != "agent:ana" || refs[1].Seq != seq || refs[1].Conv != cid {
 		t.Fatalf("refs = %+v; want ana's upload and the event at seq %d, once each", refs, seq)
 	}
-	lg, err := OpenBadgerLog(filepath.Join(dir, "log"), nil)
+	lg, err := eventlog.OpenBadger(filepath.Join(dir, "log"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 )
 
@@ -56,9 +57,9 @@ type testRelay struct {
 	t    testing.TB
 	dir  string
 	opts Options
-	wrap func(*BadgerLog) Log // when set, the relay runs on what it returns
-	conf func(*Config)        // when set, changes testConfig() before the relay starts
-	log  *BadgerLog
+	wrap func(*eventlog.Badger) eventlog.Log // when set, the relay runs on what it returns
+	conf func(*Config)                       // when set, changes testConfig() before the relay starts
+	log  *eventlog.Badger
 	srv  *Server
 	hs   *httptest.Server
 	url  string
@@ -70,7 +71,7 @@ func newTestRelay(t testing.TB, opts ...func(*Options)) *testRelay {
 }
 
 // newWrappedRelay is newTestRelay on a Log that wraps the Badger one.
-func newWrappedRelay(t testing.TB, wrap func(*BadgerLog) Log, opts ...func(*Options)) *testRelay {
+func newWrappedRelay(t testing.TB, wrap func(*eventlog.Badger) eventlog.Log, opts ...func(*Options)) *testRelay {
 	t.Helper()
 	r := &testRelay{t: t, dir: t.TempDir(), wrap: wrap}
 	for _, o := range opts {
@@ -84,11 +85,11 @@ func newWrappedRelay(t testing.TB, wrap func(*BadgerLog) Log, opts ...func(*Opti
 func (r *testRelay) start() {
 	r.t.Helper()
 	var err error
-	r.log, err = OpenBadgerLog(r.dir, nil)
+	r.log, err = eventlog.OpenBadger(r.dir, nil)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	var lg Log = r.log
+	var lg eventlog.Log = r.log
 	if r.wrap != nil {
 		lg = r.wrap(r.log)
 	}

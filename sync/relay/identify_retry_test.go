@@ -89,22 +89,3 @@ func TestIdentifyingHelloRetriedGetsTheContactsConversations(t *testing.T) {
 		})
 	}
 }
-
-// TestVisitorValue: a visitor token's value round-trips its seq, and an
-// older value (id NUL contact) reads with seq 0.
-func TestVisitorValue(t *testing.T) {
-	for _, v := range []VisitorToken{{ID: "visitor:a"}, {ID: "visitor:a", Contact: "contact:42", Seq: 26}, {ID: "visitor:a", Contact: "contact:x\x00y", Seq: 1 << 40}} {
-		var got VisitorToken
-		decodeVisitor(&got, encodeVisitor(v))
-		if got != v {
-			t.Errorf("round trip %+v = %+v", v, got)
-		}
-	}
-	for raw, want := range map[string]VisitorToken{"visitor:a\x00": {ID: "visitor:a"}, "visitor:a\x00contact:42": {ID: "visitor:a", Contact: "contact:42"}} {
-		var got VisitorToken
-		decodeVisitor(&got, []byte(raw))
-		if got != want {
-			t.Errorf("older value %q = %+v; want %+v", raw, got, want)
-		}
-	}
-}

@@ -74,7 +74,7 @@ func (m *metrics) write(w io.Writer) {
 	p("# HELP threadline_relay_events_logged_total Events written to the log, derived ones included.\n")
 	p("# TYPE threadline_relay_events_logged_total counter\n")
 	p("threadline_relay_events_logged_total %d\n", m.eventsLogged.Load())
-	p("# HELP threadline_relay_group_commits_total Log transactions (one journal sync each).\n")
+	p("# HELP threadline_relay_group_commits_total eventlog.Log transactions (one journal sync each).\n")
 	p("# TYPE threadline_relay_group_commits_total counter\n")
 	p("threadline_relay_group_commits_total %d\n", m.groupCommits.Load())
 	p("# HELP threadline_relay_pushes_total Push frames answered with an ack.\n")

@@ -55,7 +55,7 @@ var profileNS = uuid.MustParse("5d0c7a52-3f4e-4b8a-9c61-7e2d9f1a0b34")
 // profile records p as contact's and logs contact.updated in each of its
 // conversations that holds another profile.
 func (g *group) profile(contact conv.Participant, p profile) error {
-	g.w.profiles.put(contact.ID, p)
+	g.w.profiles.Put(contact.ID, p)
 	convs, err := g.owned(contact.ID)
 	if err != nil {
 		return err

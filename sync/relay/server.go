@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/threadline/threadline/internal/cpulatency"
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 )
 
@@ -90,7 +91,7 @@ func (o *Options) defaults() {
 type Server struct {
 	opts       Options
 	lg         *slog.Logger
-	log        Log
+	log        eventlog.Log
 	wsMu       sync.RWMutex
 	workspaces map[string]*workspace // guarded by wsMu: a reload may add some
 	m          *metrics
@@ -107,7 +108,7 @@ type Server struct {
 
 // New starts a relay for cfg's workspaces on log. The caller owns log and
 // closes it after Shutdown.
-func New(cfg *Config, log Log, opts Options) (*Server, error) {
+func New(cfg *Config, log eventlog.Log, opts Options) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 )
 
@@ -575,7 +576,7 @@ func (s *session) hello(f *inFrame) bool {
 	var err error
 	switch {
 	case f.Auth.Kind == protocol.AuthVisitor && visitorToken != "":
-		err = w.submit(&request{kind: reqVisitor, visitor: VisitorToken{Hash: sha256.Sum256([]byte(visitorToken)), ID: who.ID}})
+		err = w.submit(&request{kind: reqVisitor, visitor: eventlog.VisitorToken{Hash: sha256.Sum256([]byte(visitorToken)), ID: who.ID}})
 	case identify.ID != "":
 		s.alias = identify.ID
 		r := &request{kind: reqIdentify, visitorID: identify.ID, visitor: identify, contact: who}
@@ -672,32 +673,32 @@ func (s *session) unavailable(err error) bool {
 // authenticate checks a hello's auth. It returns the identity, a new
 // visitor token to hand out, the visitor id a contact identifies, or a
 // message saying why it is refused.
-func (s *session) authenticate(a *protocol.Auth) (who conv.Participant, newToken string, identify VisitorToken, refused string) {
+func (s *session) authenticate(a *protocol.Auth) (who conv.Participant, newToken string, identify eventlog.VisitorToken, refused string) {
 	w := s.ws
 	st := w.settings()
 	switch a.Kind {
 	case protocol.AuthAgent, protocol.AuthAssistant:
 		if who, ok := st.member(teamRole(a.Kind), a.Token); ok {
-			return who, "", VisitorToken{}, ""
+			return who, "", eventlog.VisitorToken{}, ""
 		}
-		return who, "", VisitorToken{}, "bad token"
+		return who, "", eventlog.VisitorToken{}, "bad token"
 
 	case protocol.AuthContact:
 		id := conv.ContactPrefix + a.ContactID
 		if a.ContactID == "" || len(id) > conv.MaxIDChars {
-			return who, "", VisitorToken{}, "contactId must be 1–120 characters"
+			return who, "", eventlog.VisitorToken{}, "contactId must be 1–120 characters"
 		}
 		if !st.contactHashOK(a.ContactID, a.Hash) {
-			return who, "", VisitorToken{}, "wrong contact hash"
+			return who, "", eventlog.VisitorToken{}, "wrong contact hash"
 		}
 		who = conv.Participant{ID: id, Role: conv.RoleContact, Name: truncate(a.Name, conv.MaxNameChars)}
 		if a.VisitorToken != "" {
 			vt, ok, err := s.srv.log.Visitor(w.id, sha256.Sum256([]byte(a.VisitorToken)))
 			if err != nil {
-				return who, "", VisitorToken{}, "visitor lookup failed"
+				return who, "", eventlog.VisitorToken{}, "visitor lookup failed"
 			}
 			if !ok {
-				return who, "", VisitorToken{}, "unknown visitor token"
+				return who, "", eventlog.VisitorToken{}, "unknown visitor token"
 			}
 			identify = vt
 		}
@@ -708,18 +709,18 @@ func (s *session) authenticate(a *protocol.Auth) (who conv.Participant, newToken
 			var b [32]byte
 			_, _ = rand.Read(b[:])
 			return conv.Participant{ID: conv.VisitorPrefix + uuid.NewString(), Role: conv.RoleVisitor, Name: truncate(a.Name, conv.MaxNameChars)},
-				base64.RawURLEncoding.EncodeToString(b[:]), VisitorToken{}, ""
+				base64.RawURLEncoding.EncodeToString(b[:]), eventlog.VisitorToken{}, ""
 		}
 		vt, ok, err := s.srv.log.Visitor(w.id, sha256.Sum256([]byte(a.VisitorToken)))
 		if err != nil {
-			return who, "", VisitorToken{}, "visitor lookup failed"
+			return who, "", eventlog.VisitorToken{}, "visitor lookup failed"
 		}
 		if !ok {
-			return who, "", VisitorToken{}, "unknown visitor token"
+			return who, "", eventlog.VisitorToken{}, "unknown visitor token"
 		}
-		return conv.Participant{ID: vt.ID, Role: conv.RoleVisitor, Name: truncate(a.Name, conv.MaxNameChars)}, "", VisitorToken{}, ""
+		return conv.Participant{ID: vt.ID, Role: conv.RoleVisitor, Name: truncate(a.Name, conv.MaxNameChars)}, "", eventlog.VisitorToken{}, ""
 	}
-	return who, "", VisitorToken{}, fmt.Sprintf("unknown auth kind %q", a.Kind)
+	return who, "", eventlog.VisitorToken{}, fmt.Sprintf("unknown auth kind %q", a.Kind)
 }
 
 // teamRole is the role an agent or assistant hello authenticates as.

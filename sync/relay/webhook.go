@@ -23,6 +23,7 @@ import (
 
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/internal/backoff"
+	"github.com/threadline/threadline/sync/eventlog"
 )
 
 // Webhooks (DESIGN §9). Each endpoint of each workspace has one deliverer
@@ -351,7 +352,7 @@ type deliverer struct {
 	// save to saver, a timer, when the last one was under cursorSaveEvery
 	// ago.
 	mu      sync.Mutex
-	cur     WebhookCursor
+	cur     eventlog.WebhookCursor
 	dirty   bool // cur is not saved
 	savedAt time.Time
 	saver   *time.Timer
@@ -470,7 +471,7 @@ func (d *deliverer) load() bool {
 	for n := 0; ; n++ {
 		c, ok, err := d.h.m.srv.log.WebhookCursor(d.h.w.id, d.id)
 		if err == nil && !ok {
-			c = WebhookCursor{Done: d.first}
+			c = eventlog.WebhookCursor{Done: d.first}
 			err = d.h.m.srv.log.SaveWebhookCursor(d.h.w.id, d.id, c)
 		}
 		if err == nil {
@@ -488,7 +489,7 @@ func (d *deliverer) load() bool {
 
 // read returns the events of d's kinds after the cursor, up to head, at
 // most a page of them, and the last seq it looked at.
-func (d *deliverer) read(log Log, ws string, head uint64) ([]hookEvent, uint64, error) {
+func (d *deliverer) read(log eventlog.Log, ws string, head uint64) ([]hookEvent, uint64, error) {
 	from := d.cur.Done + 1
 	to := min(head, d.cur.Done+hookPageEvents)
 	next := from
@@ -679,7 +680,7 @@ func (d *deliverer) setDone(seq uint64) {
 	if seq == d.cur.Done {
 		return
 	}
-	d.cur = WebhookCursor{Done: seq}
+	d.cur = eventlog.WebhookCursor{Done: seq}
 	d.dirty = true
 	d.st.pos.Store(seq)
 	switch wait := cursorSaveEvery - time.Since(d.savedAt); {

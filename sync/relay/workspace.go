@@ -13,6 +13,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/internal/bounded"
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 )
 
@@ -43,11 +45,11 @@ type workspace struct {
 	done    chan struct{} // closed when the committer has exited
 
 	// Sequencer-owned.
-	seqHead   uint64                       // the last seq assigned (committed or in flight)
-	gen       uint64                       // bumped after a failed commit
-	mids      *boundedMap[devKey, uint64]  // highest processed mid per device, in flight included
-	groupHint int                          // events the last group logged: the next batch's first capacity
-	profiles  *boundedMap[string, profile] // the latest profile a hello gave, per contact or visitor
+	seqHead   uint64                        // the last seq assigned (committed or in flight)
+	gen       uint64                        // bumped after a failed commit
+	mids      *bounded.Map[devKey, uint64]  // highest processed mid per device, in flight included
+	groupHint int                           // events the last group logged: the next batch's first capacity
+	profiles  *bounded.Map[string, profile] // the latest profile a hello gave, per contact or visitor
 
 	flightMu sync.Mutex
 	inflight []*group // validated, not yet published; oldest first
@@ -60,12 +62,12 @@ type workspace struct {
 	// The hub. mu guards everything below; the committer holds it to
 	// publish a group, sessions to go live and to relay typing.
 	mu     sync.RWMutex
-	pub    uint64                                  // published head: readable from the log and fanned out
-	fanned uint64                                  // fanned-out head: pub, or above it while a durable group is not yet readable
-	unread chan struct{}                           // while fanned > pub: closed when pub reaches it
-	states *boundedMap[string, *conv.Conversation] // committed conversation states
-	team   map[*session]struct{}                   // live agent and assistant sessions
-	users  map[string]map[*session]struct{}        // live contact and visitor sessions by participant id
+	pub    uint64                                   // published head: readable from the log and fanned out
+	fanned uint64                                   // fanned-out head: pub, or above it while a durable group is not yet readable
+	unread chan struct{}                            // while fanned > pub: closed when pub reaches it
+	states *bounded.Map[string, *conv.Conversation] // committed conversation states
+	team   map[*session]struct{}                    // live agent and assistant sessions
+	users  map[string]map[*session]struct{}         // live contact and visitor sessions by participant id
 	typing map[typingKey]*time.Timer
 	broken error // the last log failure; cleared by the next successful commit
 
@@ -107,12 +109,12 @@ func newWorkspace(srv *Server, cfg WorkspaceConfig) (*workspace, error) {
 		done:     make(chan struct{}),
 		seqHead:  head,
 		gen:      1,
-		mids:     newBoundedMap[devKey, uint64](midCacheSize),
-		profiles: newBoundedMap[string, profile](midCacheSize),
+		mids:     bounded.NewMap[devKey, uint64](midCacheSize),
+		profiles: bounded.NewMap[string, profile](midCacheSize),
 		head:     head,
 		pub:      head,
 		fanned:   head,
-		states:   newBoundedMap[string, *conv.Conversation](stateCacheSize),
+		states:   bounded.NewMap[string, *conv.Conversation](stateCacheSize),
 		team:     map[*session]struct{}{},
 		users:    map[string]map[*session]struct{}{},
 		typing:   map[typingKey]*time.Timer{},
@@ -134,7 +136,7 @@ type request struct {
 	device string
 	events []conv.Event
 
-	visitor VisitorToken // newVisitor; identify: the visitor's token record
+	visitor eventlog.VisitorToken // newVisitor; identify: the visitor's token record
 
 	visitorID string           // identify: the visitor…
 	contact   conv.Participant // …becomes this contact; profile: whose it is
@@ -217,7 +219,7 @@ func (w *workspace) sequence() {
 			<-b.barrier
 			w.gen++
 			w.seqHead = w.head // the committer is idle: nothing races
-			w.mids = newBoundedMap[devKey, uint64](midCacheSize)
+			w.mids = bounded.NewMap[devKey, uint64](midCacheSize)
 		}
 		g := w.newGroup()
 		if !g.add(r) {
@@ -268,7 +270,7 @@ func (w *workspace) sequence() {
 			continue
 		}
 		for k, m := range g.mids {
-			w.mids.put(k, m)
+			w.mids.Put(k, m)
 		}
 		w.seqHead = g.next - 1
 		w.groupHint = len(g.batch.Events)
@@ -284,17 +286,17 @@ type group struct {
 	w       *workspace
 	gen     uint64
 	reqs    []*request
-	batch   Batch
+	batch   eventlog.Batch
 	next    uint64 // seq the next logged event takes
 	states  map[string]*conv.Conversation
 	mids    map[devKey]uint64
 	results map[midKeyT]protocol.Result
-	owners  map[string][]Ownership // by participant, in order
-	moved   []movedConv            // conversations identified in this group
-	prev    []*group               // the groups in flight when this one began, newest first
-	events  int                    // pushed events, for the group limits
-	bytes   int                    // their frames' size
-	failed  bool                   // refused on a log read failure
+	owners  map[string][]eventlog.Ownership // by participant, in order
+	moved   []movedConv                     // conversations identified in this group
+	prev    []*group                        // the groups in flight when this one began, newest first
+	events  int                             // pushed events, for the group limits
+	bytes   int                             // their frames' size
+	failed  bool                            // refused on a log read failure
 
 	barrier chan struct{} // a barrier, not a group: closed when reached
 }
@@ -318,7 +320,7 @@ func (w *workspace) newGroup() *group {
 		states:  map[string]*conv.Conversation{},
 		mids:    map[devKey]uint64{},
 		results: map[midKeyT]protocol.Result{},
-		owners:  map[string][]Ownership{},
+		owners:  map[string][]eventlog.Ownership{},
 		// Groups only land (leave the flight) after publishing their states,
 		// so a snapshot taken now stays right for the whole validation.
 		prev: w.flying(),
@@ -379,7 +381,7 @@ func (g *group) add(r *request) bool {
 			if len(r.identified) > 0 {
 				seq = g.next - 1
 			}
-			g.batch.Visitors = append(g.batch.Visitors, VisitorToken{Hash: r.visitor.Hash, ID: r.visitorID, Contact: r.contact.ID, Seq: seq})
+			g.batch.Visitors = append(g.batch.Visitors, eventlog.VisitorToken{Hash: r.visitor.Hash, ID: r.visitorID, Contact: r.contact.ID, Seq: seq})
 		}
 	}
 	if err == nil {
@@ -646,7 +648,7 @@ func (g *group) push(r *request, e conv.Event, uncreated *conv.Error) (protocol.
 		if e.Kind == conv.KindConversationCreated {
 			// A conversation for a contact the relay has heard of starts
 			// with its profile.
-			if p, ok := w.profiles.get(next.Contact.ID); ok {
+			if p, ok := w.profiles.Get(next.Contact.ID); ok {
 				g.logProfile(next, p)
 			}
 		}
@@ -654,7 +656,7 @@ func (g *group) push(r *request, e conv.Event, uncreated *conv.Error) (protocol.
 	if e.Mid > 0 {
 		g.results[mk] = res
 		g.mids[dk] = max(g.mids[dk], e.Mid)
-		g.batch.Results = append(g.batch.Results, MidResult{Identity: who.ID, Device: device, Mid: e.Mid, Result: res})
+		g.batch.Results = append(g.batch.Results, eventlog.MidResult{Identity: who.ID, Device: device, Mid: e.Mid, Result: res})
 	}
 	return res, nil
 }
@@ -667,18 +669,18 @@ func (g *group) log(out []conv.Event, next *conv.Conversation) {
 		// light (a fixed 256 records, 50 KB a group, had the garbage
 		// collector run every second at 1,000 events/s), thousands under a
 		// storm, without growing event by event.
-		g.batch.Events = make([]Record, 0, max(g.w.groupHint, len(out)))
+		g.batch.Events = make([]eventlog.Record, 0, max(g.w.groupHint, len(out)))
 	}
 	for _, e := range out {
-		g.batch.Events = append(g.batch.Events, Record{Event: e})
+		g.batch.Events = append(g.batch.Events, eventlog.Record{Event: e})
 		switch e.Kind {
 		case conv.KindConversationCreated:
-			g.own(Ownership{Participant: next.Contact.ID, Conv: e.Conv, Since: e.Seq})
+			g.own(eventlog.Ownership{Participant: next.Contact.ID, Conv: e.Conv, Since: e.Seq})
 		case conv.KindContactIdentified:
 			var d conv.ContactIdentified
 			_ = json.Unmarshal(e.Data, &d)
-			g.own(Ownership{Participant: d.Visitor.ID, Conv: e.Conv, Remove: true})
-			g.own(Ownership{Participant: d.Contact.ID, Conv: e.Conv, Since: e.Seq})
+			g.own(eventlog.Ownership{Participant: d.Visitor.ID, Conv: e.Conv, Remove: true})
+			g.own(eventlog.Ownership{Participant: d.Contact.ID, Conv: e.Conv, Since: e.Seq})
 			g.moved = append(g.moved, movedConv{conv: e.Conv, contact: d.Contact, seq: e.Seq})
 		}
 	}
@@ -686,7 +688,7 @@ func (g *group) log(out []conv.Event, next *conv.Conversation) {
 	g.states[next.ID] = next
 }
 
-func (g *group) own(o Ownership) {
+func (g *group) own(o eventlog.Ownership) {
 	g.batch.Owners = append(g.batch.Owners, o)
 	g.owners[o.Participant] = append(g.owners[o.Participant], o)
 }
@@ -703,7 +705,7 @@ func (g *group) state(id string) (*conv.Conversation, error) {
 	}
 	w := g.w
 	w.mu.RLock()
-	c, ok := w.states.get(id)
+	c, ok := w.states.Get(id)
 	w.mu.RUnlock()
 	if ok {
 		return c, nil
@@ -715,7 +717,7 @@ func (g *group) state(id string) (*conv.Conversation, error) {
 	}
 	if c != nil {
 		w.mu.Lock()
-		w.states.put(id, c)
+		w.states.Put(id, c)
 		w.mu.Unlock()
 	}
 	return c, nil
@@ -726,14 +728,14 @@ func (g *group) highestMid(dk devKey) (uint64, error) {
 	for _, f := range g.prev { // in case the cache dropped it meanwhile
 		h = max(h, f.mids[dk])
 	}
-	if m, ok := g.w.mids.get(dk); ok {
+	if m, ok := g.w.mids.Get(dk); ok {
 		return max(h, m), nil
 	}
 	m, err := g.w.srv.log.LastMid(g.w.id, dk.identity, dk.device)
 	if err != nil {
 		return 0, err
 	}
-	g.w.mids.put(dk, m)
+	g.w.mids.Put(dk, m)
 	return max(h, m), nil
 }
 
@@ -824,7 +826,7 @@ func (w *workspace) fanOut(g *group) {
 	defer w.mu.Unlock()
 	w.broken = nil
 	for id, c := range g.states {
-		w.states.put(id, c)
+		w.states.Put(id, c)
 	}
 	evs := g.batch.Events
 	if len(evs) == 0 {
@@ -849,7 +851,7 @@ func (w *workspace) fanOut(g *group) {
 	}
 	// Contacts and visitors: each gets the events of its own conversations
 	// it may see, judged on the conversation's current state.
-	per := map[string][]Record{}
+	per := map[string][]eventlog.Record{}
 	for _, r := range evs {
 		c := w.stateLocked(r.Event.Conv)
 		if c == nil || w.users[c.Contact.ID] == nil {
@@ -875,7 +877,7 @@ func (w *workspace) fanOut(g *group) {
 		per[m.contact.ID] = append(per[m.contact.ID], hist...)
 	}
 	for pid, recs := range per {
-		slices.SortFunc(recs, func(a, b Record) int { return cmpU64(a.Event.Seq, b.Event.Seq) })
+		slices.SortFunc(recs, func(a, b eventlog.Record) int { return cmpU64(a.Event.Seq, b.Event.Seq) })
 		raws := make([][]byte, len(recs))
 		for i := range recs {
 			raws[i] = recs[i].JSON
@@ -906,7 +908,7 @@ func (w *workspace) readable() {
 
 // history reads conversation id's events up to seq upTo that its contact may
 // see. Called with mu held.
-func (w *workspace) history(id string, upTo uint64) ([]Record, error) {
+func (w *workspace) history(id string, upTo uint64) ([]eventlog.Record, error) {
 	c := w.stateLocked(id)
 	if c == nil {
 		return nil, fmt.Errorf("relay: conversation %s has no state", id)
@@ -919,14 +921,14 @@ func (w *workspace) history(id string, upTo uint64) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Record
+	var out []eventlog.Record
 	for _, raw := range raws {
 		var e conv.Event
 		if err := json.Unmarshal(raw, &e); err != nil {
 			return nil, fmt.Errorf("relay: decode stored event: %w", err)
 		}
 		if conv.Visible(c.Contact, c, e) {
-			out = append(out, Record{Event: e, JSON: forUser(c.Contact, &e, raw)})
+			out = append(out, eventlog.Record{Event: e, JSON: forUser(c.Contact, &e, raw)})
 		}
 	}
 	return out, nil
@@ -944,7 +946,7 @@ func cmpU64(a, b uint64) int {
 
 // stateLocked returns conversation id's current state; mu is held.
 func (w *workspace) stateLocked(id string) *conv.Conversation {
-	if c, ok := w.states.get(id); ok {
+	if c, ok := w.states.Get(id); ok {
 		return c
 	}
 	c, err := w.srv.log.Conversation(w.id, id)
@@ -958,7 +960,7 @@ func (w *workspace) stateLocked(id string) *conv.Conversation {
 // state returns conversation id's current state, from any goroutine.
 func (w *workspace) state(id string) (*conv.Conversation, error) {
 	w.mu.RLock()
-	c, ok := w.states.get(id)
+	c, ok := w.states.Get(id)
 	w.mu.RUnlock()
 	if ok {
 		return c, nil

@@ -32,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/relay"
 	"github.com/threadline/threadline/sync/widget"
 )
@@ -82,7 +83,7 @@ func run() error {
 		return err
 	}
 
-	log, err := relay.OpenBadgerLog(filepath.Join(*data, "log"), lg)
+	log, err := eventlog.OpenBadger(filepath.Join(*data, "log"), lg)
 	if err != nil {
 		return err
 	}

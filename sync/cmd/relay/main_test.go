@@ -33,6 +33,7 @@ import (
 
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/sync/client"
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
@@ -626,7 +627,7 @@ func TestExampleConfigAllowsTheDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: %v", m[2], err)
 	}
-	lg, err := relay.OpenBadgerLog(t.TempDir(), nil)
+	lg, err := eventlog.OpenBadger(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
