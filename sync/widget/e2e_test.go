@@ -25,6 +25,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
@@ -200,7 +201,7 @@ func startRelay(t *testing.T, ctx context.Context) (string, *agent) {
 	if os.Getenv("THREADLINE_E2E_RELAY_LOG") != "" {
 		lg = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	log, err := relay.OpenBadgerLog(filepath.Join(t.TempDir(), "log"), lg)
+	log, err := eventlog.OpenBadger(filepath.Join(t.TempDir(), "log"), lg)
 	if err != nil {
 		t.Fatal(err)
 	}
