@@ -84,6 +84,30 @@ func (c *apiCall) idempotency() (string, bool) {
 	return "idem:" + hex.EncodeToString(h[:16]), true
 }
 
+// device returns the device a write is made under: its Idempotency-Key's,
+// or apiDevice without one. done reports that the request is answered
+// already: a key that is not usable, a log that cannot be read, or a retry
+// of a request processed before, answered as the first time by answer.
+func (c *apiCall) device(answer func(res protocol.Result, replay bool)) (device string, done bool) {
+	device, ok := c.idempotency()
+	if !ok {
+		return "", true
+	}
+	if device == "" {
+		return apiDevice, false
+	}
+	res, found, err := c.replayed(device)
+	if err != nil {
+		c.unavailable(err)
+		return "", true
+	}
+	if found {
+		answer(res, true)
+		return "", true
+	}
+	return device, false
+}
+
 // replayed returns the first outcome of the request whose Idempotency-Key
 // is device, when one was processed.
 func (c *apiCall) replayed(device string) (protocol.Result, bool, error) {
@@ -122,22 +146,9 @@ func newEventID() string { return uuid.Must(uuid.NewV7()).String() }
 // message, the contact's first message (Kustomer's createConversation: what
 // the contact wrote in a web form, from the website's backend).
 func (a *api) createConversation(c *apiCall) {
-	device, ok := c.idempotency()
-	if !ok {
+	device, done := c.device(c.answerCreated)
+	if done {
 		return
-	}
-	if device != "" {
-		res, found, err := c.replayed(device)
-		if err != nil {
-			c.unavailable(err)
-			return
-		}
-		if found {
-			c.answerCreated(res, true)
-			return
-		}
-	} else {
-		device = apiDevice
 	}
 	var body createRequest
 	if !c.decode(&body) {
@@ -275,22 +286,9 @@ func asConvError(err error) *conv.Error {
 // postEvent logs one event in a conversation, as the team or (as:
 // "contact", a message only) as the conversation's contact.
 func (a *api) postEvent(c *apiCall) {
-	device, ok := c.idempotency()
-	if !ok {
+	device, done := c.device(c.answerEvent)
+	if done {
 		return
-	}
-	if device != "" {
-		res, found, err := c.replayed(device)
-		if err != nil {
-			c.unavailable(err)
-			return
-		}
-		if found {
-			c.answerEvent(res, true)
-			return
-		}
-	} else {
-		device = apiDevice
 	}
 	id := c.r.PathValue("id")
 	cv, err := c.conversation(id)
