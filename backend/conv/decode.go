@@ -327,19 +327,8 @@ func (s *JSONScanner) skip(depth int) bool {
 			if !s.Lit(`:`) || !s.skip(depth+1) {
 				return false
 			}
-			s.ws()
-			if s.i >= len(s.b) {
-				return false
-			}
-			switch s.b[s.i] {
-			case '}':
-				s.i++
-				return true
-			case ',':
-				s.i++
-				s.ws()
-			default:
-				return false
+			if more, ok := s.sep('}'); !ok || !more {
+				return ok
 			}
 		}
 	case c == '[':
@@ -353,19 +342,8 @@ func (s *JSONScanner) skip(depth int) bool {
 			if !s.skip(depth + 1) {
 				return false
 			}
-			s.ws()
-			if s.i >= len(s.b) {
-				return false
-			}
-			switch s.b[s.i] {
-			case ']':
-				s.i++
-				return true
-			case ',':
-				s.i++
-				s.ws()
-			default:
-				return false
+			if more, ok := s.sep(']'); !ok || !more {
+				return ok
 			}
 		}
 	case c == '"':
@@ -383,6 +361,26 @@ func (s *JSONScanner) skip(depth int) bool {
 }
 
 // word consumes w, without the whitespace after it.
+// sep reads what follows a member or an element: close ends the object or
+// array (more is false), a comma says another follows; anything else is not
+// JSON (ok is false).
+func (s *JSONScanner) sep(close byte) (more, ok bool) {
+	s.ws()
+	if s.i >= len(s.b) {
+		return false, false
+	}
+	switch s.b[s.i] {
+	case close:
+		s.i++
+		return false, true
+	case ',':
+		s.i++
+		s.ws()
+		return true, true
+	}
+	return false, false
+}
+
 func (s *JSONScanner) word(w string) bool {
 	if len(s.b)-s.i < len(w) || string(s.b[s.i:s.i+len(w)]) != w {
 		return false
