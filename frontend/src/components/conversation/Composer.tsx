@@ -1,8 +1,10 @@
 import { forwardRef, useCallback, useEffect, useImperativeHandle, useRef, useState } from 'react'
 import { api, describeError } from '../../api'
+import { MAX_ATTACHMENTS, sendWithFiles, uploadFile, UploadError } from '../../api/files'
 import type { MadeEvent } from '../../api/types'
 import { MAX_TEXT_BYTES, utf8Length } from '../../lib/format'
 import { LockIcon } from '../Icons'
+import { DraftFiles, type DraftFile } from './Attachments'
 
 export type ComposerMode = 'reply' | 'note'
 
@@ -29,6 +31,9 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
   const [mode, setMode] = useState<ComposerMode>(canReply ? 'reply' : 'note')
   const [sending, setSending] = useState(false)
   const [error, setError] = useState<string | null>(null)
+  const [files, setFiles] = useState<DraftFile[]>([])
+  const fileInput = useRef<HTMLInputElement>(null)
+  const fileSeq = useRef(0)
   const area = useRef<HTMLTextAreaElement>(null)
   const dirty = useRef(false)
   const saveTimer = useRef<ReturnType<typeof setTimeout> | null>(null)
@@ -57,6 +62,7 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
     dirty.current = false
     setText('')
     setError(null)
+    setFiles([])
     let live = true
     api
       .Draft(convId)
@@ -109,9 +115,43 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
     }
   }
 
+  // Files: each is stored on this device at once (a progress bar per file); the Go side uploads
+  // it to the relay before the message, now or after a reconnect.
+  const addFiles = (list: ArrayLike<File>) => {
+    const incoming = Array.from(list)
+    if (incoming.length === 0) return
+    setError(null)
+    const room = MAX_ATTACHMENTS - files.length
+    if (incoming.length > room) setError(`At most ${MAX_ATTACHMENTS} files on one message`)
+    const added: DraftFile[] = []
+    for (const file of incoming.slice(0, Math.max(0, room))) {
+      const key = `f${++fileSeq.current}`
+      let name = file.name || 'file'
+      if (name === 'image.png' && file.type === 'image/png') name = `screenshot-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}.png`
+      const up = uploadFile(file, name, (p) => setFiles((fs) => fs.map((f) => (f.key === key ? { ...f, progress: p } : f))))
+      up.promise.then(
+        (att) => setFiles((fs) => fs.map((f) => (f.key === key ? { ...f, progress: 1, att, abort: undefined } : f))),
+        (e: unknown) => {
+          if (e instanceof UploadError && e.aborted) return
+          setFiles((fs) => fs.map((f) => (f.key === key ? { ...f, error: e instanceof Error ? e.message : String(e), abort: undefined } : f)))
+        },
+      )
+      added.push({ key, name, size: file.size, progress: 0, abort: up.abort })
+    }
+    setFiles((cur) => [...cur, ...added])
+    area.current?.focus()
+  }
+  const removeFile = (key: string) => {
+    files.find((f) => f.key === key)?.abort?.()
+    setFiles((fs) => fs.filter((f) => f.key !== key))
+  }
+  const readyFiles = files.filter((f) => f.att)
+  const uploading = files.some((f) => !f.att && !f.error)
+
   const send = async () => {
     const body = text
-    if (!body.trim() || sending) return
+    const atts = files.filter((f) => f.att)
+    if ((!body.trim() && atts.length === 0) || sending || uploading) return
     if (utf8Length(body) > MAX_TEXT_BYTES) {
       setError(`Too long: at most ${MAX_TEXT_BYTES / 1024} KiB of text`)
       return
@@ -125,8 +165,14 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
     saveTimer.current = null
     pendingSave.current = null
     setText('')
+    setFiles((fs) => fs.filter((f) => !f.att))
     try {
-      const ev = mode === 'note' ? await api.AddNote(convId, body) : await api.Send(convId, body)
+      const ev =
+        atts.length > 0
+          ? ((await sendWithFiles(convId, body, atts.map((f) => f.att!), mode === 'note')) as MadeEvent | null)
+          : mode === 'note'
+            ? await api.AddNote(convId, body)
+            : await api.Send(convId, body)
       dirty.current = false
       api.SaveDraft(convId, '').catch(() => {})
       onSettled?.(token, true, ev)
@@ -134,6 +180,7 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
       onSettled?.(token, false)
       // Nothing typed is lost: the text comes back unless something new was typed meanwhile.
       setText((t) => (t === '' ? body : t))
+      if (atts.length > 0) setFiles((fs) => [...atts, ...fs.filter((f) => !atts.some((a) => a.key === f.key))])
       setError(describeError(e))
     } finally {
       setSending(false)
@@ -155,6 +202,15 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
       className={`composer${note ? ' note' : ''}`}
       data-testid="composer"
       data-mode={mode}
+      onDragOver={(e) => {
+        if (e.dataTransfer.types.includes('Files')) e.preventDefault()
+      }}
+      onDrop={(e) => {
+        if (e.dataTransfer.files.length > 0) {
+          e.preventDefault()
+          addFiles(e.dataTransfer.files)
+        }
+      }}
       onSubmit={(e) => {
         e.preventDefault()
         void send()
@@ -203,11 +259,19 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
         rows={3}
         onChange={(e) => change(e.target.value)}
         onKeyDown={onKeyDown}
+        onPaste={(e) => {
+          const pasted = Array.from(e.clipboardData?.files ?? [])
+          if (pasted.length > 0) {
+            e.preventDefault()
+            addFiles(pasted)
+          }
+        }}
         onBlur={() => {
           stopTyping()
           flushSave()
         }}
       />
+      <DraftFiles files={files} onRemove={removeFile} />
       <div className="composer-foot">
         {error ? (
           <span className="composer-error" role="alert" data-testid="composer-error">
@@ -218,7 +282,33 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
             {over ? `Too long: at most ${MAX_TEXT_BYTES / 1024} KiB` : 'Enter to send · Shift+Enter for a new line'}
           </span>
         )}
-        <button type="submit" className={`btn primary${note ? ' note' : ''}`} disabled={sending || !text.trim() || over} data-testid="composer-send">
+        <input
+          ref={fileInput}
+          type="file"
+          multiple
+          hidden
+          data-testid="composer-file-input"
+          onChange={(e) => {
+            if (e.target.files) addFiles(e.target.files)
+            e.target.value = ''
+          }}
+        />
+        <button
+          type="button"
+          className="btn ghost composer-attach"
+          title="Attach files (or drop them here, or paste a screenshot)"
+          aria-label="Attach files"
+          onClick={() => fileInput.current?.click()}
+          data-testid="composer-attach"
+        >
+          Attach
+        </button>
+        <button
+          type="submit"
+          className={`btn primary${note ? ' note' : ''}`}
+          disabled={sending || uploading || (!text.trim() && readyFiles.length === 0) || over}
+          data-testid="composer-send"
+        >
           {note ? 'Add note' : 'Send'}
         </button>
       </div>

@@ -3,6 +3,8 @@ import type { Item, Participant } from '../../api/types'
 import { clockTime, fullTime } from '../../lib/format'
 import { isBot } from '../../lib/team'
 import { AlertIcon, BotIcon, CheckIcon, ClockIcon, LockIcon, RetryIcon } from '../Icons'
+import { attachmentsOf } from '../../api/files'
+import { AttachmentList } from './Attachments'
 
 export type NameFn = (p: Participant | null | undefined) => string
 
@@ -188,9 +190,12 @@ export const TimelineItem = memo(function TimelineItem({ item, name, highlighted
             </time>
             <StateMark item={item} />
           </div>
-          <div className="tl-bubble" data-testid="item-text">
-            {item.text}
-          </div>
+          {(item.text || attachmentsOf(item.data).length === 0) && (
+            <div className="tl-bubble" data-testid="item-text">
+              {item.text}
+            </div>
+          )}
+          <AttachmentList files={attachmentsOf(item.data)} />
           <Failure item={item} onRetry={onRetry} onDiscard={onDiscard} busy={busy} />
           <SeenBy names={seenBy} />
         </div>
