@@ -369,6 +369,7 @@ export class UI {
     this.host.dataset.conversation = v.conv || "";
     const atBottom = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
     const rows = [];
+    this.usedNodes = new Set();
     for (const it of v.timeline.items) {
       const row = this.item(it);
       if (row) rows.push(row);
@@ -376,6 +377,8 @@ export class UI {
     }
     if (!rows.length) rows.push(el(d, "li", { class: "empty", text: v.draft ? "Write your message below." : "Ask us anything: we usually answer within minutes." }));
     this.list.replaceChildren(...rows);
+    // Only the drawn conversation's attachments stay cached.
+    for (const k of this.nodes.keys()) if (!this.usedNodes.has(k)) this.nodes.delete(k);
     const names = v.typing.map(displayName);
     this.typingLine.hidden = names.length === 0;
     this.typingLine.textContent = names.length ? `${names.join(", ")} ${names.length > 1 ? "are" : "is"} typing…` : "";
@@ -458,6 +461,7 @@ export class UI {
         node = this.fileNode(a, src);
         this.nodes.set(key, node);
       }
+      if (this.usedNodes) this.usedNodes.add(key);
       const li = el(d, "li", { class: "file", "data-sha256": a.sha256, "data-type": a.type || "" }, node);
       if (local && !local.uploaded && it.state !== "failed") {
         const p = typeof local.progress === "number" ? local.progress : 0;
