@@ -1,5 +1,6 @@
 // Package search is the device's local full-text index: conversations
-// (subject, contact), messages and notes, searched as you type, offline.
+// (subject, contact), messages and notes (their text and their files'
+// names), searched as you type, offline.
 //
 // The index is derived state: it is built from the store's canonical log
 // and can be thrown away and rebuilt at any time.
@@ -93,9 +94,9 @@ func (x *Index) Add(e conv.Event) {
 		x.convs[e.Conv] = ci
 		x.indexConvLocked(e.Conv, ci)
 	case *conv.Message:
-		x.addLocked(doc{conv: e.Conv, item: e.ID, kind: "message", text: d.Text, at: e.At, seq: e.Seq})
+		x.addLocked(doc{conv: e.Conv, item: e.ID, kind: "message", text: withFiles(d.Text, d.Attachments), at: e.At, seq: e.Seq})
 	case *conv.Note:
-		x.addLocked(doc{conv: e.Conv, item: e.ID, kind: "note", text: d.Text, at: e.At, seq: e.Seq})
+		x.addLocked(doc{conv: e.Conv, item: e.ID, kind: "note", text: withFiles(d.Text, d.Attachments), at: e.At, seq: e.Seq})
 	case *conv.ContactIdentified:
 		if ci, ok := x.convs[e.Conv]; ok && ci.contact.ID == d.Visitor.ID {
 			ci.contact = d.Contact
@@ -117,6 +118,29 @@ func (x *Index) Add(e conv.Event) {
 			x.indexConvLocked(e.Conv, ci)
 		}
 	}
+}
+
+// withFiles is what a message's or note's doc holds: its text, then the
+// names of its files, so a search finds a message by a file's name and the
+// snippet says it was a file ("Attached: invoice.pdf").
+func withFiles(text string, atts []conv.Attachment) string {
+	if len(atts) == 0 {
+		return text
+	}
+	names := make([]string, 0, len(atts))
+	for _, a := range atts {
+		if n := strings.TrimSpace(a.Name); n != "" {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return text
+	}
+	files := "Attached: " + strings.Join(names, ", ")
+	if strings.TrimSpace(text) == "" {
+		return files
+	}
+	return text + " · " + files
 }
 
 // indexConvLocked (re)makes the conversation doc of ci: its contact's

@@ -2,6 +2,7 @@ package search
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/threadline/threadline/backend/conv"
@@ -133,5 +134,29 @@ func BenchmarkSearch(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		x.Search("server back", 20)
+	}
+}
+
+// TestSearchFindsFilesByName: a message or note is found by its files'
+// names (a file-only one too), and the snippet names the file.
+func TestSearchFindsFilesByName(t *testing.T) {
+	x := New()
+	sha := strings.Repeat("ab", 32)
+	x.Add(ev(1, "c1", "c1", conv.KindConversationCreated, conv.Created{Subject: "Billing"}))
+	x.Add(ev(2, "m1", "c1", conv.KindMessageSent, conv.Message{Text: "here it is",
+		Attachments: []conv.Attachment{{ID: sha, SHA256: sha, Name: "invoice-2026.pdf", Size: 10, Type: "application/pdf"}}}))
+	x.Add(ev(3, "n1", "c1", conv.KindNoteAdded, conv.Note{
+		Attachments: []conv.Attachment{{ID: sha, SHA256: sha, Name: "screenshot-login.png", Size: 10, Type: "image/png"}}}))
+	for _, tc := range []struct {
+		q, item, snippet string
+	}{
+		{"invoice-2026.pdf", "m1", "here it is · Attached: invoice-2026.pdf"},
+		{"invoi", "m1", "here it is · Attached: invoice-2026.pdf"},
+		{"screenshot login", "n1", "Attached: screenshot-login.png"},
+	} {
+		hits := x.Search(tc.q, 10)
+		if len(hits) != 1 || hits[0].Item != tc.item || hits[0].Snippet != tc.snippet {
+			t.Errorf("Search(%q) = %+v; want %s with snippet %q", tc.q, hits, tc.item, tc.snippet)
+		}
 	}
 }
