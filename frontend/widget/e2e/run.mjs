@@ -1113,6 +1113,74 @@ scenario("a file added offline waits in IndexedDB with its message, is uploaded 
   assert.equal((await agentMessages(text)).length, 1, "delivered exactly once");
 });
 
+scenario("a pasted screenshot and a dropped file go in a message of files only", async () => {
+  const { page } = await newPage();
+  await startContact(page, `paste-${rand()}`);
+  await cmd(page, ["do", "chat:open"]);
+  await online(page);
+  const img = png();
+  const doc = pdf();
+  // What a browser hands the page for a pasted screenshot and for a file dropped from the desktop.
+  await page.evaluate(
+    ({ img, doc }) => {
+      const root = document.querySelector("#threadline-widget").shadowRoot;
+      const paste = new DataTransfer();
+      paste.items.add(new File([new Uint8Array(img)], "image.png", { type: "image/png" }));
+      root.querySelector("textarea.input").dispatchEvent(new ClipboardEvent("paste", { clipboardData: paste, bubbles: true, cancelable: true }));
+      const drop = new DataTransfer();
+      drop.items.add(new File([new Uint8Array(doc)], "terms.pdf", { type: "application/pdf" }));
+      const panel = root.querySelector(".panel");
+      panel.dispatchEvent(new DragEvent("dragover", { dataTransfer: drop, bubbles: true, cancelable: true }));
+      panel.dispatchEvent(new DragEvent("drop", { dataTransfer: drop, bubbles: true, cancelable: true }));
+    },
+    { img: [...img], doc: [...doc] },
+  );
+  await waitFor("both uploads", async () => (await page.locator(`${W} .tray .att[data-state="done"]`).count()) === 2);
+  assert.equal(await page.locator(`${W} textarea.input`).inputValue(), "", "the paste put no text in");
+  await page.locator(`${W} button.send`).click();
+  const m = await waitFor("the agent to get the files", async () =>
+    (await agentEvents()).find((e) => e.kind === "message.sent" && (e.data.attachments || []).some((a) => a.sha256 === sha256(img))),
+  );
+  assert.equal(m.data.text, "", "a message of files only");
+  assert.deepEqual(
+    m.data.attachments.map((a) => [a.name, a.sha256]),
+    [
+      ["image.png", sha256(img)],
+      ["terms.pdf", sha256(doc)],
+    ],
+  );
+  await page.locator(`${W} li.msg.sent[data-id="${m.id}"] img.thumb-img`).waitFor();
+  assert.equal(await page.locator(`${W} li.msg.sent[data-id="${m.id}"] .bubble`).count(), 0, "no empty bubble");
+});
+
+scenario("a file still uploading is cancelled from the composer and not sent", async () => {
+  const { page } = await newPage();
+  await startContact(page, `cancel-${rand()}`);
+  await cmd(page, ["do", "chat:open"]);
+  await online(page);
+  // The upload hangs until the test lets it go.
+  let release;
+  const held = new Promise((r) => (release = r));
+  await page.route("**/v1/files/**", async (route) => {
+    await held;
+    await route.abort().catch(() => {});
+  });
+  await fileInput(page).setInputFiles([{ name: "slow.png", mimeType: "image/png", buffer: png() }]);
+  const att = page.locator(`${W} .tray .att[data-state="uploading"]`);
+  await att.waitFor();
+  assert.equal(await att.locator("progress").count(), 1, "a progress bar while it uploads");
+  await att.locator("button.att-cancel").click();
+  assert.equal(await page.locator(`${W} .tray .att`).count(), 0, "cancelled");
+  release();
+  const text = `after a cancelled file ${rand()}`;
+  await send(page, text);
+  const [m] = await waitFor("the agent to get the message", async () => {
+    const ms = await agentMessages(text);
+    return ms.length ? ms : null;
+  });
+  assert.equal(m.data.attachments, undefined, "without the cancelled file");
+});
+
 // ——— runner ———
 
 let passed = 0;
