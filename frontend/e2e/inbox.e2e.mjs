@@ -35,6 +35,7 @@ import { createHmac } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { deflateSync } from 'node:zlib'
 import { chromium } from 'playwright-core'
 
 const CHROMIUM_ARGS = [
@@ -48,6 +49,33 @@ const CHROMIUM_ARGS = [
 ]
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+// A 2×2 red PNG, for the attachment step.
+const PNG = (() => {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+    return c >>> 0
+  })
+  const crc = (buf) => {
+    let c = 0xffffffff
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8)
+    return (c ^ 0xffffffff) >>> 0
+  }
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4)
+    len.writeUInt32BE(data.length)
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data])
+    const sum = Buffer.alloc(4)
+    sum.writeUInt32BE(crc(body))
+    return Buffer.concat([len, body, sum])
+  }
+  const ihdr = Buffer.alloc(13)
+  ihdr.writeUInt32BE(2, 0)
+  ihdr.writeUInt32BE(2, 4)
+  ihdr.set([8, 2, 0, 0, 0], 8) // 8-bit RGB
+  const rows = Buffer.from([0, 255, 0, 0, 255, 0, 0, 0, 255, 0, 0, 255, 0, 0])
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))])
+})()
 
 /** Runs the scenario. Resolves to {passed, failed, failures}; never calls process.exit. */
 export async function run(opts = {}) {
@@ -119,6 +147,7 @@ export async function run(opts = {}) {
     dana: `Dana ${runId}: where is my invoice?`,
     visitor: `Visitor ${runId}: anyone there?`,
     identified: `Sam ${runId}: logged in now`,
+    attach: `Screenshot ${runId}: here is what I see`,
   }
 
   const convPane = () => page.locator('[data-testid=conversation]')
@@ -253,6 +282,31 @@ export async function run(opts = {}) {
       const msgBg = await message(text.reply).locator('[data-testid=item-text]').evaluate((el) => getComputedStyle(el).backgroundColor)
       if (bg === msgBg) throw new Error(`the note looks like a message (${bg})`)
       if (!/^rgb\(25[0-5], 2[34]\d, 1\d\d\)$/.test(bg)) throw new Error(`the note is not yellow: ${bg}`)
+    })
+
+    await step('attach an image: a progress bar, then a thumbnail that opens a viewer; a script is refused in words, the text kept', async () => {
+      await page.keyboard.press('Escape')
+      await page.getByTestId('composer-mode-reply').click()
+      // A program is refused by the device, in words; what was typed stays.
+      await page.getByTestId('composer-input').fill(text.attach)
+      await page.getByTestId('composer-file-input').setInputFiles({ name: 'run.sh', mimeType: 'text/x-sh', buffer: Buffer.from('#!/bin/sh\necho hi\n') })
+      const refused = page.locator('[data-testid=draft-file][data-state=error]')
+      await refused.waitFor()
+      if (!(await refused.textContent()).includes('cannot be attached')) throw new Error(`the refusal says "${await refused.textContent()}"`)
+      if ((await page.getByTestId('composer-input').inputValue()) !== text.attach) throw new Error('the typed text was lost')
+      await refused.getByTestId('draft-file-remove').click()
+      await page.getByTestId('composer-file-input').setInputFiles({ name: `pixel-${runId}.png`, mimeType: 'image/png', buffer: PNG })
+      await page.locator('[data-testid=draft-file][data-state=ready]').waitFor()
+      await page.getByTestId('composer-send').click()
+      const msg = message(text.attach)
+      await msg.and(page.locator('[data-state=sent]')).waitFor()
+      const thumb = msg.getByTestId('attachment-thumb')
+      await thumb.locator('img').waitFor()
+      await waitUntil(() => thumb.locator('img').evaluate((img) => img.complete && img.naturalWidth === 2), timeout, 'the thumbnail to load')
+      await thumb.click()
+      await page.getByTestId('image-viewer').waitFor()
+      await page.keyboard.press('Escape')
+      await page.getByTestId('image-viewer').waitFor({ state: 'detached' })
     })
 
     await step('start a thread with a topic and end it', async () => {
@@ -504,7 +558,8 @@ export async function run(opts = {}) {
     })
 
     await step('no errors in the page', async () => {
-      const real = pageErrors.filter((e) => !/favicon|ResizeObserver loop/.test(e))
+      // The attachment step's script is refused on purpose: Chromium logs that 415 as a console error.
+      const real = pageErrors.filter((e) => !/favicon|ResizeObserver loop|status of 415 \(Unsupported Media Type\)/.test(e))
       if (real.length) throw new Error(real.slice(0, 3).join(' | '))
     })
   } finally {

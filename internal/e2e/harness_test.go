@@ -75,7 +75,11 @@ func startRelay(tb testing.TB) string {
 		ID: workspace, Name: "Acme Hosting", IdentitySecret: identitySecret,
 		Agents: []relay.Member{{ID: "ana", Name: "Ana", Token: tokAna}, {ID: "ben", Name: "Ben", Token: tokBen}},
 	}}}
-	srv, err := relay.New(cfg, lg, relay.Options{})
+	blobs, err := relay.OpenDiskBlobs(tb.TempDir()) // attachments (DESIGN §10)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv, err := relay.New(cfg, lg, relay.Options{Blobs: blobs})
 	if err != nil {
 		tb.Fatal(err)
 	}

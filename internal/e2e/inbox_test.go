@@ -9,7 +9,10 @@ import (
 // TestInboxInBrowser drives the real app in Chromium (frontend/e2e/inbox.e2e.mjs):
 // the first run says what Threadline is; a conversation made while local-only
 // goes up to the relay when it connects the app through the Settings dialog; then it
-// sends a reply (pending, then sent), adds a note (distinct), starts and ends
+// sends a reply (pending, then sent), adds a note (distinct), attaches an image
+// (a script refused in words first, the text kept; the image stored with a
+// progress bar, uploaded to the relay before its message, shown as a
+// thumbnail that opens a viewer), starts and ends
 // a thread, resolves and reopens, finds the note by search, sees a second
 // agent's message arrive live through the relay; a second agent's note leaves a
 // conversation read and where it was, its contact's message (through the relay,

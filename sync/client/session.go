@@ -473,7 +473,7 @@ func (s *session) maybePush(ctx context.Context) error {
 		}
 	}
 	if len(failed) > 0 {
-		s.log.Error("sync: events too large or malformed to push; marked failed", "count", len(failed))
+		s.log.Error("sync: events that cannot be pushed (too large, malformed, or a file refused); marked failed", "count", len(failed))
 		if err := c.opts.Local.Acknowledged(failed); err != nil {
 			return fmt.Errorf("client: record unsendable events: %w", err)
 		}
