@@ -1181,6 +1181,52 @@ scenario("a file still uploading is cancelled from the composer and not sent", a
   assert.equal(m.data.attachments, undefined, "without the cancelled file");
 });
 
+scenario("on a site of its own origin: files go up to the relay across origins; one added while the relay is down survives a reload in IndexedDB and is delivered once", async () => {
+  try {
+    const { page } = await newPage(SITE + "/");
+    await waitFor("start to settle", () => page.evaluate(() => window.__start));
+    await online(page);
+    const doc = pdf();
+    await fileInput(page).setInputFiles([{ name: "cors.pdf", mimeType: "application/pdf", buffer: doc }]);
+    await page.locator(`${W} .tray .att[data-state="done"]`).waitFor(); // a cross-origin PUT with its bearer
+    await gate(true);
+    await waitFor("the widget to notice", async () => (await state(page)).state !== "online");
+    const img = png();
+    await fileInput(page).setInputFiles([{ name: "down.png", mimeType: "image/png", buffer: img }]);
+    await waitFor("the second file to wait", async () => (await page.locator(`${W} .tray .att[data-state="waiting"]`).count()) === 1);
+    const text = `once: files while the relay was down ${rand()}`;
+    await send(page, text);
+    await page.locator(`${W} li.msg.pending`).waitFor();
+    const [kept] = await outboxFiles(page, text);
+    assert.deepEqual(
+      kept.files.map((f) => [f.sha256, f.uploaded, f.blob]),
+      [
+        [sha256(doc), true, false],
+        [sha256(img), false, true],
+      ],
+      "the uploaded file is only named; the other keeps its Blob",
+    );
+
+    await page.reload();
+    await waitFor("start to settle again", () => page.evaluate(() => window.__start));
+    await page.locator(`${W} li.msg.pending`).waitFor();
+    assert.equal((await outboxFiles(page, text)).length, 1, "still in the outbox after the reload");
+    await sleep(500);
+    assert.equal((await agentMessages(text)).length, 0);
+
+    await gate(false);
+    await waitFor("the agent to get it", async () => (await agentMessages(text)).length === 1, 20000);
+    const [m] = await agentMessages(text);
+    assert.equal(m.id, kept.id);
+    assert.deepEqual(m.data.attachments.map((a) => a.sha256), [sha256(doc), sha256(img)]);
+    assert.ok((await agentDownload(sha256(img))).equals(img), "the bytes, identical");
+    await waitFor("the outbox to empty", async () => (await outboxFiles(page, text)).length === 0);
+    await page.locator(`${W} li.msg.sent[data-id="${m.id}"] img.thumb-img`).waitFor();
+  } finally {
+    await gate(false);
+  }
+});
+
 // ——— runner ———
 
 let passed = 0;
