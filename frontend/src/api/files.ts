@@ -131,3 +131,13 @@ export function uploadFile(file: Blob, name: string, onProgress?: (fraction: num
 export function sendWithFiles(convId: string, text: string, files: Attachment[], note: boolean): Promise<unknown> {
   return getTransport().call(note ? 'AddNoteFiles' : 'SendFiles', [convId, text, files])
 }
+
+/** The cap, in bytes, of the files this device keeps for offline viewing. */
+export function fileCacheLimit(): Promise<number> {
+  return getTransport().call('FileCacheLimit', []) as Promise<number>
+}
+
+/** Sets that cap (0: the default) and trims the kept files to it. */
+export function setFileCacheLimit(bytes: number): Promise<unknown> {
+  return getTransport().call('SetFileCacheLimit', [bytes])
+}

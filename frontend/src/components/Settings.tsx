@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react'
 import { api, describeError } from '../api'
 import type { ConnectPlan, Settings, Status } from '../api/types'
 import { plural } from '../lib/format'
+import { FileCacheSetting } from './FileCacheSetting'
 import { Modal } from './Modal'
 import { connectionText } from './StatusBar'
 
@@ -312,6 +313,7 @@ export function SettingsDialog({ status, onClose, onChanged }: { status: Status 
           </button>
         </div>
       )}
+      <FileCacheSetting />
     </Modal>
   )
 }
