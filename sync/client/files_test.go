@@ -115,3 +115,82 @@ func TestFileURL(t *testing.T) {
 		}
 	}
 }
+
+// cutReader cuts the network once, halfway through the bytes.
+type cutReader struct {
+	r    io.Reader
+	left int
+	cut  func()
+}
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if c.cut != nil && c.left <= 0 {
+		c.cut()
+		c.cut = nil
+		return 0, io.ErrUnexpectedEOF
+	}
+	if c.cut != nil {
+		p = p[:min(len(p), c.left)]
+	}
+	n, err := c.r.Read(p)
+	c.left -= n
+	return n, err
+}
+
+type cuttingMemory struct {
+	*fileMemory
+	once sync.Once
+	cut  func()
+}
+
+func (m *cuttingMemory) OpenFile(sha string) (io.ReadCloser, int64, error) {
+	rc, n, err := m.fileMemory.OpenFile(sha)
+	if err != nil {
+		return rc, n, err
+	}
+	var r io.Reader = rc
+	m.once.Do(func() { r = &cutReader{r: rc, left: int(n / 2), cut: m.cut} })
+	return io.NopCloser(r), n, nil
+}
+
+// TestInterruptedUploadRestarts: the network fails halfway through a file's
+// upload; after the reconnect the upload starts again, its message is logged
+// once, and the relay holds the whole file.
+func TestInterruptedUploadRestarts(t *testing.T) {
+	blobs, err := relay.OpenDiskBlobs(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRealRelay(t, relay.Options{Blobs: blobs})
+	fm := &fileMemory{Memory: NewMemory(ana, "ana-laptop"), files: map[string][]byte{}, opens: map[string]int{}}
+	mem := &cuttingMemory{fileMemory: fm, cut: r.proxy.cut}
+	c, err := fm.Create(conv.Created{Contact: &conv.Participant{ID: "contact:dana", Role: conv.RoleContact}, Subject: "Logs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := fm.add("logs.txt", bytes.Repeat([]byte("a log line of text\n"), 200_000))
+	m1, err := fm.Act(c.Conv, conv.KindMessageSent, conv.Message{Text: "the logs", Attachments: []conv.Attachment{big}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, r.url(), fm.Memory, agentAuth(anaToken), func(o *Options) { o.Local = mem })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if o, err := fm.Wait(ctx, m1.ID); err != nil || o.Err != nil || o.Seq == 0 {
+		t.Fatalf("Wait(message) = %+v, %v; want logged after the upload restarted", o, err)
+	}
+	fm.mu.Lock()
+	opens := fm.opens[big.ID]
+	fm.mu.Unlock()
+	if opens != 2 {
+		t.Errorf("the file was opened %d times; want 2 (cut, then whole)", opens)
+	}
+	rc, blob, err := blobs.Open("acme", big.ID)
+	if err != nil {
+		t.Fatalf("the relay's file: %v", err)
+	}
+	defer rc.Close()
+	if blob.Size != big.Size {
+		t.Errorf("the relay holds %d bytes; want %d", blob.Size, big.Size)
+	}
+}
