@@ -74,6 +74,12 @@ func (b *syncBuffer) String() string {
 }
 
 func newWorld(t *testing.T, faq []Entry) *world {
+	return newWorldAs(t, faq, protocol.Auth{Kind: protocol.AuthContact, ContactID: "alice", Hash: protocol.ContactHash(secret, "alice")}, nil)
+}
+
+// newWorldAs is newWorld with the end user saying hello with auth, and the
+// workspace's config changed by edit (when not nil).
+func newWorldAs(t *testing.T, faq []Entry, auth protocol.Auth, edit func(*relay.WorkspaceConfig)) *world {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	log, err := eventlog.OpenBadger(t.TempDir(), nil)
 	if err != nil {
@@ -83,6 +89,9 @@ func newWorld(t *testing.T, faq []Entry) *world {
 		ID: "acme", Name: "Acme", IdentitySecret: secret,
 		Assistants: []relay.Member{{ID: "faq", Name: "FAQ bot", Token: botToken}},
 	}}}
+	if edit != nil {
+		edit(&cfg.Workspaces[0])
+	}
 	srv, err := relay.New(cfg, log, relay.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -95,11 +104,13 @@ func newWorld(t *testing.T, faq []Entry) *world {
 	botDone := make(chan error, 1)
 	go func() { botDone <- serve(ctx, botLog, url, "acme", "faq", botToken, faq) }()
 
-	me := conv.Participant{ID: "contact:alice", Role: conv.RoleContact}
+	me := conv.Participant{ID: "contact:" + auth.ContactID, Role: conv.RoleContact}
+	if auth.Kind == protocol.AuthVisitor {
+		me = conv.Participant{Role: conv.RoleVisitor} // the welcome names it
+	}
 	w.mem = client.NewMemory(me, uuid.NewString())
 	cl, err := client.New(client.Options{URL: url, Workspace: "acme", Device: w.mem.Device(), Local: w.mem,
-		Logger: slog.New(slog.DiscardHandler),
-		Auth:   protocol.Auth{Kind: protocol.AuthContact, ContactID: "alice", Hash: protocol.ContactHash(secret, "alice")}})
+		Logger: slog.New(slog.DiscardHandler), Auth: auth})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +193,42 @@ func TestBotAnswersAndHandsOff(t *testing.T) {
 	if n := countMessages(mem, id, "ai:faq"); n != 2 {
 		t.Fatalf("bot answered after the hand-off: %d messages", n)
 	}
+}
+
+// TestDefaultAssistantAnswersAVisitor: in a workspace whose
+// defaultAssistant is the bot, a visitor's conversation started the
+// standard widget's way (no assistantId) is the bot's until it hands off.
+func TestDefaultAssistantAnswersAVisitor(t *testing.T) {
+	faq, err := LoadFAQ("faq.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorldAs(t, faq, protocol.Auth{Kind: protocol.AuthVisitor}, func(c *relay.WorkspaceConfig) { c.DefaultAssistant = "faq" })
+	for w.mem.Me().ID == "" { // the welcome names the visitor; it changes no store: poll it
+		select {
+		case <-w.ctx.Done():
+			t.Fatal("timed out waiting for the visitor's welcome")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	created, err := w.mem.Create(conv.Created{Subject: "From the website"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.mem.Wait(w.ctx, created.ID); err != nil {
+		t.Fatal(err)
+	}
+	id := created.Conv
+	if c, _ := w.mem.Canonical(id); !c.AssistantMode || c.AssistantID != "faq" {
+		t.Fatalf("the visitor's conversation: mode %v, assistant %q; want the default assistant's", c.AssistantMode, c.AssistantID)
+	}
+	w.say(t, id, "How much does the Pro plan cost?")
+	waitFor(t, w.ctx, w.mem, "the FAQ answer", func() bool { return countMessages(w.mem, id, "ai:faq") == 1 })
+	w.say(t, id, "My server exploded")
+	waitFor(t, w.ctx, w.mem, "the hand-off", func() bool {
+		c, ok := w.mem.Canonical(id)
+		return ok && !c.AssistantMode
+	})
 }
 
 // TestBotSurvivesARefusedAnswer: an answer that cannot be sent is logged,
