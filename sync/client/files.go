@@ -29,6 +29,10 @@ import (
 // A Local that is no FileSource pushes attachments as they are: the relay
 // accepts an event naming a file only if this identity uploaded it (or may
 // see it) already.
+//
+// Uploads run beside the session's loop, so events keep arriving and
+// typing keeps going while a big file goes up: OpenFile is the one method
+// of Local the Client may call concurrently with the others.
 type FileSource interface {
 	// OpenFile opens the bytes whose SHA-256 is sha (lowercase hex) and says
 	// how many there are. The Client closes the reader.
@@ -76,48 +80,101 @@ func attachmentsOf(e *conv.Event) []conv.Attachment {
 	return d.Attachments
 }
 
-// upload sends e's files that this Client has not uploaded yet. It returns a
-// rejection for e when the relay (or Local) refuses one of them, and an error
-// when the relay could not be reached (the connection is then dropped, and
-// the upload starts again after the reconnect).
-func (s *session) upload(ctx context.Context, e *conv.Event) (*Outcome, error) {
-	c := s.c
-	src, ok := c.opts.Local.(FileSource)
-	if !ok {
-		return nil, nil
+// uploadResult is how an upload ended: the files it stored, a rejection for
+// its event, or an error (the relay could not be reached).
+type uploadResult struct {
+	id   string
+	shas []string
+	rej  *Outcome
+	err  error
+}
+
+// needUpload returns the files of e this Client has not uploaded yet; none
+// when Local is no FileSource.
+func (s *session) needUpload(e *conv.Event) []conv.Attachment {
+	if _, ok := s.c.opts.Local.(FileSource); !ok {
+		return nil
 	}
+	var need []conv.Attachment
 	for _, a := range attachmentsOf(e) {
+		if a.SHA256 == "" {
+			a.SHA256 = a.ID
+		}
+		if !s.c.uploaded[a.SHA256] {
+			need = append(need, a)
+		}
+	}
+	return need
+}
+
+// startUpload uploads files of e on a goroutine; its result comes to the
+// loop on uploadDone.
+func (s *session) startUpload(ctx context.Context, e conv.Event, files []conv.Attachment) {
+	ctx, cancel := context.WithCancel(ctx)
+	s.uploading, s.uploadCancel = e.ID, cancel
+	src := s.c.opts.Local.(FileSource)
+	go func() {
+		defer cancel()
+		res := uploadResult{id: e.ID}
+		res.shas, res.rej, res.err = s.upload(ctx, src, e.ID, files)
+		s.uploadDone <- res // buffered: never blocks
+	}()
+}
+
+// uploaded takes an upload's result in the loop: the files are up (push
+// again), its event is refused (failed, as a rejected push), or the relay
+// could not be reached (the connection ends; the upload starts again after
+// the reconnect).
+func (s *session) uploaded(res uploadResult) error {
+	s.uploading, s.uploadCancel = "", nil
+	for _, sha := range res.shas {
+		s.c.uploaded[sha] = true
+	}
+	if res.err != nil {
+		return res.err
+	}
+	if res.rej != nil {
+		s.log.Warn("sync: a file was refused; its event is failed", "id", res.id, "code", res.rej.Err.Code)
+		if err := s.c.opts.Local.Acknowledged([]Outcome{*res.rej}); err != nil {
+			return fmt.Errorf("client: record a refused file: %w", err)
+		}
+		s.c.rememberOutcomes([]Outcome{*res.rej})
+	}
+	s.wantPush = true
+	return nil
+}
+
+// upload sends files (of event id) to the relay, in order, and returns those
+// it stored, a rejection for the event when the relay (or Local) refuses one
+// of them, or an error when the relay could not be reached. It runs on its
+// own goroutine: it reads only the session's welcome, set before.
+func (s *session) upload(ctx context.Context, src FileSource, id string, files []conv.Attachment) (done []string, rej *Outcome, err error) {
+	for _, a := range files {
 		sha := a.SHA256
-		if sha == "" {
-			sha = a.ID
-		}
-		if c.uploaded[sha] {
-			continue
-		}
 		if !conv.IsFileID(sha) {
-			return &Outcome{ID: e.ID, Err: &conv.Error{Code: conv.CodeInvalid,
+			return done, &Outcome{ID: id, Err: &conv.Error{Code: conv.CodeInvalid,
 				Message: fmt.Sprintf("attachment %q names no file", a.Name)}}, nil
 		}
 		r, size, err := src.OpenFile(sha)
 		if err != nil {
 			if errors.Is(err, ErrNoFile) || errors.Is(err, fs.ErrNotExist) {
-				return &Outcome{ID: e.ID, Err: &conv.Error{Code: conv.CodeInvalid,
+				return done, &Outcome{ID: id, Err: &conv.Error{Code: conv.CodeInvalid,
 					Message: fmt.Sprintf("the file %q is no longer on this device", a.Name)}}, nil
 			}
-			return nil, fmt.Errorf("client: open file %s: %w", sha, err)
+			return done, nil, fmt.Errorf("client: open file %s: %w", sha, err)
 		}
 		rej, err := s.put(ctx, sha, a.Name, r, size)
 		r.Close()
 		if err != nil {
-			return nil, err
+			return done, nil, err
 		}
 		if rej != nil {
-			rej.ID = e.ID
-			return rej, nil
+			rej.ID = id
+			return done, rej, nil
 		}
-		c.uploaded[sha] = true
+		done = append(done, sha)
 	}
-	return nil, nil
+	return done, nil, nil
 }
 
 func (s *session) put(ctx context.Context, sha, name string, r io.Reader, size int64) (*Outcome, error) {

@@ -194,3 +194,72 @@ func TestInterruptedUploadRestarts(t *testing.T) {
 		t.Errorf("the relay holds %d bytes; want %d", blob.Size, big.Size)
 	}
 }
+
+// heldReader gives nothing until release is closed.
+type heldReader struct {
+	r       io.Reader
+	release <-chan struct{}
+}
+
+func (h *heldReader) Read(p []byte) (int, error) {
+	<-h.release
+	return h.r.Read(p)
+}
+
+type holdingMemory struct {
+	*fileMemory
+	release chan struct{}
+}
+
+func (m *holdingMemory) OpenFile(sha string) (io.ReadCloser, int64, error) {
+	rc, n, err := m.fileMemory.OpenFile(sha)
+	if err != nil {
+		return rc, n, err
+	}
+	return io.NopCloser(&heldReader{r: rc, release: m.release}), n, nil
+}
+
+// TestSessionLivesDuringUpload: while a file is going up, the session keeps
+// receiving (a teammate's message arrives) and pushing what comes before it.
+func TestSessionLivesDuringUpload(t *testing.T) {
+	blobs, err := relay.OpenDiskBlobs(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRealRelay(t, relay.Options{Blobs: blobs})
+	fm := &fileMemory{Memory: NewMemory(ana, "ana-laptop"), files: map[string][]byte{}, opens: map[string]int{}}
+	mem := &holdingMemory{fileMemory: fm, release: make(chan struct{})}
+	c, err := fm.Create(conv.Created{Contact: &conv.Participant{ID: "contact:dana", Role: conv.RoleContact}, Subject: "Slow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := fm.add("slow.txt", []byte("slow bytes\n"))
+	m1, _ := fm.Act(c.Conv, conv.KindMessageSent, conv.Message{Text: "with a file", Attachments: []conv.Attachment{f}})
+	start(t, r.url(), fm.Memory, agentAuth(anaToken), func(o *Options) { o.Local = mem })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// The creation, before the message, goes up while the file is held.
+	if o, err := fm.Wait(ctx, c.ID); err != nil || o.Seq == 0 {
+		t.Fatalf("Wait(creation) = %+v, %v; want logged while the file is held", o, err)
+	}
+	// A teammate's note arrives meanwhile.
+	bobMem := NewMemory(bob, "bob-desktop")
+	start(t, r.url(), bobMem, agentAuth(bobToken), nil)
+	waitFor(t, "Bob to see the conversation", func() bool { _, ok := bobMem.Conversation(c.Conv); return ok })
+	n, err := bobMem.Act(c.Conv, conv.KindNoteAdded, conv.Note{Text: "looking"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Bob's note on Ana's device during the upload", func() bool {
+		for _, e := range fm.Timeline(c.Conv) {
+			if e.ID == n.ID {
+				return true
+			}
+		}
+		return false
+	})
+	close(mem.release)
+	if o, err := fm.Wait(ctx, m1.ID); err != nil || o.Err != nil || o.Seq == 0 {
+		t.Fatalf("Wait(message) = %+v, %v; want logged once the file is up", o, err)
+	}
+}

@@ -88,6 +88,13 @@ type session struct {
 	tokens     float64 // client-side pacing under the relay's rate limit
 	tokensAt   time.Time
 	lastStatus time.Time
+
+	// An upload of a pending event's files (files.go) runs on a goroutine
+	// of its own, so the loop keeps reading and pushing what comes before;
+	// uploading names its event ("" when none), uploadDone brings its end.
+	uploading    string
+	uploadDone   chan uploadResult
+	uploadCancel context.CancelFunc
 }
 
 // session runs one connection until it ends; welcomed tells whether the
@@ -105,13 +112,14 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 	c.mu.Unlock()
 
 	s := &session{
-		c:        c,
-		log:      c.log,
-		frames:   make(chan *inFrame, frameQueue),
-		stop:     make(chan struct{}),
-		maxBatch: protocol.MaxPushEvents,
-		tokens:   c.opts.PushBurst,
-		tokensAt: time.Now(),
+		c:          c,
+		log:        c.log,
+		frames:     make(chan *inFrame, frameQueue),
+		stop:       make(chan struct{}),
+		maxBatch:   protocol.MaxPushEvents,
+		uploadDone: make(chan uploadResult, 1),
+		tokens:     c.opts.PushBurst,
+		tokensAt:   time.Now(),
 	}
 	s.alive()
 
@@ -281,6 +289,11 @@ func (s *session) loop(ctx context.Context) error {
 			case <-retryC:
 				s.retry = nil
 				s.wantPush = true
+				continue
+			case res := <-s.uploadDone:
+				if err := s.uploaded(res); err != nil {
+					return err
+				}
 				continue
 			case t := <-c.typingOut:
 				if err := s.write(ctx, t); err != nil {
@@ -455,15 +468,13 @@ func (s *session) maybePush(ctx context.Context) error {
 			break
 		}
 		// Files first (DESIGN §10): the relay refuses an event naming a file
-		// it does not hold.
-		rej, err := s.upload(ctx, &e)
-		if err != nil {
-			return err
-		}
-		if rej != nil {
-			s.log.Warn("sync: the relay refused a file; its event is failed", "id", e.ID, "code", rej.Err.Code)
-			failed = append(failed, *rej)
-			continue
+		// it does not hold. The push stops before an event whose files are
+		// not up yet (mids go in order); it follows when they are.
+		if need := s.needUpload(&e); len(need) > 0 {
+			if s.uploading == "" {
+				s.startUpload(ctx, e, need)
+			}
+			break
 		}
 		size += len(raw) + 1
 		ids = append(ids, e.ID)
@@ -721,6 +732,9 @@ func (s *session) heartbeat() {
 // relay sees a normal close), at once otherwise, and stops the goroutines.
 func (s *session) teardown(ctx context.Context) {
 	close(s.stop)
+	if s.uploadCancel != nil {
+		s.uploadCancel() // an upload cut here starts again on the next session
+	}
 	if s.retry != nil {
 		s.retry.Stop()
 	}
