@@ -104,6 +104,7 @@ type Server struct {
 	sessions map[*session]struct{}
 	closing  bool
 	wg       sync.WaitGroup // one per session reader
+	writers  sync.WaitGroup // one per running session writer (session.flush)
 }
 
 // New starts a relay for cfg's workspaces on log. The caller owns log and
@@ -302,7 +303,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		sess.closeWith(protocol.CloseShuttingDown, "relay shutting down")
 	}
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() { s.wg.Wait(); s.writers.Wait(); close(done) }()
 	var err error
 	select {
 	case <-done:

@@ -297,10 +297,19 @@ func (s *session) live(caughtUp []byte) {
 	}
 }
 
+// kickLocked starts the session's writer if it is not running. Callers
+// hold s.mu and have seen that s is not closing, so that once Shutdown has
+// closed a session no writer starts for it: Shutdown waits for the running
+// ones, which may be reading the log for a backlog page, before the log may
+// close.
 func (s *session) kickLocked() {
 	if !s.flushing {
 		s.flushing = true
-		go s.flush()
+		s.srv.writers.Add(1)
+		go func() {
+			defer s.srv.writers.Done()
+			s.flush()
+		}()
 	}
 }
 
