@@ -202,31 +202,51 @@ const Unassigned = "none"
 // open conversations its lane.
 func (q *Query) scopes() []byte {
 	if q.Sort == ByWake {
-		return []byte{scopeSnoozed}
+		return scopesSnoozed
 	}
 	switch q.Status {
 	case "":
 		switch q.Lane {
 		case HumanLane:
-			return []byte{scopeOpen, scopeSnoozed, scopeResolved, scopeOther}
+			return scopesHuman
 		case BotLane:
-			return []byte{scopeBot, scopeSnoozed, scopeResolved, scopeOther}
+			return scopesBot
 		}
 		return allScopes
 	case conv.StatusOpen:
 		switch q.Lane {
 		case HumanLane:
-			return []byte{scopeOpen}
+			return scopesOpen
 		case BotLane:
-			return []byte{scopeBot}
+			return scopesBotOpen
 		}
-		return []byte{scopeOpen, scopeBot}
+		return scopesAnyOpen
 	case conv.StatusSnoozed:
-		return []byte{scopeSnoozed}
+		return scopesSnoozed
 	case conv.StatusResolved:
-		return []byte{scopeResolved}
+		return scopesResolved
 	}
-	return []byte{scopeOther}
+	return scopesOther
+}
+
+// The scopes of the queries (shared: never modified).
+var (
+	scopesOpen     = []byte{scopeOpen}
+	scopesBotOpen  = []byte{scopeBot}
+	scopesAnyOpen  = []byte{scopeOpen, scopeBot}
+	scopesSnoozed  = []byte{scopeSnoozed}
+	scopesResolved = []byte{scopeResolved}
+	scopesOther    = []byte{scopeOther}
+	scopesHuman    = []byte{scopeOpen, scopeSnoozed, scopeResolved, scopeOther}
+	scopesBot      = []byte{scopeBot, scopeSnoozed, scopeResolved, scopeOther}
+)
+
+// filters reports whether q selects among the rows of its scopes in tbl
+// (at priority rank), so that match must look at each row; the first page
+// of a view (a scope, in its order) takes every row.
+func (q *Query) filters(tbl string, tag string, rank int) bool {
+	lane := q.Lane != AnyLane && !(q.Status == conv.StatusOpen && q.Sort != ByWake) // the open scopes are a lane's
+	return rank != -2 || tag != "" || q.Assignee != "" || lane || (q.UnreadOnly && tbl != tableUnread)
 }
 
 // match reports whether row summary v, at priority rank (-2: any), is
@@ -320,12 +340,13 @@ func (s *Store) Page(q Query, ws memdb.WatchSet) ([]*Row, string, error) {
 		if err != nil {
 			return nil, "", err
 		}
+		filtered := q.filters(tbl, tag, rank)
 		for e := m.next(); e != nil; e = m.next() {
 			if from != nil && bytes.Equal(e.key[1:], from) {
 				continue // the last row of the previous page
 			}
 			r := e.row()
-			if !q.match(r, tag, rank) {
+			if filtered && !q.match(r, tag, rank) {
 				continue
 			}
 			if len(rows) == limit {
