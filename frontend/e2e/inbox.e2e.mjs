@@ -49,7 +49,8 @@ const CHROMIUM_ARGS = [
 ]
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-// A 2×2 red PNG, for the attachment step.
+// A 64×40 PNG (a gradient), for the attachment step.
+const PNG_WIDTH = 64
 const PNG = (() => {
   const crcTable = Array.from({ length: 256 }, (_, n) => {
     let c = n
@@ -69,11 +70,15 @@ const PNG = (() => {
     sum.writeUInt32BE(crc(body))
     return Buffer.concat([len, body, sum])
   }
+  const [w, h] = [PNG_WIDTH, 40]
   const ihdr = Buffer.alloc(13)
-  ihdr.writeUInt32BE(2, 0)
-  ihdr.writeUInt32BE(2, 4)
+  ihdr.writeUInt32BE(w, 0)
+  ihdr.writeUInt32BE(h, 4)
   ihdr.set([8, 2, 0, 0, 0], 8) // 8-bit RGB
-  const rows = Buffer.from([0, 255, 0, 0, 255, 0, 0, 0, 255, 0, 0, 255, 0, 0])
+  const rows = Buffer.alloc(h * (1 + 3 * w))
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) rows.set([200, Math.round((255 * x) / w), Math.round((255 * y) / h)], y * (1 + 3 * w) + 1 + 3 * x)
+  }
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))])
 })()
 
@@ -302,7 +307,7 @@ export async function run(opts = {}) {
       await msg.and(page.locator('[data-state=sent]')).waitFor()
       const thumb = msg.getByTestId('attachment-thumb')
       await thumb.locator('img').waitFor()
-      await waitUntil(() => thumb.locator('img').evaluate((img) => img.complete && img.naturalWidth === 2), timeout, 'the thumbnail to load')
+      await waitUntil(() => thumb.locator('img').evaluate((img) => img.complete && img.naturalWidth === 64), timeout, 'the thumbnail to load')
       await thumb.click()
       await page.getByTestId('image-viewer').waitFor()
       await page.keyboard.press('Escape')
