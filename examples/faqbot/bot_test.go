@@ -204,13 +204,7 @@ func TestDefaultAssistantAnswersAVisitor(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := newWorldAs(t, faq, protocol.Auth{Kind: protocol.AuthVisitor}, func(c *relay.WorkspaceConfig) { c.DefaultAssistant = "faq" })
-	for w.mem.Me().ID == "" { // the welcome names the visitor; it changes no store: poll it
-		select {
-		case <-w.ctx.Done():
-			t.Fatal("timed out waiting for the visitor's welcome")
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	waitFor(t, w.ctx, w.mem, "the welcome naming the visitor", func() bool { return w.mem.Me().ID != "" })
 	created, err := w.mem.Create(conv.Created{Subject: "From the website"})
 	if err != nil {
 		t.Fatal(err)

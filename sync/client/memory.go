@@ -205,7 +205,8 @@ func (m *Memory) Me() conv.Participant {
 func (m *Memory) Device() string { return m.device }
 
 // Changed returns a channel closed at the next change (canonical events
-// applied, an outcome recorded, an event made).
+// applied, an outcome recorded, an event made, the welcome naming who this
+// device is: a visitor learns its id from it).
 func (m *Memory) Changed() <-chan struct{} {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -378,7 +379,11 @@ func (m *Memory) Welcomed(w protocol.Welcome) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if w.Identity.ID != "" {
-		m.me = conv.Participant{ID: w.Identity.ID, Role: w.Identity.Role, Name: w.Identity.Name}
+		me := conv.Participant{ID: w.Identity.ID, Role: w.Identity.Role, Name: w.Identity.Name}
+		if me != m.me {
+			m.me = me
+			m.notifyLocked()
+		}
 	}
 	m.lastMid = max(m.lastMid, w.LastMid)
 	return nil
