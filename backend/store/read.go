@@ -187,7 +187,7 @@ type Query struct {
 	Tag        string        // "": any
 	Assignee   string        // "": any; "none": unassigned; else a participant id
 	UnreadOnly bool
-	Sort       Sort // ByWake lists the snoozed conversations, whatever Status says
+	Sort       Sort   // ByWake lists the snoozed conversations, whatever Status says
 	Cursor     string // "" for the first page; else a Page's next cursor
 	Limit      int    // default 50
 }

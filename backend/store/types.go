@@ -84,7 +84,9 @@ type history struct {
 	needsHuman bool
 }
 
-func (s Summary) history() history { return history{activity: s.LastActivityAt, needsHuman: s.NeedsHuman} }
+func (s Summary) history() history {
+	return history{activity: s.LastActivityAt, needsHuman: s.NeedsHuman}
+}
 
 // after returns h once e, a canonical or pending event that applied, is
 // part of the history.
