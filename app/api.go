@@ -176,6 +176,20 @@ func (a *App) Conversation(id string) (ConversationView, error) {
 	return ConversationView{Conversation: c, Row: row, Seen: seen}, nil
 }
 
+// Contact returns a contact's history: name, email, first seen and its
+// conversations, from the store's index by contact.
+func (a *App) Contact(id string) (inbox.Contact, error) {
+	in, err := a.current()
+	if err != nil {
+		return inbox.Contact{}, err
+	}
+	c, err := in.Contact(id, nil)
+	if err != nil {
+		return inbox.Contact{}, wireError(err)
+	}
+	return c, nil
+}
+
 // Timeline returns a page of a conversation's timeline (cursor "" for the newest).
 func (a *App) Timeline(id, cursor string, limit int) (inbox.TimelinePage, error) {
 	in, err := a.current()

@@ -760,3 +760,44 @@ func TestContactProfileReachesRows(t *testing.T) {
 		t.Fatalf("identified row %+v, %v; want Sam Reyes <sam@example.org>", row, err)
 	}
 }
+
+// A contact's history comes from the store's index by contact: its
+// conversations (and no one else's), the earliest creation as first seen,
+// its profile; after a reopen, the same.
+func TestContactHistory(t *testing.T) {
+	f := newFixture(t, false)
+	dana := conv.Participant{ID: "contact:42", Role: conv.RoleContact}
+	ravi := conv.Participant{ID: "contact:43", Role: conv.RoleContact}
+	c1 := "0190a000-0000-7000-8000-000000000101"
+	c2 := "0190a000-0000-7000-8000-000000000102"
+	c3 := "0190a000-0000-7000-8000-000000000103"
+	f.foreign(dana, c1, conv.KindConversationCreated, conv.Created{Subject: "Invoice"})
+	f.foreign(conv.System, c1, conv.KindContactUpdated, conv.ContactUpdated{Contact: dana, Name: "Dana Whitfield", Email: "dana@example.com"})
+	f.foreign(ravi, c3, conv.KindConversationCreated, conv.Created{Subject: "Other"})
+	f.foreign(dana, c2, conv.KindConversationCreated, conv.Created{Subject: "Refund"})
+	f.foreign(dana, c2, conv.KindMessageSent, conv.Message{Text: "And a refund?"})
+	f.deliver()
+
+	check := func(when string) {
+		t.Helper()
+		got, err := f.in.Contact(dana.ID, nil)
+		if err != nil {
+			t.Fatalf("%s: Contact = %v", when, err)
+		}
+		if got.Name != "Dana Whitfield" || got.Email != "dana@example.com" || len(got.Conversations) != 2 {
+			t.Fatalf("%s: Contact = %+v; want Dana's two conversations", when, got)
+		}
+		if got.Conversations[0].ID != c2 || got.Conversations[1].ID != c1 {
+			t.Errorf("%s: conversations %s, %s; want newest activity first", when, got.Conversations[0].ID, got.Conversations[1].ID)
+		}
+		if want := f.view(c1).CreatedAt; got.FirstSeen != want || want == 0 {
+			t.Errorf("%s: first seen %d; want c1's creation %d", when, got.FirstSeen, want)
+		}
+		if none, err := f.in.Contact("contact:4", nil); err != nil || len(none.Conversations) != 0 {
+			t.Errorf("%s: a prefix of the id = %+v, %v; want nothing", when, none, err)
+		}
+	}
+	check("live")
+	f.reopen()
+	check("reopened")
+}

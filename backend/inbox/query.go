@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
@@ -427,4 +428,51 @@ func (in *Inbox) Outbox(ws memdb.WatchSet) []OutboxItem {
 		out = append(out, o)
 	}
 	return out
+}
+
+// Contact is a contact's history on this device: its profile as the log
+// gives it, when it was first seen (the earliest creation among its
+// conversations, Unix ms) and its conversations, newest activity first.
+type Contact struct {
+	ID            string `json:"id"`
+	Name          string `json:"name,omitempty"`
+	Email         string `json:"email,omitempty"`
+	FirstSeen     int64  `json:"firstSeen,omitempty"`
+	Conversations []Row  `json:"conversations"`
+}
+
+// Contact returns contact contactID's history, from the store's index by
+// contact (no scan of the inbox); ws fires when it may have changed.
+func (in *Inbox) Contact(contactID string, ws memdb.WatchSet) (Contact, error) {
+	rows, err := in.st.ContactRows(contactID, ws)
+	if err != nil {
+		return Contact{}, err
+	}
+	c := Contact{ID: contactID, Conversations: make([]Row, 0, len(rows))}
+	for _, r := range rows {
+		v := r.View()
+		if v == nil {
+			continue
+		}
+		if c.FirstSeen == 0 || (v.CreatedAt > 0 && v.CreatedAt < c.FirstSeen) {
+			c.FirstSeen = v.CreatedAt
+		}
+		if v.Contact.Name != "" {
+			c.Name = v.Contact.Name
+		}
+		if v.ContactEmail != "" {
+			c.Email = v.ContactEmail
+		}
+		c.Conversations = append(c.Conversations, rowOf(r))
+	}
+	slices.SortFunc(c.Conversations, func(a, b Row) int {
+		if a.LastActivityAt != b.LastActivityAt {
+			if a.LastActivityAt > b.LastActivityAt {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return c, nil
 }

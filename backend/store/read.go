@@ -489,3 +489,24 @@ func (s *Store) Count(q Query, ws memdb.WatchSet) (total, unread int, err error)
 	}
 	return total, unread, nil
 }
+
+// ContactRows returns the rows of contact contactID's conversations (by
+// conversation id), from the contact index: no scan of the inbox.
+func (s *Store) ContactRows(contactID string, ws memdb.WatchSet) ([]*Row, error) {
+	if contactID == "" {
+		return nil, nil
+	}
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
+	it, err := s.mdb.Txn(false).Get(tableContact, indexID+"_prefix", contactID+"\x00")
+	if err != nil {
+		return nil, err
+	}
+	ws.Add(it.WatchCh())
+	var out []*Row
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*entry).row())
+	}
+	return out, nil
+}

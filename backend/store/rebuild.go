@@ -38,7 +38,7 @@ func (s *Store) Rebuild() error {
 	if err := s.db.DropPrefix([]byte{prefixTimeline}, []byte{prefixConv}); err != nil {
 		return fmt.Errorf("store: rebuild: %w", err)
 	}
-	for _, t := range []string{tableConvs, tableInbox, tableUnread, tableSnoozed} {
+	for _, t := range []string{tableConvs, tableInbox, tableUnread, tableSnoozed, tableContact} {
 		if _, err := txn.DeleteAll(t, indexID+"_prefix", ""); err != nil {
 			return err
 		}

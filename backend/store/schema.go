@@ -18,6 +18,7 @@ const (
 	tableInbox   = "inbox"   // *entry by inboxKey: every row with a View
 	tableUnread  = "unread"  // *entry by inboxKey: rows with Unread > 0
 	tableSnoozed = "snoozed" // *entry by snoozedKey: rows asleep (snoozed, their time not passed), soonest to wake first
+	tableContact = "contact" // *entry by contactKey: every row with a View, by its contact
 	tablePending = "pending" // *Pending by event id
 	tableOutbox  = "outbox"  // *entry by mid[8]: the same records in mid order
 	tableMeta    = "meta"    // *Meta, one object
@@ -87,6 +88,7 @@ func newSchema() *memdb.DBSchema {
 		tablePending: table(tablePending, func(o any) []byte { return []byte(o.(*Pending).Event.ID) }),
 		tableOutbox:  table(tableOutbox, entryKey),
 		tableSnoozed: table(tableSnoozed, entryKey),
+		tableContact: table(tableContact, entryKey),
 		tableMeta:    table(tableMeta, func(any) []byte { return []byte{'m'} }),
 		tableCounts:  table(tableCounts, func(any) []byte { return []byte{'n'} }),
 	}}
@@ -178,3 +180,17 @@ func (c *counts) add(r *Row, d int) {
 }
 
 func outboxKey(mid uint64) []byte { return binary.BigEndian.AppendUint64(nil, mid) }
+
+// contactKey groups rows by their contact (nil: the row has no contact):
+//
+//	contactID 0x00 id
+func contactKey(r *Row) []byte {
+	v := r.View()
+	if v == nil || v.Contact.ID == "" {
+		return nil
+	}
+	k := make([]byte, 0, len(v.Contact.ID)+1+len(r.ID))
+	k = append(k, v.Contact.ID...)
+	k = append(k, 0)
+	return append(k, r.ID...)
+}

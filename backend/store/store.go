@@ -302,6 +302,17 @@ func (s *Store) load() (rebuild bool, err error) {
 				return
 			}
 		}
+		for _, r := range rows {
+			if !r.hasView() {
+				continue
+			}
+			if ck := contactKey(r); ck != nil {
+				if err := txn2.Insert(tableContact, &entry{key: ck, obj: r}); err != nil {
+					s.indexErr = fmt.Errorf("store: index contact %s: %w", r.ID, err)
+					return
+				}
+			}
+		}
 		txn2.Commit()
 		if !fromSnapshot && len(rows) > 0 {
 			// The last run did not close cleanly: write the snapshot now,

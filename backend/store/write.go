@@ -482,6 +482,11 @@ func (w *writer) index(r *Row) error {
 			return err
 		}
 	}
+	if ck := contactKey(r); ck != nil {
+		if err := w.txn.Insert(tableContact, &entry{key: ck, obj: r}); err != nil {
+			return err
+		}
+	}
 	w.count().add(r, 1)
 	return nil
 }
@@ -504,6 +509,11 @@ func (w *writer) unindex(r *Row) error {
 	if r.Sum.Asleep() {
 		if err := w.txn.Delete(tableSnoozed, &entry{key: snoozedKey(r)}); err != nil {
 			return fmt.Errorf("store: unindex snoozed %s: %w", r.ID, err)
+		}
+	}
+	if ck := contactKey(r); ck != nil {
+		if err := w.txn.Delete(tableContact, &entry{key: ck}); err != nil {
+			return fmt.Errorf("store: unindex contact %s: %w", r.ID, err)
 		}
 	}
 	w.count().add(r, -1)
@@ -983,7 +993,7 @@ func (s *Store) resetTxn(txn *memdb.Txn, epoch string) error {
 		if err := btx.Set(metaKey, encodeMeta(mark)); err != nil {
 			return err
 		}
-		for _, t := range []string{tableConvs, tableInbox, tableUnread, tableSnoozed, tablePending, tableOutbox} {
+		for _, t := range []string{tableConvs, tableInbox, tableUnread, tableSnoozed, tableContact, tablePending, tableOutbox} {
 			if _, err := txn.DeleteAll(t, indexID+"_prefix", ""); err != nil {
 				return err
 			}
