@@ -523,7 +523,7 @@ export async function run(opts = {}) {
       await page.getByTestId('conversation-email').filter({ hasText: `sam-${runId}@example.org` }).waitFor()
       const authors = await page.locator('[data-testid=timeline-message].left .tl-author').allTextContents()
       if (authors.length < 2 || authors.some((a) => a !== 'Sam Reyes')) throw new Error(`the end user's messages are by ${JSON.stringify(authors)}; want "Sam Reyes" for all`)
-      const started = await page.locator('[data-testid=timeline-event]').first().textContent()
+      const started = await page.locator('[data-testid=timeline-event] .tl-event-text').first().textContent()
       if (started !== 'Sam Reyes started the conversation') throw new Error(`the timeline starts with "${started}"`)
       await rowOf(ids.visitor).getByTestId('row-contact').filter({ hasText: 'Sam Reyes' }).waitFor()
       await expectNoRawId(ids.visitor, [visitorId, visitorId.slice('visitor:'.length), `contact:${contactId}`, contactId])

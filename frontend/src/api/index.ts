@@ -7,6 +7,7 @@ import type {
   BulkAction,
   BulkResult,
   ConnectPlan,
+  ContactHistory,
   ConversationDetail,
   Info,
   InboxPage,
@@ -58,6 +59,7 @@ export const api = {
   Inbox: (q: InboxRequest) => call<InboxPage>('Inbox', q),
   Counts: () => call<Partial<Record<View, ViewCount>> | null>('Counts'),
   Conversation: (id: string) => call<ConversationDetail>('Conversation', id),
+  Contact: (id: string) => call<ContactHistory>('Contact', id),
   Timeline: (id: string, cursor: string, limit: number) => call<TimelinePage>('Timeline', id, cursor, limit),
   Search: (query: string, limit: number) => call<SearchHit[] | null>('Search', query, limit),
 

@@ -32,6 +32,17 @@ export type Kind =
   | 'contact.updated' // state only (the contact's name and email): never a timeline item
 
 /** One line of the inbox list (backend/inbox Row). */
+/** A contact's history (App.Contact, from the store's index by contact). */
+export interface ContactHistory {
+  id: string
+  name?: string
+  email?: string
+  /** The earliest creation among its conversations (Unix ms). */
+  firstSeen?: number
+  /** Its conversations on this device, newest activity first. */
+  conversations: Row[] | null
+}
+
 export interface Row {
   id: string
   /** The contact, with its name when the log gives one (contact.updated). */

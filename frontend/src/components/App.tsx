@@ -330,6 +330,17 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
     [winRef, moveTo],
   )
 
+  // A conversation opened from the details (the contact's history).
+  const openOther = useCallback(
+    (cid: string) => {
+      setSelectedId(cid)
+      setHighlight(null)
+      const i = winRef.current.indexOf(cid)
+      if (i >= 0) moveTo(i)
+    },
+    [winRef, moveTo],
+  )
+
   // --- keyboard -------------------------------------------------------------------------------
 
   const activeIndexRef = useLatest(activeIndex)
@@ -580,7 +591,7 @@ export default function App({ pageSize = 100, listHeight }: AppProps = {}) {
           </section>
           <main className="conv-pane">
             {selectedId ? (
-              <ConversationPane key={selectedId} ref={paneRef} id={selectedId} highlight={highlight} />
+              <ConversationPane key={selectedId} ref={paneRef} id={selectedId} highlight={highlight} onOpenConversation={openOther} />
             ) : info && !info.demo && !info.connected && !info.disconnected ? (
               <Welcome onConnect={() => setOverlay('settings')} onNewConversation={() => setOverlay('new')} />
             ) : (

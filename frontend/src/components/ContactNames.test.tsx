@@ -51,7 +51,7 @@ describe('contact names', () => {
     // One name for every item of the end user, before and after identification.
     const authors = screen.getAllByTestId('timeline-message').map((m) => m.querySelector('.tl-author')?.textContent)
     expect(authors).toEqual(['Dana Whitfield', 'Dana Whitfield', 'Ana Souza', 'Dana Whitfield'])
-    const events = screen.getAllByTestId('timeline-event').map((e) => e.textContent)
+    const events = screen.getAllByTestId('timeline-event').map((e) => e.querySelector('.tl-event-text')?.textContent)
     expect(events).toEqual(['Dana Whitfield started the conversation', 'Visitor identified as Dana Whitfield'])
     expect(screen.getByTestId('seen-by')).toHaveTextContent('Seen by Dana Whitfield')
     expect(screen.getByTestId('composer-input')).toHaveAttribute('placeholder', 'Reply to Dana Whitfield…')

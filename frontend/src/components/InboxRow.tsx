@@ -98,7 +98,7 @@ export const InboxRow = memo(function InboxRow({ row, index, top, height, active
               <span className={`prio-label prio-${row.priority}`}>{row.priority}</span>
             )}
             {row.inThread && row.thread && (
-              <span className="row-thread" title="Active thread">
+              <span className="row-thread" title={`Active thread: ${row.thread}`}>
                 {row.thread}
               </span>
             )}

@@ -14,6 +14,7 @@ import { Avatar } from '../Avatar'
 import { BotIcon, CheckCircleIcon, CircleIcon, PanelIcon, SnoozeIcon, ThreadIcon } from '../Icons'
 import { SnoozeMenu } from '../SnoozeMenu'
 import { AttributesPanel } from './AttributesPanel'
+import { ContactHistory } from './ContactHistory'
 import { Composer, type ComposerHandle } from './Composer'
 import { TagsEditor } from './TagsEditor'
 import { ThreadDialog } from './ThreadDialog'
@@ -33,6 +34,8 @@ export interface ConversationPaneProps {
   id: string
   /** An item to scroll to and highlight (a search hit); `nonce` repeats a choice. */
   highlight?: { item: string; nonce: number } | null
+  /** Opens another conversation (the contact's history in the details). */
+  onOpenConversation?: (id: string) => void
 }
 
 const ACTION_LABELS: Record<string, string> = {
@@ -62,7 +65,7 @@ function detailsPreference(): boolean {
 
 // memo: the inbox list and the sidebar change often; the open conversation need not re-render with them.
 export const ConversationPane = memo(
-  forwardRef<ConversationHandle, ConversationPaneProps>(function ConversationPane({ id, highlight }, ref) {
+  forwardRef<ConversationHandle, ConversationPaneProps>(function ConversationPane({ id, highlight, onOpenConversation }, ref) {
     const app = useApp()
     const conv = useConversation(id)
     const composer = useRef<ComposerHandle>(null)
@@ -260,7 +263,6 @@ export const ConversationPane = memo(
 
     return (
       <div className="conv-pane-inner" data-testid="conversation" data-conv={id} data-status={status}>
-        <div className={`conv-main${showDetails ? ' with-details' : ''}`}>
           <header className="conv-header">
             <Avatar id={c.contact.id} name={contactName} size={32} />
             <div className="conv-title">
@@ -273,7 +275,11 @@ export const ConversationPane = memo(
                 )}
               </div>
               <div className="conv-sub">
-                {c.subject && <span className="conv-subject">{c.subject}</span>}
+                {c.subject && (
+                  <span className="conv-subject" data-testid="conversation-subject" title={c.subject}>
+                    {c.subject}
+                  </span>
+                )}
                 <span className={`status-pill ${status}`} data-testid="conversation-status" title={snoozed && row.snoozedUntil ? `Snoozed until ${fullTime(row.snoozedUntil)}` : undefined}>
                   {resolved ? 'Resolved' : snoozed ? `Snoozed until ${row.snoozedUntil ? wakeLabel(row.snoozedUntil) : 'later'}` : 'Open'}
                 </span>
@@ -291,7 +297,7 @@ export const ConversationPane = memo(
                   {c.priority}
                 </span>
                 {c.thread && (
-                  <span className="thread-pill" data-testid="active-thread" title={`Thread started ${fullTime(c.thread.startedAt)}`}>
+                  <span className="thread-pill" data-testid="active-thread" title={`${c.thread.topic ? `${c.thread.topic} · ` : ''}Thread started ${fullTime(c.thread.startedAt)}`}>
                     <ThreadIcon size={12} /> {c.thread.topic || 'Thread'}
                   </span>
                 )}
@@ -333,14 +339,13 @@ export const ConversationPane = memo(
               )}
               <button
                 type="button"
-                className={`icon-btn${showDetails ? ' on' : ''}`}
+                className={`btn details-toggle${showDetails ? ' on' : ''}`}
                 aria-pressed={showDetails}
-                aria-label="Details"
-                title="Details"
+                title={showDetails ? 'Hide the details' : 'Show the details'}
                 onClick={() => setShowDetails((s) => !s)}
                 data-testid="toggle-details"
               >
-                <PanelIcon />
+                <PanelIcon size={14} /> Details
               </button>
             </div>
           </header>
@@ -352,6 +357,8 @@ export const ConversationPane = memo(
               </button>
             </div>
           )}
+        <div className="conv-body">
+        <div className={`conv-main${showDetails ? ' with-details' : ''}`}>
           <Timeline
             convId={id}
             items={conv.items}
@@ -376,6 +383,12 @@ export const ConversationPane = memo(
         </div>
         {showDetails && (
           <aside className="details" data-testid="details" aria-label="Conversation details">
+            <div className="details-head">
+              <span className="details-title">Details</span>
+              <button type="button" className="icon-btn small" aria-label="Close details" title="Close details" onClick={() => setShowDetails(() => false)} data-testid="details-close">
+                ×
+              </button>
+            </div>
             <section data-testid="details-contact">
               <h3>{visitor ? 'Visitor' : 'Contact'}</h3>
               <div className="details-contact">
@@ -396,6 +409,7 @@ export const ConversationPane = memo(
                   )}
                 </div>
               </div>
+              <ContactHistory convId={id} contactId={c.contact.id} refreshKey={row.lastActivityAt} onOpen={onOpenConversation} />
             </section>
             <section>
               <h3>Priority</h3>
@@ -510,6 +524,7 @@ export const ConversationPane = memo(
             </section>
           </aside>
         )}
+        </div>
         {snoozeOpen && (
           <SnoozeMenu
             what="this conversation"

@@ -59,6 +59,25 @@ export function seenByItem(items: Item[], seen: SeenMark[], meId: string | undef
  * of the loaded page is rendered just after that paint, so the newest item shows sooner. */
 export const FIRST_PAINT_ITEMS = 24
 
+/** Several attribute edits in a row (one author, none pending or failed) read as one line: the
+ * first edit's item with every key the run set (a later value wins) and the last edit's time. A
+ * run breaks at `breakAt` (the "New messages" divider's item). */
+export function mergeAttributeRuns(items: Item[], breakAt?: string | null): Item[] {
+  const settled = (it: Item) => it.kind === 'attributes.set' && (!it.state || it.state === 'sent')
+  const out: Item[] = []
+  for (const it of items) {
+    const prev = out[out.length - 1]
+    if (prev && settled(prev) && settled(it) && it.id !== breakAt && prev.actor?.id === it.actor?.id && prev.mine === it.mine) {
+      const pv = ((prev.data ?? {}) as { values?: Record<string, unknown> }).values ?? {}
+      const nv = ((it.data ?? {}) as { values?: Record<string, unknown> }).values ?? {}
+      out[out.length - 1] = { ...prev, at: it.at, seq: it.seq, data: { ...((prev.data ?? {}) as object), values: { ...pv, ...nv } } }
+      continue
+    }
+    out.push(it)
+  }
+  return out
+}
+
 export function Timeline(props: TimelineProps) {
   const { items, seen, meId, name, nameOfId, hasOlder, loadingOlder, loading, newItemsTick, typingText, unreadFromId, highlightId, highlightNonce, onLoadOlder, onRetry, onDiscard, busyIds } = props
   const ref = useRef<HTMLDivElement>(null)
@@ -87,7 +106,7 @@ export function Timeline(props: TimelineProps) {
       if (timer) clearTimeout(timer)
     }
   }, [complete])
-  const shown = all ? items : items.slice(-FIRST_PAINT_ITEMS)
+  const shown = useMemo(() => mergeAttributeRuns(all ? items : items.slice(-FIRST_PAINT_ITEMS), unreadFromId), [all, items, unreadFromId])
   const firstId = shown.length ? shown[0].id : ''
 
   const seenMap = useMemo(() => seenByItem(items, seen, meId, nameOfId), [items, seen, meId, nameOfId])

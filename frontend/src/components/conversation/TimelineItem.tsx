@@ -152,6 +152,16 @@ function SeenBy({ names }: { names?: string[] }) {
   )
 }
 
+/** A lifecycle line's time, shown (the full time in its tooltip). */
+function EventTime({ at }: { at: number }) {
+  if (!at) return null
+  return (
+    <time className="tl-event-time" data-testid="event-time" dateTime={new Date(at).toISOString()} title={fullTime(at)}>
+      {clockTime(at)}
+    </time>
+  )
+}
+
 export const TimelineItem = memo(function TimelineItem({ item, name, highlighted, seenBy, onRetry, onDiscard, busy }: ItemProps) {
   const common = {
     'data-item': item.id,
@@ -213,10 +223,11 @@ export const TimelineItem = memo(function TimelineItem({ item, name, highlighted
           role="separator"
           {...common}
         >
-          <span className="tl-separator-label" title={fullTime(item.at)}>
+          <span className="tl-separator-label" title={item.topic ? `${item.topic} · ${fullTime(item.at)}` : fullTime(item.at)}>
             {label}
             {item.topic ? ` · ${item.topic}` : ''}
           </span>
+          <EventTime at={item.at} />
           <StateMark item={item} quiet />
           <Failure item={item} onRetry={onRetry} onDiscard={onDiscard} busy={busy} />
         </div>
@@ -230,6 +241,7 @@ export const TimelineItem = memo(function TimelineItem({ item, name, highlighted
           <span className="tl-event-text" title={fullTime(item.at)}>
             {describeLifecycle(item, name)}
           </span>
+          <EventTime at={item.at} />
           <StateMark item={item} quiet />
           <Failure item={item} onRetry={onRetry} onDiscard={onDiscard} busy={busy} />
         </div>
