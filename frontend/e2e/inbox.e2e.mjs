@@ -334,6 +334,41 @@ export async function run(opts = {}) {
       await page.locator('[data-testid=timeline-event]', { hasText: 'reopened the conversation' }).last().waitFor()
     })
 
+    await step('at 960 px the details never cover the header actions and close; a 200-character topic does not overflow', async () => {
+      await page.setViewportSize({ width: 960, height: 720 })
+      try {
+        const topic = `${'Long topic '.repeat(18)}${'x'.repeat(2)}`.slice(0, 200)
+        await page.getByTestId('start-thread').click()
+        await page.getByTestId('thread-topic').fill(topic)
+        await page.getByTestId('thread-start-submit').click()
+        const sep = page.locator('[data-testid=thread-separator]', { hasText: `Thread started · ${topic}` }).last()
+        await sep.waitFor()
+        await page.getByTestId('active-thread').waitFor()
+        const pane = await page.getByTestId('conversation').boundingBox()
+        for (const [what, loc] of [['the separator', sep.locator('.tl-separator-label')], ['the thread pill', page.getByTestId('active-thread')]]) {
+          const b = await loc.boundingBox()
+          if (!b || b.x < pane.x - 1 || b.x + b.width > pane.x + pane.width + 1) throw new Error(`${what} with a 200-character topic overflows the pane: ${JSON.stringify(b)} in ${JSON.stringify(pane)}`)
+        }
+        const wide = await page.evaluate(() => document.documentElement.scrollWidth)
+        if (wide > 960) throw new Error(`the page is ${wide} px wide at 960`)
+        if (!(await page.getByTestId('details').isVisible())) await page.getByTestId('toggle-details').click()
+        await page.getByTestId('details').waitFor()
+        const d = await page.getByTestId('details').boundingBox()
+        for (const btn of await page.locator('.conv-actions button').all()) {
+          const b = await btn.boundingBox()
+          if (b && b.x < d.x + d.width && b.x + b.width > d.x && b.y < d.y + d.height && b.y + b.height > d.y) throw new Error(`the details ${JSON.stringify(d)} cover a header action ${JSON.stringify(b)}`)
+        }
+        await page.getByTestId('details-close').click()
+        await page.getByTestId('details').waitFor({ state: 'detached' })
+        await page.getByTestId('toggle-details').click()
+        await page.getByTestId('details').waitFor()
+        await page.getByTestId('end-thread').click()
+        await page.getByTestId('active-thread').waitFor({ state: 'detached' })
+      } finally {
+        await page.setViewportSize({ width: 1440, height: 900 })
+      }
+    })
+
     await step('search finds the note and opens it highlighted', async () => {
       await page.locator('body').click({ position: { x: 5, y: 5 } })
       await page.keyboard.press('Escape')
