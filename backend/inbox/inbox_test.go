@@ -800,4 +800,17 @@ func TestContactHistory(t *testing.T) {
 	check("live")
 	f.reopen()
 	check("reopened")
+
+	// Built once, the index follows what arrives: a new conversation of
+	// Dana's.
+	c4 := "0190a000-0000-7000-8000-000000000104"
+	f.foreign(dana, c4, conv.KindConversationCreated, conv.Created{Subject: "Again"})
+	f.deliver()
+	got, err := f.in.Contact(dana.ID, nil)
+	if err != nil || len(got.Conversations) != 3 || got.Conversations[0].ID != c4 {
+		t.Fatalf("after a new conversation: Contact = %+v, %v; want c4 first of three", got, err)
+	}
+	if r, _ := f.in.Contact(ravi.ID, nil); len(r.Conversations) != 1 || r.Conversations[0].ID != c3 {
+		t.Errorf("Ravi's history %+v; want c3 only", r)
+	}
 }

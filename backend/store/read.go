@@ -499,6 +499,11 @@ func (s *Store) ContactRows(contactID string, ws memdb.WatchSet) ([]*Row, error)
 	if err := s.ready(); err != nil {
 		return nil, err
 	}
+	if !s.contacts.Load() {
+		if err := s.buildContacts(); err != nil {
+			return nil, err
+		}
+	}
 	it, err := s.mdb.Txn(false).Get(tableContact, indexID+"_prefix", contactID+"\x00")
 	if err != nil {
 		return nil, err
@@ -509,4 +514,38 @@ func (s *Store) ContactRows(contactID string, ws memdb.WatchSet) ([]*Row, error)
 		out = append(out, o.(*entry).row())
 	}
 	return out, nil
+}
+
+// buildContacts builds the contact table from every row, once: a memdb
+// write transaction, so no writer runs meanwhile, and the flag is set
+// before it commits, so every writer after it keeps the table.
+func (s *Store) buildContacts() error {
+	txn := s.mdb.Txn(true)
+	defer txn.Abort()
+	if s.contacts.Load() {
+		return nil
+	}
+	it, err := txn.Get(tableConvs, indexID+"_prefix", "")
+	if err != nil {
+		return err
+	}
+	var es []*entry
+	for o := it.Next(); o != nil; o = it.Next() {
+		r := o.(*Row)
+		if !r.hasView() {
+			continue
+		}
+		if ck := contactKey(r); ck != nil {
+			es = append(es, &entry{key: ck, obj: r})
+		}
+	}
+	slices.SortFunc(es, func(a, b *entry) int { return bytes.Compare(a.key, b.key) })
+	for _, e := range es {
+		if err := txn.Insert(tableContact, e); err != nil {
+			return fmt.Errorf("store: index contacts: %w", err)
+		}
+	}
+	s.contacts.Store(true)
+	txn.Commit()
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -46,7 +47,11 @@ type Store struct {
 
 	// indexed is closed once the conversation id table is built (the
 	// second phase of opening); indexErr is its outcome.
-	indexed  chan struct{}
+	indexed chan struct{}
+	// contacts: the contact table is built (the first ContactRows builds
+	// it, so that opening decodes no conversation for it); writers keep it
+	// from then on. Set and read inside memdb write transactions.
+	contacts atomic.Bool
 	indexErr error
 
 	// life keeps Close from closing Badger under a read or write: they
@@ -300,17 +305,6 @@ func (s *Store) load() (rebuild bool, err error) {
 			if err := txn2.Insert(tableConvs, r); err != nil {
 				s.indexErr = fmt.Errorf("store: index %s: %w", r.ID, err)
 				return
-			}
-		}
-		for _, r := range rows {
-			if !r.hasView() {
-				continue
-			}
-			if ck := contactKey(r); ck != nil {
-				if err := txn2.Insert(tableContact, &entry{key: ck, obj: r}); err != nil {
-					s.indexErr = fmt.Errorf("store: index contact %s: %w", r.ID, err)
-					return
-				}
 			}
 		}
 		txn2.Commit()

@@ -482,9 +482,11 @@ func (w *writer) index(r *Row) error {
 			return err
 		}
 	}
-	if ck := contactKey(r); ck != nil {
-		if err := w.txn.Insert(tableContact, &entry{key: ck, obj: r}); err != nil {
-			return err
+	if w.s.contacts.Load() {
+		if ck := contactKey(r); ck != nil {
+			if err := w.txn.Insert(tableContact, &entry{key: ck, obj: r}); err != nil {
+				return err
+			}
 		}
 	}
 	w.count().add(r, 1)
@@ -511,9 +513,11 @@ func (w *writer) unindex(r *Row) error {
 			return fmt.Errorf("store: unindex snoozed %s: %w", r.ID, err)
 		}
 	}
-	if ck := contactKey(r); ck != nil {
-		if err := w.txn.Delete(tableContact, &entry{key: ck}); err != nil {
-			return fmt.Errorf("store: unindex contact %s: %w", r.ID, err)
+	if w.s.contacts.Load() {
+		if ck := contactKey(r); ck != nil {
+			if err := w.txn.Delete(tableContact, &entry{key: ck}); err != nil && !errors.Is(err, memdb.ErrNotFound) {
+				return fmt.Errorf("store: unindex contact %s: %w", r.ID, err)
+			}
 		}
 	}
 	w.count().add(r, -1)
