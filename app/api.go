@@ -78,6 +78,11 @@ func (a *App) Status() (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
+	return a.statusOf(in), nil
+}
+
+// statusOf is Status for inbox in.
+func (a *App) statusOf(in *inbox.Inbox) Status {
 	a.mu.RLock()
 	s := Status{Sync: a.status}
 	a.mu.RUnlock()
@@ -89,7 +94,7 @@ func (a *App) Status() (Status, error) {
 		}
 	}
 	s.TotalUnread, _ = in.TotalUnread(nil)
-	return s, nil
+	return s
 }
 
 // Query selects an inbox page: a view, filters, a sort and a cursor.

@@ -73,6 +73,7 @@ type App struct {
 	indexReady chan struct{} // closed when the search index has read the whole log once
 	statusMu   sync.Mutex    // orders status emissions (emitStatus)
 	openErr    error         // why the store did not open, shown to the UI until one does
+	switching  chan struct{} // while an inbox switch (switchTo) runs: closed when it ends
 	fileToken  string        // the last welcome's bearer for the relay's files
 	fileStore  *fileStore    // the profile's files folder (files.go); set by New
 }
@@ -275,14 +276,31 @@ func notOpen(why error) *Error {
 }
 
 // current returns the open inbox, or an error the UI can show before start.
+// current returns the open inbox. While an inbox switch runs (Connect,
+// Disconnect, back to the local inbox) it waits for the switch, up to
+// switchWait, so that what the UI asks meanwhile (a seen mark, a page) is
+// answered by the inbox shown next rather than refused.
 func (a *App) current() (*inbox.Inbox, error) {
 	a.mu.RLock()
-	defer a.mu.RUnlock()
-	if a.in == nil {
-		return nil, notOpen(a.openErr)
+	in, why, switching := a.in, a.openErr, a.switching
+	a.mu.RUnlock()
+	if in == nil && switching != nil {
+		select {
+		case <-switching:
+		case <-time.After(switchWait):
+		}
+		a.mu.RLock()
+		in, why = a.in, a.openErr
+		a.mu.RUnlock()
 	}
-	return a.in, nil
+	if in == nil {
+		return nil, notOpen(why)
+	}
+	return in, nil
 }
+
+// switchWait bounds how long a binding waits for an inbox switch.
+const switchWait = 30 * time.Second
 
 func (a *App) onSyncState(s client.Status) {
 	a.mu.Lock()
@@ -300,8 +318,13 @@ func (a *App) onSyncState(s client.Status) {
 func (a *App) emitStatus(event string) {
 	a.statusMu.Lock()
 	defer a.statusMu.Unlock()
-	if st, err := a.Status(); err == nil {
-		a.emit(event, st)
+	// Not through current: the sync client calls this from the goroutine an
+	// inbox switch waits for, so it must not wait for the switch.
+	a.mu.RLock()
+	in := a.in
+	a.mu.RUnlock()
+	if in != nil {
+		a.emit(event, a.statusOf(in))
 	}
 }
 

@@ -282,6 +282,16 @@ func carryInto(dir string, prof profile.Profile, work inbox.LocalWork, lastMid u
 // it. If anything fails, it opens from again and returns the error:
 // nothing has changed.
 func (a *App) switchTo(from profile.Profile, next *profile.Profile, prepare func() error) error {
+	done := make(chan struct{})
+	a.mu.Lock()
+	a.switching = done
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		a.switching = nil
+		a.mu.Unlock()
+		close(done)
+	}()
 	a.stop()
 	err := func() error {
 		if prepare != nil {

@@ -102,6 +102,17 @@ export async function run(opts = {}) {
   page.on('console', (m) => {
     if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`)
   })
+  // A binding that answers an error shows in the console only as "Failed to load resource":
+  // name the call and its error, so a failure says which.
+  const failedCalls = []
+  page.on('response', async (r) => {
+    if (r.status() < 400 || !r.url().includes('/api/call')) return
+    let method = '?'
+    try {
+      method = JSON.parse(r.request().postData() ?? '{}').method
+    } catch {}
+    failedCalls.push(`${method} → ${r.status()} ${(await r.text().catch(() => '')).slice(0, 200)}`)
+  })
 
   let passed = 0
   const failures = []
@@ -586,8 +597,12 @@ export async function run(opts = {}) {
       if (!env.RELAY_URL) return log('  (no relay: skipped)')
       await page.keyboard.press('Escape')
       await page.getByTestId('open-settings').click()
-      const placeholder = await page.getByTestId('settings-token').getAttribute('placeholder')
-      if (!placeholder.includes('saved; leave empty to keep it')) throw new Error(`the token field says "${placeholder}"`)
+      // Settings reads the profile when it opens: the field says it has a saved token once that arrives.
+      let placeholder = ''
+      await waitUntil(async () => {
+        placeholder = (await page.getByTestId('settings-token').getAttribute('placeholder')) ?? ''
+        return placeholder.includes('saved; leave empty to keep it')
+      }, timeout, `the token field to say a token is saved (it says "${placeholder}")`)
       if (await page.getByTestId('settings-token').inputValue()) throw new Error('the token field is not empty')
       await page.getByTestId('settings-connect').click()
       await page.getByTestId('settings-done').filter({ hasText: 'Connected to' }).waitFor({ timeout: Math.max(timeout, 60_000) })
@@ -600,7 +615,7 @@ export async function run(opts = {}) {
     await step('no errors in the page', async () => {
       // The attachment step's script is refused on purpose: Chromium logs that 415 as a console error.
       const real = pageErrors.filter((e) => !/favicon|ResizeObserver loop|status of 415 \(Unsupported Media Type\)/.test(e))
-      if (real.length) throw new Error(real.slice(0, 3).join(' | '))
+      if (real.length) throw new Error([...real.slice(0, 3), ...failedCalls.slice(0, 3)].join(' | '))
     })
   } finally {
     await agent2.close().catch(() => {})
