@@ -91,13 +91,33 @@ var hashCases = [][2]string{
 	{"sécret-ünïcødé-✓", "Zoë/客户/7"},
 }
 
+// runner is how a language's snippet runs: the tool, and the file it is
+// written into between prefix and suffix.
+type runner struct {
+	tool, file     string
+	prefix, suffix string
+}
+
+// write puts the snippet named name, wrapped for r, in a new temporary
+// folder, and returns it, the tool to run it with, the folder and the file.
+func (r runner) write(t *testing.T, name string) (s snippet, tool, dir, file string) {
+	t.Helper()
+	s, ok := snippets(t)[name]
+	if !ok {
+		t.Fatalf("README.md has no %s snippet (<!-- readme-test: %s --> before its block)", name, name)
+	}
+	tool = need(t, r.tool)
+	dir = t.TempDir()
+	file = filepath.Join(dir, r.file)
+	if err := os.WriteFile(file, []byte(r.prefix+s.code+r.suffix), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return s, tool, dir, file
+}
+
 // harness is what each language's snippet is run with: its function
 // applied to every case of the JSON in $CASES, one hash a line.
-var harness = map[string]struct {
-	tool, file string
-	prefix     string
-	suffix     string
-}{
+var harness = map[string]runner{
 	"node": {tool: "node", file: "hash.mjs", suffix: `
 const cases = JSON.parse(process.env.CASES);
 for (const [secret, id] of cases) console.log(threadlineHash(secret, id));
@@ -126,7 +146,6 @@ func main() {
 }
 
 func TestContactHashSnippets(t *testing.T) {
-	all := snippets(t)
 	cases, _ := json.Marshal(hashCases)
 	var want []string
 	for _, c := range hashCases {
@@ -134,17 +153,7 @@ func TestContactHashSnippets(t *testing.T) {
 	}
 	for _, lang := range []string{"node", "python", "php", "go"} {
 		t.Run(lang, func(t *testing.T) {
-			s, ok := all["contact-hash "+lang]
-			if !ok {
-				t.Fatalf("README.md has no contact-hash %s snippet (<!-- readme-test: contact-hash %s --> before its block)", lang, lang)
-			}
-			h := harness[lang]
-			tool := need(t, h.tool)
-			dir := t.TempDir()
-			file := filepath.Join(dir, h.file)
-			if err := os.WriteFile(file, []byte(h.prefix+s.code+h.suffix), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			s, tool, dir, file := harness[lang].write(t, "contact-hash "+lang)
 			args := []string{file}
 			if lang == "go" {
 				args = []string{"run", file}

@@ -25,10 +25,7 @@ import (
 // function and the secret in $WEBHOOK_SECRET, answers 204 (verified) or
 // 400, and prints one JSON line per request: {"ok", "id", "seq"} or
 // {"ok": false, "error"}; first {"listening": port}.
-var receiverHarness = map[string]struct {
-	tool, file     string
-	prefix, suffix string
-}{
+var receiverHarness = map[string]runner{
 	"node": {tool: "node", file: "receiver.mjs", suffix: `
 import { createServer } from "node:http";
 
@@ -100,17 +97,7 @@ type receiverLine struct {
 // its lines.
 func startReceiver(t *testing.T, lang, secret string) (string, <-chan receiverLine) {
 	t.Helper()
-	s, ok := snippets(t)["webhook-verify "+lang]
-	if !ok {
-		t.Fatalf("README.md has no webhook-verify %s snippet (<!-- readme-test: webhook-verify %s --> before its block)", lang, lang)
-	}
-	h := receiverHarness[lang]
-	tool := need(t, h.tool)
-	dir := t.TempDir()
-	file := filepath.Join(dir, h.file)
-	if err := os.WriteFile(file, []byte(h.prefix+s.code+h.suffix), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	s, tool, dir, file := receiverHarness[lang].write(t, "webhook-verify "+lang)
 	args := []string{file}
 	if lang == "go" {
 		// Built first, so the receiver is this test's child (go run's
