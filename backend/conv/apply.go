@@ -42,7 +42,13 @@ func Apply(c *Conversation, e Event, env Env) (*Conversation, []Event, error) {
 	if err := checkEnvelope(e); err != nil {
 		return c, nil, err
 	}
-	if c == nil && e.Kind != KindConversationCreated && e.Kind != KindContactIdentified {
+	if IsReplyKind(e.Kind) != IsLibrary(e.Conv) {
+		if IsLibrary(e.Conv) {
+			return c, nil, reject(CodeInvalid, "the library of saved replies takes reply.saved and reply.deleted only, not %s", e.Kind)
+		}
+		return c, nil, reject(CodeInvalid, "%s belongs in the library of saved replies (conversation %s)", e.Kind, LibraryID)
+	}
+	if c == nil && e.Kind != KindConversationCreated && e.Kind != KindContactIdentified && !IsReplyKind(e.Kind) {
 		return c, nil, reject(CodeNoSuchConversation, "no conversation %s", e.Conv)
 	}
 	if c == nil && e.Kind == KindContactIdentified {
@@ -57,6 +63,15 @@ func Apply(c *Conversation, e Event, env Env) (*Conversation, []Event, error) {
 	d, err := Decode(e)
 	if err != nil {
 		return c, nil, err
+	}
+	if IsReplyKind(e.Kind) { // the library: no derived events, no timeline
+		data, err := decideReply(c, d)
+		if err != nil || data == nil {
+			return c, nil, err
+		}
+		e.Data = MustData(data)
+		e.Seq = env.NextSeq
+		return mutateReply(c, e, data), []Event{e}, nil
 	}
 	derived, data, err := decide(c, e, d, env)
 	if err != nil || data == nil {
@@ -92,6 +107,9 @@ func Replay(c *Conversation, e Event) (*Conversation, error) {
 	d, err := Decode(e)
 	if err != nil {
 		return c, err
+	}
+	if IsReplyKind(e.Kind) {
+		return mutateReply(c, e, d), nil
 	}
 	if c == nil && e.Kind != KindConversationCreated {
 		return c, reject(CodeNoSuchConversation, "no conversation %s", e.Conv)

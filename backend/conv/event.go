@@ -65,6 +65,8 @@ const (
 	KindAssistantHandedOff  Kind = "assistant.handed_off"
 	KindContactIdentified   Kind = "contact.identified"
 	KindContactUpdated      Kind = "contact.updated"
+	KindReplySaved          Kind = "reply.saved"   // the team's library of saved replies (LibraryID)
+	KindReplyDeleted        Kind = "reply.deleted" // the team's library of saved replies (LibraryID)
 )
 
 // Kinds lists every kind, in the order of DESIGN §3.
@@ -73,7 +75,7 @@ var Kinds = []Kind{
 	KindThreadEnded, KindStatusChanged, KindPriorityChanged, KindTagsChanged,
 	KindAssigneeChanged, KindParticipantJoined, KindParticipantLeft,
 	KindAttributesSet, KindSeenMarked, KindAssistantHandedOff, KindContactIdentified,
-	KindContactUpdated,
+	KindContactUpdated, KindReplySaved, KindReplyDeleted,
 }
 
 // Event is one change, as it travels on the wire and sits in the log.
@@ -249,6 +251,27 @@ type ContactUpdated struct {
 	Email   string      `json:"email,omitempty"`
 }
 
+// Reply is one of the team's saved replies (canned replies): a title, the
+// text it inserts (with variables such as {{contact.name}} that the
+// composer fills in) and an optional shortcut that the composer's picker
+// matches first. Its ID is a UUIDv7 made by the device that first saved it.
+type Reply struct {
+	ID       string `json:"id"`
+	Title    string `json:"title"`
+	Text     string `json:"text"`
+	Shortcut string `json:"shortcut,omitempty"`
+}
+
+// ReplySaved is the data of reply.saved: the whole reply, new or edited.
+type ReplySaved struct {
+	Reply Reply `json:"reply"`
+}
+
+// ReplyDeleted is the data of reply.deleted.
+type ReplyDeleted struct {
+	ID string `json:"id"`
+}
+
 // Known reports whether k is one of Kinds (without making its data value,
 // as NewData does).
 func Known(k Kind) bool {
@@ -257,7 +280,7 @@ func Known(k Kind) bool {
 		KindThreadEnded, KindStatusChanged, KindPriorityChanged, KindTagsChanged,
 		KindAssigneeChanged, KindParticipantJoined, KindParticipantLeft,
 		KindAttributesSet, KindSeenMarked, KindAssistantHandedOff, KindContactIdentified,
-		KindContactUpdated:
+		KindContactUpdated, KindReplySaved, KindReplyDeleted:
 		return true
 	}
 	return false
@@ -297,6 +320,10 @@ func NewData(k Kind) any {
 		return &ContactIdentified{}
 	case KindContactUpdated:
 		return &ContactUpdated{}
+	case KindReplySaved:
+		return &ReplySaved{}
+	case KindReplyDeleted:
+		return &ReplyDeleted{}
 	}
 	return nil
 }

@@ -16,4 +16,10 @@ const (
 	MaxAttributeKeys  = 50       // keys in one attributes.set
 	MaxAttributeChars = 1000     // a string attribute value
 	MaxIDChars        = 128      // participant and entity ids
+
+	MaxReplyTitleChars    = 100     // a saved reply's title
+	MaxReplyTextChars     = 5000    // a saved reply's text
+	MaxReplyShortcutChars = 32      // a saved reply's shortcut: [a-z0-9-]
+	MaxReplies            = 500     // saved replies in a workspace's library
+	MaxLibraryBytes       = 1 << 20 // titles and texts of the whole library, in bytes of UTF-8
 )

@@ -38,7 +38,7 @@ func Authorize(c *Conversation, e Event) error {
 		return nil
 	case RoleAssistant:
 		switch e.Kind {
-		case KindAssigneeChanged, KindParticipantJoined, KindParticipantLeft:
+		case KindAssigneeChanged, KindParticipantJoined, KindParticipantLeft, KindReplySaved, KindReplyDeleted:
 			return reject(CodeForbidden, "an assistant may not make %s", e.Kind)
 		}
 		return nil
@@ -65,6 +65,9 @@ func CanSee(viewer Participant, c *Conversation) bool {
 	if c == nil {
 		return false
 	}
+	if IsLibrary(c.ID) { // the saved replies are the team's only
+		return viewer.IsTeam() || viewer.Role == RoleSupervisor || viewer.Role == RoleSystem
+	}
 	switch viewer.Role {
 	case RoleAgent, RoleAssistant, RoleSupervisor, RoleSystem:
 		return true
@@ -76,8 +79,8 @@ func CanSee(viewer Participant, c *Conversation) bool {
 
 // Visible reports whether viewer may receive e, an event of c. Pass c's
 // current state: a visitor's history moves with it once it is identified.
-// Contacts and visitors never receive notes, tags, priority, attributes or
-// supervisor participation (rule 13).
+// Contacts and visitors never receive notes, tags, priority, attributes,
+// supervisor participation or the team's saved replies (rule 13).
 func Visible(viewer Participant, c *Conversation, e Event) bool {
 	if !CanSee(viewer, c) {
 		return false
@@ -86,7 +89,7 @@ func Visible(viewer Participant, c *Conversation, e Event) bool {
 		return true
 	}
 	switch e.Kind {
-	case KindNoteAdded, KindTagsChanged, KindPriorityChanged, KindAttributesSet, KindContactUpdated:
+	case KindNoteAdded, KindTagsChanged, KindPriorityChanged, KindAttributesSet, KindContactUpdated, KindReplySaved, KindReplyDeleted:
 		// A contact's profile is for the team: the contact knows its name.
 		return false
 	case KindParticipantJoined, KindParticipantLeft:
@@ -177,7 +180,7 @@ func CountsAsUnread(viewer Participant, c *Conversation, e Event) bool {
 // Seen marks and identification are state, not items.
 func IsTimelineItem(k Kind) bool {
 	switch k {
-	case KindSeenMarked, KindContactIdentified, KindContactUpdated:
+	case KindSeenMarked, KindContactIdentified, KindContactUpdated, KindReplySaved, KindReplyDeleted:
 		return false
 	}
 	return Known(k)

@@ -55,6 +55,10 @@ type Conversation struct {
 	LastMessageBy  Participant `json:"lastMessageBy"`
 	Messages       int         `json:"messages"` // public messages
 	Notes          int         `json:"notes"`
+
+	// Replies are the saved replies of the workspace's library, sorted by
+	// id: set in the library's state only (ID LibraryID, see replies.go).
+	Replies []Reply `json:"replies,omitempty"`
 }
 
 // Clone returns a deep copy of c (nil for nil).
@@ -67,6 +71,7 @@ func (c *Conversation) Clone() *Conversation {
 	n.Participants = slices.Clone(c.Participants)
 	n.Attributes = maps.Clone(c.Attributes)
 	n.Seen = maps.Clone(c.Seen)
+	n.Replies = slices.Clone(c.Replies)
 	if c.Assignee != nil {
 		a := *c.Assignee
 		n.Assignee = &a
