@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -84,12 +85,20 @@ func TestUnreadVectors(t *testing.T) {
 			t.Errorf("CountsAsUnread: %s = %v; want %v", v.Name, v.Unread, want)
 		}
 	}
+	holdVectors(t, "unread.json", "UnreadVectors", vs)
+}
+
+// holdVectors keeps testdata/name equal to vs as indented JSON: -update
+// rewrites it, and otherwise a difference fails the test (the file is what
+// the JavaScript tests run, so it must be what conv answers).
+func holdVectors(t *testing.T, name, test string, vs any) {
+	t.Helper()
 	b, err := json.MarshalIndent(vs, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b = append(b, '\n')
-	path := filepath.Join("testdata", "unread.json")
+	path := filepath.Join("testdata", name)
 	if *update {
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			t.Fatal(err)
@@ -97,6 +106,104 @@ func TestUnreadVectors(t *testing.T) {
 	}
 	held, err := os.ReadFile(path)
 	if err != nil || !bytes.Equal(held, b) {
-		t.Fatalf("%s is not what conv answers (err %v): run go test ./backend/conv -run UnreadVectors -update", path, err)
+		t.Fatalf("%s is not what conv answers (err %v): run go test ./backend/conv -run %s -update", path, err, test)
 	}
+}
+
+// IDVector is one case of the id scheme (DESIGN §2) as RoleOfID answers it:
+// the role an id's prefix names ("" for none) and whether it is well-formed.
+// testdata/ids.json holds them.
+type IDVector struct {
+	ID    string `json:"id"`
+	Role  Role   `json:"role"`
+	Valid bool   `json:"valid"`
+}
+
+// TestIDVectors holds testdata/ids.json equal to what RoleOfID answers.
+func TestIDVectors(t *testing.T) {
+	cases := []struct {
+		id    string
+		role  Role
+		valid bool
+	}{
+		{"agent:ana", RoleAgent, true},
+		{"agent:ana.lima@example.com", RoleAgent, true},
+		{"ai:faq", RoleAssistant, true},
+		{"contact:42", RoleContact, true},
+		{"contact:alice", RoleContact, true},
+		{"visitor:0190f3a2-7c1e-7b2a-9f00-1a2b3c4d5e6f", RoleVisitor, true},
+		{"system", RoleSystem, true},
+		{"agent:", RoleAgent, false},
+		{"ai:", RoleAssistant, false},
+		{"contact:", RoleContact, false},
+		{"visitor:", RoleVisitor, false},
+		{"contact:" + strings.Repeat("x", MaxIDChars-len(ContactPrefix)), RoleContact, true},
+		{"contact:" + strings.Repeat("x", MaxIDChars-len(ContactPrefix)+1), RoleContact, false},
+		{"contact:a b", RoleContact, false},
+		{"agent:ana\n", RoleAgent, false},
+		{"ana", "", false},
+		{"", "", false},
+		{"supervisor:ben", "", false},
+		{"assistant:faq", "", false},
+		{"Agent:ana", "", false},
+		{"systems", "", false},
+		{":ana", "", false},
+	}
+	var vs []IDVector
+	for _, c := range cases {
+		role, valid := RoleOfID(c.id)
+		if role != c.role || valid != c.valid {
+			t.Errorf("RoleOfID(%q) = %q, %v; want %q, %v", c.id, role, valid, c.role, c.valid)
+		}
+		vs = append(vs, IDVector{ID: c.id, Role: role, Valid: valid})
+	}
+	holdVectors(t, "ids.json", "IDVectors", vs)
+}
+
+// SettleVector is one case of how the relay's answer settles a pending
+// event (Settle): an event of Kind, answered with Seq or Error, on a device
+// that applied the log up to Applied. testdata/settle.json holds them.
+type SettleVector struct {
+	Name       string     `json:"name"`
+	Kind       Kind       `json:"kind"`
+	Seq        uint64     `json:"seq"`
+	Error      *Error     `json:"error,omitempty"`
+	Applied    uint64     `json:"applied"`
+	Settlement Settlement `json:"settlement"`
+}
+
+// TestSettleVectors holds testdata/settle.json equal to what Settle answers.
+func TestSettleVectors(t *testing.T) {
+	stale := &Error{Code: CodeStale, Message: "a new message arrived"}
+	forbidden := &Error{Code: CodeForbidden, Message: "not yours"}
+	cases := []struct {
+		name    string
+		kind    Kind
+		seq     uint64
+		err     *Error
+		applied uint64
+		want    Settlement
+	}{
+		{"logged ahead of the device: sent, waiting for its copy", KindMessageSent, 12, nil, 10, SettleSent},
+		{"logged, its copy already applied: gone", KindMessageSent, 12, nil, 12, SettleDrop},
+		{"logged below what the device applied: gone", KindMessageSent, 5, nil, 10, SettleDrop},
+		{"accepted, changed nothing (seq 0): gone", KindStatusChanged, 0, nil, 10, SettleDrop},
+		{"a no-op on a fresh device: gone", KindTagsChanged, 0, nil, 0, SettleDrop},
+		{"a first event logged on a fresh device: sent", KindConversationCreated, 1, nil, 0, SettleSent},
+		{"refused as stale: failed", KindStatusChanged, 0, stale, 10, SettleFailed},
+		{"a refused message: failed", KindMessageSent, 0, forbidden, 10, SettleFailed},
+		{"a refused note: failed", KindNoteAdded, 0, forbidden, 0, SettleFailed},
+		{"a refused seen mark: gone", KindSeenMarked, 0, forbidden, 10, SettleDrop},
+		{"a logged seen mark ahead: sent", KindSeenMarked, 11, nil, 10, SettleSent},
+		{"a seen mark, changed nothing: gone", KindSeenMarked, 0, nil, 10, SettleDrop},
+	}
+	var vs []SettleVector
+	for _, c := range cases {
+		got := Settle(c.kind, Outcome{ID: "e1", Seq: c.seq, Err: c.err}, c.applied)
+		if got != c.want {
+			t.Errorf("Settle(%s) = %v; want %v", c.name, got, c.want)
+		}
+		vs = append(vs, SettleVector{Name: c.name, Kind: c.kind, Seq: c.seq, Error: c.err, Applied: c.applied, Settlement: got})
+	}
+	holdVectors(t, "settle.json", "SettleVectors", vs)
 }

@@ -698,12 +698,10 @@ func (w *writer) acknowledgedTxn(outcomes []Outcome) error {
 			continue
 		}
 		p := obj.(*Pending)
-		switch {
-		case o.Err != nil && p.Event.Kind == conv.KindSeenMarked,
-			o.Err == nil && o.Seq == 0,
-			o.Err == nil && o.Seq <= w.meta.Seq:
+		switch conv.Settle(p.Event.Kind, o, w.meta.Seq) {
+		case conv.SettleDrop:
 			err = w.removePending(p)
-		case o.Err != nil:
+		case conv.SettleFailed:
 			e := *o.Err
 			err = w.putPending(&Pending{Event: p.Event, State: StateFailed, Err: &e})
 		default:
