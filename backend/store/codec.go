@@ -303,6 +303,13 @@ func encodeConversation(b []byte, c *conv.Conversation) []byte {
 	// and a binary from before them stops reading here.
 	w.str(c.ContactEmail)
 	w.varint(c.SnoozedUntil)
+	w.uvarint(uint64(len(c.Replies))) // the library's saved replies (conv.LibraryID)
+	for _, rp := range c.Replies {
+		w.str(rp.ID)
+		w.str(rp.Title)
+		w.str(rp.Text)
+		w.str(rp.Shortcut)
+	}
 	return w.b
 }
 
@@ -375,6 +382,19 @@ func (r *decoder) conversation() (*conv.Conversation, error) {
 	}
 	if r.i < len(r.s) { // written since snooze
 		c.SnoozedUntil = r.varint()
+	}
+	if r.i < len(r.s) { // written since saved replies
+		n := r.uvarint()
+		if n > uint64(len(r.s)-r.i) { // each reply takes at least four bytes
+			r.fail()
+			n = 0
+		}
+		if n > 0 {
+			c.Replies = make([]conv.Reply, n)
+			for i := range c.Replies {
+				c.Replies[i] = conv.Reply{ID: r.str(), Title: r.str(), Text: r.str(), Shortcut: r.str()}
+			}
+		}
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -460,6 +480,7 @@ func decodeRow(s string) (id string, unread int, k *canonical, err error) {
 	if len(k.enc) == 0 || k.enc[0] != codecVersion || id == "" {
 		return "", 0, nil, errCorrupt
 	}
+	k.sum.Library = conv.IsLibrary(id)
 	return id, unread, k, nil
 }
 

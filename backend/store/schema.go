@@ -105,12 +105,20 @@ const (
 	scopeSnoozed  byte = 's' // asleep
 	scopeResolved byte = 'r'
 	scopeOther    byte = 'x'
+	// scopeLibrary holds the workspace's library of saved replies
+	// (conv.LibraryID): a row like a conversation's, so that it is kept,
+	// rebased and rebuilt as one, but in no scope a query reads, so that no
+	// view lists or counts it. Read it by id (Store.Row).
+	scopeLibrary byte = 'w'
 )
 
-// allScopes lists every scope.
+// allScopes lists every scope a query reads (the library's is none of them).
 var allScopes = []byte{scopeOpen, scopeBot, scopeSnoozed, scopeResolved, scopeOther}
 
 func scopeOf(s Summary) byte {
+	if s.Library {
+		return scopeLibrary
+	}
 	switch s.Status {
 	case conv.StatusOpen:
 		if s.Bot {

@@ -74,6 +74,9 @@ type Summary struct {
 	// NeedsHuman: the assistant handed the conversation off and no agent
 	// has replied or taken it since (history).
 	NeedsHuman bool
+	// Library: the row is the workspace's library of saved replies
+	// (conv.LibraryID), not a conversation: no view lists or counts it.
+	Library bool
 }
 
 // history is what a summary takes from a conversation's past rather than
@@ -114,7 +117,7 @@ func (h history) after(e conv.Event) history {
 }
 
 func summaryOf(c *conv.Conversation, h history) Summary {
-	s := Summary{Status: c.Status, Priority: c.Priority, Tags: c.Tags, LastActivityAt: h.activity, Bot: c.AssistantMode, NeedsHuman: h.needsHuman}
+	s := Summary{Status: c.Status, Priority: c.Priority, Tags: c.Tags, LastActivityAt: h.activity, Bot: c.AssistantMode, NeedsHuman: h.needsHuman, Library: conv.IsLibrary(c.ID)}
 	if c.Status == conv.StatusSnoozed {
 		s.SnoozedUntil = c.SnoozedUntil
 	}
