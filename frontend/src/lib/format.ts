@@ -115,11 +115,8 @@ export function conversationNamer(contact: Participant | null | undefined, email
   return (p) => nameIn(p, contact, email, names)
 }
 
-/** A participant id's role, as far as its prefix says ("contact:42" → contact). */
-export function roleOfId(id: string): string {
-  const prefix = id.split(':')[0]
-  return prefix === 'ai' ? 'assistant' : prefix
-}
+/** A participant id's role, as far as its prefix says ("contact:42" → contact; conv.RoleOfID). */
+export { roleOfId } from './rules'
 
 /** Up to two initials: "Ana Lima" → "AL", "maria" → "MA". */
 export function initials(name: string): string {

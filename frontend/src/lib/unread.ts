@@ -5,13 +5,9 @@
 // only where the "New messages" divider goes, with this, and unread.test.ts holds it to conv's
 // vectors (backend/conv/testdata/unread.json).
 import type { Item, Participant } from '../api/types'
-import { isEndUser } from './format'
+import { countsAsUnread } from './rules'
 
-export function countsAsUnread(viewer: Participant, kind: string, actor: Participant | null | undefined): boolean {
-  if (kind !== 'message.sent' || !actor) return false
-  if (isEndUser(viewer)) return !isEndUser(actor) && actor.role !== 'system' && actor.id !== 'system'
-  return isEndUser(actor)
-}
+export { countsAsUnread }
 
 /** The first loaded item that is unread for viewer above its seen mark `mark` (the divider's
  * place), or null. Pending items (seq 0) are the viewer's own. */

@@ -2,6 +2,7 @@ import { uuidv7 } from "./uuid.js";
 import { backoffDelay } from "./backoff.js";
 import { WidgetError } from "./queue.js";
 import { filesBase, fileURL, putFile, pushOrder, PERMANENT } from "./files.js";
+import { settle } from "./model.js";
 
 // The protocol's version, limits and close codes are not written here: the
 // relay writes them from sync/protocol's constants into widget.js
@@ -381,24 +382,27 @@ export class Client {
       const rec = this.outbox.find((x) => x.id === r.id);
       const w = this.waiters.get(r.id);
       this.waiters.delete(r.id);
-      if (r.error) {
-        if (rec) {
-          rec.state = "failed";
-          rec.error = r.error;
-          keep.push(rec);
-        }
-        if (w) w.reject(new WidgetError(r.error.code, r.error.message));
-      } else {
-        if (rec) {
-          if (r.seq === 0 || this.model.has(r.id)) drop.push(rec.id);
-          else {
+      if (rec) {
+        // conv.Settle's rule (settle.json's vectors); a copy already in the model counts as applied.
+        const applied = this.model.has(r.id) ? Math.max(this.cursor.seq, r.seq || 0) : this.cursor.seq;
+        switch (settle(rec.event.kind, r, applied)) {
+          case "drop":
+            drop.push(rec.id);
+            break;
+          case "failed":
+            rec.state = "failed";
+            rec.error = r.error;
+            keep.push(rec);
+            break;
+          default:
             rec.state = "acked";
             rec.seq = r.seq;
             keep.push(rec);
-          }
         }
-        if (w) w.resolve({ id: r.id, seq: r.seq });
       }
+      if (r.error) {
+        if (w) w.reject(new WidgetError(r.error.code, r.error.message));
+      } else if (w) w.resolve({ id: r.id, seq: r.seq });
     }
     this.outbox = this.outbox.filter((x) => !drop.includes(x.id));
     await this.store.deleteOutbox(drop);

@@ -6,18 +6,43 @@
 // separators, seen receipts and unread counts.
 
 
+// The rules below are the ones every JavaScript client applies as conv does
+// (backend/conv): the widget runs them, and the desktop UI imports them from
+// here (frontend/src/lib/rules.ts), so there is one implementation. conv's
+// tests write their vectors (backend/conv/testdata/unread.json, ids.json,
+// settle.json); unit/rules.test.mjs and the desktop UI's Vitest run them.
+
 // isEndUser reports whether a participant is the customer side.
 export function isEndUser(p) {
   return !!p && (p.role === "contact" || p.role === "visitor");
 }
 
-// roleOfId is the role a participant id's prefix names (DESIGN §2).
-function roleOfId(id) {
-  if (id.startsWith("contact:")) return "contact";
-  if (id.startsWith("visitor:")) return "visitor";
-  if (id.startsWith("ai:")) return "assistant";
-  if (id === "system") return "system";
-  return "agent";
+const ID_PREFIXES = [
+  ["agent:", "agent"],
+  ["ai:", "assistant"],
+  ["contact:", "contact"],
+  ["visitor:", "visitor"],
+];
+const MAX_ID_BYTES = 128; // conv.MaxIDChars
+
+// parseId mirrors conv.RoleOfID (the id scheme, DESIGN §2): the role an id's
+// prefix names ("" for none) and whether the id is well-formed: a known
+// prefix and at least one more character, at most 128 bytes of UTF-8, no
+// control characters or spaces. "system" is the system's.
+export function parseId(id) {
+  if (typeof id !== "string") return { role: "", valid: false };
+  if (id === "system") return { role: "system", valid: true };
+  const hit = ID_PREFIXES.find(([prefix]) => id.startsWith(prefix));
+  if (!hit) return { role: "", valid: false };
+  const [prefix, role] = hit;
+  const rest = id.slice(prefix.length);
+  const valid = rest !== "" && new TextEncoder().encode(id).length <= MAX_ID_BYTES && !/[\p{Cc}\s]/u.test(rest) && id.isWellFormed?.() !== false;
+  return { role, valid };
+}
+
+// roleOfId is the role a participant id's prefix names ("" for none).
+export function roleOfId(id) {
+  return parseId(id).role;
 }
 
 // countsAsUnread mirrors conv.CountsAsUnread (rule 8): does an event of
@@ -25,12 +50,22 @@ function roleOfId(id) {
 // side: for a contact or visitor, the team's (an agent's or the bot's);
 // for the team, the contact's or visitor's. Notes (a contact never
 // receives them), lifecycle events and one's own side's messages never
-// do. backend/conv/testdata/unread.json holds the vectors it answers
-// (unit/unread.test.mjs).
+// do.
 export function countsAsUnread(viewer, kind, actor) {
   if (kind !== "message.sent" || !actor) return false;
   if (isEndUser(viewer)) return !isEndUser(actor) && actor.role !== "system";
   return isEndUser(actor);
+}
+
+// settle mirrors conv.Settle: what the relay's answer {seq, error} does to a
+// pending event of kind on a device that applied the log up to seq applied.
+// "drop": it leaves the outbox (a no-op, its canonical copy is there, or a
+// refused seen mark); "sent": logged, waiting for its copy; "failed":
+// refused, waiting for the user.
+export function settle(kind, outcome, applied) {
+  if (outcome.error) return kind === "seen.marked" ? "drop" : "failed";
+  if (!outcome.seq || outcome.seq <= applied) return "drop";
+  return "sent";
 }
 
 // isTimelineItem mirrors conv.IsTimelineItem.
