@@ -257,7 +257,7 @@ func (a *App) useRelayInbox(p *profile.Profile, relayURL, workspace, token strin
 // the local work into it as pending events, fitted to the workspace's
 // attribute definitions when the relay said them (ws).
 func carryInto(dir string, prof profile.Profile, work inbox.LocalWork, lastMid uint64, ws *protocol.WorkspaceInfo, a *App) ([]string, error) {
-	if len(work.Conversations) == 0 {
+	if len(work.Conversations) == 0 && len(work.Replies) == 0 {
 		return nil, nil
 	}
 	var schema conv.Schema

@@ -25,6 +25,11 @@ type LocalWork struct {
 	Events []conv.Event `json:"-"`
 	// Conversations are the ids of those conversations, in creation order.
 	Conversations []string `json:"-"`
+	// Replies are the saved replies the user made on this device (first
+	// saved here, not deleted since), each as the last reply.saved that
+	// made it what it is, in the order they were made. The library is no
+	// conversation: it is not in Conversations nor Total.
+	Replies []conv.Event `json:"-"`
 	// Total counts every conversation of the inbox, the user's included.
 	Total int `json:"total"`
 }
@@ -44,7 +49,12 @@ func (in *Inbox) LocalWork() (LocalWork, error) {
 	var w LocalWork
 	all := map[string]bool{}
 	mine := map[string]bool{}
+	lib := replyWork{first: map[string]bool{}, last: map[string]conv.Event{}}
 	add := func(e conv.Event) {
+		if conv.IsLibrary(e.Conv) {
+			lib.add(e, in.madeHere(e))
+			return
+		}
 		if !all[e.Conv] {
 			all[e.Conv] = true
 			w.Total++
@@ -66,7 +76,47 @@ func (in *Inbox) LocalWork() (LocalWork, error) {
 	for _, e := range in.st.Pending(nil) {
 		add(e)
 	}
+	w.Replies = lib.events()
 	return w, nil
+}
+
+// replyWork gathers the saved replies first saved on this device from a
+// local log, as LocalWork reads it.
+type replyWork struct {
+	order []string              // reply ids, as first saved
+	first map[string]bool       // reply id → first saved here
+	last  map[string]conv.Event // reply id → its last event made here
+}
+
+func (r *replyWork) add(e conv.Event, here bool) {
+	d, err := conv.Decode(e)
+	if err != nil {
+		return
+	}
+	var id string
+	switch d := d.(type) {
+	case *conv.ReplySaved:
+		id = d.Reply.ID
+		if _, seen := r.first[id]; !seen {
+			r.first[id] = here
+			r.order = append(r.order, id)
+		}
+	case *conv.ReplyDeleted:
+		id = d.ID
+	}
+	if here {
+		r.last[id] = e
+	}
+}
+
+func (r *replyWork) events() []conv.Event {
+	var out []conv.Event
+	for _, id := range r.order {
+		if e, ok := r.last[id]; ok && r.first[id] && e.Kind == conv.KindReplySaved {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // madeHere reports whether e is an event the local user made on this
@@ -131,6 +181,32 @@ func (in *Inbox) Carry(w LocalWork, lastMid uint64) ([]string, error) {
 			return added, err
 		}
 		added = append(added, id)
+	}
+	// The saved replies, each on its own: one the team's library already
+	// holds (carried before) is skipped, one it refuses (a shortcut a
+	// teammate took) is left in the local inbox.
+	var lib *conv.Conversation
+	if r := in.st.Row(conv.LibraryID, nil); r != nil {
+		lib = r.View()
+	}
+	for _, e := range w.Replies {
+		d, err := conv.Decode(e)
+		if err != nil {
+			return added, fmt.Errorf("inbox: carry %s %s: %w", e.Kind, e.ID, err)
+		}
+		if _, ok := lib.Reply(d.(*conv.ReplySaved).Reply.ID); ok {
+			continue
+		}
+		e, _, err = in.adopt(e)
+		if err != nil {
+			return added, err
+		}
+		var ce *conv.Error
+		if _, err := in.st.AddLocal([]conv.Event{e}); errors.As(err, &ce) {
+			in.log.Warn("inbox: a saved reply does not apply on the relay's library; left in the local inbox", "event", e.ID, "err", ce)
+		} else if err != nil {
+			return added, err
+		}
 	}
 	return added, nil
 }

@@ -17,7 +17,8 @@ import (
 // teammates, with threads ("Customer server offline (Ticket #1929383)"),
 // internal notes, and some unread messages; one snoozed until the day
 // after tomorrow, and a few the FAQ bot has (in assistant mode, or handed
-// off to the team and waiting for a human). There is no relay in a demo: the
+// off to the team and waiting for a human), and the team's saved replies.
+// There is no relay in a demo: the
 // events are logged canonically by the inbox's LocalLog, exactly as a relay
 // would log them, so the store's epoch becomes a local one. The same seed
 // gives the same inbox (ids and times included, relative to the inbox's
@@ -37,6 +38,7 @@ func SeedDemo(ctx context.Context, in *Inbox, seed int64) error {
 	for i := range botScenarios {
 		events = append(events, d.botConversation(i)...)
 	}
+	events = append(events, d.replies()...) // last: the conversations' ids and times stay what they were
 	_, err := NewLocalLog(in).Append(events...)
 	return err
 }
@@ -330,4 +332,25 @@ func (d *demo) topic(t string) string {
 		return t[:strings.Index(t, "#")+1] + fmt.Sprint(1929383+d.rng.IntN(9000)) + ")"
 	}
 	return t
+}
+
+// demoReplies are the sample team's saved replies.
+var demoReplies = []conv.Reply{
+	{Title: "Greeting", Shortcut: "hi", Text: "Hi {{contact.name}}, thanks for reaching out to Acme Hosting! I'm {{agent.name}} and I'll be helping you today."},
+	{Title: "Looking into it", Shortcut: "checking", Text: "Thanks, {{contact.name}}. I'm looking into this now and will get back to you within the hour."},
+	{Title: "Password reset", Shortcut: "reset", Text: "You can reset your password at https://example.com/reset. The link we email you is valid for 24 hours."},
+	{Title: "Refund policy", Text: "Refunds for annual plans are prorated to the day: you get back what you have not used. Monthly plans can be cancelled at any time and are not charged again."},
+	{Title: "Closing", Shortcut: "bye", Text: "Is there anything else I can help you with about \"{{conversation.subject}}\"? If not, I'll close this conversation; just reply to reopen it."},
+}
+
+// replies saves the sample team's replies, as Ana did last week.
+func (d *demo) replies() []conv.Event {
+	at := d.now - 7*int64(24*time.Hour/time.Millisecond)
+	out := make([]conv.Event, 0, len(demoReplies))
+	for _, r := range demoReplies {
+		at += int64(time.Minute / time.Millisecond)
+		r.ID = d.id(at)
+		out = append(out, conv.Event{ID: d.id(at), Conv: conv.LibraryID, Kind: conv.KindReplySaved, Actor: DemoTeam[0], Device: "demo", At: at, Data: conv.MustData(conv.ReplySaved{Reply: r})})
+	}
+	return out
 }
