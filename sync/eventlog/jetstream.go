@@ -1,0 +1,389 @@
+package eventlog
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"github.com/threadline/threadline/sync/protocol"
+)
+
+// JetStream is the Log on NATS JetStream (DESIGN §6): several relays share
+// it. Each workspace is one stream, TL_<ws>, whose stream sequence is the
+// seq: only relays publish to it, one atomic batch per group commit, with
+// Nats-Expected-Last-Sequence set to the head the relay validated against
+// and Nats-Msg-Id to each event's id. A relay that lost the race gets a
+// *BehindError and validates again on top of what it missed.
+//
+// What is not an event (answers to mids that logged nothing, visitor
+// tokens, webhook cursors, the epoch) lives in the workspace's key-value
+// bucket, TL_<ws> too. Everything else a relay needs to validate (states,
+// highest mids, owners, which event answered which mid) is derived from the
+// stream and kept in memory; Open rebuilds it by reading the stream, and a
+// consumer keeps it current with what other relays append. The relay's
+// --data holds nothing of it.
+//
+// An ack promises what the stream's settings promise: at Replicas 3, the
+// batch is on a majority of three servers; at Replicas 1, it is on one
+// server's disk only when that server runs with sync_interval: always
+// (NATS acknowledges R1 writes before fsync by default).
+type JetStream struct {
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	opts JetStreamOptions
+	lg   *slog.Logger
+
+	mu     sync.Mutex
+	spaces map[string]*jsSpace
+	closed bool
+}
+
+// JetStreamOptions configure Connect.
+type JetStreamOptions struct {
+	// URLs is one or more nats:// or tls:// server URLs, comma-separated.
+	URLs string
+	// Creds is a NATS credentials file (JWT and NKey seed); empty for none.
+	Creds string
+	// Replicas is each stream's and bucket's replica count: 3 in a
+	// cluster, 1 on one server (then run it with sync_interval: always).
+	// Zero means 3.
+	Replicas int
+	// Timeout bounds each JetStream call (default 5 s).
+	Timeout time.Duration
+	// Name is this relay's NATS connection name.
+	Name   string
+	Logger *slog.Logger
+	// NATS adds options to the connection (tests: reconnect timings).
+	NATS []nats.Option
+}
+
+// BehindError is Append's answer when another writer appended first: the
+// batch was validated against a head that is no longer the stream's. Last
+// is the stream's last seq when known (0 when not). Nothing of the batch is
+// in the log; the caller catches up past Last and validates again.
+type BehindError struct {
+	Expected, Last uint64
+}
+
+func (e *BehindError) Error() string {
+	return fmt.Sprintf("eventlog: another relay appended first (expected head %d, log at %d)", e.Expected, e.Last)
+}
+
+// MaxAtomicBatch is the most messages NATS takes in one atomic batch.
+const MaxAtomicBatch = 1000
+
+// Connect connects to NATS and returns the JetStream log. It fails when no
+// server answers, or JetStream is not enabled there.
+func Connect(o JetStreamOptions) (*JetStream, error) {
+	if o.Replicas == 0 {
+		o.Replicas = 3
+	}
+	if o.Replicas < 1 || o.Replicas > 5 {
+		return nil, fmt.Errorf("eventlog: nats replicas %d: want 1 to 5", o.Replicas)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	lg := o.Logger
+	nopts := []nats.Option{
+		nats.Name(o.Name),
+		nats.Timeout(o.Timeout),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.RetryOnFailedConnect(false),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			lg.Warn("nats: disconnected", "err", err)
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { lg.Info("nats: reconnected", "server", c.ConnectedUrlRedacted()) }),
+	}
+	if o.Creds != "" {
+		nopts = append(nopts, nats.UserCredentials(o.Creds))
+	}
+	nopts = append(nopts, o.NATS...)
+	nc, err := nats.Connect(o.URLs, nopts...)
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: connect to nats at %s: %w", redactURLs(o.URLs), err)
+	}
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(o.Timeout))
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("eventlog: jetstream: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
+	defer cancel()
+	if _, err := js.AccountInfo(ctx); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("eventlog: jetstream at %s: %w", redactURLs(o.URLs), err)
+	}
+	return &JetStream{nc: nc, js: js, opts: o, lg: lg, spaces: map[string]*jsSpace{}}, nil
+}
+
+// redactURLs drops user:password from URLs for logs and errors.
+func redactURLs(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, u := range parts {
+		if at := strings.LastIndex(u, "@"); at >= 0 {
+			if s := strings.Index(u, "://"); s >= 0 && s < at {
+				parts[i] = u[:s+3] + "***" + u[at:]
+			}
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+var plainToken = regexp.MustCompile(`^[A-Za-z0-9_-]{1,48}$`)
+
+// token is ws as a stream-name and subject token: itself when plain, else
+// "x" and its hex.
+func token(ws string) string {
+	if plainToken.MatchString(ws) {
+		return ws
+	}
+	return "x" + hex.EncodeToString([]byte(ws))
+}
+
+// StreamName is the stream holding workspace ws's log.
+func StreamName(ws string) string { return "TL_" + token(ws) }
+
+func subject(ws string) string { return "tl." + token(ws) + ".events" }
+
+// whoHeader names, on an event's message, the identity whose mid the event
+// answers when it is not the event's actor (an API key acting as the
+// contact).
+const whoHeader = "Tl-Who"
+
+func (j *JetStream) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), j.opts.Timeout)
+}
+
+// streamConfig is what a workspace's stream must be.
+func (j *JetStream) streamConfig(ws string) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:               StreamName(ws),
+		Description:        "Threadline workspace log: " + ws,
+		Subjects:           []string{subject(ws)},
+		Retention:          jetstream.LimitsPolicy,
+		MaxMsgs:            -1,
+		MaxBytes:           -1,
+		MaxAge:             0,
+		MaxMsgsPerSubject:  -1,
+		MaxMsgSize:         protocol.MaxFrameBytes,
+		Storage:            jetstream.FileStorage,
+		Replicas:           j.opts.Replicas,
+		Duplicates:         2 * time.Minute,
+		AllowAtomicPublish: true,
+		AllowDirect:        true,
+		DenyDelete:         true,
+		DenyPurge:          true,
+	}
+}
+
+// checkStream names the first setting of an existing stream that differs
+// from want, or returns nil.
+func checkStream(have, want jetstream.StreamConfig) error {
+	diff := func(name string, h, w any) error {
+		return fmt.Errorf("eventlog: stream %s exists with %s %v, this relay needs %v: fix the stream or the relay's settings", want.Name, name, h, w)
+	}
+	switch {
+	case len(have.Subjects) != 1 || have.Subjects[0] != want.Subjects[0]:
+		return diff("subjects", have.Subjects, want.Subjects)
+	case have.Storage != want.Storage:
+		return diff("storage", have.Storage, want.Storage)
+	case have.Replicas != want.Replicas:
+		return diff("replicas", have.Replicas, want.Replicas)
+	case have.Retention != want.Retention:
+		return diff("retention", have.Retention, want.Retention)
+	case have.MaxMsgs != want.MaxMsgs:
+		return diff("max_msgs", have.MaxMsgs, want.MaxMsgs)
+	case have.MaxBytes != want.MaxBytes:
+		return diff("max_bytes", have.MaxBytes, want.MaxBytes)
+	case have.MaxAge != want.MaxAge:
+		return diff("max_age", have.MaxAge, want.MaxAge)
+	case have.MaxMsgsPerSubject != want.MaxMsgsPerSubject:
+		return diff("max_msgs_per_subject", have.MaxMsgsPerSubject, want.MaxMsgsPerSubject)
+	case !have.AllowAtomicPublish:
+		return diff("allow_atomic", false, true)
+	case !have.AllowDirect:
+		return diff("allow_direct", false, true)
+	case !have.DenyDelete:
+		return diff("deny_delete", false, true)
+	case !have.DenyPurge:
+		return diff("deny_purge", false, true)
+	}
+	return nil
+}
+
+// space opens (once) workspace ws's stream, bucket and index.
+func (j *JetStream) space(ws string) (*jsSpace, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return nil, errors.New("eventlog: closed")
+	}
+	if s := j.spaces[ws]; s != nil {
+		return s, nil
+	}
+	want := j.streamConfig(ws)
+	ctx, cancel := j.ctx()
+	defer cancel()
+	st, err := j.js.Stream(ctx, want.Name)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		st, err = j.js.CreateStream(ctx, want)
+		if err != nil {
+			return nil, fmt.Errorf("eventlog: create stream %s: %w", want.Name, err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("eventlog: stream %s: %w", want.Name, err)
+	default:
+		if err := checkStream(st.CachedInfo().Config, want); err != nil {
+			return nil, err
+		}
+	}
+	kv, err := j.js.KeyValue(ctx, want.Name)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = j.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      want.Name,
+			Description: "Threadline workspace state that is not an event: " + ws,
+			History:     1,
+			Storage:     jetstream.FileStorage,
+			Replicas:    j.opts.Replicas,
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: bucket %s: %w", want.Name, err)
+	}
+	s := &jsSpace{j: j, ws: ws, stream: st, kv: kv, idx: newMemIndex()}
+	if err := s.start(); err != nil {
+		s.stop()
+		return nil, err
+	}
+	j.spaces[ws] = s
+	return s, nil
+}
+
+// Open implements Log: the epoch is kept in the bucket, made by the first
+// relay to open the workspace; the head is the stream's, once this relay
+// has read the stream up to it.
+func (j *JetStream) Open(ws string) (string, uint64, error) {
+	s, err := j.space(ws)
+	if err != nil {
+		return "", 0, err
+	}
+	ctx, cancel := j.ctx()
+	defer cancel()
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	epoch := hex.EncodeToString(b[:])
+	if _, err := s.kv.Create(ctx, "epoch", []byte(epoch)); err != nil {
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return "", 0, fmt.Errorf("eventlog: epoch of %s: %w", ws, err)
+		}
+		e, err := s.kv.Get(ctx, "epoch")
+		if err != nil {
+			return "", 0, fmt.Errorf("eventlog: epoch of %s: %w", ws, err)
+		}
+		epoch = string(e.Value())
+	}
+	return epoch, s.idx.headNow(), nil
+}
+
+// Append implements Log: one atomic batch publish. Answers that logged no
+// event and visitor tokens are then written to the bucket, before Append
+// returns; a crash in between leaves them unanswered (the device resends
+// and is answered anew), never answered twice differently.
+func (j *JetStream) Append(ws string, b *Batch) error {
+	s, err := j.space(ws)
+	if err != nil {
+		return err
+	}
+	return s.append(b)
+}
+
+// Check implements Log: the connection is up and JetStream answers.
+func (j *JetStream) Check() error {
+	if !j.nc.IsConnected() {
+		return fmt.Errorf("eventlog: nats: %s", j.nc.Status())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), min(j.opts.Timeout, 2*time.Second))
+	defer cancel()
+	if _, err := j.js.AccountInfo(ctx); err != nil {
+		return fmt.Errorf("eventlog: jetstream: %w", err)
+	}
+	return nil
+}
+
+// Close implements Log.
+func (j *JetStream) Close() error {
+	j.mu.Lock()
+	spaces := j.spaces
+	j.spaces, j.closed = nil, true
+	j.mu.Unlock()
+	for _, s := range spaces {
+		s.stop()
+	}
+	return j.nc.Drain()
+}
+
+// MaxBatch implements Limited: an atomic batch holds at most
+// MaxAtomicBatch messages.
+func (j *JetStream) MaxBatch() int { return MaxAtomicBatch }
+
+// Limited is a Log whose Append takes at most MaxBatch events at once.
+type Limited interface{ MaxBatch() int }
+
+// publish writes b's events as one atomic batch expected at head.
+func (s *jsSpace) publish(head uint64, b *Batch, who map[uint64]string) error {
+	j := s.j
+	msgs := make([]*nats.Msg, len(b.Events))
+	subj := subject(s.ws)
+	for i := range b.Events {
+		r := &b.Events[i]
+		m := nats.NewMsg(subj)
+		m.Data = r.JSON
+		m.Header.Set(jetstream.MsgIDHeader, r.Event.ID)
+		if i == 0 {
+			m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(head, 10))
+		}
+		if w, ok := who[r.Event.Seq]; ok {
+			m.Header.Set(whoHeader, w)
+		}
+		msgs[i] = m
+	}
+	ctx, cancel := j.ctx()
+	defer cancel()
+	ack, err := jetstreamext.PublishMsgBatch(ctx, j.js, msgs)
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+			be := &BehindError{Expected: head}
+			if info, ierr := s.stream.Info(ctx); ierr == nil {
+				be.Last = info.State.LastSeq
+			}
+			return be
+		}
+		return fmt.Errorf("eventlog: publish %d events to %s: %w", len(msgs), s.ws, err)
+	}
+	if last := b.Events[len(b.Events)-1].Event.Seq; ack.Sequence != last {
+		// The stream took the batch at other seqs than validated: only a
+		// writer other than relays could do that.
+		return fmt.Errorf("eventlog: %s logged the batch up to %d, not %d: does something else publish to %s?", s.ws, ack.Sequence, last, subj)
+	}
+	return nil
+}

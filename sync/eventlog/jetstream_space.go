@@ -1,0 +1,449 @@
+package eventlog
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/protocol"
+)
+
+// jsSpace is one workspace of a JetStream log: its stream, its bucket, the
+// index derived from them, and the two goroutines that keep the index
+// current: the stream's consumer and the bucket's watcher.
+type jsSpace struct {
+	j      *JetStream
+	ws     string
+	stream jetstream.Stream
+	kv     jetstream.KeyValue
+	idx    *memIndex
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	// Another writer's events, indexed, not yet handed to the follower.
+	fmu      sync.Mutex
+	fcond    *sync.Cond
+	foreign  []Record
+	follower func([]Record) bool
+	stopped  bool
+}
+
+// Bucket keys: "epoch", "ans.<hex identity>.<hex device>.<mid>" (a mid
+// answered without an event), "vis.<hex sha256>" (a visitor token),
+// "hook.<hex endpoint>" (a webhook cursor).
+func answerKeyName(identity, device string, mid uint64) string {
+	return "ans." + hex.EncodeToString([]byte(identity)) + "." + hex.EncodeToString([]byte(device)) + "." + strconv.FormatUint(mid, 10)
+}
+
+func visitorKeyName(h [32]byte) string { return "vis." + hex.EncodeToString(h[:]) }
+
+func hookKeyName(endpoint string) string { return "hook." + hex.EncodeToString([]byte(endpoint)) }
+
+// start reads the bucket and the stream up to the stream's last seq, then
+// keeps following both.
+func (s *jsSpace) start() error {
+	s.fcond = sync.NewCond(&s.fmu)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+
+	w, err := s.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return fmt.Errorf("eventlog: watch bucket of %s: %w", s.ws, err)
+	}
+	loaded := make(chan struct{})
+	s.wg.Add(1)
+	go s.watch(w, loaded)
+	select {
+	case <-loaded:
+	case <-time.After(4 * s.j.opts.Timeout):
+		return fmt.Errorf("eventlog: read bucket of %s: timed out", s.ws)
+	}
+
+	ictx, icancel := s.j.ctx()
+	info, err := s.stream.Info(ictx)
+	icancel()
+	if err != nil {
+		return fmt.Errorf("eventlog: stream of %s: %w", s.ws, err)
+	}
+	last := info.State.LastSeq
+	t0 := time.Now()
+	if err := s.catchUp(ctx, last); err != nil {
+		return err
+	}
+	if last > 0 {
+		s.j.lg.Info("read the workspace's log from JetStream", "workspace", s.ws, "events", last, "took", time.Since(t0).Round(time.Millisecond))
+	}
+	s.wg.Add(1)
+	go s.consume(ctx)
+	return nil
+}
+
+func (s *jsSpace) stop() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.fmu.Lock()
+	s.stopped = true
+	s.fcond.Broadcast()
+	s.fmu.Unlock()
+	s.idx.mu.Lock()
+	s.idx.cond.Broadcast()
+	s.idx.mu.Unlock()
+	s.wg.Wait()
+}
+
+// watch applies the bucket's entries to the index; loaded is closed once
+// the entries that existed at start are in.
+func (s *jsSpace) watch(w jetstream.KeyWatcher, loaded chan struct{}) {
+	defer s.wg.Done()
+	defer w.Stop()
+	for e := range w.Updates() {
+		if e == nil {
+			close(loaded)
+			loaded = nil
+			continue
+		}
+		s.idx.mu.Lock()
+		s.applyEntry(e.Key(), e.Value())
+		s.idx.mu.Unlock()
+	}
+	if loaded != nil {
+		close(loaded)
+	}
+}
+
+// applyEntry indexes one bucket entry; idx.mu is held.
+func (s *jsSpace) applyEntry(key string, v []byte) {
+	kind, rest, _ := strings.Cut(key, ".")
+	switch kind {
+	case "ans":
+		p := strings.Split(rest, ".")
+		if len(p) != 3 {
+			return
+		}
+		id, err1 := hex.DecodeString(p[0])
+		dev, err2 := hex.DecodeString(p[1])
+		mid, err3 := strconv.ParseUint(p[2], 10, 64)
+		r, err4 := decodeResult(v)
+		if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+			s.j.lg.Warn("eventlog: unreadable answer in the bucket", "workspace", s.ws, "key", key)
+			return
+		}
+		s.idx.answer(MidResult{Identity: string(id), Device: string(dev), Mid: mid, Result: r})
+	case "vis":
+		h, err := hex.DecodeString(rest)
+		if err != nil || len(h) != 32 {
+			return
+		}
+		vt := VisitorToken{Hash: [32]byte(h)}
+		decodeVisitor(&vt, v)
+		s.idx.visitors[vt.Hash] = vt
+	}
+}
+
+// catchUp reads the stream from the index's head up to last, in pages of
+// direct gets, and indexes it as another writer's.
+func (s *jsSpace) catchUp(ctx context.Context, last uint64) error {
+	const page = 5000
+	for {
+		from := s.idx.headNow() + 1
+		if from > last {
+			return nil
+		}
+		raws := make([][]byte, 0, min(page, last-from+1))
+		whos := map[uint64]string{}
+		it, err := jetstreamext.GetBatch(ctx, s.j.js, s.stream.CachedInfo().Config.Name, int(min(page, last-from+1)), jetstreamext.GetBatchSeq(from))
+		if err != nil {
+			return fmt.Errorf("eventlog: read the log of %s from %d: %w", s.ws, from, err)
+		}
+		next := from
+		for m, err := range it {
+			if err != nil {
+				return fmt.Errorf("eventlog: read the log of %s at %d: %w", s.ws, next, err)
+			}
+			if m.Sequence != next {
+				return fmt.Errorf("eventlog: the log of %s has a gap: %d after %d", s.ws, m.Sequence, next-1)
+			}
+			raws = append(raws, m.Data)
+			if w := m.Header.Get(whoHeader); w != "" {
+				whos[m.Sequence] = w
+			}
+			next++
+		}
+		if len(raws) == 0 {
+			return fmt.Errorf("eventlog: read the log of %s: nothing at %d (log at %d)", s.ws, from, last)
+		}
+		if _, err := s.ingest(from, raws, whos, false); err != nil {
+			return err
+		}
+	}
+}
+
+// decodeRaws decodes consecutive stored events, on the fast path when it can.
+func decodeRaws(raws [][]byte) ([]conv.Event, error) {
+	if evs, ok := protocol.DecodeEvents(protocol.EventsFrame(raws)); ok && len(evs) == len(raws) {
+		return evs, nil
+	}
+	evs := make([]conv.Event, len(raws))
+	for i, raw := range raws {
+		if err := json.Unmarshal(raw, &evs[i]); err != nil {
+			return nil, fmt.Errorf("eventlog: decode stored event: %w", err)
+		}
+	}
+	return evs, nil
+}
+
+// ingest indexes another writer's consecutive events starting at seq from
+// (those at or below the head are skipped). It returns the records it
+// indexed; with hand, they are also queued for the follower.
+func (s *jsSpace) ingest(from uint64, raws [][]byte, whos map[uint64]string, hand bool) ([]Record, error) {
+	evs, err := decodeRaws(raws)
+	if err != nil {
+		return nil, err
+	}
+	x := s.idx
+	x.mu.Lock()
+	for x.appending && !s.isStopped() {
+		x.cond.Wait()
+	}
+	var recs []Record
+	for i := range evs {
+		seq := from + uint64(i)
+		if seq <= x.head {
+			continue
+		}
+		if seq != x.head+1 {
+			x.mu.Unlock()
+			return nil, fmt.Errorf("eventlog: the log of %s has a gap: %d after %d", s.ws, seq, x.head)
+		}
+		e := &evs[i]
+		if e.Seq != seq {
+			x.mu.Unlock()
+			return nil, fmt.Errorf("eventlog: the log of %s holds event seq %d at %d: does something else publish to it?", s.ws, e.Seq, seq)
+		}
+		if err := x.add(e, raws[i], whos[seq], nil); err != nil {
+			s.j.lg.Error("eventlog: a logged event does not replay", "workspace", s.ws, "seq", seq, "err", err)
+			x.head = seq // it stays in the log; its conversation's state misses it, as on every device
+		}
+		recs = append(recs, Record{Event: *e, JSON: raws[i]})
+	}
+	x.compact()
+	x.cond.Broadcast()
+	x.mu.Unlock()
+	if hand && len(recs) > 0 {
+		s.fmu.Lock()
+		s.foreign = append(s.foreign, recs...)
+		s.fcond.Broadcast()
+		s.fmu.Unlock()
+	}
+	return recs, nil
+}
+
+func (s *jsSpace) isStopped() bool {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	return s.stopped
+}
+
+// consume follows the stream past the head with an ordered consumer,
+// recreated after errors, and indexes what other writers append.
+func (s *jsSpace) consume(ctx context.Context) {
+	defer s.wg.Done()
+	for ctx.Err() == nil {
+		err := s.consumeOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		s.j.lg.Warn("eventlog: following the log: retrying", "workspace", s.ws, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func (s *jsSpace) consumeOnce(ctx context.Context) error {
+	start := s.idx.headNow() + 1
+	c, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   start,
+	})
+	if err != nil {
+		return err
+	}
+	it, err := c.Messages(jetstream.PullMaxMessages(2000))
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
+	go func() { <-ctx.Done(); it.Stop() }()
+	var (
+		raws [][]byte
+		whos map[uint64]string
+		from uint64
+	)
+	for {
+		m, err := it.Next()
+		if err != nil {
+			return err
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return err
+		}
+		seq := md.Sequence.Stream
+		if len(raws) == 0 {
+			from = seq
+			whos = nil
+		}
+		raws = append(raws, m.Data())
+		if w := m.Headers().Get(whoHeader); w != "" {
+			if whos == nil {
+				whos = map[uint64]string{}
+			}
+			whos[seq] = w
+		}
+		// Index in runs: up to the end of what is buffered.
+		if md.NumPending == 0 || len(raws) >= 500 {
+			if _, err := s.ingest(from, raws, whos, true); err != nil {
+				return err
+			}
+			raws = nil
+		}
+	}
+}
+
+// Follow implements Shared.
+func (j *JetStream) Follow(ws string, fn func([]Record) bool) error {
+	s, err := j.space(ws)
+	if err != nil {
+		return err
+	}
+	s.fmu.Lock()
+	if s.follower != nil {
+		s.fmu.Unlock()
+		return errors.New("eventlog: already followed")
+	}
+	s.follower = fn
+	s.fmu.Unlock()
+	s.wg.Add(1)
+	go s.hand()
+	return nil
+}
+
+// hand gives the follower other writers' events, in log order.
+func (s *jsSpace) hand() {
+	defer s.wg.Done()
+	for {
+		s.fmu.Lock()
+		for len(s.foreign) == 0 && !s.stopped {
+			s.fcond.Wait()
+		}
+		if s.stopped {
+			s.fmu.Unlock()
+			return
+		}
+		recs := s.foreign
+		s.foreign = nil
+		fn := s.follower
+		s.fmu.Unlock()
+		if !fn(recs) {
+			return
+		}
+	}
+}
+
+// append publishes b and indexes it.
+func (s *jsSpace) append(b *Batch) error {
+	x := s.idx
+	x.mu.Lock()
+	head := x.head
+	if len(b.Events) > 0 {
+		if b.Events[0].Event.Seq != head+1 {
+			x.mu.Unlock()
+			return &BehindError{Expected: b.Events[0].Event.Seq - 1, Last: head}
+		}
+		x.appending = true
+	}
+	x.mu.Unlock()
+
+	// Events that answer another identity's mid than their actor's.
+	var who map[uint64]string
+	var side []MidResult
+	for _, r := range b.Results {
+		if r.Result.Error != nil || r.Result.Seq == 0 {
+			side = append(side, r)
+			continue
+		}
+		for i := range b.Events {
+			e := &b.Events[i].Event
+			if e.Seq == r.Result.Seq && e.Actor.ID != r.Identity {
+				if who == nil {
+					who = map[uint64]string{}
+				}
+				who[e.Seq] = r.Identity
+			}
+		}
+	}
+	var err error
+	if len(b.Events) > 0 {
+		err = s.publish(head, b, who)
+		x.mu.Lock()
+		if err == nil {
+			states := make(map[string]*conv.Conversation, len(b.States))
+			for _, c := range b.States {
+				states[c.ID] = c
+			}
+			// Each event's state is the batch's final one for its
+			// conversation: readers see the batch whole or not at all.
+			for i := range b.Events {
+				e := &b.Events[i].Event
+				_ = x.add(e, b.Events[i].JSON, who[e.Seq], states[e.Conv])
+			}
+			x.compact()
+		}
+		x.appending = false
+		x.cond.Broadcast()
+		x.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	// What is not an event goes to the bucket, after the events.
+	ctx, cancel := s.j.ctx()
+	defer cancel()
+	for _, r := range side {
+		if _, err := s.kv.Put(ctx, answerKeyName(r.Identity, r.Device, r.Mid), encodeResult(r.Result)); err != nil {
+			return fmt.Errorf("eventlog: save an answer of %s: %w", s.ws, err)
+		}
+	}
+	for _, v := range b.Visitors {
+		if _, err := s.kv.Put(ctx, visitorKeyName(v.Hash), encodeVisitor(v)); err != nil {
+			return fmt.Errorf("eventlog: save a visitor token of %s: %w", s.ws, err)
+		}
+	}
+	x.mu.Lock()
+	for _, r := range side {
+		x.answer(r)
+	}
+	for _, v := range b.Visitors {
+		x.visitors[v.Hash] = v
+	}
+	x.mu.Unlock()
+	if b.Durable != nil {
+		b.Durable()
+	}
+	return nil
+}

@@ -1,0 +1,242 @@
+package eventlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/internal/natstest"
+	"github.com/threadline/threadline/sync/protocol"
+)
+
+func connectJS(t *testing.T, url string) *JetStream {
+	t.Helper()
+	l, err := Connect(JetStreamOptions{URLs: url, Replicas: 1, Timeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// writer makes batches the way the relay's sequencer does: conv.Apply on
+// the states so far, seqs from head+1.
+type writer struct {
+	t      *testing.T
+	head   uint64
+	states map[string]*conv.Conversation
+}
+
+func newWriter(t *testing.T, head uint64) *writer {
+	return &writer{t: t, head: head, states: map[string]*conv.Conversation{}}
+}
+
+var agent = conv.Participant{ID: "agent:ana", Role: conv.RoleAgent}
+
+func (w *writer) batch(evs ...conv.Event) *Batch {
+	w.t.Helper()
+	b := &Batch{}
+	touched := map[string]bool{}
+	for _, e := range evs {
+		next, out, err := conv.Apply(w.states[e.Conv], e, conv.Env{NextSeq: w.head + 1})
+		if err != nil {
+			w.t.Fatalf("Apply(%s): %v", e.Kind, err)
+		}
+		for i := range out {
+			b.Events = append(b.Events, Record{Event: out[i], JSON: protocol.AppendEvent(nil, &out[i])})
+		}
+		w.head += uint64(len(out))
+		w.states[e.Conv] = next
+		touched[e.Conv] = true
+		if e.Mid > 0 {
+			b.Results = append(b.Results, MidResult{Identity: e.Actor.ID, Device: e.Device, Mid: e.Mid, Result: protocol.Result{ID: e.ID, Seq: w.head}})
+		}
+	}
+	for id := range touched {
+		b.States = append(b.States, w.states[id])
+	}
+	return b
+}
+
+func ev(id, convID string, mid uint64, k conv.Kind, data any) conv.Event {
+	return conv.Event{ID: id, Conv: convID, Kind: k, Actor: agent, Device: "d1", Mid: mid, Data: conv.MustData(data)}
+}
+
+func created(id, convID string, mid uint64) conv.Event {
+	return ev(id, convID, mid, conv.KindConversationCreated, conv.Created{Contact: &conv.Participant{ID: "contact:c1", Role: conv.RoleContact}, Subject: "s"})
+}
+
+func message(id, convID string, mid uint64, text string) conv.Event {
+	return ev(id, convID, mid, conv.KindMessageSent, conv.Message{Text: text})
+}
+
+func TestJetStreamLogIsRebuiltByAnotherRelay(t *testing.T) {
+	srv := natstest.Start(t)
+	a := connectJS(t, srv.URL())
+	epoch, head, err := a.Open("acme")
+	if err != nil || epoch == "" || head != 0 {
+		t.Fatalf("Open = %q, %d, %v", epoch, head, err)
+	}
+	w := newWriter(t, 0)
+	b := w.batch(created("e1", "c1", 1), message("e2", "c1", 2, "hello"), created("e3", "c2", 3))
+	var vh [32]byte
+	vh[3] = 9
+	b.Visitors = []VisitorToken{{Hash: vh, ID: "visitor:v1"}}
+	b.Results = append(b.Results, MidResult{Identity: agent.ID, Device: "d1", Mid: 4, Result: protocol.Result{ID: "e4", Error: &conv.Error{Code: conv.CodeStale, Message: "old"}}})
+	durable := false
+	b.Durable = func() { durable = true }
+	if err := a.Append("acme", b); err != nil {
+		t.Fatal(err)
+	}
+	if !durable {
+		t.Error("Append returned without calling Durable")
+	}
+	// An answer that logs nothing, alone.
+	if err := a.Append("acme", &Batch{Results: []MidResult{{Identity: agent.ID, Device: "d1", Mid: 5, Result: protocol.Result{ID: "e5"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	want := w.head
+
+	// A second relay rebuilds everything from the stream and the bucket.
+	bl := connectJS(t, srv.URL())
+	e2, h2, err := bl.Open("acme")
+	if err != nil || e2 != epoch || h2 != want {
+		t.Fatalf("second relay: Open = %q, %d, %v; want %q, %d", e2, h2, err, epoch, want)
+	}
+	for _, l := range []*JetStream{a, bl} {
+		for id, st := range w.states {
+			got, err := l.Conversation("acme", id)
+			if err != nil || !reflect.DeepEqual(got, st) {
+				t.Errorf("Conversation(%s) = %+v, %v\nwant %+v", id, got, err, st)
+			}
+		}
+		var seqs []uint64
+		if err := l.Scan("acme", 1, want, func(s uint64, raw []byte) error { seqs = append(seqs, s); return nil }); err != nil || len(seqs) != int(want) {
+			t.Errorf("Scan = %v, %v", seqs, err)
+		}
+		if s, _ := l.ConversationSeqs("acme", "c2", 0, want); len(s) != 1 || s[0] != want {
+			t.Errorf("ConversationSeqs(c2) = %v", s)
+		}
+		if o, _ := l.Owned("acme", "contact:c1"); len(o) != 2 {
+			t.Errorf("Owned = %v", o)
+		}
+		if m, _ := l.LastMid("acme", agent.ID, "d1"); m != 5 {
+			t.Errorf("LastMid = %d; want 5", m)
+		}
+		if r, ok, err := l.Result("acme", agent.ID, "d1", 2); !ok || err != nil || r.ID != "e2" || r.Seq == 0 {
+			t.Errorf("Result(mid 2) = %+v %v %v", r, ok, err)
+		}
+		if r, ok, _ := l.Result("acme", agent.ID, "d1", 4); !ok || r.Error == nil || r.Error.Code != conv.CodeStale {
+			t.Errorf("Result(mid 4) = %+v %v", r, ok)
+		}
+		if r, ok, _ := l.Result("acme", agent.ID, "d1", 5); !ok || r.Error != nil || r.Seq != 0 || r.ID != "e5" {
+			t.Errorf("Result(mid 5) = %+v %v", r, ok)
+		}
+		if v, ok, _ := l.Visitor("acme", vh); !ok || v.ID != "visitor:v1" {
+			t.Errorf("Visitor = %+v %v", v, ok)
+		}
+		cs, more, _ := l.Conversations("acme", ConversationQuery{Limit: 1})
+		if len(cs) != 1 || !more || cs[0].ID != "c1" {
+			t.Errorf("Conversations(limit 1) = %v more %v", cs, more)
+		}
+	}
+	if err := a.SaveWebhookCursor("acme", "https://x", WebhookCursor{Done: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if c, ok, err := bl.WebhookCursor("acme", "https://x"); !ok || err != nil || c.Done != 3 {
+		t.Errorf("WebhookCursor = %+v %v %v", c, ok, err)
+	}
+}
+
+func TestJetStreamRaceIsRefusedWholeAndFollowed(t *testing.T) {
+	srv := natstest.Start(t)
+	a, b := connectJS(t, srv.URL()), connectJS(t, srv.URL())
+	for _, l := range []*JetStream{a, b} {
+		if _, _, err := l.Open("acme"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make(chan []Record, 8)
+	if err := b.Follow("acme", func(r []Record) bool { got <- r; return true }); err != nil {
+		t.Fatal(err)
+	}
+	wa, wb := newWriter(t, 0), newWriter(t, 0)
+	if err := a.Append("acme", wa.batch(created("a1", "ca", 1), message("a2", "ca", 2, "from a"))); err != nil {
+		t.Fatal(err)
+	}
+	// b validated on head 0 too. Either its index already holds a's
+	// events or the stream refuses: never a partial batch.
+	err := b.Append("acme", wb.batch(created("b1", "cb", 1)))
+	var behind *BehindError
+	if !errors.As(err, &behind) {
+		t.Fatalf("b's Append on a moved head = %v; want a BehindError", err)
+	}
+	var followed []Record
+	for len(followed) < 3 {
+		select {
+		case r := <-got:
+			followed = append(followed, r...)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("b followed %d events; want a's 3", len(followed))
+		}
+	}
+	for i, r := range followed {
+		if r.Event.Seq != uint64(i+1) {
+			t.Errorf("followed[%d].Seq = %d", i, r.Event.Seq)
+		}
+	}
+	if c, _ := b.Conversation("acme", "cb"); c != nil {
+		t.Errorf("the refused batch's conversation exists: %+v", c)
+	}
+	// Validated again on the new head, it goes in.
+	wb = newWriter(t, 3)
+	if err := b.Append("acme", wb.batch(created("b1", "cb", 1))); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := b.Conversation("acme", "cb"); h == nil || h.LastSeq != 4 {
+		t.Errorf("cb after the retry = %+v", h)
+	}
+}
+
+func TestJetStreamRefusesAStreamWithOtherSettings(t *testing.T) {
+	srv := natstest.Start(t)
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	l := connectJS(t, srv.URL())
+	cfg := l.streamConfig("acme")
+	cfg.MaxAge = time.Hour
+	if _, err := js.CreateStream(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = l.Open("acme")
+	if err == nil || !strings.Contains(err.Error(), "max_age") {
+		t.Fatalf("Open on a stream with max_age 1h = %v; want an error naming max_age", err)
+	}
+}
+
+func TestJetStreamUnreachable(t *testing.T) {
+	_, err := Connect(JetStreamOptions{URLs: "nats://127.0.0.1:1", Replicas: 1, Timeout: time.Second})
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("Connect to nothing = %v; want an error naming the address", err)
+	}
+}
+
+func TestStreamNames(t *testing.T) {
+	for ws, want := range map[string]string{"acme": "TL_acme", "a.b c": "TL_x" + fmt.Sprintf("%x", "a.b c")} {
+		if got := StreamName(ws); got != want {
+			t.Errorf("StreamName(%q) = %q; want %q", ws, got, want)
+		}
+	}
+}
