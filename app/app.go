@@ -56,6 +56,8 @@ type App struct {
 	mu      sync.RWMutex
 	emitter Emitter      // emits through the startup context once started; drops events before
 	title   func(string) // sets the native window title; nil outside Wails
+	show    func()       // brings the native window to the front; nil outside Wails
+	notify  notifyState  // desktop notifications (notify.go)
 
 	// Set by Start, under mu.
 	prof       profile.Profile
@@ -92,7 +94,13 @@ func (a *App) OnStartup(ctx context.Context) {
 	a.mu.Lock()
 	a.emitter = runtimeEmitter{ctx: ctx}
 	a.title = func(s string) { windowSetTitle(ctx, s) }
+	a.show = func() { windowShow(ctx) }
 	a.mu.Unlock()
+	if n, err := newWailsNotifier(ctx, a.notificationClicked); err != nil {
+		a.log.Warn("desktop notifications are not available", "err", err)
+	} else {
+		SetNotifier(a, n)
+	}
 	if err := a.start(); err != nil {
 		a.log.Error("start", "err", err)
 	}
@@ -105,7 +113,10 @@ func (a *App) OnShutdown(ctx context.Context) {
 	a.mu.Lock()
 	a.emitter = discard{}
 	a.title = nil
+	a.show = nil
 	a.mu.Unlock()
+	SetNotifier(a, nil)
+	closeWailsNotifier(ctx)
 	a.log.Info("app stopped")
 }
 
@@ -215,7 +226,7 @@ func (a *App) open(prof profile.Profile) error {
 		cl, err := client.New(client.Options{
 			URL: prof.RelayURL, Workspace: prof.Workspace, Device: prof.Device,
 			Auth:  agentAuth(prof.Token),
-			Local: localAdapter{in: in, learned: a.learnWorkspace, files: a.fileStore, token: a.setFileToken}, Logger: a.log,
+			Local: localAdapter{in: in, learned: a.learnWorkspace, files: a.fileStore, token: a.setFileToken, applied: a.applied}, Logger: a.log,
 			OnState:    a.onSyncState,
 			OnTyping:   a.onTyping,
 			HTTPClient: hc,

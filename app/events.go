@@ -13,4 +13,10 @@ const (
 	EventSyncState = "sync:state"
 	// EventTyping: someone started or stopped typing. Data: {conv, participant, on}.
 	EventTyping = "typing"
+	// EventNotified: a desktop notification was raised for a contact's message. Data: {conv, sound}
+	// (the UI plays the sound when sound is set).
+	EventNotified = "notify:sent"
+	// EventOpenConversation: the user clicked a notification; the UI opens the conversation.
+	// Data: {conv}.
+	EventOpenConversation = "conversation:open"
 )

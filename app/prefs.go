@@ -26,6 +26,24 @@ type prefsData struct {
 	Views  []SavedView       `json:"views"`
 	// FileCacheBytes caps the files kept for offline viewing (0: DefaultFileCacheBytes).
 	FileCacheBytes int64 `json:"fileCacheBytes,omitempty"`
+	// Notify: the notification switches; nil until the user changes one (DefaultNotifySettings).
+	Notify *NotifySettings `json:"notify,omitempty"`
+}
+
+func (p *prefs) notifySettings() NotifySettings {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.data.Notify == nil {
+		return DefaultNotifySettings
+	}
+	return *p.data.Notify
+}
+
+func (p *prefs) setNotifySettings(s NotifySettings) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.data.Notify = &s
+	return p.saveLocked()
 }
 
 func (p *prefs) fileCacheBytes() int64 {

@@ -29,8 +29,9 @@ func agentAuth(token string) protocol.Auth {
 type localAdapter struct {
 	in      *inbox.Inbox
 	learned func(*protocol.WorkspaceInfo)
-	files   *fileStore   // the bytes of attached files, for upload (files.go)
-	token   func(string) // keeps the welcome's fileToken, for downloads
+	files   *fileStore         // the bytes of attached files, for upload (files.go)
+	token   func(string)       // keeps the welcome's fileToken, for downloads
+	applied func([]conv.Event) // told the canonical events applied (desktop notifications)
 }
 
 func (l localAdapter) Cursor() (string, uint64, error) { return l.in.Cursor() }
@@ -63,7 +64,13 @@ func (a *App) learnWorkspace(w *protocol.WorkspaceInfo) {
 	}
 }
 func (l localAdapter) ApplyCanonical(epoch string, events []conv.Event, upTo uint64) error {
-	return l.in.ApplyCanonical(epoch, events, upTo)
+	if err := l.in.ApplyCanonical(epoch, events, upTo); err != nil {
+		return err
+	}
+	if l.applied != nil {
+		l.applied(events)
+	}
+	return nil
 }
 func (l localAdapter) Acknowledged(results []client.Outcome) error {
 	return l.in.Acknowledged(results)

@@ -9,3 +9,7 @@ export const EventTimelineChanged = 'timeline:changed'
 export const EventSyncState = 'sync:state'
 // Someone started or stopped typing. Data: {conv, participant, on}.
 export const EventTyping = 'typing'
+// A desktop notification was raised for a contact's message. Data: {conv, sound}.
+export const EventNotified = 'notify:sent'
+// The user clicked a notification: open the conversation. Data: {conv}.
+export const EventOpenConversation = 'conversation:open'
