@@ -117,7 +117,7 @@ func Connect(o JetStreamOptions) (*JetStream, error) {
 	nopts = append(nopts, o.NATS...)
 	nc, err := nats.Connect(o.URLs, nopts...)
 	if err != nil {
-		return nil, fmt.Errorf("eventlog: connect to nats at %s: %w", redactURLs(o.URLs), err)
+		return nil, fmt.Errorf("eventlog: connect to nats at %s: %w", RedactURLs(o.URLs), err)
 	}
 	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(o.Timeout))
 	if err != nil {
@@ -128,13 +128,13 @@ func Connect(o JetStreamOptions) (*JetStream, error) {
 	defer cancel()
 	if _, err := js.AccountInfo(ctx); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("eventlog: jetstream at %s: %w", redactURLs(o.URLs), err)
+		return nil, fmt.Errorf("eventlog: jetstream at %s: %w", RedactURLs(o.URLs), err)
 	}
 	return &JetStream{nc: nc, js: js, opts: o, lg: lg, spaces: map[string]*jsSpace{}}, nil
 }
 
-// redactURLs drops user:password from URLs for logs and errors.
-func redactURLs(urls string) string {
+// RedactURLs drops user:password from NATS URLs, for logs and errors.
+func RedactURLs(urls string) string {
 	parts := strings.Split(urls, ",")
 	for i, u := range parts {
 		if at := strings.LastIndex(u, "@"); at >= 0 {
@@ -387,3 +387,10 @@ func (s *jsSpace) publish(head uint64, b *Batch, who map[uint64]string) error {
 	}
 	return nil
 }
+
+// JetStream returns the log's JetStream context, for stores that live
+// beside the log on the same connection (attachments' object store).
+func (j *JetStream) JetStream() jetstream.JetStream { return j.js }
+
+// Replicas is the replica count the log gives its streams and buckets.
+func (j *JetStream) Replicas() int { return j.opts.Replicas }

@@ -53,6 +53,9 @@ func run() error {
 	widgetRelay := flag.String("widget-relay-url", "", "sync URL widget.js connects to (default: the origin that served it)")
 	tlsCert := flag.String("tls-cert", "", "serve https and wss with this certificate (PEM; with --tls-key)")
 	tlsKey := flag.String("tls-key", "", "the certificate's private key (PEM)")
+	natsURLs := flag.String("nats", "", "keep the log on NATS JetStream at these servers (nats:// or tls:// URLs, comma-separated), shared with the other relays there; none: the embedded log in --data")
+	natsCreds := flag.String("nats-creds", os.Getenv("THREADLINE_NATS_CREDS"), "NATS credentials file (default $THREADLINE_NATS_CREDS)")
+	natsReplicas := flag.Int("nats-replicas", 3, "replicas of each workspace's stream: 3 in a cluster; 1 on one server, which then needs sync_interval: always for an ack to mean on disk")
 	lowLatency := flag.Bool("low-latency", false, "while events flow, keep the CPUs out of deep idle states (Linux PM QoS; needs root): less latency per event, busier CPUs")
 	flag.Parse()
 
@@ -83,7 +86,7 @@ func run() error {
 		return err
 	}
 
-	log, err := eventlog.OpenBadger(filepath.Join(*data, "log"), lg)
+	log, err := openLog(*data, *natsURLs, *natsCreds, *natsReplicas, lg)
 	if err != nil {
 		return err
 	}
@@ -181,6 +184,23 @@ wait:
 		err = nil
 	}
 	return err
+}
+
+// openLog opens the embedded log in data, or with natsURLs the shared one
+// on JetStream.
+func openLog(data, natsURLs, creds string, replicas int, lg *slog.Logger) (eventlog.Log, error) {
+	if natsURLs == "" {
+		return eventlog.OpenBadger(filepath.Join(data, "log"), lg)
+	}
+	host, _ := os.Hostname()
+	l, err := eventlog.Connect(eventlog.JetStreamOptions{
+		URLs: natsURLs, Creds: creds, Replicas: replicas, Logger: lg, Name: "threadline-relay " + host,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--nats: %w", err)
+	}
+	lg.Info("log on NATS JetStream", "servers", eventlog.RedactURLs(natsURLs), "replicas", replicas)
+	return l, nil
 }
 
 // reload applies the config file again (SIGHUP). Without --config there is
