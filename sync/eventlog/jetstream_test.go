@@ -240,3 +240,82 @@ func TestStreamNames(t *testing.T) {
 		}
 	}
 }
+
+func TestMigrateKeepsEpochAndSeqs(t *testing.T) {
+	from, err := OpenBadger(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer from.Close()
+	epoch, _, err := from.Open("acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWriter(t, 0)
+	for i := range 1200 { // more than one atomic batch
+		c := fmt.Sprintf("c%d", i%7)
+		var e conv.Event
+		if w.states[c] == nil {
+			e = created(fmt.Sprintf("e%d", i), c, uint64(i+1))
+		} else {
+			e = message(fmt.Sprintf("e%d", i), c, uint64(i+1), "hi")
+		}
+		if err := from.Append("acme", w.batch(e)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var vh [32]byte
+	vh[0] = 1
+	rejected := MidResult{Identity: agent.ID, Device: "d1", Mid: 5000, Result: protocol.Result{ID: "x", Error: &conv.Error{Code: conv.CodeForbidden, Message: "no"}}}
+	if err := from.Append("acme", &Batch{Results: []MidResult{rejected}, Visitors: []VisitorToken{{Hash: vh, ID: "visitor:v"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := from.SaveWebhookCursor("acme", "hook1", WebhookCursor{Done: 17}); err != nil {
+		t.Fatal(err)
+	}
+
+	srv := natstest.Start(t)
+	to := connectJS(t, srv.URL())
+	moved, err := Migrate(from, to, "acme", []string{"hook1"})
+	if err != nil || moved != w.head {
+		t.Fatalf("Migrate = %d, %v; want %d", moved, err, w.head)
+	}
+	if again, err := Migrate(from, to, "acme", nil); err != nil || again != 0 {
+		t.Fatalf("Migrate again = %d, %v; want 0, nil", again, err)
+	}
+
+	// A relay starting on JetStream serves the same log.
+	js := connectJS(t, srv.URL())
+	e2, head, err := js.Open("acme")
+	if err != nil || e2 != epoch || head != w.head {
+		t.Fatalf("Open on JetStream = %q, %d, %v; want %q, %d", e2, head, err, epoch, w.head)
+	}
+	var a, b [][]byte
+	from.Scan("acme", 1, head, func(_ uint64, raw []byte) error { a = append(a, raw); return nil })
+	js.Scan("acme", 1, head, func(_ uint64, raw []byte) error { b = append(b, raw); return nil })
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("events differ after the move: %d vs %d", len(a), len(b))
+	}
+	for id := range w.states {
+		x, _ := from.Conversation("acme", id)
+		y, _ := js.Conversation("acme", id)
+		if !reflect.DeepEqual(x, y) {
+			t.Errorf("state of %s differs:\n%+v\n%+v", id, x, y)
+		}
+	}
+	if r, ok, _ := js.Result("acme", agent.ID, "d1", 5000); !ok || r.Error == nil || r.Error.Code != conv.CodeForbidden {
+		t.Errorf("the rejected mid's answer = %+v %v", r, ok)
+	}
+	if r, ok, _ := js.Result("acme", agent.ID, "d1", 3); !ok || r.ID != "e2" {
+		t.Errorf("mid 3's answer = %+v %v", r, ok)
+	}
+	if m, _ := js.LastMid("acme", agent.ID, "d1"); m != 5000 {
+		t.Errorf("LastMid = %d", m)
+	}
+	if v, ok, _ := js.Visitor("acme", vh); !ok || v.ID != "visitor:v" {
+		t.Errorf("visitor = %+v %v", v, ok)
+	}
+	if c, ok, _ := js.WebhookCursor("acme", "hook1"); !ok || c.Done != 17 {
+		t.Errorf("webhook cursor = %+v %v", c, ok)
+	}
+}

@@ -1,10 +1,14 @@
 package relay
 
 import (
+	"encoding/json"
+	"errors"
 	"runtime"
 	"slices"
 	"time"
 
+	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 )
 
@@ -14,12 +18,20 @@ import (
 // commitLoop is the committer goroutine.
 func (w *workspace) commitLoop() {
 	defer close(w.done)
-	for g := range w.commits {
-		if g.barrier != nil {
-			close(g.barrier)
-			continue
+	for {
+		select {
+		case g, ok := <-w.commits:
+			if !ok {
+				return
+			}
+			if g.barrier != nil {
+				close(g.barrier)
+				continue
+			}
+			w.commit(g)
+		case recs := <-w.foreign: // nil, never ready, unless the log is shared
+			w.follow(recs)
 		}
-		w.commit(g)
 	}
 }
 
@@ -30,6 +42,9 @@ func (w *workspace) commit(g *group) {
 	switch {
 	case g.gen <= w.badGen.Load():
 		err = errAbandoned
+	case g.gen <= w.staleGen.Load():
+		w.requeue(g) // validated on a head another relay has moved
+		return
 	case len(b.Events) > 0 || len(b.Results) > 0 || len(b.Visitors) > 0:
 		// One buffer holds every event's JSON: sized from the data, it
 		// is allocated once rather than grown event by event.
@@ -65,6 +80,15 @@ func (w *workspace) commit(g *group) {
 		t0 := time.Now()
 		err = w.srv.log.Append(w.id, b)
 		w.srv.m.commitTime.observe(time.Since(t0))
+		var behind *eventlog.BehindError
+		if errors.As(err, &behind) && !early {
+			// Another relay appended first: nothing of g is logged. Take
+			// in what it logged, then validate g's requests again on top.
+			w.staleGen.Store(max(w.staleGen.Load(), g.gen))
+			w.requeue(g)
+			w.catchUp(behind.Last)
+			return
+		}
 		switch {
 		case err != nil && early:
 			// Durable, answered and fanned out, but not readable: the log
@@ -145,4 +169,93 @@ func (w *workspace) flying() []*group {
 	fs := slices.Clone(w.inflight)
 	slices.Reverse(fs)
 	return fs
+}
+
+// requeue hands g's requests back to the sequencer, to be validated again
+// ahead of the queue, and takes g out of the flight. Once the sequencer
+// has returned (the relay is stopping), they are refused instead.
+func (w *workspace) requeue(g *group) {
+	w.flightMu.Lock()
+	exited := w.seqExited
+	if !exited {
+		for _, r := range g.reqs {
+			r.results, r.identified, r.err = nil, nil, nil
+		}
+		w.retry = append(w.retry, g.reqs...)
+	}
+	w.inflight = slices.DeleteFunc(w.inflight, func(x *group) bool { return x == g })
+	w.flightMu.Unlock()
+	if exited {
+		answer(g, errStopped)
+		return
+	}
+	w.srv.m.commitRetries.Add(1)
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// handOver is the shared log's follower: it passes another relay's events
+// to the committer, which fans them out in log order between its own
+// commits. It returns false once the workspace stops.
+func (w *workspace) handOver(recs []eventlog.Record) bool {
+	select {
+	case w.foreign <- recs:
+		return true
+	case <-w.quit:
+		return false
+	}
+}
+
+// follow takes in events another relay logged and fans them out like the
+// committer's own. recs are readable from the log already.
+func (w *workspace) follow(recs []eventlog.Record) {
+	for len(recs) > 0 && recs[0].Event.Seq <= w.head {
+		recs = recs[1:]
+	}
+	if len(recs) == 0 {
+		return
+	}
+	// Groups validated before them are not written: their seqs are taken,
+	// so the log answers their Append with a BehindError and they are
+	// validated again.
+	g := &group{w: w, batch: eventlog.Batch{Events: recs}, states: map[string]*conv.Conversation{}}
+	for _, r := range recs {
+		if _, ok := g.states[r.Event.Conv]; ok {
+			continue
+		}
+		c, err := w.srv.log.Conversation(w.id, r.Event.Conv)
+		if err != nil || c == nil {
+			w.srv.lg.Error("follow: read conversation", "workspace", w.id, "conv", r.Event.Conv, "err", err)
+			continue
+		}
+		g.states[r.Event.Conv] = c
+		if r.Event.Kind == conv.KindContactIdentified {
+			var d conv.ContactIdentified
+			if json.Unmarshal(r.Event.Data, &d) == nil {
+				g.moved = append(g.moved, movedConv{conv: r.Event.Conv, contact: d.Contact, seq: r.Event.Seq})
+			}
+		}
+	}
+	w.head = recs[len(recs)-1].Event.Seq
+	w.srv.m.eventsFollowed.Add(uint64(len(recs)))
+	w.fanOut(g)
+	w.readable()
+}
+
+// catchUp, after a lost race, takes in other relays' events until the head
+// reaches last (or, when last is unknown, until something arrives).
+func (w *workspace) catchUp(last uint64) {
+	deadline := time.After(10 * time.Second)
+	start := w.head
+	for w.head < last || (last == 0 && w.head == start) {
+		select {
+		case recs := <-w.foreign:
+			w.follow(recs)
+		case <-deadline:
+			w.srv.lg.Error("follow: the log did not deliver what another relay appended", "workspace", w.id, "head", w.head, "want", last)
+			return
+		}
+	}
 }

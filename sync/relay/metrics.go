@@ -18,6 +18,8 @@ type metrics struct {
 	sessions        atomic.Int64 // connections past their welcome
 	eventsLogged    atomic.Uint64
 	groupCommits    atomic.Uint64
+	commitRetries   atomic.Uint64 // groups validated again after another relay appended first
+	eventsFollowed  atomic.Uint64 // events other relays logged, fanned out here
 	slowDisconnects atomic.Uint64
 	pushes          atomic.Uint64
 
@@ -77,6 +79,12 @@ func (m *metrics) write(w io.Writer) {
 	p("# HELP threadline_relay_group_commits_total eventlog.Log transactions (one journal sync each).\n")
 	p("# TYPE threadline_relay_group_commits_total counter\n")
 	p("threadline_relay_group_commits_total %d\n", m.groupCommits.Load())
+	p("# HELP threadline_relay_commit_retries_total Groups validated again because another relay appended first (shared log only).\n")
+	p("# TYPE threadline_relay_commit_retries_total counter\n")
+	p("threadline_relay_commit_retries_total %d\n", m.commitRetries.Load())
+	p("# HELP threadline_relay_events_followed_total Events other relays logged, fanned out by this one (shared log only).\n")
+	p("# TYPE threadline_relay_events_followed_total counter\n")
+	p("threadline_relay_events_followed_total %d\n", m.eventsFollowed.Load())
 	p("# HELP threadline_relay_pushes_total Push frames answered with an ack.\n")
 	p("# TYPE threadline_relay_pushes_total counter\n")
 	p("threadline_relay_pushes_total %d\n", m.pushes.Load())

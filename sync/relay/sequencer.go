@@ -26,24 +26,59 @@ import (
 // request never waits for two commits when one will do.
 func (w *workspace) sequence() {
 	defer close(w.commits)
-	for r := range w.queue {
-		if w.badGen.Load() >= w.gen {
-			// A commit failed: wait for the groups in flight to be refused,
-			// then start again from what is committed.
+	closed := false
+	for {
+		if max(w.badGen.Load(), w.staleGen.Load()) >= w.gen {
+			// A commit failed, or another relay moved the head: wait for
+			// the groups in flight to be refused or queued again, then start
+			// again from what is committed.
 			b := &group{barrier: make(chan struct{})}
 			w.commits <- b
 			<-b.barrier
 			w.gen++
+			w.curGen.Store(w.gen)
 			w.seqHead = w.head // the committer is idle: nothing races
 			w.mids = bounded.NewMap[devKey, uint64](midCacheSize)
+		}
+		r := w.nextRetry()
+		if r == nil && closed {
+			if w.idleAtClose() {
+				return
+			}
+			// Groups in flight may still be queued again.
+			select {
+			case <-w.wake:
+			case <-time.After(5 * time.Millisecond):
+			}
+			continue
+		}
+		if r == nil {
+			select {
+			case q, ok := <-w.queue:
+				if !ok {
+					closed = true
+					continue
+				}
+				r = q
+			case <-w.wake:
+				continue
+			}
 		}
 		g := w.newGroup()
 		if !g.add(r) {
 			continue
 		}
-		closed := false
 	drain:
 		for !g.full() {
+			if r := w.nextRetry(); r != nil {
+				if !g.add(r) {
+					break drain
+				}
+				continue
+			}
+			if closed {
+				break
+			}
 			select {
 			case r, ok := <-w.queue:
 				if !ok {
@@ -90,10 +125,29 @@ func (w *workspace) sequence() {
 		}
 		w.seqHead = g.next - 1
 		w.groupHint = len(g.batch.Events)
-		if closed {
-			return
-		}
 	}
+}
+
+// nextRetry takes the oldest request queued again, or returns nil.
+func (w *workspace) nextRetry() *request {
+	w.flightMu.Lock()
+	defer w.flightMu.Unlock()
+	if len(w.retry) == 0 {
+		return nil
+	}
+	r := w.retry[0]
+	w.retry = w.retry[1:]
+	return r
+}
+
+// idleAtClose reports, once the queue is closed, whether the sequencer is
+// done: nothing waits to be validated again and no group in flight can
+// queue anything. From then on requeue refuses.
+func (w *workspace) idleAtClose() bool {
+	w.flightMu.Lock()
+	defer w.flightMu.Unlock()
+	w.seqExited = len(w.retry) == 0 && len(w.inflight) == 0
+	return w.seqExited
 }
 
 // group is one commit: its requests, its batch, and the overlay of state it
@@ -144,7 +198,9 @@ func (w *workspace) newGroup() *group {
 }
 
 // full reports whether g has reached the group limits.
-func (g *group) full() bool { return g.events >= maxGroupEvents || g.bytes >= maxGroupBytes }
+func (g *group) full() bool {
+	return g.events >= g.w.maxEvents || len(g.batch.Events) >= g.w.maxEvents || g.bytes >= maxGroupBytes
+}
 
 // add validates r into g. On a log read failure it refuses every request of
 // the group (none is committed), marks g failed and returns false.

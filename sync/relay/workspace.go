@@ -50,6 +50,20 @@ type workspace struct {
 
 	badGen atomic.Uint64 // generation of the last failed commit
 
+	// A shared log (eventlog.Shared: several relays append to it).
+	// staleGen is the generation of the last group validated on a head
+	// another relay has moved: such groups are not written but validated
+	// again, their requests queued in retry (oldest first) ahead of the
+	// queue. curGen mirrors the sequencer's gen for the committer.
+	staleGen  atomic.Uint64
+	curGen    atomic.Uint64
+	retry     []*request    // guarded by flightMu
+	seqExited bool          // guarded by flightMu: the sequencer has returned
+	wake      chan struct{} // poked when retry gets requests
+	foreign   chan []eventlog.Record
+	quit      chan struct{} // closed by stop: the follower stops handing over
+	maxEvents int           // events a group may reach before it is full
+
 	// Committer-owned.
 	head uint64 // committed head
 
@@ -95,26 +109,42 @@ func newWorkspace(srv *Server, cfg WorkspaceConfig) (*workspace, error) {
 		return nil, err
 	}
 	w := &workspace{
-		srv:      srv,
-		id:       cfg.ID,
-		epoch:    epoch,
-		queue:    make(chan *request, 1024),
-		commits:  make(chan *group),
-		done:     make(chan struct{}),
-		seqHead:  head,
-		gen:      1,
-		mids:     bounded.NewMap[devKey, uint64](midCacheSize),
-		profiles: bounded.NewMap[string, profile](midCacheSize),
-		head:     head,
-		pub:      head,
-		fanned:   head,
-		states:   bounded.NewMap[string, *conv.Conversation](stateCacheSize),
-		team:     map[*session]struct{}{},
-		users:    map[string]map[*session]struct{}{},
-		typing:   map[typingKey]*time.Timer{},
-		pubPoke:  make(chan struct{}, 1),
+		srv:       srv,
+		id:        cfg.ID,
+		epoch:     epoch,
+		queue:     make(chan *request, 1024),
+		commits:   make(chan *group),
+		done:      make(chan struct{}),
+		seqHead:   head,
+		gen:       1,
+		mids:      bounded.NewMap[devKey, uint64](midCacheSize),
+		profiles:  bounded.NewMap[string, profile](midCacheSize),
+		head:      head,
+		pub:       head,
+		fanned:    head,
+		states:    bounded.NewMap[string, *conv.Conversation](stateCacheSize),
+		team:      map[*session]struct{}{},
+		users:     map[string]map[*session]struct{}{},
+		typing:    map[typingKey]*time.Timer{},
+		pubPoke:   make(chan struct{}, 1),
+		wake:      make(chan struct{}, 1),
+		quit:      make(chan struct{}),
+		maxEvents: maxGroupEvents,
 	}
 	w.set.Store(newSettings(cfg))
+	w.curGen.Store(w.gen)
+	if l, ok := srv.log.(eventlog.Limited); ok {
+		// A push brings at most MaxPushEvents events and as many derived
+		// ones again twice over: a group stops growing well before the
+		// log's limit.
+		w.maxEvents = min(w.maxEvents, l.MaxBatch()-4*protocol.MaxPushEvents)
+	}
+	if sh, ok := srv.log.(eventlog.Shared); ok {
+		w.foreign = make(chan []eventlog.Record)
+		if err := sh.Follow(cfg.ID, w.handOver); err != nil {
+			return nil, err
+		}
+	}
 	go w.sequence()
 	go w.commitLoop()
 	return w, nil
@@ -189,6 +219,11 @@ func (w *workspace) stop() {
 	}
 	w.qmu.Unlock()
 	<-w.done
+	select {
+	case <-w.quit:
+	default:
+		close(w.quit)
+	}
 	w.mu.Lock()
 	for k, t := range w.typing {
 		t.Stop()
