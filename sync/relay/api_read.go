@@ -46,6 +46,10 @@ func (c *apiCall) conversation(id string) (*conv.Conversation, error) {
 }
 
 func (a *api) getConversation(c *apiCall) {
+	if id := c.r.PathValue("id"); conv.IsLibrary(id) {
+		c.fail(http.StatusNotFound, codeNotFound, "the saved replies are no conversation: read them with GET …/conversations/"+id+"/events")
+		return
+	}
 	if cv, err := c.conversation(c.r.PathValue("id")); err == nil && cv != nil {
 		c.json(http.StatusOK, shownAt(cv, time.Now().UnixMilli()))
 	}
@@ -101,9 +105,12 @@ func (a *api) listConversations(c *apiCall) {
 		c.unavailable(err)
 		return
 	}
-	page := conversationPage{Conversations: make([]*conv.Conversation, len(convs))}
-	for i, cv := range convs {
-		page.Conversations[i] = shownAt(cv, now)
+	page := conversationPage{Conversations: make([]*conv.Conversation, 0, len(convs))}
+	for _, cv := range convs {
+		if conv.IsLibrary(cv.ID) {
+			continue // the saved replies are no conversation (GET …/conversations/workspace:replies/events reads them)
+		}
+		page.Conversations = append(page.Conversations, shownAt(cv, now))
 	}
 	if more {
 		next := convs[len(convs)-1].LastSeq

@@ -291,9 +291,11 @@ func (a *api) postEvent(c *apiCall) {
 		return
 	}
 	id := c.r.PathValue("id")
-	cv, err := c.conversation(id)
-	if err != nil || cv == nil {
-		return
+	if !conv.IsLibrary(id) { // the library of saved replies is made by its first reply.saved
+		cv, err := c.conversation(id)
+		if err != nil || cv == nil {
+			return
+		}
 	}
 	var body eventRequest
 	if !c.decode(&body) {
@@ -321,7 +323,7 @@ func (a *api) postEvent(c *apiCall) {
 		bad("data: %s", msg)
 		return
 	}
-	e := conv.Event{ID: newEventID(), Conv: cv.ID, Kind: body.Kind, Device: device, At: time.Now().UnixMilli(), Data: data}
+	e := conv.Event{ID: newEventID(), Conv: id, Kind: body.Kind, Device: device, At: time.Now().UnixMilli(), Data: data}
 	if device != apiDevice {
 		e.Mid = 1
 	}

@@ -125,3 +125,23 @@ func TestSavedRepliesReachTheTeamOnly(t *testing.T) {
 		t.Errorf("library rebuilt from the backlog = %+v; want r1 as ben edited it, alone", lib)
 	}
 }
+
+// The HTTP API acts as the team: it may save replies and read the library
+// at its id; the conversation list leaves the library out.
+func TestSavedRepliesOverTheAPI(t *testing.T) {
+	r := newAPIRelay(t)
+	c := r.api(tokAPI)
+	cv := c.create("1", "hello").ConversationID
+	lib := "conversations/" + conv.LibraryID
+	c.do("POST", lib+"/events", map[string]any{"kind": conv.KindReplySaved, "data": reply("r1", "Greeting", "Hi {{contact.name}}", "hi")}).must(t, 201)
+	c.do("POST", lib+"/events", map[string]any{"kind": conv.KindReplySaved, "data": reply("r2", "Other", "x", "hi")}).mustErr(t, 409, "conflict")
+	c.do("GET", lib, nil).mustErr(t, 404, "not_found")
+	evs := decodeAnswer[struct{ Events []conv.Event }](t, c.do("GET", lib+"/events", nil).must(t, 200)).Events
+	if len(evs) != 1 || evs[0].Kind != conv.KindReplySaved || evs[0].Actor.ID != "api:backend" {
+		t.Errorf("GET the library's events = %s; want the API's reply.saved", kinds(evs))
+	}
+	page := decodeAnswer[conversationPage](t, c.do("GET", "conversations", nil).must(t, 200))
+	if len(page.Conversations) != 1 || page.Conversations[0].ID != cv {
+		t.Errorf("GET conversations = %d; want %s alone, not the library", len(page.Conversations), cv)
+	}
+}
