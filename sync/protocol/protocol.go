@@ -57,6 +57,10 @@ const (
 	CodeTooLarge            = "too_large"
 	CodeTooMany             = "too_many"
 	CodeRateLimited         = "rate_limited"
+	// CodeUnavailable refuses a push the log cannot take now (NATS
+	// unreachable, a failed write): nothing of it was logged, and the
+	// session stays; push it again after a backoff.
+	CodeUnavailable = "unavailable"
 )
 
 // Close codes: 4000–4499 reconnect and resume; 4500–4999 do not retry as is.

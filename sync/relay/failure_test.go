@@ -60,7 +60,7 @@ func TestFailedAppendIsRefusedAndResent(t *testing.T) {
 	}
 
 	// Several devices push concurrently; some commits fail. A failed
-	// commit refuses its whole group and closes its sessions, so how many
+	// commit refuses its whole group (unavailable), so how many
 	// commits one round of pushes makes depends on how they group: rounds
 	// go on, every device reconnecting and pushing its events again from
 	// the first, until all the injected failures are hit.
@@ -97,7 +97,10 @@ func TestFailedAppendIsRefusedAndResent(t *testing.T) {
 					select {
 					case <-s.done:
 						return
-					case <-waitAckCh(s.client):
+					case acked := <-waitAckCh(s.client):
+						if !acked {
+							return // refused whole: a device pushes it again before anything after it
+						}
 					}
 				}
 			}()
@@ -139,21 +142,27 @@ func TestFailedAppendIsRefusedAndResent(t *testing.T) {
 	}
 }
 
-// waitAckCh returns a channel closed when c receives its next ack (or its
-// connection ends).
-func waitAckCh(c *client) <-chan struct{} {
-	ch := make(chan struct{})
+// waitAckCh returns a channel that gets true when c receives its next ack,
+// false on an error in its place (or when its connection ends).
+func waitAckCh(c *client) <-chan bool {
+	ch := make(chan bool, 1)
 	go func() {
-		defer close(ch)
 		for {
 			select {
 			case f := <-c.frames:
-				if f.Type == protocol.TypeAck {
+				switch f.Type {
+				case protocol.TypeAck:
+					ch <- true
+					return
+				case protocol.TypeError:
+					ch <- false
 					return
 				}
 			case <-c.done:
+				ch <- false
 				return
 			case <-time.After(10 * time.Second):
+				ch <- false
 				return
 			}
 		}

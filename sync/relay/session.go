@@ -765,7 +765,14 @@ func (s *session) push(f *inFrame, size int, t0 time.Time) {
 	if len(f.Events) > 0 {
 		r := &request{kind: reqPush, who: s.who, alias: s.alias, device: s.device, events: f.Events, size: size}
 		if err := s.ws.submit(r); err != nil {
-			s.unavailable(err)
+			if errors.Is(err, errStopped) {
+				s.unavailable(err)
+				return
+			}
+			// Nothing of the push is logged: the device pushes it again,
+			// on this session, once the log takes writes.
+			s.srv.lg.Warn("push refused: the log cannot take writes", "workspace", s.ws.id, "err", err)
+			s.refuse(protocol.CodeUnavailable, "the relay cannot log events right now; nothing of this push was logged: push it again in a moment")
 			return
 		}
 		results = r.results

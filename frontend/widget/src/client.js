@@ -27,7 +27,7 @@ const PUSH_ENVELOPE = utf8.encode(JSON.stringify({ type: "push", events: [] })).
 
 // REFUSED_PUSH are the non-fatal errors that refuse a whole push in place of
 // its ack (DESIGN §5): nothing of it was logged.
-const REFUSED_PUSH = new Set(["too_many", "rate_limited", "bad_frame", "too_large"]);
+const REFUSED_PUSH = new Set(["too_many", "rate_limited", "bad_frame", "too_large", "unavailable"]);
 
 // Client speaks sync protocol v1 for one identity of one workspace: hello
 // with the cursor, canonical events into the store and the model, the outbox
@@ -421,7 +421,7 @@ export class Client {
     if (this.inflight && REFUSED_PUSH.has(f.code)) {
       const ids = this.inflight;
       this.inflight = null;
-      if (f.code === "rate_limited" || f.code === "too_many") {
+      if (f.code === "rate_limited" || f.code === "too_many" || f.code === "unavailable") {
         setTimeout(() => this.pump(), 1000);
         return;
       }
