@@ -3,6 +3,7 @@ import { api, describeError } from '../api'
 import type { ConnectPlan, Settings, Status } from '../api/types'
 import { plural } from '../lib/format'
 import { FileCacheSetting } from './FileCacheSetting'
+import { SavedReplies } from './SavedReplies'
 import { Modal } from './Modal'
 import { connectionText } from './StatusBar'
 
@@ -313,6 +314,7 @@ export function SettingsDialog({ status, onClose, onChanged }: { status: Status 
           </button>
         </div>
       )}
+      <SavedReplies />
       <FileCacheSetting />
     </Modal>
   )

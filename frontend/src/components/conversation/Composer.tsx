@@ -5,6 +5,8 @@ import type { MadeEvent } from '../../api/types'
 import { MAX_TEXT_BYTES, utf8Length } from '../../lib/format'
 import { LockIcon } from '../Icons'
 import { DraftFiles, type DraftFile } from './Attachments'
+import { useReplyPicker } from './ReplyPicker'
+import type { ReplyVars } from '../../lib/replies'
 
 export type ComposerMode = 'reply' | 'note'
 
@@ -21,12 +23,14 @@ export interface ComposerProps {
   onSending?: (kind: 'message.sent' | 'note.added', text: string) => string
   /** Called when the send call returned (ok) or failed. */
   onSettled?: (token: string, ok: boolean, ev?: MadeEvent | null) => void
+  /** What a saved reply's variables are filled with ("/" at the start opens the picker). */
+  replyVars?: ReplyVars
 }
 
 export const DRAFT_SAVE_MS = 300
 export const TYPING_RENEW_MS = 3000
 
-export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Composer({ convId, contactName, canReply, onSending, onSettled }, ref) {
+export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Composer({ convId, contactName, canReply, onSending, onSettled, replyVars }, ref) {
   const [text, setText] = useState('')
   const [mode, setMode] = useState<ComposerMode>(canReply ? 'reply' : 'note')
   const [sending, setSending] = useState(false)
@@ -115,6 +119,17 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
     }
   }
 
+  // Saved replies: "/" at the start opens the picker; the chosen reply replaces the "/…" typed.
+  const picker = useReplyPicker(text, replyVars ?? { contactName }, (filled) => {
+    change(filled)
+    requestAnimationFrame(() => {
+      const el = area.current
+      if (!el) return
+      el.focus()
+      el.setSelectionRange(el.value.length, el.value.length)
+    })
+  })
+
   // Files: each is stored on this device at once (a progress bar per file); the Go side uploads
   // it to the relay before the message, now or after a reconnect.
   const addFiles = (list: ArrayLike<File>) => {
@@ -189,6 +204,7 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
   }
 
   const onKeyDown = (e: React.KeyboardEvent<HTMLTextAreaElement>) => {
+    if (picker.onKeyDown(e)) return
     if (e.key === 'Enter' && !e.shiftKey && !e.altKey && !e.nativeEvent.isComposing) {
       e.preventDefault()
       void send()
@@ -249,11 +265,13 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
         </button>
         {!canReply && <span className="composer-hint">You are supervising: notes only</span>}
       </div>
+      {picker.element}
       <textarea
         ref={area}
         className="composer-input"
         data-testid="composer-input"
         aria-label={note ? 'Internal note' : `Reply to ${contactName}`}
+        aria-expanded={picker.open}
         placeholder={note ? 'Write an internal note — only your team sees it' : `Reply to ${contactName}…`}
         value={text}
         rows={3}
@@ -279,7 +297,7 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
           </span>
         ) : (
           <span className={`composer-help${over ? ' over' : ''}`}>
-            {over ? `Too long: at most ${MAX_TEXT_BYTES / 1024} KiB` : 'Enter to send · Shift+Enter for a new line'}
+            {over ? `Too long: at most ${MAX_TEXT_BYTES / 1024} KiB` : 'Enter to send · Shift+Enter for a new line · / for saved replies'}
           </span>
         )}
         <input

@@ -379,7 +379,15 @@ export const ConversationPane = memo(
             onDiscard={onDiscard}
             busyIds={busy}
           />
-          <Composer ref={composer} convId={id} contactName={contactName} canReply={!supervising} onSending={onSending} onSettled={onSettled} />
+          <Composer
+            ref={composer}
+            convId={id}
+            contactName={contactName}
+            canReply={!supervising}
+            onSending={onSending}
+            onSettled={onSettled}
+            replyVars={{ contactName: c.contact?.name, contactEmail: c.contactEmail, agentName: me?.name, subject: c.subject }}
+          />
         </div>
         {showDetails && (
           <aside className="details" data-testid="details" aria-label="Conversation details">
