@@ -40,3 +40,10 @@ if [ -x build/bin/threadline ] && [ -d frontend/node_modules/playwright-core ]; 
 else
   echo "skipped: run make build first (needs build/bin/threadline and the frontend's packages)"
 fi
+
+section "attachments: Send of a 2 MiB screenshot in the widget → the desktop app painting its thumbnail (relay binary, app --serve, Chromium)"
+if [ -x build/bin/threadline ] && [ -d frontend/node_modules/playwright-core ]; then
+  THREADLINE_BIN="$PWD/build/bin/threadline" go test -count=1 -run '^$' -bench 'BenchmarkThumbnailPaint' -benchtime 20x ./internal/e2e/
+else
+  echo "skipped: run make build first (needs build/bin/threadline and the frontend's packages)"
+fi
