@@ -13,8 +13,11 @@ import (
 	"github.com/threadline/threadline/backend/store"
 )
 
-// coalesce is how long the watcher gathers changes before it tells the UI:
-// a burst (a backlog page, a demo seed) becomes one event, never one per item.
+// coalesce is the least time between two looks of the watcher: a burst (a
+// backlog page, a demo seed) becomes an event at most every 100 ms, never
+// one per item. A change after a quiet while is told at once (a message
+// arriving is on screen without waiting 100 ms); the rest of its burst
+// waits for the next look.
 const coalesce = 100 * time.Millisecond
 
 // poke wakes the watcher: the UI opened another conversation.
@@ -62,7 +65,9 @@ func (a *App) watch(ctx context.Context, in *inbox.Inbox) {
 	var lastRow *store.Row
 	lastTotal := -1
 	pokes := a.pokes()
+	var looked time.Time
 	for {
+		looked = time.Now()
 		ws := memdb.NewWatchSet()
 		total, _ := in.TotalUnread(ws) // the meta object changes with every row
 		_ = in.Outbox(ws)
@@ -114,10 +119,12 @@ func (a *App) watch(ctx context.Context, in *inbox.Inbox) {
 				a.log.Warn("wake snoozed conversations", "err", err)
 			}
 		}
-		select { // let a burst finish before the next look
-		case <-time.After(coalesce):
-		case <-ctx.Done():
-			return
+		if wait := coalesce - time.Since(looked); wait > 0 {
+			select { // the rest of a burst: at most one look per coalesce
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
 }
