@@ -90,7 +90,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	blobs, err := relay.OpenDiskBlobs(filepath.Join(*data, "files")) // attachments (DESIGN §10)
+	blobs, err := openBlobs(*data, log) // attachments (DESIGN §10)
 	if err != nil {
 		log.Close()
 		return err
@@ -201,6 +201,20 @@ func openLog(data, natsURLs, creds string, replicas int, lg *slog.Logger) (event
 	}
 	lg.Info("log on NATS JetStream", "servers", eventlog.RedactURLs(natsURLs), "replicas", replicas)
 	return l, nil
+}
+
+// openBlobs opens the attachment store beside log: on JetStream, the
+// workspaces' object stores (shared with the other relays; data keeps only
+// a cache of them), else the files in data.
+func openBlobs(data string, log eventlog.Log) (relay.Blobs, error) {
+	if js, ok := log.(*eventlog.JetStream); ok {
+		b, err := relay.OpenJetStreamBlobs(js.JetStream(), js.Replicas(), filepath.Join(data, "cache", "files"))
+		if err != nil {
+			return nil, fmt.Errorf("--nats: files: %w", err)
+		}
+		return b, nil
+	}
+	return relay.OpenDiskBlobs(filepath.Join(data, "files"))
 }
 
 // reload applies the config file again (SIGHUP). Without --config there is
