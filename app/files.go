@@ -45,8 +45,29 @@ const DefaultFileCacheBytes int64 = 512 << 20
 
 // fileStore is the profile's content-addressed files folder.
 type fileStore struct {
-	dir string
-	mu  sync.Mutex // one eviction at a time
+	dir   string
+	mu    sync.Mutex // one eviction at a time
+	swept sync.Once  // the first put sweeps what a crash left
+}
+
+// partTTL is how long an unfinished file (.part-*, written while hashed)
+// may go unwritten before it counts as a crash's leftover: a put in
+// progress writes to it all the time; one of a process that died never
+// will. Leftovers go at the first put of a process and at every eviction,
+// so a crash mid-attach or mid-download leaks nothing for long.
+const partTTL = time.Minute
+
+// sweepParts removes the unfinished files not written for partTTL, and
+// says how many.
+func (f *fileStore) sweepParts(now time.Time) int {
+	ps, _ := filepath.Glob(filepath.Join(f.dir, ".part-*"))
+	n := 0
+	for _, p := range ps {
+		if fi, err := os.Stat(p); err == nil && now.Sub(fi.ModTime()) > partTTL && os.Remove(p) == nil {
+			n++
+		}
+	}
+	return n
 }
 
 func (f *fileStore) path(sha string) string { return filepath.Join(f.dir, sha) }
@@ -92,6 +113,7 @@ func (f *fileStore) put(r io.Reader, want string) (sha string, size int64, typ s
 	if err := os.MkdirAll(f.dir, 0o700); err != nil {
 		return "", 0, "", err
 	}
+	f.swept.Do(func() { f.sweepParts(time.Now()) })
 	tmp, err := os.CreateTemp(f.dir, ".part-*")
 	if err != nil {
 		return "", 0, "", err
@@ -144,6 +166,7 @@ func (f *fileStore) put(r io.Reader, want string) (sha string, size int64, typ s
 func (f *fileStore) evict(limit int64, keep map[string]bool) (removed int, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.sweepParts(time.Now())
 	ents, err := os.ReadDir(f.dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
