@@ -370,14 +370,31 @@ func (s *jsSpace) append(b *Batch) error {
 	x := s.idx
 	x.mu.Lock()
 	head := x.head
+	if len(b.Events) > 0 && b.Events[0].Event.Seq != b.Head+1 {
+		x.mu.Unlock()
+		return fmt.Errorf("eventlog: a batch validated on head %d starts at seq %d", b.Head, b.Events[0].Event.Seq)
+	}
+	if b.Head != head {
+		x.mu.Unlock()
+		return &BehindError{Expected: b.Head, Last: head}
+	}
 	if len(b.Events) > 0 {
-		if b.Events[0].Event.Seq != head+1 {
-			x.mu.Unlock()
-			return &BehindError{Expected: b.Events[0].Event.Seq - 1, Last: head}
-		}
 		x.appending = true
 	}
 	x.mu.Unlock()
+	if len(b.Events) == 0 && (len(b.Results) > 0 || len(b.Visitors) > 0) {
+		// Answers alone: still only right on the head they were validated
+		// on, which the stream, not this index, says is still the head.
+		ctx, cancel := s.j.ctx()
+		info, err := s.stream.Info(ctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("eventlog: head of %s: %w", s.ws, err)
+		}
+		if last := info.State.LastSeq; last != head {
+			return &BehindError{Expected: head, Last: last}
+		}
+	}
 
 	// Events that answer another identity's mid than their actor's.
 	var who map[uint64]string

@@ -43,7 +43,7 @@ var agent = conv.Participant{ID: "agent:ana", Role: conv.RoleAgent}
 
 func (w *writer) batch(evs ...conv.Event) *Batch {
 	w.t.Helper()
-	b := &Batch{}
+	b := &Batch{Head: w.head}
 	touched := map[string]bool{}
 	for _, e := range evs {
 		next, out, err := conv.Apply(w.states[e.Conv], e, conv.Env{NextSeq: w.head + 1})
@@ -100,7 +100,7 @@ func TestJetStreamLogIsRebuiltByAnotherRelay(t *testing.T) {
 		t.Error("Append returned without calling Durable")
 	}
 	// An answer that logs nothing, alone.
-	if err := a.Append("acme", &Batch{Results: []MidResult{{Identity: agent.ID, Device: "d1", Mid: 5, Result: protocol.Result{ID: "e5"}}}}); err != nil {
+	if err := a.Append("acme", &Batch{Head: w.head, Results: []MidResult{{Identity: agent.ID, Device: "d1", Mid: 5, Result: protocol.Result{ID: "e5"}}}}); err != nil {
 		t.Fatal(err)
 	}
 	want := w.head

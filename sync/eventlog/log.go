@@ -108,6 +108,12 @@ type Batch struct {
 	// Visitors are new visitor tokens.
 	Visitors []VisitorToken
 
+	// Head is the head b was validated against: Events continue it. A
+	// shared log (JetStream) refuses b with a *BehindError when its head has
+	// moved since, even when b logs no event (answers validated on an old
+	// head would be answers one relay would not give).
+	Head uint64
+
 	// Durable, when not nil, is called by Append (on its goroutine, at
 	// most once) as soon as all of b survives a crash, which may be before
 	// the reads above return it. The relay acknowledges and fans out the

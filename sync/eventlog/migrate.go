@@ -67,6 +67,7 @@ func Migrate(from *Badger, to *JetStream, ws string, hooks []string) (moved uint
 				b.Results = append(b.Results, MidResult{Identity: id, Device: evs[i].Device, Mid: evs[i].Mid, Result: protocol.Result{ID: evs[i].ID, Seq: evs[i].Seq}})
 			}
 		}
+		b.Head = moved
 		if err := s.append(&b); err != nil {
 			return err
 		}
@@ -87,7 +88,7 @@ func Migrate(from *Badger, to *JetStream, ws string, hooks []string) (moved uint
 	if err != nil {
 		return moved, fmt.Errorf("eventlog: move the events of %s: %w", ws, err)
 	}
-	if err := s.append(&Batch{Results: side, Visitors: visitors}); err != nil {
+	if err := s.append(&Batch{Results: side, Visitors: visitors, Head: moved}); err != nil {
 		return moved, err
 	}
 	for _, h := range hooks {

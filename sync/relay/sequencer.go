@@ -186,6 +186,7 @@ func (w *workspace) newGroup() *group {
 	return &group{
 		w:       w,
 		gen:     w.gen,
+		batch:   eventlog.Batch{Head: w.seqHead},
 		next:    w.seqHead + 1,
 		states:  map[string]*conv.Conversation{},
 		mids:    map[devKey]uint64{},
