@@ -3,12 +3,20 @@
 //
 //	relay --listen 127.0.0.1:8470 --data DIR --config relay.json
 //	relay --listen :443 --tls-cert cert.pem --tls-key key.pem --config relay.json
+//	relay --config relay.json --nats nats://n1:4222,nats://n2:4222,nats://n3:4222
+//	relay migrate --data DIR --config relay.json --nats URL[,URL…]
 //
 // With --tls-cert and --tls-key it serves https and wss itself; behind a
 // reverse proxy that terminates TLS it serves plain http. SIGHUP reloads
 // --config (tokens, API keys, webhooks, allowed origins; new workspaces):
 // sessions that stay valid keep going, and a config that does not parse is
 // refused with the line it fails at, while the old one keeps serving.
+//
+// With --nats the log is on NATS JetStream, shared by every relay pointed
+// at the same servers (DESIGN §6); --data then holds only caches. migrate
+// moves the embedded log in DIR to JetStream, keeping epochs and seqs, so
+// devices carry on from their cursors: stop the relay first, migrate, then
+// start the relays with --nats.
 //
 // Without --config it hosts one demo workspace, "demo", whose tokens and
 // identity secret are made on first start, kept in DIR/demo-config.json and
@@ -38,6 +46,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "migrate" {
+		if err := migrate(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "relay migrate:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "relay:", err)
 		os.Exit(1)
