@@ -2,7 +2,6 @@ package app
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -15,8 +14,8 @@ import (
 	"time"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/internal/relaytest/relayrun"
 	"github.com/threadline/threadline/sync/client"
-	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/relay"
 )
 
@@ -24,30 +23,12 @@ import (
 // for files, and returns its URL and the files' folder.
 func startFileRelay(t *testing.T) (string, string) {
 	t.Helper()
-	lg, err := eventlog.OpenBadger(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	blobs, err := relay.OpenDiskBlobs(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &relay.Config{Workspaces: []relay.WorkspaceConfig{{
-		ID: "acme", Name: "Acme", IdentitySecret: "app-test-identity-secret-0123",
-		Agents: []relay.Member{{ID: "ana", Name: "Ana", Token: tokAna}, {ID: "ben", Name: "Ben", Token: tokBen}},
-	}}}
-	srv, err := relay.New(cfg, lg, relay.Options{Blobs: blobs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		hs.Close()
-		_ = srv.Shutdown(context.Background())
-		_ = lg.Close()
-	})
-	return "ws" + strings.TrimPrefix(hs.URL, "http"), dir
+	return relayrun.Start(t, relayrun.WithConfig(relayConfig()), relayrun.WithOptions(relay.Options{Blobs: blobs})).WS, dir
 }
 
 // storedFiles counts the files under dir named sha (the bytes; not their .refs).

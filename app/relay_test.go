@@ -4,9 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -19,40 +16,33 @@ import (
 
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/backend/inbox"
+	"github.com/threadline/threadline/internal/relaytest"
+	"github.com/threadline/threadline/internal/relaytest/relayrun"
 	"github.com/threadline/threadline/sync/client"
-	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
 
 const (
-	tokAna = "app-test-token-ana-0123456789"
-	tokBen = "app-test-token-ben-0123456789"
+	tokAna = relaytest.TokAna
+	tokBen = relaytest.TokBen
 )
 
-// startRelay runs a real relay on loopback with agents ana and ben.
+// relayConfig is relaytest's standard workspace with no assistant (the
+// team is ana and ben) and plan as its only attribute (the demo's vip is
+// not the workspace's).
+func relayConfig() *relay.Config {
+	return relayrun.Config(func(w *relay.WorkspaceConfig) {
+		w.Assistants = nil
+		w.Attributes = w.Attributes[:1]
+	})
+}
+
+// startRelay runs a real relay on loopback with agents ana and ben; it
+// returns its ws:// URL.
 func startRelay(t *testing.T) string {
 	t.Helper()
-	lg, err := eventlog.OpenBadger(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &relay.Config{Workspaces: []relay.WorkspaceConfig{{
-		ID: "acme", Name: "Acme", IdentitySecret: "app-test-identity-secret-0123",
-		Agents:     []relay.Member{{ID: "ana", Name: "Ana", Token: tokAna}, {ID: "ben", Name: "Ben", Token: tokBen}},
-		Attributes: []conv.AttributeDef{{Key: "plan", Type: conv.AttrEnum, Values: []string{"free", "pro"}}},
-	}}}
-	srv, err := relay.New(cfg, lg, relay.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		hs.Close()
-		_ = srv.Shutdown(context.Background())
-		_ = lg.Close()
-	})
-	return "ws" + strings.TrimPrefix(hs.URL, "http")
+	return relayrun.Start(t, relayrun.WithConfig(relayConfig())).WS
 }
 
 // TestConnectAndLiveTeammate connects a profile to a real relay, then a
@@ -215,11 +205,9 @@ func TestContactProfileFromRelay(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	mac := hmac.New(sha256.New, []byte("app-test-identity-secret-0123"))
-	mac.Write([]byte("42"))
 	dana := client.NewMemory(conv.Participant{ID: "contact:42", Role: conv.RoleContact}, uuid.NewString())
 	cl, err := client.New(client.Options{URL: url, Workspace: "acme", Device: dana.Device(), Local: dana,
-		Auth: protocol.Auth{Kind: protocol.AuthContact, ContactID: "42", Hash: hex.EncodeToString(mac.Sum(nil)), Name: "Dana Whitfield", Email: "dana@example.com"}})
+		Auth: protocol.Auth{Kind: protocol.AuthContact, ContactID: "42", Hash: relaytest.ContactHash("42"), Name: "Dana Whitfield", Email: "dana@example.com"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,10 +22,9 @@ import (
 
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/backend/profile"
+	"github.com/threadline/threadline/internal/relaytest/relayrun"
 	"github.com/threadline/threadline/sync/client"
-	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
-	"github.com/threadline/threadline/sync/relay"
 )
 
 // privateCA makes a CA, as a company's own would be, and a certificate it
@@ -79,27 +77,8 @@ func privateCA(t *testing.T) (caPEM []byte, ca *x509.Certificate, server tls.Cer
 // wss:// URL.
 func startTLSRelay(t *testing.T, cert tls.Certificate) string {
 	t.Helper()
-	lg, err := eventlog.OpenBadger(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &relay.Config{Workspaces: []relay.WorkspaceConfig{{
-		ID: "acme", Name: "Acme", IdentitySecret: "app-test-identity-secret-0123",
-		Agents: []relay.Member{{ID: "ana", Name: "Ana", Token: tokAna}, {ID: "ben", Name: "Ben", Token: tokBen}},
-	}}}
-	srv, err := relay.New(cfg, lg, relay.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(srv.Handler())
-	hs.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	hs.StartTLS()
-	t.Cleanup(func() {
-		hs.Close()
-		_ = srv.Shutdown(context.Background())
-		_ = lg.Close()
-	})
-	return "wss" + strings.TrimPrefix(hs.URL, "https")
+	return relayrun.Start(t, relayrun.WithConfig(relayConfig()),
+		relayrun.WithTLS(&tls.Config{Certificates: []tls.Certificate{cert}})).WS
 }
 
 // waitSynced waits until the app's sync is online and its inbox shows a

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,16 +13,14 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/internal/relaytest"
+	"github.com/threadline/threadline/internal/relaytest/relayrun"
 	"github.com/threadline/threadline/sync/client"
-	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
 
-const (
-	secret   = "faqbot-test-identity-secret-0123"
-	botToken = "faqbot-test-token-0123456789abcd"
-)
+const botToken = relaytest.TokFAQ
 
 func TestMatch(t *testing.T) {
 	faq, err := LoadFAQ("faq.json")
@@ -74,30 +71,14 @@ func (b *syncBuffer) String() string {
 }
 
 func newWorld(t *testing.T, faq []Entry) *world {
-	return newWorldAs(t, faq, protocol.Auth{Kind: protocol.AuthContact, ContactID: "alice", Hash: protocol.ContactHash(secret, "alice")}, nil)
+	return newWorldAs(t, faq, relaytest.ContactAuth("alice"), nil)
 }
 
 // newWorldAs is newWorld with the end user saying hello with auth, and the
 // workspace's config changed by edit (when not nil).
 func newWorldAs(t *testing.T, faq []Entry, auth protocol.Auth, edit func(*relay.WorkspaceConfig)) *world {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	log, err := eventlog.OpenBadger(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &relay.Config{Workspaces: []relay.WorkspaceConfig{{
-		ID: "acme", Name: "Acme", IdentitySecret: secret,
-		Assistants: []relay.Member{{ID: "faq", Name: "FAQ bot", Token: botToken}},
-	}}}
-	if edit != nil {
-		edit(&cfg.Workspaces[0])
-	}
-	srv, err := relay.New(cfg, log, relay.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	url := "ws" + strings.TrimPrefix(hs.URL, "http")
+	url := relayrun.Start(t, relayrun.WithConfig(relayrun.Config(edit))).WS
 
 	w := &world{ctx: ctx, botLogs: &syncBuffer{}}
 	botLog := slog.New(slog.NewTextHandler(w.botLogs, nil))
@@ -122,9 +103,6 @@ func newWorldAs(t *testing.T, faq []Entry, auth protocol.Auth, edit func(*relay.
 		if err := <-botDone; err != nil {
 			t.Errorf("bot: %v", err)
 		}
-		hs.Close()
-		_ = srv.Shutdown(context.Background())
-		_ = log.Close()
 		if t.Failed() {
 			t.Logf("bot log:\n%s", w.botLogs)
 		}

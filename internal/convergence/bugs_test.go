@@ -142,11 +142,11 @@ func TestLateVisitorConversationReachesTheIdentifiedDevice(t *testing.T) {
 	}
 	// Both devices of the contact reconnect: the visitor token in the
 	// tablet's hello moves w to the contact.
-	conns := tablet.proxy.conns.Load()
-	tablet.proxy.cut()
+	conns := tablet.proxy.Conns()
+	tablet.proxy.Cut()
 	waitFor(t, 10*time.Second, "the tablet's new session", func() bool {
 		cl := tablet.client()
-		return tablet.proxy.conns.Load() > conns && cl.State() == client.StateOnline
+		return tablet.proxy.Conns() > conns && cl.State() == client.StateOnline
 	})
 	for _, d := range []*device{agent, tablet, phone} {
 		d.waitSettled(t)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/backend/inbox"
+	"github.com/threadline/threadline/internal/relaytest"
 	"github.com/threadline/threadline/sync/client"
 	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
@@ -23,7 +24,7 @@ type relayLog struct {
 	byID   map[string]uint64 // seq of each id
 	convs  map[string][]conv.Event
 	states map[string]*conv.Conversation // conv.Replay of each conversation's events
-	log    *eventlog.Badger              // open: for Result and Conversation
+	log    eventlog.Log                  // open: for Result and Conversation
 }
 
 // readRelayLog opens the log in dir and checks it: seqs 1…head with no gap,
@@ -31,10 +32,7 @@ type relayLog struct {
 // each conversation is what replaying its events gives.
 func readRelayLog(t testing.TB, dir string) *relayLog {
 	t.Helper()
-	lg, err := eventlog.OpenBadger(dir, nil)
-	if err != nil {
-		t.Fatalf("reopen the relay's log: %v", err)
-	}
+	lg := relaytest.Logs[0].Open(t, dir, nil) // relayrun.Start's default
 	t.Cleanup(func() { lg.Close() })
 	epoch, head, err := lg.Open(testWS)
 	if err != nil {

@@ -175,7 +175,7 @@ func runConvergence(t *testing.T, seed uint64, actions int) {
 		case x < 0.04:
 			d := w.pick(w.devices)
 			w.stats["cuts"]++
-			d.proxy.cut()
+			d.proxy.Cut()
 		case x < 0.075:
 			d := w.pick(w.devices)
 			if d.running() {
@@ -187,7 +187,7 @@ func runConvergence(t *testing.T, seed uint64, actions int) {
 			d := w.pick(w.devices)
 			if w.blocked[d] == 0 {
 				w.stats["offline (network down)"]++
-				d.proxy.block(true)
+				d.proxy.Block(true)
 				w.blocked[d] = 5 + w.rng.IntN(40)
 			}
 		case x < 0.115:
@@ -197,7 +197,7 @@ func runConvergence(t *testing.T, seed uint64, actions int) {
 		case x < 0.135:
 			d := w.pick(w.devices)
 			w.stats["routes hushed"]++
-			d.proxy.hush()
+			d.proxy.Hush()
 		default:
 			d := w.pick(w.devices)
 			switch {
@@ -219,7 +219,7 @@ func runConvergence(t *testing.T, seed uint64, actions int) {
 	// Everyone back online; wait until every device has pushed everything
 	// and holds the relay's head.
 	for _, d := range w.devices {
-		d.proxy.block(false)
+		d.proxy.Block(false)
 		d.start()
 		d.kick()
 	}
@@ -283,7 +283,7 @@ func (w *world) tick() {
 	for d, n := range w.blocked {
 		if n <= 1 {
 			delete(w.blocked, d)
-			d.proxy.block(false)
+			d.proxy.Block(false)
 		} else {
 			w.blocked[d] = n - 1
 		}
@@ -312,7 +312,7 @@ func (w *world) settle() {
 			lastCut = time.Now()
 			for _, d := range w.users {
 				if d.unsettled() == 0 && !d.settled() {
-					d.proxy.cut()
+					d.proxy.Cut()
 				}
 			}
 		}
@@ -668,7 +668,7 @@ func (w *world) identify(d *device, externalID string) {
 	visitorID := d.identity().ID
 	delete(w.offline, d)
 	delete(w.blocked, d)
-	d.proxy.block(false)
+	d.proxy.Block(false)
 	d.start()
 	d.kick()
 	d.waitSettled(w.t)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/backend/inbox"
+	"github.com/threadline/threadline/internal/relaytest"
 	"github.com/threadline/threadline/sync/client"
 	"github.com/threadline/threadline/sync/protocol"
 )
@@ -152,7 +153,7 @@ type device struct {
 	me    conv.Participant
 	auth  protocol.Auth
 	relay *testRelay
-	proxy *tcpProxy
+	proxy *relaytest.FaultProxy
 	url   string // where the client dials; the proxy's by default
 
 	// An inbox device.
@@ -187,8 +188,8 @@ func newInboxDeviceWith(t testing.TB, r *testRelay, name string, me conv.Partici
 	d.inOpts = inbox.Options{Me: me, Device: name}
 	tune(&d.inOpts)
 	d.open()
-	d.proxy = newTCPProxy(t, r.target)
-	d.url = d.proxy.url()
+	d.proxy = relaytest.NewFaultProxy(t, r.target)
+	d.url = d.proxy.URL()
 	t.Cleanup(d.close)
 	return d
 }
@@ -199,8 +200,8 @@ func newMemoryDevice(t testing.TB, r *testRelay, name string, me conv.Participan
 	t.Helper()
 	d := &device{t: t, name: name, id: name, me: me, auth: auth, relay: r, mem: client.NewMemory(me, name),
 		rec: newRecorder(), logs: &logBuf{}}
-	d.proxy = newTCPProxy(t, r.target)
-	d.url = d.proxy.url()
+	d.proxy = relaytest.NewFaultProxy(t, r.target)
+	d.url = d.proxy.URL()
 	t.Cleanup(d.close)
 	return d
 }
@@ -432,7 +433,7 @@ func (d *device) waitSettled(t testing.TB) {
 		}
 		if d.identity().IsEndUser() && d.unsettled() == 0 && time.Since(lastCut) > 300*time.Millisecond {
 			lastCut = time.Now()
-			d.proxy.cut()
+			d.proxy.Cut()
 		}
 		return false
 	})

@@ -4,31 +4,29 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/threadline/threadline/backend/conv"
-	"github.com/threadline/threadline/sync/eventlog"
+	"github.com/threadline/threadline/internal/relaytest"
+	"github.com/threadline/threadline/internal/relaytest/relayrun"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
 
-// The test workspace.
+// The test workspace: relaytest's standard one.
 const (
-	testWS     = "acme"
-	testSecret = "acme-identity-secret-0123456789"
-	tokAna     = "token-ana-0123456789abcdef"
-	tokBen     = "token-ben-0123456789abcdef"
-	tokFAQ     = "token-faq-0123456789abcdef"
+	testWS = relaytest.Workspace
+	tokAna = relaytest.TokAna
+	tokBen = relaytest.TokBen
+	tokFAQ = relaytest.TokFAQ
 )
 
 // Participants. Names are left out: the relay sets an event's actor to
@@ -42,50 +40,24 @@ var (
 	c99 = conv.Participant{ID: "contact:99", Role: conv.RoleContact}
 )
 
-var attributeDefs = []conv.AttributeDef{
-	{Key: "plan", Type: conv.AttrEnum, Values: []string{"free", "pro"}},
-	{Key: "seats", Type: conv.AttrNumber},
-	{Key: "vip", Type: conv.AttrBool},
-	{Key: "company", Type: conv.AttrString},
-}
+var attributeDefs = relaytest.Attributes()
 
-func testConfig() *relay.Config {
-	return &relay.Config{Workspaces: []relay.WorkspaceConfig{{
-		ID:             testWS,
-		Name:           "Acme Hosting",
-		IdentitySecret: testSecret,
-		Agents: []relay.Member{
-			{ID: "ana", Name: "Ana", Token: tokAna},
-			{ID: "ben", Name: "Ben", Token: tokBen},
-		},
-		Assistants: []relay.Member{{ID: "faq", Name: "FAQ bot", Token: tokFAQ}},
-		Attributes: attributeDefs,
-	}}}
-}
+var (
+	contactHash = relaytest.ContactHash
+	agentAuth   = relaytest.AgentAuth
+	contactAuth = relaytest.ContactAuth
+)
 
-func contactHash(id string) string { return protocol.ContactHash(testSecret, id) }
-
-func agentAuth(token string) protocol.Auth {
-	return protocol.Auth{Kind: protocol.AuthAgent, Token: token}
-}
-
-func contactAuth(externalID string) protocol.Auth {
-	return protocol.Auth{Kind: protocol.AuthContact, ContactID: externalID, Hash: contactHash(externalID)}
-}
-
-// testRelay is a real relay on a Badger log in a fixed directory, served on
-// a fresh 127.0.0.1 listener each time it starts. Devices reach it through
-// proxies that stay up across restarts, so their URL never changes.
+// testRelay is a real relay (relayrun's) on a log in a fixed directory,
+// served on a fresh 127.0.0.1 port each time it starts. Devices reach it
+// through proxies that stay up across restarts, so their URL never changes.
 type testRelay struct {
 	t    testing.TB
 	dir  string
 	opts relay.Options
 
 	mu       sync.Mutex
-	srv      *relay.Server
-	log      *eventlog.Badger
-	hs       *http.Server
-	addr     string // "" while down
+	cur      *relayrun.Relay // nil while down
 	restarts int
 }
 
@@ -93,29 +65,14 @@ func startRelay(t testing.TB, opts relay.Options) *testRelay {
 	t.Helper()
 	r := &testRelay{t: t, dir: t.TempDir(), opts: opts}
 	r.start()
-	t.Cleanup(r.stop)
 	return r
 }
 
 func (r *testRelay) start() {
 	r.t.Helper()
-	lg, err := eventlog.OpenBadger(r.dir, nil)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	srv, err := relay.New(testConfig(), lg, r.opts)
-	if err != nil {
-		lg.Close()
-		r.t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go hs.Serve(ln)
+	cur := relayrun.Start(r.t, relayrun.InDir(r.dir), relayrun.WithOptions(r.opts))
 	r.mu.Lock()
-	r.srv, r.log, r.hs, r.addr = srv, lg, hs, ln.Addr().String()
+	r.cur = cur
 	r.mu.Unlock()
 }
 
@@ -123,20 +80,11 @@ func (r *testRelay) start() {
 // 4010, queued group commits finish, then the log closes.
 func (r *testRelay) stop() {
 	r.mu.Lock()
-	srv, lg, hs := r.srv, r.log, r.hs
-	r.srv, r.log, r.hs, r.addr = nil, nil, nil, ""
+	cur := r.cur
+	r.cur = nil
 	r.mu.Unlock()
-	if srv == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		r.t.Errorf("relay Shutdown: %v", err)
-	}
-	hs.Close()
-	if err := lg.Close(); err != nil {
-		r.t.Errorf("relay log Close: %v", err)
+	if cur != nil {
+		cur.Stop()
 	}
 }
 
@@ -163,128 +111,27 @@ func (r *testRelay) replace() {
 func (r *testRelay) target() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.addr
+	if r.cur == nil {
+		return ""
+	}
+	return r.cur.Addr()
 }
 
 // head returns the running relay's epoch and published head.
 func (r *testRelay) head() (string, uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.srv == nil {
+	if r.cur == nil {
 		return "", 0
 	}
-	return r.srv.Epoch(testWS), r.srv.Head(testWS)
+	return r.cur.Server.Epoch(testWS), r.cur.Server.Head(testWS)
 }
 
-// readLog stops the relay and reads its log straight from Badger.
+// readLog stops the relay and reads its log straight from its directory.
 func (r *testRelay) readLog() *relayLog {
 	r.t.Helper()
 	r.stop()
 	return readRelayLog(r.t, r.dir)
-}
-
-// tcpProxy forwards TCP connections to target(). It can cut every live
-// connection (a network failure) and block new ones (an offline period:
-// the device's client keeps retrying with backoff).
-type tcpProxy struct {
-	ln      net.Listener
-	target  func() string
-	blocked atomic.Bool
-	conns   atomic.Int64
-
-	mu     sync.Mutex
-	live   map[net.Conn]net.Conn
-	silent map[net.Conn]*atomic.Bool // the relay's bytes to this connection are dropped
-}
-
-func newTCPProxy(t testing.TB, target func() string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln, target: target, live: map[net.Conn]net.Conn{}, silent: map[net.Conn]*atomic.Bool{}}
-	go p.accept()
-	t.Cleanup(func() { ln.Close(); p.cut() })
-	return p
-}
-
-func (p *tcpProxy) url() string { return "ws://" + p.ln.Addr().String() }
-
-func (p *tcpProxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		addr := p.target()
-		if p.blocked.Load() || addr == "" {
-			c.Close()
-			continue
-		}
-		s, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.conns.Add(1)
-		hushed := new(atomic.Bool)
-		p.mu.Lock()
-		p.live[c] = s
-		p.silent[c] = hushed
-		p.mu.Unlock()
-		go func() { io.Copy(s, c); s.Close(); c.Close() }()
-		go func() {
-			buf := make([]byte, 32<<10)
-			for {
-				n, err := s.Read(buf)
-				if n > 0 && !hushed.Load() {
-					if _, werr := c.Write(buf[:n]); werr != nil {
-						break
-					}
-				}
-				if err != nil {
-					break
-				}
-			}
-			c.Close()
-			s.Close()
-			p.mu.Lock()
-			delete(p.live, c)
-			delete(p.silent, c)
-			p.mu.Unlock()
-		}()
-	}
-}
-
-// cut closes every live connection, as a network failure does.
-func (p *tcpProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c, s := range p.live {
-		c.Close()
-		s.Close()
-	}
-}
-
-// hush makes the live connections silent downstream, as a route that dies
-// one way: the device's frames still reach the relay (its pushes are
-// logged), the relay's answers and pongs are lost. The device's heartbeat
-// notices, it reconnects and resends, and the relay answers from memory.
-func (p *tcpProxy) hush() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, h := range p.silent {
-		h.Store(true)
-	}
-}
-
-// block refuses new connections (and cuts the live ones) until unblocked.
-func (p *tcpProxy) block(on bool) {
-	p.blocked.Store(on)
-	if on {
-		p.cut()
-	}
 }
 
 // wsProxy is a WebSocket man in the middle: it forwards frames between a

@@ -2,11 +2,9 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,18 +13,28 @@ import (
 	"testing"
 	"time"
 
-	"github.com/threadline/threadline/sync/eventlog"
+	"github.com/threadline/threadline/internal/relaytest"
+	"github.com/threadline/threadline/internal/relaytest/relayrun"
 	"github.com/threadline/threadline/sync/relay"
 )
 
 const (
-	workspace = "acme"
-	tokAna    = "e2e-token-ana-0123456789abcdef"
-	tokBen    = "e2e-token-ben-0123456789abcdef"
+	workspace = relaytest.Workspace
+	tokAna    = relaytest.TokAna
+	tokBen    = relaytest.TokBen
 	// identitySecret lets the browser scripts say hello as a verified
 	// contact (DESIGN §2), as a website's backend would let its widget.
-	identitySecret = "e2e-identity-secret-0123456789"
+	identitySecret = relaytest.Secret
 )
+
+// relayConfig is relaytest's standard workspace with agents ana and ben
+// only: no assistant, no attributes.
+func relayConfig() *relay.Config {
+	return relayrun.Config(func(w *relay.WorkspaceConfig) {
+		w.Assistants = nil
+		w.Attributes = nil
+	})
+}
 
 // root is the repository's root folder.
 func root() string {
@@ -67,29 +75,11 @@ func requirements(tb testing.TB) string {
 // returns its http:// URL.
 func startRelay(tb testing.TB) string {
 	tb.Helper()
-	lg, err := eventlog.OpenBadger(tb.TempDir(), nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg := &relay.Config{Workspaces: []relay.WorkspaceConfig{{
-		ID: workspace, Name: "Acme Hosting", IdentitySecret: identitySecret,
-		Agents: []relay.Member{{ID: "ana", Name: "Ana", Token: tokAna}, {ID: "ben", Name: "Ben", Token: tokBen}},
-	}}}
 	blobs, err := relay.OpenDiskBlobs(tb.TempDir()) // attachments (DESIGN §10)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv, err := relay.New(cfg, lg, relay.Options{Blobs: blobs})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	tb.Cleanup(func() {
-		hs.Close()
-		_ = srv.Shutdown(context.Background())
-		_ = lg.Close()
-	})
-	return hs.URL
+	return relayrun.Start(tb, relayrun.WithConfig(relayConfig()), relayrun.WithOptions(relay.Options{Blobs: blobs})).URL
 }
 
 // app is the desktop binary serving its UI and bindings over HTTP.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/threadline/threadline/sync/eventlog"
+	"github.com/threadline/threadline/internal/relaytest/relayrun"
 	"github.com/threadline/threadline/sync/relay"
 )
 
@@ -174,35 +173,17 @@ func TestWebhookVerifySnippets(t *testing.T) {
 			url, lines := startReceiver(t, lang, secret)
 
 			const apiKey = "api-key-backend-0123456789abcdef"
-			cfg := &relay.Config{Workspaces: []relay.WorkspaceConfig{{
-				ID:             "acme",
-				Name:           "Acme",
-				IdentitySecret: "acme-identity-secret-0123456789",
-				Agents:         []relay.Member{{ID: "ana", Name: "Ana", Token: "token-ana-0123456789abcdef"}},
-				APIKeys:        []relay.APIKey{{ID: "backend", Token: apiKey}},
-				Webhooks: []relay.Webhook{{ID: "site", URL: url, Secret: secret,
-					Events: []string{"conversation.created", "thread.started", "message.sent"}}},
-			}}}
-			lg, err := eventlog.OpenBadger(t.TempDir(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv, err := relay.New(cfg, lg, relay.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			hs := httptest.NewServer(srv.Handler())
-			t.Cleanup(func() {
-				hs.Close()
-				srv.Shutdown(context.Background())
-				lg.Close()
-			})
+			r := relayrun.Start(t, relayrun.WithConfig(relayrun.Config(func(w *relay.WorkspaceConfig) {
+				w.APIKeys = []relay.APIKey{{ID: "backend", Token: apiKey}}
+				w.Webhooks = []relay.Webhook{{ID: "site", URL: url, Secret: secret,
+					Events: []string{"conversation.created", "thread.started", "message.sent"}}}
+			})))
 
 			// Three conversations over the HTTP API: conversation.created,
 			// the derived thread.started and message.sent each.
 			for i := range 3 {
 				body := fmt.Sprintf(`{"contact": "%d", "message": "hello %d"}`, 40+i, i)
-				req, _ := http.NewRequest(http.MethodPost, hs.URL+"/v1/api/workspaces/acme/conversations", strings.NewReader(body))
+				req, _ := http.NewRequest(http.MethodPost, r.URL+"/v1/api/workspaces/acme/conversations", strings.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+apiKey)
 				req.Header.Set("Content-Type", "application/json")
 				resp, err := http.DefaultClient.Do(req)

@@ -163,7 +163,7 @@ func TestInterruptedUploadRestarts(t *testing.T) {
 	}
 	r := newRealRelay(t, relay.Options{Blobs: blobs})
 	fm := &fileMemory{Memory: NewMemory(ana, "ana-laptop"), files: map[string][]byte{}, opens: map[string]int{}}
-	mem := &cuttingMemory{fileMemory: fm, cut: r.proxy.cut}
+	mem := &cuttingMemory{fileMemory: fm, cut: r.proxy.Cut}
 	c, err := fm.Create(conv.Created{Contact: &conv.Participant{ID: "contact:dana", Role: conv.RoleContact}, Subject: "Logs"})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/internal/relaytest"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
@@ -129,7 +130,7 @@ func TestKeepMineAgainstTheRelay(t *testing.T) {
 	full := NewMemory(ana, "ana-laptop")
 	start(t, r.url(), full, agentAuth(anaToken), nil)
 	alice := NewMemory(contact, "alice-phone")
-	start(t, r.url(), alice, protocol.Auth{Kind: protocol.AuthContact, ContactID: "42", Hash: contactHash("42"), Name: "Alice"}, nil)
+	start(t, r.url(), alice, protocol.Auth{Kind: protocol.AuthContact, ContactID: "42", Hash: relaytest.ContactHash("42"), Name: "Alice"}, nil)
 
 	do := func(m *Memory, convID string, kind conv.Kind, data any) conv.Event {
 		t.Helper()

@@ -2,207 +2,91 @@ package client
 
 import (
 	"context"
-	"io"
 	"log/slog"
-	"net"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/threadline/threadline/backend/conv"
-	"github.com/threadline/threadline/sync/eventlog"
+	"github.com/threadline/threadline/internal/relaytest"
+	"github.com/threadline/threadline/internal/relaytest/relayrun"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
 
-// The main tests run against the real relay (sync/relay on Badger in a temp
-// dir) on loopback, through proxy, a TCP proxy that can cut connections or
-// go silent, to inject the failures a network makes.
+// The main tests run against the real relay (relayrun's, on Badger in a
+// temp dir) on loopback, through a relaytest.FaultProxy that can cut
+// connections or make them go silent, to inject the failures a network makes.
 
 const (
-	anaToken     = "ana-token-0123456789"
+	anaToken     = relaytest.TokAna
 	bobToken     = "bob-token-0123456789"
-	faqToken     = "faq-token-0123456789"
-	testSecret   = "identity-secret-0123456789"
-	testWorkspce = "acme"
+	faqToken     = relaytest.TokFAQ
+	testWorkspce = relaytest.Workspace
 )
 
+// testConfig is relaytest's standard workspace with bob for ben (bob is
+// client_test.go's second agent, the fake relay's too) and plan as its only
+// attribute: the tests count on seats being undefined.
 func testConfig() *relay.Config {
-	return &relay.Config{Workspaces: []relay.WorkspaceConfig{{
-		ID:             testWorkspce,
-		Name:           "Acme Hosting",
-		IdentitySecret: testSecret,
-		Agents:         []relay.Member{{ID: "ana", Name: "Ana", Token: anaToken}, {ID: "bob", Name: "Bob", Token: bobToken}},
-		Assistants:     []relay.Member{{ID: "faq", Name: "FAQ bot", Token: faqToken}},
-		Attributes:     []conv.AttributeDef{{Key: "plan", Type: conv.AttrEnum, Values: []string{"free", "pro"}}},
-	}}}
+	return relayrun.Config(func(w *relay.WorkspaceConfig) {
+		w.Agents = []relay.Member{w.Agents[0], {ID: "bob", Name: "Bob", Token: bobToken}}
+		w.Attributes = w.Attributes[:1]
+	})
 }
 
-func contactHash(id string) string { return protocol.ContactHash(testSecret, id) }
-
-// realRelay is a relay.Server on httptest with its Badger log in a temp dir,
-// behind a proxy. restart replaces it with a fresh one (a new log: a new
-// epoch) behind the same address.
+// realRelay is a real relay behind a proxy. restart replaces it with a fresh
+// one (a new log: a new epoch) behind the same address.
 type realRelay struct {
 	t     testing.TB
-	proxy *proxy
+	proxy *relaytest.FaultProxy
 	opts  relay.Options
 
 	mu  sync.Mutex
-	srv *relay.Server
-	hs  *httptest.Server
-	log *eventlog.Badger
+	cur *relayrun.Relay
 }
 
 func newRealRelay(t testing.TB, opts relay.Options) *realRelay {
 	t.Helper()
 	r := &realRelay{t: t, opts: opts}
 	r.start()
-	r.proxy = newProxy(t, r.addr)
-	t.Cleanup(r.stop)
+	r.proxy = relaytest.NewFaultProxy(t, r.addr)
 	return r
 }
 
 func (r *realRelay) start() {
 	r.t.Helper()
-	lg, err := eventlog.OpenBadger(r.t.TempDir(), nil)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	srv, err := relay.New(testConfig(), lg, r.opts)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
+	cur := relayrun.Start(r.t, relayrun.WithConfig(testConfig()), relayrun.WithOptions(r.opts))
 	r.mu.Lock()
-	r.srv, r.hs, r.log = srv, hs, lg
+	r.cur = cur
 	r.mu.Unlock()
-}
-
-func (r *realRelay) stop() {
-	r.mu.Lock()
-	srv, hs, lg := r.srv, r.hs, r.log
-	r.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	srv.Shutdown(ctx)
-	hs.Close()
-	lg.Close()
 }
 
 // restart replaces the relay with one on a new, empty log.
 func (r *realRelay) restart() {
-	r.stop()
+	r.mu.Lock()
+	cur := r.cur
+	r.mu.Unlock()
+	cur.Stop()
 	r.start()
-	r.proxy.cut()
+	r.proxy.Cut()
 }
 
 func (r *realRelay) addr() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return strings.TrimPrefix(r.hs.URL, "http://")
+	return r.cur.Addr()
 }
 
-func (r *realRelay) url() string { return "ws://" + r.proxy.ln.Addr().String() }
+func (r *realRelay) url() string { return r.proxy.URL() }
 
 func (r *realRelay) head() (string, uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.srv.Epoch(testWorkspce), r.srv.Head(testWorkspce)
-}
-
-// proxy forwards TCP connections to target(); it can cut them all, or make
-// them go silent downstream (the client's frames still reach the relay, the
-// relay's answers and pongs are swallowed), as a dead route does.
-type proxy struct {
-	t      testing.TB
-	ln     net.Listener
-	target func() string
-	silent atomic.Bool // new connections start silent too
-	conns  atomic.Int64
-
-	mu   sync.Mutex
-	live map[*proxyConn]struct{}
-}
-
-type proxyConn struct {
-	client, server net.Conn
-	silent         atomic.Bool
-}
-
-func newProxy(t testing.TB, target func() string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{t: t, ln: ln, target: target, live: map[*proxyConn]struct{}{}}
-	go p.accept()
-	t.Cleanup(func() { ln.Close(); p.cut() })
-	return p
-}
-
-func (p *proxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		s, err := net.Dial("tcp", p.target())
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.conns.Add(1)
-		pc := &proxyConn{client: c, server: s}
-		pc.silent.Store(p.silent.Load())
-		p.mu.Lock()
-		p.live[pc] = struct{}{}
-		p.mu.Unlock()
-		go func() { io.Copy(s, c); s.Close(); c.Close() }()
-		go func() {
-			buf := make([]byte, 32<<10)
-			for {
-				n, err := s.Read(buf)
-				if n > 0 && !pc.silent.Load() {
-					if _, werr := c.Write(buf[:n]); werr != nil {
-						break
-					}
-				}
-				if err != nil {
-					break
-				}
-			}
-			s.Close()
-			c.Close()
-			p.mu.Lock()
-			delete(p.live, pc)
-			p.mu.Unlock()
-		}()
-	}
-}
-
-// cut closes every connection, as a network failure does.
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for pc := range p.live {
-		pc.client.Close()
-		pc.server.Close()
-	}
-}
-
-// hush makes the current connections silent downstream.
-func (p *proxy) hush() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for pc := range p.live {
-		pc.silent.Store(true)
-	}
+	return r.cur.Server.Epoch(testWorkspce), r.cur.Server.Head(testWorkspce)
 }
 
 // filler is a client that pushes events into a real relay, as an assistant
@@ -418,7 +302,7 @@ func TestLostAckIsResentAndAnsweredFromMemory(t *testing.T) {
 	// The route dies downstream: the push reaches the relay, which logs it,
 	// but its ack (and the pongs) never come back. The heartbeat notices,
 	// the client reconnects and resends; the relay answers from memory.
-	r.proxy.hush()
+	r.proxy.Hush()
 	created, _ := mem.Create(conv.Created{Contact: &contact, Subject: "Lost ack"})
 	msg, _ := mem.Act(created.Conv, conv.KindMessageSent, conv.Message{Text: "hello?"})
 	h.c.Kick()
@@ -427,7 +311,7 @@ func TestLostAckIsResentAndAnsweredFromMemory(t *testing.T) {
 		t.Fatalf("pending = %d before the reconnect; want 2", len(p))
 	}
 
-	waitFor(t, "a reconnect", func() bool { return r.proxy.conns.Load() >= 2 })
+	waitFor(t, "a reconnect", func() bool { return r.proxy.Conns() >= 2 })
 	waitFor(t, "the outbox to empty", func() bool { return len(mem.Outbox()) == 0 })
 	caughtUpTo(t, r, mem)
 	waitState(t, h.c, StateOnline)
@@ -461,7 +345,7 @@ func TestReconnectAfterCutKeepsPending(t *testing.T) {
 		o.Backoff = Backoff{Min: 200 * time.Millisecond, Max: time.Second}
 	})
 	waitState(t, h.c, StateOnline)
-	r.proxy.cut()
+	r.proxy.Cut()
 	waitFor(t, "offline", func() bool { return h.c.State() != StateOnline })
 	if err := h.c.Typing("x", true); err != ErrOffline && h.c.State() == StateOffline {
 		t.Errorf("Typing while offline = %v; want ErrOffline", err)
@@ -546,7 +430,7 @@ func TestUnauthorizedIsTerminal(t *testing.T) {
 		t.Errorf("status = %+v (Run: %v); want failed, unauthorized, 4501", st, err)
 	}
 	time.Sleep(50 * time.Millisecond)
-	if n := r.proxy.conns.Load(); n != 1 {
+	if n := r.proxy.Conns(); n != 1 {
 		t.Errorf("%d connections; want 1", n)
 	}
 	// An unknown workspace is terminal too.
@@ -595,7 +479,7 @@ func TestIdentifiedVisitorsHistoryReachesTheContactsOtherDevice(t *testing.T) {
 
 	// The contact's phone, identified, in sync.
 	me := conv.Participant{ID: "contact:42", Role: conv.RoleContact}
-	phone := start(t, r.url(), NewMemory(me, "phone"), protocol.Auth{Kind: protocol.AuthContact, ContactID: "42", Hash: contactHash("42")}, nil)
+	phone := start(t, r.url(), NewMemory(me, "phone"), relaytest.ContactAuth("42"), nil)
 	waitState(t, phone.c, StateOnline)
 
 	// The same person on a laptop, anonymous: a visitor starts a conversation.
@@ -622,7 +506,7 @@ func TestIdentifiedVisitorsHistoryReachesTheContactsOtherDevice(t *testing.T) {
 	// The laptop identifies as the contact.
 	tok := laptop.c.VisitorToken()
 	laptop.c.Close()
-	laptop2 := start(t, r.url(), laptopMem, protocol.Auth{Kind: protocol.AuthContact, ContactID: "42", Hash: contactHash("42"), VisitorToken: tok}, nil)
+	laptop2 := start(t, r.url(), laptopMem, protocol.Auth{Kind: protocol.AuthContact, ContactID: "42", Hash: relaytest.ContactHash("42"), VisitorToken: tok}, nil)
 	waitState(t, laptop2.c, StateOnline)
 
 	waitFor(t, "the history on the phone", func() bool {
@@ -633,8 +517,8 @@ func TestIdentifiedVisitorsHistoryReachesTheContactsOtherDevice(t *testing.T) {
 	if len(tl) < 4 || tl[0].Kind != conv.KindConversationCreated || tl[len(tl)-1].Kind != conv.KindContactIdentified {
 		t.Errorf("phone's timeline = %v; want the history then contact.identified", kindsOf(tl))
 	}
-	if phone.c.State() != StateOnline || r.proxy.conns.Load() != 4 {
-		t.Errorf("phone %s, %d connections; want online, no reconnect", phone.c.State(), r.proxy.conns.Load())
+	if phone.c.State() != StateOnline || r.proxy.Conns() != 4 {
+		t.Errorf("phone %s, %d connections; want online, no reconnect", phone.c.State(), r.proxy.Conns())
 	}
 }
 
@@ -717,7 +601,7 @@ func TestPushesRespectLimits(t *testing.T) {
 	if _, head := r.head(); head != 251 {
 		t.Errorf("relay logged %d events; want 251", head)
 	}
-	if n := r.proxy.conns.Load(); n != 1 {
+	if n := r.proxy.Conns(); n != 1 {
 		t.Errorf("%d connections; want 1 (no limit broken, no close)", n)
 	}
 	if logs := h.logs.String(); strings.Contains(logs, "refused a push") {
@@ -740,8 +624,8 @@ func TestVisitorTokenIsKeptAndReused(t *testing.T) {
 	}
 	h.c.Kick()
 	waitFor(t, "the conversation logged", func() bool { return len(mem.Outbox()) == 0 })
-	r.proxy.cut()
-	waitFor(t, "a reconnect", func() bool { return r.proxy.conns.Load() >= 2 && h.c.State() == StateOnline })
+	r.proxy.Cut()
+	waitFor(t, "a reconnect", func() bool { return r.proxy.Conns() >= 2 && h.c.State() == StateOnline })
 	if got := h.c.Identity(); got.ID != me.ID {
 		t.Errorf("after reconnect the visitor is %s; want %s (token reused)", got.ID, me.ID)
 	}

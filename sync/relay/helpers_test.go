@@ -18,48 +18,56 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/internal/relaytest"
 	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 )
 
-// The test workspace.
+// The test workspace: relaytest's standard one.
 const (
-	testWS     = "acme"
-	testSecret = "acme-identity-secret-0123456789"
-	tokAna     = "token-ana-0123456789abcdef"
-	tokBen     = "token-ben-0123456789abcdef"
-	tokFAQ     = "token-faq-0123456789abcdef"
+	testWS     = relaytest.Workspace
+	testSecret = relaytest.Secret
+	tokAna     = relaytest.TokAna
+	tokBen     = relaytest.TokBen
+	tokFAQ     = relaytest.TokFAQ
 )
 
+// testConfig is the standard test workspace's config: what relayrun.Config
+// gives the other packages, built here from the same relaytest pieces (these
+// tests, in package relay, cannot import relayrun).
 func testConfig() *Config {
+	members := func(ms []relaytest.Member) []Member {
+		out := make([]Member, len(ms))
+		for i, m := range ms {
+			out[i] = Member{ID: m.ID, Name: m.Name, Token: m.Token}
+		}
+		return out
+	}
 	return &Config{Workspaces: []WorkspaceConfig{{
 		ID:             testWS,
-		Name:           "Acme Hosting",
+		Name:           relaytest.WorkspaceName,
 		IdentitySecret: testSecret,
-		Agents: []Member{
-			{ID: "ana", Name: "Ana", Token: tokAna},
-			{ID: "ben", Name: "Ben", Token: tokBen},
-		},
-		Assistants: []Member{{ID: "faq", Name: "FAQ bot", Token: tokFAQ}},
-		Attributes: []conv.AttributeDef{
-			{Key: "plan", Type: conv.AttrEnum, Values: []string{"free", "pro"}},
-			{Key: "seats", Type: conv.AttrNumber},
-			{Key: "vip", Type: conv.AttrBool},
-			{Key: "company", Type: conv.AttrString},
-		},
+		Agents:         members(relaytest.Agents()),
+		Assistants:     members(relaytest.Assistants()),
+		Attributes:     relaytest.Attributes(),
 	}}}
 }
 
-func contactHash(id string) string { return protocol.ContactHash(testSecret, id) }
+var (
+	contactHash = relaytest.ContactHash
+	agentAuth   = relaytest.AgentAuth
+	contactAuth = relaytest.ContactAuth
+)
 
-// testRelay is a real relay on a real Badger log, served by httptest.
+// testRelay is a real relay on a real log (testLog's: see TestMain), served
+// by httptest.
 type testRelay struct {
 	t    testing.TB
 	dir  string
 	opts Options
 	wrap func(*eventlog.Badger) eventlog.Log // when set, the relay runs on what it returns
 	conf func(*Config)                       // when set, changes testConfig() before the relay starts
-	log  *eventlog.Badger
+	log  eventlog.Log
 	srv  *Server
 	hs   *httptest.Server
 	url  string
@@ -70,9 +78,13 @@ func newTestRelay(t testing.TB, opts ...func(*Options)) *testRelay {
 	return newWrappedRelay(t, nil, opts...)
 }
 
-// newWrappedRelay is newTestRelay on a Log that wraps the Badger one.
+// newWrappedRelay is newTestRelay on a Log that wraps the Badger one (the
+// test skips on the other implementations).
 func newWrappedRelay(t testing.TB, wrap func(*eventlog.Badger) eventlog.Log, opts ...func(*Options)) *testRelay {
 	t.Helper()
+	if wrap != nil {
+		requireImpl(t, "badger")
+	}
 	r := &testRelay{t: t, dir: t.TempDir(), wrap: wrap}
 	for _, o := range opts {
 		o(&r.opts)
@@ -84,19 +96,16 @@ func newWrappedRelay(t testing.TB, wrap func(*eventlog.Badger) eventlog.Log, opt
 
 func (r *testRelay) start() {
 	r.t.Helper()
-	var err error
-	r.log, err = eventlog.OpenBadger(r.dir, nil)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	var lg eventlog.Log = r.log
+	r.log = testLog.Open(r.t, r.dir, nil)
+	lg := r.log
 	if r.wrap != nil {
-		lg = r.wrap(r.log)
+		lg = r.wrap(r.log.(*eventlog.Badger)) // newWrappedRelay checked
 	}
 	cfg := testConfig()
 	if r.conf != nil {
 		r.conf(cfg)
 	}
+	var err error
 	r.srv, err = New(cfg, lg, r.opts)
 	if err != nil {
 		r.t.Fatal(err)
@@ -107,21 +116,13 @@ func (r *testRelay) start() {
 
 func newHTTPTest(s *Server) *httptest.Server { return httptest.NewServer(s.Handler()) }
 
-func wsURL(httpURL string) string { return "ws" + strings.TrimPrefix(httpURL, "http") + protocol.Path }
+func wsURL(httpURL string) string { return relaytest.WS(httpURL) + protocol.Path }
 
 func (r *testRelay) stop() {
 	if r.srv == nil {
 		return
 	}
-	r.hs.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := r.srv.Shutdown(ctx); err != nil {
-		r.t.Errorf("Shutdown: %v", err)
-	}
-	if err := r.log.Close(); err != nil {
-		r.t.Errorf("log Close: %v", err)
-	}
+	relaytest.Stop(r.t, r.hs, r.srv.Shutdown, r.log)
 	r.srv = nil
 }
 
@@ -311,11 +312,6 @@ func (c *client) expectError(code string, fatal bool) protocol.Error {
 
 func hello(ws string, device string, cur protocol.Cursor, a protocol.Auth) protocol.Hello {
 	return protocol.Hello{Type: protocol.TypeHello, Protocol: protocol.Version, Workspace: ws, Device: device, Cursor: cur, Auth: a}
-}
-
-func agentAuth(tok string) protocol.Auth { return protocol.Auth{Kind: protocol.AuthAgent, Token: tok} }
-func contactAuth(id string) protocol.Auth {
-	return protocol.Auth{Kind: protocol.AuthContact, ContactID: id, Hash: contactHash(id)}
 }
 
 // session is a welcomed client with everything it received.

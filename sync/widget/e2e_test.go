@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,16 +24,16 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/threadline/threadline/backend/conv"
-	"github.com/threadline/threadline/sync/eventlog"
+	"github.com/threadline/threadline/internal/relaytest"
+	"github.com/threadline/threadline/internal/relaytest/relayrun"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
 
 const (
-	e2eWorkspace = "acme"
-	e2eSecret    = "e2e-identity-secret-0123456789"
-	e2eAgentTok  = "e2e-agent-token-0123456789"
-	e2eBotTok    = "e2e-bot-token-0123456789"
+	e2eWorkspace = relaytest.Workspace
+	e2eSecret    = relaytest.Secret
+	e2eAgentTok  = relaytest.TokAna
 	chromiumPath = "/usr/bin/chromium"
 )
 
@@ -59,9 +58,9 @@ func TestBrowser(t *testing.T) {
 	defer cancel()
 
 	base, ag := startRelay(t, ctx)
-	gate := startGate(t, strings.TrimPrefix(base, "http://"))
+	gate := relaytest.NewFaultProxy(t, func() string { return strings.TrimPrefix(base, "http://") })
 	ag.gate = gate
-	site := startSite(t, gate.url())
+	site := startSite(t, gate.URL()+protocol.Path)
 	ensureNodeModules(t, ctx)
 
 	artifacts := filepath.Join(t.TempDir(), "artifacts")
@@ -193,58 +192,32 @@ func ensureNodeModules(t *testing.T, ctx context.Context) {
 	}
 }
 
-// startRelay starts a real relay (Badger log in a temp dir) with the widget
-// mounted on its mux, the test's agent connected, and the test-only routes.
+// startRelay starts a real relay (relayrun's: Badger log in a temp dir,
+// relaytest's workspace with agent ana only) with the widget mounted on its
+// mux, the test's agent connected, and the test-only routes.
 func startRelay(t *testing.T, ctx context.Context) (string, *agent) {
 	t.Helper()
 	lg := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("THREADLINE_E2E_RELAY_LOG") != "" {
 		lg = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	log, err := eventlog.OpenBadger(filepath.Join(t.TempDir(), "log"), lg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &relay.Config{Workspaces: []relay.WorkspaceConfig{{
-		ID:             e2eWorkspace,
-		Name:           "Acme Hosting",
-		IdentitySecret: e2eSecret,
-		Agents:         []relay.Member{{ID: "ana", Name: "Ana", Token: e2eAgentTok}},
-		Assistants:     []relay.Member{{ID: "faq", Name: "FAQ bot", Token: e2eBotTok}},
-		Attributes: []conv.AttributeDef{
-			{Key: "plan", Type: conv.AttrEnum, Values: []string{"free", "pro"}},
-			{Key: "seats", Type: conv.AttrNumber},
-			{Key: "vip", Type: conv.AttrBool},
-			{Key: "company", Type: conv.AttrString},
-		},
-	}}}
 	blobs, err := relay.OpenDiskBlobs(filepath.Join(t.TempDir(), "files"))
 	if err != nil {
-		log.Close()
 		t.Fatal(err)
 	}
-	srv, err := relay.New(cfg, log, relay.Options{Logger: lg, Blobs: blobs})
-	if err != nil {
-		log.Close()
-		t.Fatal(err)
-	}
-	mux := srv.Handler()
-	Mount(mux, Options{Demo: Demo{Workspace: e2eWorkspace, Name: "Acme Hosting", IdentitySecret: e2eSecret}, Logger: lg})
 	ag := &agent{}
-	ag.routes(mux)
-	hs := httptest.NewServer(mux) // 127.0.0.1
-	t.Cleanup(func() {
-		ag.close()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-		hs.Close()
-		log.Close()
-	})
-	if err := ag.connect(ctx, "ws"+strings.TrimPrefix(hs.URL, "http")+protocol.Path); err != nil {
+	r := relayrun.Start(t,
+		relayrun.WithConfig(relayrun.Config(func(w *relay.WorkspaceConfig) { w.Agents = w.Agents[:1] })),
+		relayrun.WithOptions(relay.Options{Logger: lg, Blobs: blobs}),
+		relayrun.Mount(func(mux *http.ServeMux) {
+			Mount(mux, Options{Demo: Demo{Workspace: e2eWorkspace, Name: relaytest.WorkspaceName, IdentitySecret: e2eSecret}, Logger: lg})
+			ag.routes(mux)
+		}))
+	t.Cleanup(ag.close) // before the relay stops
+	if err := ag.connect(ctx, r.Socket()); err != nil {
 		t.Fatalf("agent: %v", err)
 	}
-	return hs.URL, ag
+	return r.URL, ag
 }
 
 // e2ePage is the bare host page the scenarios start from: the widget loaded,
@@ -267,7 +240,7 @@ type agent struct {
 	pushMu sync.Mutex
 	device string
 	cancel context.CancelFunc
-	gate   *gate
+	gate   *relaytest.FaultProxy
 	// fileToken is the agent's bearer for the file routes (its welcome's).
 	fileToken string
 }
@@ -454,7 +427,7 @@ func (a *agent) routes(mux *http.ServeMux) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		a.gate.set(body.Down)
+		a.gate.Block(body.Down)
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /e2e/agent/typing", func(w http.ResponseWriter, r *http.Request) {
@@ -470,89 +443,6 @@ func (a *agent) routes(mux *http.ServeMux) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-}
-
-// gate is a TCP proxy on 127.0.0.1 in front of the relay, which the
-// scenarios take down (every connection through it refused and cut, as when
-// the relay's host is unreachable) and bring back.
-type gate struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	down   bool
-	conns  map[net.Conn]struct{}
-}
-
-func startGate(t *testing.T, target string) *gate {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gate{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	go g.serve()
-	t.Cleanup(func() {
-		ln.Close()
-		g.set(true)
-	})
-	return g
-}
-
-func (g *gate) url() string { return "ws://" + g.ln.Addr().String() + protocol.Path }
-
-func (g *gate) serve() {
-	for {
-		c, err := g.ln.Accept()
-		if err != nil {
-			return
-		}
-		go g.pipe(c)
-	}
-}
-
-func (g *gate) pipe(c net.Conn) {
-	g.mu.Lock()
-	down := g.down
-	g.mu.Unlock()
-	if down {
-		c.Close()
-		return
-	}
-	up, err := net.Dial("tcp", g.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	g.mu.Lock()
-	if g.down { // went down while dialing
-		g.mu.Unlock()
-		c.Close()
-		up.Close()
-		return
-	}
-	g.conns[c], g.conns[up] = struct{}{}, struct{}{}
-	g.mu.Unlock()
-	done := make(chan struct{}, 2)
-	go func() { io.Copy(up, c); done <- struct{}{} }()
-	go func() { io.Copy(c, up); done <- struct{}{} }()
-	<-done
-	c.Close()
-	up.Close()
-	g.mu.Lock()
-	delete(g.conns, c)
-	delete(g.conns, up)
-	g.mu.Unlock()
-}
-
-func (g *gate) set(down bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.down = down
-	if down {
-		for c := range g.conns {
-			c.Close()
-		}
-	}
 }
 
 // startSite serves a website of its own origin that hosts a copy of

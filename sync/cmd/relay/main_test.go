@@ -32,8 +32,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/threadline/threadline/backend/conv"
+	"github.com/threadline/threadline/internal/relaytest"
+	"github.com/threadline/threadline/internal/relaytest/relayrun"
 	"github.com/threadline/threadline/sync/client"
-	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 	"github.com/threadline/threadline/sync/relay"
 )
@@ -44,10 +45,10 @@ import (
 // connects over wss:// and trusts the certificate the way its user would.
 
 const (
-	tlsWorkspace = "acme"
-	tlsSecret    = "tls-test-identity-secret-0123456789"
-	tlsTokAna    = "tls-test-token-ana-0123456789"
-	tlsTokBen    = "tls-test-token-ben-0123456789"
+	tlsWorkspace = relaytest.Workspace
+	tlsSecret    = relaytest.Secret
+	tlsTokAna    = relaytest.TokAna
+	tlsTokBen    = relaytest.TokBen
 	chromiumPath = "/usr/bin/chromium"
 )
 
@@ -200,14 +201,12 @@ func startTLSRelay(t *testing.T) *tlsRelay {
 	for try := 0; ; try++ {
 		port := freePort(t)
 		origin := fmt.Sprintf("https://127.0.0.1:%d", port)
-		cfg := relay.Config{Workspaces: []relay.WorkspaceConfig{{
-			ID: tlsWorkspace, Name: "Acme Hosting", IdentitySecret: tlsSecret,
-			Agents: []relay.Member{
-				{ID: "ana", Name: "Ana", Token: tlsTokAna},
-				{ID: "ben", Name: "Ben", TokenSHA256: hex.EncodeToString(benSum[:])},
-			},
-			AllowedOrigins: []string{origin, "https://" + site.Addr().String()},
-		}}}
+		// relaytest's workspace, agents only, ben's token given by its hash.
+		cfg := relayrun.Config(func(w *relay.WorkspaceConfig) {
+			w.Agents[1] = relay.Member{ID: "ben", Name: "Ben", TokenSHA256: hex.EncodeToString(benSum[:])}
+			w.Assistants, w.Attributes = nil, nil
+			w.AllowedOrigins = []string{origin, "https://" + site.Addr().String()}
+		})
 		b, err := json.MarshalIndent(cfg, "", "  ")
 		if err != nil {
 			t.Fatal(err)
@@ -627,20 +626,7 @@ func TestExampleConfigAllowsTheDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: %v", m[2], err)
 	}
-	lg, err := eventlog.OpenBadger(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := relay.New(cfg, lg, relay.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		hs.Close()
-		srv.Shutdown(context.Background())
-		lg.Close()
-	})
+	socket := relayrun.Start(t, relayrun.WithConfig(cfg)).Socket()
 	ws := cfg.Workspaces[0].ID
 	if len(cfg.Workspaces[0].AllowedOrigins) == 0 {
 		t.Fatalf("%s sets no allowedOrigins: the example shows how", m[2])
@@ -652,7 +638,7 @@ func TestExampleConfigAllowsTheDemo(t *testing.T) {
 		{demoOrigin, protocol.TypeWelcome},
 		{"http://127.0.0.1:3000", protocol.CodeUnauthorized},
 	} {
-		if got := visitorHello(t, "ws"+strings.TrimPrefix(hs.URL, "http")+protocol.Path, ws, tc.origin); got != tc.want {
+		if got := visitorHello(t, socket, ws, tc.origin); got != tc.want {
 			t.Errorf("%s with make relay's config: a visitor's hello from %s is answered %s; want %s", m[2], tc.origin, got, tc.want)
 		}
 	}
