@@ -150,6 +150,9 @@ try {
           else img.addEventListener('load', loaded, { once: true })
           img.decode().then(() => {
             parts.decoded = now()
+            // The app's answer for the bytes (it fetches them from the relay on a miss).
+            const rt = performance.getEntriesByType('resource').find((e) => e.name === img.currentSrc)
+            if (rt) Object.assign(parts, { fetch: performance.timeOrigin + rt.fetchStart, ttfb: performance.timeOrigin + rt.responseStart, body: performance.timeOrigin + rt.responseEnd })
             requestAnimationFrame(() => resolve({ ...parts, paint: now() }))
           }, (e) => reject(new Error(`the thumbnail did not decode: ${e.message}`)))
           return true
@@ -192,7 +195,7 @@ try {
     // Where the time went: the message in the app's timeline (the <img> made), its bytes
     // loaded (the app fetched them from the relay), decoded, painted.
     const at = (t) => (t === undefined ? '?' : (t - t0).toFixed(0))
-    console.log(`INFO ${mode} logged (the widget told) ${at(acked)} ms, img in the app's DOM ${at(t1.dom)} ms, loaded ${at(t1.load)}, decoded ${at(t1.decoded)}, painted ${at(t1.paint)}`)
+    console.log(`INFO ${mode} logged (the widget told) ${at(acked)} ms, img in the app's DOM ${at(t1.dom)} ms, fetched from ${at(t1.fetch)}, first byte ${at(t1.ttfb)}, last ${at(t1.body)}, loaded ${at(t1.load)}, decoded ${at(t1.decoded)}, painted ${at(t1.paint)}`)
     if (i >= WARMUP) console.log(`MS ${mode} ${ms.toFixed(1)}`)
     else console.log(`INFO warm-up ${mode} ${ms.toFixed(1)} ms`)
     await visitor.locator(`${W} .tray .att`).waitFor({ state: 'detached' })
