@@ -48,6 +48,7 @@ type JetStream struct {
 	mu     sync.Mutex
 	spaces map[string]*jsSpace
 	closed bool
+	id     string // this relay in leases (Lease)
 }
 
 // JetStreamOptions configure Connect.

@@ -201,25 +201,83 @@ func replayAll(t testing.TB, log []conv.Event) map[string]*conv.Conversation {
 	return states
 }
 
-// inProcessRelay is a relay of the cluster in this process.
-func inProcessRelay(t *testing.T, urls string) string {
+// inProcessRelay is a relay of the cluster in this process, with its
+// workspace's config edited by conf (when set) and its options by opts. It
+// returns its WebSocket URL and a stop that shuts it down (once).
+func inProcessRelay(t *testing.T, urls string, replicas int, conf func(*Config), opts ...func(*Options)) (string, func()) {
 	t.Helper()
-	l, err := eventlog.Connect(eventlog.JetStreamOptions{URLs: urls, Replicas: 3, Timeout: 5 * time.Second})
+	l, err := eventlog.Connect(eventlog.JetStreamOptions{URLs: urls, Replicas: replicas, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(testConfig(), l, Options{})
+	cfg := testConfig()
+	if conf != nil {
+		conf(cfg)
+	}
+	var o Options
+	for _, f := range opts {
+		f(&o)
+	}
+	srv, err := New(cfg, l, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		hs.CloseClientConnections()
-		srv.Shutdown(context.Background())
-		hs.Close()
-		l.Close()
-	})
-	return wsURL(hs.URL)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			hs.CloseClientConnections()
+			srv.Shutdown(context.Background())
+			hs.Close()
+			l.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return wsURL(hs.URL), stop
+}
+
+// TestClusterWebhooksDeliverOnce: two relays share the log and an endpoint;
+// the one holding the endpoint's lease delivers each event once, and when
+// it stops the other takes over from the saved cursor.
+func TestClusterWebhooksDeliverOnce(t *testing.T) {
+	requireImpl(t, "jetstream")
+	nats := natstest.Start(t)
+	rc := newReceiver(t, nil)
+	hooks := func(c *Config) { c.Workspaces[0].Webhooks = []Webhook{rc.hook("crm", conv.KindMessageSent)} }
+	lease := func(o *Options) { fastHooks(o); o.hooks.lease = 600 * time.Millisecond }
+	urlA, stopA := inProcessRelay(t, nats.URL(), 1, hooks, lease)
+	urlB, _ := inProcessRelay(t, nats.URL(), 1, hooks, lease)
+	a := connect(t, urlA, agentAuth(tokAna), protocol.Cursor{}, "ana-a")
+	b := connect(t, urlB, agentAuth(tokBen), protocol.Cursor{}, "ben-b")
+	cid := newConvID()
+	a.mustLog(a.ev(conv.KindConversationCreated, cid, created("contact:zoe")))
+	sent := map[string]bool{}
+	push := func(s *tsession, n int) {
+		for range n {
+			e := s.ev(conv.KindMessageSent, cid, msg("hi"))
+			s.mustLog(e)
+			sent[e.ID] = true
+		}
+	}
+	push(a, 10)
+	push(b, 10)
+	rc.wait(t, 20)
+	stopA() // whichever held the lease, B delivers from here
+	push(b, 10)
+	rc.wait(t, 30)
+	time.Sleep(300 * time.Millisecond) // a second delivery would come now
+	seen := map[string]int{}
+	for _, h := range rc.got() {
+		seen[h.id]++
+	}
+	for id := range sent {
+		if seen[id] != 1 {
+			t.Errorf("event %s delivered %d times; want once", id, seen[id])
+		}
+	}
+	if len(seen) != len(sent) {
+		t.Errorf("%d events delivered; %d sent", len(seen), len(sent))
+	}
 }
 
 // TestClusterRacesGiveTheReducersResult: two relays validate against the
@@ -231,7 +289,8 @@ func inProcessRelay(t *testing.T, urls string) string {
 func TestClusterRacesGiveTheReducersResult(t *testing.T) {
 	requireImpl(t, "jetstream")
 	cluster := natstest.StartCluster(t, 3)
-	urlA, urlB := inProcessRelay(t, cluster.URLs()), inProcessRelay(t, cluster.URLs())
+	urlA, _ := inProcessRelay(t, cluster.URLs(), 3, nil)
+	urlB, _ := inProcessRelay(t, cluster.URLs(), 3, nil)
 	zoe := connect(t, urlA, contactAuth("contact:zoe"), protocol.Cursor{}, "zoe-phone")
 	ana := connect(t, urlB, agentAuth(tokAna), protocol.Cursor{}, "ana-laptop")
 	ben := connect(t, urlA, agentAuth(tokBen), protocol.Cursor{}, "ben-laptop")

@@ -55,6 +55,10 @@ const (
 	hookBackoffMax = 5 * time.Minute // DESIGN §9: attempts at most 5 minutes apart
 	hookGiveUp     = 24 * time.Hour  // then the event is dropped
 	hookTimeout    = 10 * time.Second
+	// hookLease is how long an endpoint's lease outlives its last renewal
+	// (every third of it) when several relays share the log: a relay that
+	// dies stops delivering, and another takes over within it.
+	hookLease = 10 * time.Second
 
 	// cursorSaveEvery spaces an endpoint's cursor saves (an fdatasync
 	// each), so that busy endpoints do not crowd the disk the log syncs to.
@@ -72,6 +76,7 @@ const (
 type hookOptions struct {
 	backoffMin, backoffMax time.Duration
 	giveUp, timeout        time.Duration
+	lease                  time.Duration // how long an endpoint's lease lasts unrenewed (shared log)
 }
 
 func (o *hookOptions) defaults() {
@@ -86,6 +91,9 @@ func (o *hookOptions) defaults() {
 	}
 	if o.timeout <= 0 {
 		o.timeout = hookTimeout
+	}
+	if o.lease <= 0 {
+		o.lease = hookLease
 	}
 }
 
@@ -343,9 +351,10 @@ type deliverer struct {
 	lg    *slog.Logger
 	head  []byte // the payload's start: {"workspace":<ws>,"event":
 
-	wake   chan struct{} // one slot: the published head moved
-	ctx    context.Context
+	wake   chan struct{}   // one slot: the published head moved
+	life   context.Context // until stop
 	cancel context.CancelFunc
+	ctx    context.Context // the current term: life, or while this relay holds the endpoint's lease
 	done   chan struct{}
 
 	// mu guards the cursor: run moves it, and saves it or leaves the
@@ -377,7 +386,8 @@ func newDeliverer(h *wsHooks, id string, hk Webhook, st *hookStats, first uint64
 	for _, k := range hk.Events {
 		d.kinds[conv.Kind(k)] = true
 	}
-	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.life, d.cancel = context.WithCancel(context.Background())
+	d.ctx = d.life
 	return d
 }
 
@@ -406,8 +416,63 @@ var errHookPageFull = errors.New("page full")
 
 func (d *deliverer) run() {
 	defer close(d.done)
+	l, shared := d.h.m.srv.log.(eventlog.Leaser)
+	if !shared {
+		d.serve()
+		return
+	}
+	// Several relays share the log: the one holding the endpoint's lease
+	// delivers, from the cursor it finds saved, while it renews the lease.
+	ws, name, ttl := d.h.w.id, "webhook "+d.id, d.h.m.opts.lease
+	defer l.Release(ws, name)
+	for d.life.Err() == nil {
+		held, err := l.Lease(ws, name, ttl)
+		if err != nil {
+			d.lg.Warn("webhook: lease", "err", err)
+		}
+		if !held {
+			if !d.sleepLife(ttl / 3) {
+				return
+			}
+			continue
+		}
+		term, end := context.WithCancel(d.life)
+		d.ctx = term
+		go func() {
+			defer end()
+			for d.sleepCtx(term, ttl/3) {
+				if held, err := l.Lease(ws, name, ttl); !held {
+					d.lg.Warn("webhook: lease lost; another relay delivers", "err", err)
+					return
+				}
+			}
+		}()
+		d.serve()
+		end()
+	}
+}
+
+// sleepLife waits d (false once d stops).
+func (d *deliverer) sleepLife(wait time.Duration) bool { return d.sleepCtx(d.life, wait) }
+
+func (d *deliverer) sleepCtx(ctx context.Context, wait time.Duration) bool {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// serve delivers from the saved cursor until d.ctx ends.
+func (d *deliverer) serve() {
 	log := d.h.m.srv.log
 	ws := d.h.w.id
+	d.mu.Lock()
+	d.stopped = false // a new term
+	d.mu.Unlock()
 	if !d.load() {
 		return
 	}
