@@ -439,3 +439,9 @@ func countNaming(evs []conv.Event, sha string) int {
 	}
 	return n
 }
+
+// has reports whether file sha is stored whole under its name.
+func (r *killRelay) has(sha string) bool {
+	_, err := os.Stat(filepath.Join(r.dir, "files", killWS, sha[:2], sha))
+	return err == nil
+}
