@@ -14,7 +14,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/internal/fsync"
@@ -114,6 +116,8 @@ func (d *DiskBlobs) Put(ws, sha string, r io.Reader, max int64) (Blob, bool, err
 		if err := copyHashed(io.Discard, &head, r, max, sha, *bp); err != nil {
 			return Blob{}, false, err
 		}
+		now := time.Now() // uploaded now: Collect counts its grace from here
+		_ = os.Chtimes(final, now, now)
 		return b, false, nil
 	} else if !errors.Is(err, ErrNoFile) {
 		return Blob{}, false, err
@@ -369,7 +373,12 @@ func (d *DiskBlobs) Refs(ws, id string) ([]FileRef, error) {
 }
 
 func (d *DiskBlobs) refs(ws, id string) ([]FileRef, error) {
-	f, err := os.Open(d.path(ws, id) + ".refs")
+	return readRefs(d.path(ws, id) + ".refs")
+}
+
+// readRefs reads the refs file p; none when there is no such file.
+func readRefs(p string) ([]FileRef, error) {
+	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -390,4 +399,83 @@ func (d *DiskBlobs) refs(ws, id string) ([]FileRef, error) {
 		return nil, fmt.Errorf("relay: files: read refs: %w", err)
 	}
 	return out, nil
+}
+
+// Collect removes the files that no event names and that nobody has
+// uploaded or named for grace: those whose refs hold no event (only
+// uploaders, or none) and whose bytes and refs were last written before
+// now-grace. They are uploads whose message never came: a client uploads a
+// file right before it pushes the event naming it, so grace (days) leaves
+// a device that went offline in between time to come back. A file an event
+// names is never removed, whether or not the event made it to the log (its
+// ref is written before it is logged). Refs files whose file is gone (a
+// crash between the two removals) go too. It returns how many files went
+// and their bytes.
+//
+// Collect must run before the store serves (the relay binary calls it at
+// start): an event being validated names a file it has just seen stored,
+// and a concurrent Collect could remove it before the event's ref is
+// written.
+func (d *DiskBlobs) Collect(grace time.Duration, now time.Time) (removed int, freed int64, err error) {
+	before := now.Add(-grace)
+	old := func(p string) bool {
+		fi, err := os.Stat(p)
+		return errors.Is(err, fs.ErrNotExist) || err == nil && fi.ModTime().Before(before)
+	}
+	wss, err := os.ReadDir(d.dir)
+	if err != nil {
+		return 0, 0, fmt.Errorf("relay: files: %w", err)
+	}
+	for _, w := range wss {
+		if !w.IsDir() {
+			continue
+		}
+		shards, err := os.ReadDir(filepath.Join(d.dir, w.Name()))
+		if err != nil {
+			return removed, freed, fmt.Errorf("relay: files: %w", err)
+		}
+		for _, sh := range shards {
+			if !sh.IsDir() || len(sh.Name()) != 2 {
+				continue // tmp/: emptied at open
+			}
+			dir := filepath.Join(d.dir, w.Name(), sh.Name())
+			ents, err := os.ReadDir(dir)
+			if err != nil {
+				return removed, freed, fmt.Errorf("relay: files: %w", err)
+			}
+			for _, e := range ents {
+				id, isRefs := strings.CutSuffix(e.Name(), ".refs")
+				if !conv.IsFileID(id) || id[:2] != sh.Name() {
+					continue
+				}
+				p := filepath.Join(dir, id)
+				if isRefs {
+					if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) && old(p+".refs") {
+						os.Remove(p + ".refs") // its file went before a crash
+					}
+					continue
+				}
+				refs, err := readRefs(p + ".refs")
+				if err != nil {
+					return removed, freed, err
+				}
+				if slices.ContainsFunc(refs, func(r FileRef) bool { return r.Seq > 0 }) || !old(p) || !old(p+".refs") {
+					continue
+				}
+				fi, err := os.Stat(p)
+				if err != nil {
+					continue
+				}
+				if err := os.Remove(p); err != nil {
+					return removed, freed, fmt.Errorf("relay: files: %w", err)
+				}
+				if err := os.Remove(p + ".refs"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return removed, freed, fmt.Errorf("relay: files: %w", err)
+				}
+				removed++
+				freed += fi.Size()
+			}
+		}
+	}
+	return removed, freed, nil
 }

@@ -44,6 +44,7 @@ type killRelay struct {
 	bin, dir string
 	cfg      string
 	port     int
+	flags    []string // more flags for the next start
 	cmd      *exec.Cmd
 	exited   chan struct{}
 }
@@ -81,7 +82,7 @@ func (r *killRelay) start() {
 	r.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		cmd := exec.Command(r.bin, "--listen", fmt.Sprintf("127.0.0.1:%d", r.port), "--data", r.dir, "--config", r.cfg)
+		cmd := exec.Command(r.bin, append([]string{"--listen", fmt.Sprintf("127.0.0.1:%d", r.port), "--data", r.dir, "--config", r.cfg}, r.flags...)...)
 		stderr, err := cmd.StderrPipe()
 		if err != nil {
 			r.t.Fatal(err)
@@ -444,4 +445,92 @@ func countNaming(evs []conv.Event, sha string) int {
 func (r *killRelay) has(sha string) bool {
 	_, err := os.Stat(filepath.Join(r.dir, "files", killWS, sha[:2], sha))
 	return err == nil
+}
+
+// put uploads data with the API key and returns the status.
+func (r *killRelay) put(data []byte) int {
+	r.t.Helper()
+	sum := sha256.Sum256(data)
+	req, _ := http.NewRequest(http.MethodPut, r.base()+relay.FilesPath+killWS+"/"+hex.EncodeToString(sum[:]), bytes.NewReader(data))
+	req.Header.Set("Authorization", "Bearer "+killAPIKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// memFiles is a client.Memory holding files' bytes (a client.FileSource).
+type memFiles struct {
+	*client.Memory
+	files map[string][]byte
+}
+
+func (m *memFiles) OpenFile(sha string) (io.ReadCloser, int64, error) {
+	b, ok := m.files[sha]
+	if !ok {
+		return nil, 0, client.ErrNoFile
+	}
+	return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
+}
+
+// TestBinaryCollectsUnnamedFiles: the relay binary, started with
+// --files-unnamed-for, removes the uploads no event names once nobody has
+// uploaded them for that long, and keeps the files events name; a removed
+// file can be uploaded again. Started as by default (30 days), it removes
+// nothing uploaded just now.
+func TestBinaryCollectsUnnamedFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the relay binary")
+	}
+	r := newKillRelay(t)
+	unnamed := []byte("%PDF-1.4\n% a draft uploaded and never sent\n%%EOF\n")
+	named := []byte("%PDF-1.4\n% the invoice, sent\n%%EOF\n")
+	idOf := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+	if st := r.put(unnamed); st != http.StatusCreated {
+		t.Fatalf("PUT = %d", st)
+	}
+	ana := &memFiles{Memory: client.NewMemory(conv.Participant{ID: "agent:ana", Role: conv.RoleAgent}, uuid.NewString()),
+		files: map[string][]byte{idOf(named): named}}
+	cl, err := client.New(client.Options{URL: r.ws(), Workspace: killWS, Device: ana.Device(), Local: ana,
+		Auth: protocol.Auth{Kind: protocol.AuthAgent, Token: killTokAna}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); cl.Run(ctx) }()
+	c, _ := ana.Create(conv.Created{Contact: &conv.Participant{ID: "contact:dana", Role: conv.RoleContact}, Subject: "Invoice"})
+	m, _ := ana.Act(c.Conv, conv.KindMessageSent, conv.Message{Text: "your invoice",
+		Attachments: []conv.Attachment{{ID: idOf(named), SHA256: idOf(named), Name: "invoice.pdf"}}})
+	if o, err := ana.Wait(ctx, m.ID); err != nil || o.Seq == 0 {
+		t.Fatalf("Wait = %+v, %v", o, err)
+	}
+	cancel()
+	cl.Close()
+	<-done
+
+	r.stop()
+	r.start() // the default: 30 days
+	if st, _ := r.get(idOf(unnamed)); st != http.StatusOK {
+		t.Fatalf("after a restart as by default, GET of a file uploaded just now = %d; want 200", st)
+	}
+	r.stop()
+	time.Sleep(20 * time.Millisecond)
+	r.flags = []string{"--files-unnamed-for", "10ms"}
+	r.start()
+	if st, _ := r.get(idOf(unnamed)); st != http.StatusNotFound {
+		t.Fatalf("GET of an upload no event names, after --files-unnamed-for = %d; want 404", st)
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, "files", killWS, idOf(unnamed)[:2], idOf(unnamed)+".refs")); !os.IsNotExist(err) {
+		t.Fatalf("its refs: %v; want gone", err)
+	}
+	if st, b := r.get(idOf(named)); st != http.StatusOK || !bytes.Equal(b, named) {
+		t.Fatalf("GET of the file an event names = %d; want 200 and its bytes", st)
+	}
+	if st := r.put(unnamed); st != http.StatusCreated {
+		t.Fatalf("PUT of the removed file again = %d; want 201", st)
+	}
 }

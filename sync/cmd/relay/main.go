@@ -71,6 +71,7 @@ func run() error {
 	natsURLs := flag.String("nats", "", "keep the log on NATS JetStream at these servers (nats:// or tls:// URLs, comma-separated), shared with the other relays there; none: the embedded log in --data")
 	natsCreds := flag.String("nats-creds", os.Getenv("THREADLINE_NATS_CREDS"), "NATS credentials file (default $THREADLINE_NATS_CREDS)")
 	natsReplicas := flag.Int("nats-replicas", 3, "replicas of each workspace's stream: 3 in a cluster; 1 on one server, which then needs sync_interval: always for an ack to mean on disk")
+	filesUnnamed := flag.Duration("files-unnamed-for", 30*24*time.Hour, "at start, remove the attachments (embedded store) that no event names and that nobody has uploaded for this long: uploads whose message never came; 0 keeps them")
 	lowLatency := flag.Bool("low-latency", false, "while events flow, keep the CPUs out of deep idle states (Linux PM QoS; needs root): less latency per event, busier CPUs")
 	flag.Parse()
 
@@ -109,6 +110,13 @@ func run() error {
 	if err != nil {
 		log.Close()
 		return err
+	}
+	if d, ok := blobs.(*relay.DiskBlobs); ok && *filesUnnamed > 0 { // before serving: see Collect
+		if n, freed, err := d.Collect(*filesUnnamed, time.Now()); err != nil {
+			lg.Warn("files: collect the files no event names", "err", err)
+		} else if n > 0 {
+			lg.Info("files: removed files no event names", "files", n, "bytes", freed, "unnamed_for", *filesUnnamed)
+		}
 	}
 	srv, err := relay.New(cfg, log, relay.Options{Logger: lg, LowLatency: *lowLatency, Blobs: blobs})
 	if err != nil {
