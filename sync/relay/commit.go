@@ -37,8 +37,24 @@ func (w *workspace) commitLoop() {
 
 func (w *workspace) commit(g *group) {
 	b := &g.batch
+	pushes := g.pushesOnly()
+	// publish counts g, fans it out and, for a group of pushes, answers it:
+	// once per commit, from b.Durable or after Append, whichever is first.
+	published := false
+	publish := func() {
+		published = true
+		w.logged(g)
+		w.fanOut(g) // first: a pushing device gets its events before its ack
+		if pushes {
+			answer(g, nil)
+			// Let the goroutines just readied write the fan-out and the
+			// acknowledgements before the log's commit takes this thread:
+			// otherwise they wait for an idle CPU to wake and take them
+			// (40 µs here, on the latency's path).
+			runtime.Gosched()
+		}
+	}
 	var err error
-	early := false // answered and fanned out from b.Durable
 	switch {
 	case g.gen <= w.badGen.Load():
 		err = errAbandoned
@@ -46,42 +62,21 @@ func (w *workspace) commit(g *group) {
 		w.requeue(g) // validated on a head another relay has moved
 		return
 	case len(b.Events) > 0 || len(b.Results) > 0 || len(b.Visitors) > 0:
-		// One buffer holds every event's JSON: sized from the data, it
-		// is allocated once rather than grown event by event.
-		size := 0
-		for i := range b.Events {
-			size += len(b.Events[i].Event.Data) + eventOverhead
-		}
-		buf := make([]byte, 0, size)
-		for i := range b.Events {
-			start := len(buf)
-			buf = protocol.AppendEvent(buf, &b.Events[i].Event)
-			b.Events[i].JSON = buf[start:len(buf):len(buf)]
-		}
-		// A group of pushes is answered and fanned out as soon as it is
-		// durable: the log may take a while longer to make it readable
-		// (Badger's commit after the journal's sync), and only catch-up
-		// reads need that. Hellos (visitor tokens, identification) go
-		// on to read what they wrote, so their groups wait for Append.
-		if g.pushesOnly() {
-			b.Durable = func() {
-				early = true
-				w.logged(g)
-				w.fanOut(g) // first: a pushing device gets its events before its ack
-				answer(g, nil)
-				// Let the goroutines just readied write the fan-out and
-				// the acknowledgements before Badger's commit takes this
-				// thread: otherwise they wait for an idle CPU to wake
-				// and take them (40 µs here, on the latency's path).
-				runtime.Gosched()
-			}
+		encodeEvents(b)
+		// A group of pushes is published as soon as it is durable: the log
+		// may take a while longer to make it readable (Badger's commit
+		// after the journal's sync), and only catch-up reads need that.
+		// Hellos (visitor tokens, identification) go on to read what they
+		// wrote, so their groups are answered once it is readable.
+		if pushes {
+			b.Durable = publish
 		}
 		w.srv.cpu.Busy()
 		t0 := time.Now()
 		err = w.srv.log.Append(w.id, b)
 		w.srv.m.commitTime.observe(time.Since(t0))
 		var behind *eventlog.BehindError
-		if errors.As(err, &behind) && !early {
+		if errors.As(err, &behind) && !published {
 			// Another relay appended first: nothing of g is logged. Take
 			// in what it logged, then validate g's requests again on top.
 			w.staleGen.Store(max(w.staleGen.Load(), g.gen))
@@ -90,14 +85,14 @@ func (w *workspace) commit(g *group) {
 			return
 		}
 		switch {
-		case err != nil && early:
+		case err != nil && published:
 			// Durable, answered and fanned out, but not readable: the log
 			// takes no more writes until a restart recovers the group.
 			w.srv.lg.Error("log failed after a group was durable; restart the relay",
 				"workspace", w.id, "events", len(b.Events), "err", err)
 		case err != nil:
 			w.badGen.Store(g.gen)
-			w.srv.lg.Error("log append failed; the group is refused and its sessions will resend",
+			w.srv.lg.Error("log append failed; the group is refused and its sessions will push again",
 				"workspace", w.id, "events", len(b.Events), "err", err)
 		}
 		if err != nil {
@@ -106,7 +101,7 @@ func (w *workspace) commit(g *group) {
 			w.mu.Unlock()
 		}
 	}
-	if err != nil && !early {
+	if err != nil && !published {
 		w.land(g)
 		answer(g, err)
 		return
@@ -114,16 +109,30 @@ func (w *workspace) commit(g *group) {
 	if n := len(b.Events); n > 0 {
 		w.head = b.Events[n-1].Event.Seq
 	}
-	if !early {
-		w.logged(g)
-		w.fanOut(g)
+	if !published {
+		publish()
 	}
 	// Catch-up reads may go up to head now (or, after a failure, find the
 	// gap and send their sessions away to reconnect).
 	w.readable()
 	w.land(g)
-	if !early {
+	if !pushes {
 		answer(g, nil)
+	}
+}
+
+// encodeEvents writes b's events' JSON into one buffer, sized from the
+// data so that it is allocated once rather than grown event by event.
+func encodeEvents(b *eventlog.Batch) {
+	size := 0
+	for i := range b.Events {
+		size += len(b.Events[i].Event.Data) + eventOverhead
+	}
+	buf := make([]byte, 0, size)
+	for i := range b.Events {
+		start := len(buf)
+		buf = protocol.AppendEvent(buf, &b.Events[i].Event)
+		b.Events[i].JSON = buf[start:len(buf):len(buf)]
 	}
 }
 

@@ -17,9 +17,25 @@ import (
 
 // fanOut makes a durable group visible to live sessions: caches the new
 // states and queues the events for every live session that may see them.
-// It never blocks on a session. Catch-up reads reach the events once
+// It never blocks on a session, and reads the log only before it takes the
+// hub's lock. Catch-up reads reach the events once
 // readable advances the published head.
 func (w *workspace) fanOut(g *group) {
+	// The log is read before the hub is locked: a conversation that just
+	// moved to a contact brings its history (identification is rare).
+	var hists map[string][]eventlog.Record
+	if len(g.moved) > 0 && len(g.batch.Events) > 0 {
+		hists = map[string][]eventlog.Record{}
+		first := g.batch.Events[0].Event.Seq
+		for _, m := range g.moved {
+			hist, err := w.history(g.states[m.conv], first-1)
+			if err != nil {
+				w.srv.lg.Error("identify: read history", "workspace", w.id, "conv", m.conv, "err", err)
+				continue
+			}
+			hists[m.conv] = hist
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.broken = nil
@@ -51,7 +67,10 @@ func (w *workspace) fanOut(g *group) {
 	// it may see, judged on the conversation's current state.
 	per := map[string][]eventlog.Record{}
 	for _, r := range evs {
-		c := w.stateLocked(r.Event.Conv)
+		c := g.states[r.Event.Conv] // every conversation the group changed
+		if c == nil {
+			c = w.stateLocked(r.Event.Conv)
+		}
 		if c == nil || w.users[c.Contact.ID] == nil {
 			continue
 		}
@@ -62,17 +81,10 @@ func (w *workspace) fanOut(g *group) {
 	}
 	// A conversation that just moved to a contact brings its history to the
 	// contact's live sessions (ascending within the conversation).
-	first := evs[0].Event.Seq
 	for _, m := range g.moved {
-		if w.users[m.contact.ID] == nil {
-			continue
+		if w.users[m.contact.ID] != nil {
+			per[m.contact.ID] = append(per[m.contact.ID], hists[m.conv]...)
 		}
-		hist, err := w.history(m.conv, first-1)
-		if err != nil {
-			w.srv.lg.Error("identify: read history", "workspace", w.id, "conv", m.conv, "err", err)
-			continue
-		}
-		per[m.contact.ID] = append(per[m.contact.ID], hist...)
 	}
 	for pid, recs := range per {
 		slices.SortFunc(recs, func(a, b eventlog.Record) int { return cmpU64(a.Event.Seq, b.Event.Seq) })
@@ -104,13 +116,13 @@ func (w *workspace) readable() {
 	}
 }
 
-// history reads conversation id's events up to seq upTo that its contact may
-// see. Called with mu held.
-func (w *workspace) history(id string, upTo uint64) ([]eventlog.Record, error) {
-	c := w.stateLocked(id)
+// history reads conversation c's events up to seq upTo that its contact may
+// see (c: its state now).
+func (w *workspace) history(c *conv.Conversation, upTo uint64) ([]eventlog.Record, error) {
 	if c == nil {
-		return nil, fmt.Errorf("relay: conversation %s has no state", id)
+		return nil, fmt.Errorf("relay: a moved conversation has no state")
 	}
+	id := c.ID
 	seqs, err := w.srv.log.ConversationSeqs(w.id, id, 0, upTo)
 	if err != nil || len(seqs) == 0 {
 		return nil, err
