@@ -32,7 +32,9 @@ setup:
 setup-test:
 	scripts/setup.sh --test
 
+## frontend: the TypeScript the UI talks to Go with, generated from Go (app/tsgen), then the UI's build
 frontend: setup
+	$(GO) generate ./app/tsgen
 	cd frontend && npm run build
 
 ## build: the production binary, build/bin/threadline

@@ -99,14 +99,24 @@ func (a *App) statusOf(in *inbox.Inbox) Status {
 
 // Query selects an inbox page: a view, filters, a sort and a cursor.
 type Query struct {
-	View       string        `json:"view"` // mine, unassigned, open, snoozed, bot, resolved, all
+	View       inbox.View    `json:"view"`
 	Priority   conv.Priority `json:"priority,omitempty"`
 	Tag        string        `json:"tag,omitempty"`
 	UnreadOnly bool          `json:"unreadOnly,omitempty"`
-	Sort       string        `json:"sort,omitempty"` // activity (default; snoozed: wake), priority, wake (snoozed only)
+	Sort       SortOrder     `json:"sort,omitempty"` // activity by default; the snoozed view's: wake
 	Cursor     string        `json:"cursor,omitempty"`
 	Limit      int           `json:"limit,omitempty"`
 }
+
+// SortOrder is the order of an inbox page.
+type SortOrder string
+
+// The orders: by last activity, by priority, by wake time (snoozed view only).
+const (
+	SortActivity SortOrder = "activity"
+	SortPriority SortOrder = "priority"
+	SortWake     SortOrder = "wake"
+)
 
 // Inbox returns a page of the inbox list, with how many conversations the
 // query selects and how many have something unread (the list header's
@@ -116,16 +126,16 @@ func (a *App) Inbox(q Query) (inbox.Page, error) {
 	if err != nil {
 		return inbox.Page{}, err
 	}
-	f, err := in.ViewFilter(inbox.View(q.View))
+	f, err := in.ViewFilter(q.View)
 	if err != nil {
-		return inbox.Page{}, &Error{Code: "invalid", Message: "unknown view " + q.View}
+		return inbox.Page{}, &Error{Code: "invalid", Message: "unknown view " + string(q.View)}
 	}
 	f.Priority, f.Tag, f.UnreadOnly = q.Priority, strings.ToLower(strings.TrimSpace(q.Tag)), q.UnreadOnly
 	sort := inbox.ByActivity
 	switch {
-	case q.Sort == "priority":
+	case q.Sort == SortPriority:
 		sort = inbox.ByPriority
-	case inbox.View(q.View) == inbox.ViewSnoozed && (q.Sort == "wake" || q.Sort == ""):
+	case q.View == inbox.ViewSnoozed && (q.Sort == SortWake || q.Sort == ""):
 		sort = inbox.ByWake
 	}
 	limit := q.Limit
@@ -354,11 +364,23 @@ func (a *App) TakeOver(id string) error {
 
 // BulkAction is one action for several conversations at once.
 type BulkAction struct {
-	Kind     string `json:"kind"`               // resolve, reopen, assign, tag, snooze
-	Assignee string `json:"assignee,omitempty"` // assign: a teammate's id; "" unassigns
-	Tag      string `json:"tag,omitempty"`      // tag: the tag to add
-	Until    int64  `json:"until,omitempty"`    // snooze: Unix ms
+	Kind     BulkKind `json:"kind"`
+	Assignee string   `json:"assignee,omitempty"` // assign: a teammate's id; "" unassigns
+	Tag      string   `json:"tag,omitempty"`      // tag: the tag to add
+	Until    int64    `json:"until,omitempty"`    // snooze: Unix ms
 }
+
+// BulkKind names a bulk action.
+type BulkKind string
+
+// The bulk actions.
+const (
+	BulkResolve BulkKind = "resolve"
+	BulkReopen  BulkKind = "reopen"
+	BulkAssign  BulkKind = "assign"
+	BulkTag     BulkKind = "tag"
+	BulkSnooze  BulkKind = "snooze"
+)
 
 // BulkFailure is a conversation a bulk action was refused for, and why.
 type BulkFailure struct {
@@ -410,7 +432,7 @@ func (a *App) Bulk(ids []string, action BulkAction) (BulkResult, error) {
 		}
 		k, data = conv.KindTagsChanged, conv.TagsChanged{Add: []string{tag}}
 	default:
-		return BulkResult{}, &Error{Code: "invalid", Message: "unknown bulk action " + action.Kind}
+		return BulkResult{}, &Error{Code: "invalid", Message: "unknown bulk action " + string(action.Kind)}
 	}
 	errs, err := in.ActOnEach(ids, k, data)
 	if err != nil {

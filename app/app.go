@@ -340,5 +340,5 @@ func (a *App) emitStatus(event string) {
 }
 
 func (a *App) onTyping(t typingFrame) {
-	a.emit(EventTyping, map[string]any{"conv": t.Conv, "participant": t.Participant, "on": t.On})
+	a.emit(EventTyping, TypingData{Conv: t.Conv, Participant: t.Participant, On: t.On})
 }

@@ -1,5 +1,7 @@
 package app
 
+import "github.com/threadline/threadline/backend/conv"
+
 // Event names the App emits to the frontend, mirrored one for one in frontend/src/events.ts
 // (TestEventsMirrored keeps the two in step). High-rate events are batched every ~100–300 ms,
 // never sent one per item.
@@ -20,3 +22,21 @@ const (
 	// Data: {conv}.
 	EventOpenConversation = "conversation:open"
 )
+
+// EventData is what each event is emitted with: its arguments, by example. app/tsgen writes their
+// TypeScript types (EventData in frontend/src/api/generated.ts), so the UI reads the data as typed.
+var EventData = map[string][]any{
+	EventInboxChanged:     {Status{}},
+	EventTimelineChanged:  {[]string{}},
+	EventSyncState:        {Status{}},
+	EventTyping:           {TypingData{}},
+	EventNotified:         {Notified{}},
+	EventOpenConversation: {OpenRequest{}},
+}
+
+// TypingData is the data of EventTyping: who started or stopped typing where.
+type TypingData struct {
+	Conv        string            `json:"conv"`
+	Participant *conv.Participant `json:"participant"`
+	On          bool              `json:"on"`
+}

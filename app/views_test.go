@@ -18,7 +18,7 @@ func ids(p inbox.Page) []string {
 
 func (a *App) viewIDs(t *testing.T, view string) []string {
 	t.Helper()
-	p, err := a.Inbox(Query{View: view, Limit: 500})
+	p, err := a.Inbox(Query{View: inbox.View(view), Limit: 500})
 	if err != nil {
 		t.Fatalf("Inbox(%s) = %v", view, err)
 	}
@@ -152,7 +152,7 @@ func TestCountsAndBotView(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, v := range inbox.Views {
-		p, err := a.Inbox(Query{View: string(v), Limit: 500})
+		p, err := a.Inbox(Query{View: v, Limit: 500})
 		if err != nil {
 			t.Fatal(err)
 		}
