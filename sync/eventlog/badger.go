@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -50,6 +51,9 @@ type Badger struct {
 	hooks cursorFiles // webhook cursors, beside Badger (see cursorFiles)
 
 	ckMu sync.Mutex     // one checkpoint at a time
+	// unknownMems is set once a checkpoint found no *.mem file (see the
+	// journal's doc): segments then stay until Close.
+	unknownMems atomic.Bool
 	bg   sync.WaitGroup // checkpoints and the janitor
 	quit chan struct{}  // stops the janitor
 }
@@ -171,10 +175,16 @@ func (l *Badger) checkpoint(segs []uint64, full bool) error {
 	if err := l.db.Sync(); err != nil {
 		return fmt.Errorf("eventlog: sync log: %w", err)
 	}
-	if len(mems) > 0 {
-		mems = mems[:len(mems)-1]
+	if len(mems) == 0 {
+		// An open Badger always has its active memtable's file: this one
+		// names them otherwise. Keep the segments until Close flushes.
+		if !l.unknownMems.Swap(true) {
+			l.log.Warn("journal: Badger's memtable files are not *.mem; journal segments are kept until the relay stops", "dir", l.dir)
+		}
+		l.j.seal(segs, nil, full, true)
+		return nil
 	}
-	l.j.seal(segs, mems, full)
+	l.j.seal(segs, mems[:len(mems)-1], full, false)
 	return l.j.collect()
 }
 

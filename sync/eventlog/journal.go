@@ -38,12 +38,17 @@ import (
 //	1 uvarint(len key) key uvarint(len value) value   (set)
 //	2 uvarint(len key) key                             (delete)
 //
-// A segment may be deleted once Badger holds all of its records durably. A
-// full segment is sealed: Badger's active memtable is synced (db.Sync) and the
-// memtable files older than it are noted; those are flushed to synced tables
-// by Badger in the background and then removed. When none of them is left,
-// every record of the sealed segment is on disk in Badger, and the segment
-// goes.
+// A segment may be deleted once Badger holds all of its records durably.
+// What makes that so is public: DB.Sync syncs the active memtable, Badger
+// flushes the older (immutable) ones to synced tables in the background, and
+// DB.Close flushes everything. Which memtables are still unflushed is not
+// public, so the journal looks at Badger's memtable files (*.mem, one per
+// memtable, removed once flushed): a full segment is sealed by syncing the
+// active memtable and noting the files older than it, and goes when none of
+// them is left. That file name is only used to delete segments sooner: if a
+// Badger release names its memtable files otherwise, no *.mem is found (an
+// open Badger always has its active one), the journal says so and keeps every
+// segment until Close, and nothing acknowledged can be lost either way.
 //
 // A new segment's blocks are best written before it is used: fdatasync of a
 // record that lands in never-written (fallocated) blocks must also commit
@@ -81,6 +86,10 @@ type sealedSegment struct {
 	seg     uint64
 	pending []string
 	full    bool // written to its end: fit to be the spare
+	// untilClose keeps the segment until Badger is closed (its Close
+	// flushes every memtable): when the memtable files cannot be told
+	// apart, the journal does not guess.
+	untilClose bool
 }
 
 const (
@@ -422,11 +431,11 @@ func (j *journal) fill() error {
 // seal notes that segments may go once the memtable files pending are
 // gone; the caller has synced Badger's active memtable. full says they were
 // written to their end.
-func (j *journal) seal(segs []uint64, pending []string, full bool) {
+func (j *journal) seal(segs []uint64, pending []string, full, untilClose bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for _, s := range segs {
-		j.sealed = append(j.sealed, sealedSegment{seg: s, pending: pending, full: full})
+		j.sealed = append(j.sealed, sealedSegment{seg: s, pending: pending, full: full, untilClose: untilClose})
 	}
 }
 
@@ -437,7 +446,7 @@ func (j *journal) collect() error {
 	keep := j.sealed[:0]
 	var firstErr error
 	for _, s := range j.sealed {
-		if anyExists(s.pending) {
+		if s.untilClose || anyExists(s.pending) {
 			keep = append(keep, s)
 			continue
 		}

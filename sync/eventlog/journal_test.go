@@ -236,7 +236,7 @@ func TestJournalKeepsSegmentsForUnflushedMemtables(t *testing.T) {
 	if err := j.create(2, 0); err != nil {
 		t.Fatal(err)
 	}
-	j.seal([]uint64{1}, []string{mem}, false)
+	j.seal([]uint64{1}, []string{mem}, false, false)
 	if err := j.collect(); err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ func TestJournalRecycledSegmentReplaysOnlyItsRecords(t *testing.T) {
 	j.fills.Wait()
 	os.Remove(filepath.Join(dir, spareName))
 	j.spareReady = false
-	j.seal([]uint64{1}, nil, true)
+	j.seal([]uint64{1}, nil, true, false)
 	if err := j.collect(); err != nil {
 		t.Fatal(err)
 	}
@@ -336,5 +336,52 @@ func TestJournalRecycledSegmentReplaysOnlyItsRecords(t *testing.T) {
 	})
 	if err != nil || n != 2 || fmt.Sprint(keys) != "[seg2 seg3]" {
 		t.Fatalf("replayed %d records %v, %v; want seg2 and seg3 only (segment 1 had %d)", n, keys, err, written)
+	}
+}
+
+// TestBadgerNamesItsMemtablesAsTheJournalExpects: the journal deletes a
+// segment sooner than Close when it can tell which memtables are unflushed
+// by their *.mem files. If a Badger upgrade names them otherwise, this fails
+// (and the journal falls back to keeping segments until Close:
+// TestJournalKeepsSegmentsUntilCloseWithoutMemtableFiles).
+func TestBadgerNamesItsMemtablesAsTheJournalExpects(t *testing.T) {
+	dir := t.TempDir()
+	l, err := OpenBadger(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if mems, _ := filepath.Glob(filepath.Join(dir, "*.mem")); len(mems) == 0 {
+		t.Fatal("an open Badger has no *.mem file: the journal keeps its segments until Close")
+	}
+}
+
+// TestJournalKeepsSegmentsUntilCloseWithoutMemtableFiles: a segment sealed
+// without knowing Badger's memtables stays however often the janitor runs,
+// and Close, which flushes Badger, removes it.
+func TestJournalKeepsSegmentsUntilCloseWithoutMemtableFiles(t *testing.T) {
+	dir := t.TempDir()
+	l, err := OpenBadger(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.Open("ws"); err != nil {
+		t.Fatal(err)
+	}
+	seg, path := l.j.seg, l.j.path(l.j.seg)
+	l.j.seal([]uint64{seg}, nil, false, true)
+	for range 3 {
+		if err := l.j.collect(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the segment went before Close: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("after Close the segment is still there (%v)", err)
 	}
 }
