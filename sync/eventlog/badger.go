@@ -50,12 +50,12 @@ type Badger struct {
 
 	hooks cursorFiles // webhook cursors, beside Badger (see cursorFiles)
 
-	ckMu sync.Mutex     // one checkpoint at a time
+	ckMu sync.Mutex // one checkpoint at a time
 	// unknownMems is set once a checkpoint found no *.mem file (see the
 	// journal's doc): segments then stay until Close.
 	unknownMems atomic.Bool
-	bg   sync.WaitGroup // checkpoints and the janitor
-	quit chan struct{}  // stops the janitor
+	bg          sync.WaitGroup // checkpoints and the janitor
+	quit        chan struct{}  // stops the janitor
 }
 
 // journalDir is the journal's directory inside the log's; webhookDir
