@@ -1,7 +1,7 @@
 import { act, fireEvent, screen, waitFor, within } from '@testing-library/react'
 import { describe, expect, it } from 'vitest'
 import { renderApp } from '../test/app'
-import { makeDetail, makeStatus, item, ANA, ME } from '../test/fixtures'
+import { makeDetail, makeStatus, item, ANA, ME, syncOf } from '../test/fixtures'
 import { fakeInbox, makeRow } from '../test/rows'
 
 function key(k: string, target: Element | Window = window, init: KeyboardEventInit = {}) {
@@ -152,7 +152,7 @@ describe('App', () => {
     const { t } = renderApp({
       Search: (q: string) =>
         q.startsWith('refund')
-          ? [{ conv: 'c3', item: 'note-7', kind: 'note', snippet: 'Refund approved by finance', contact: { id: 'contact:3', role: 'contact', name: 'Customer 3' }, at: Date.now() }]
+          ? [{ conv: 'c3', item: 'note-7', kind: 'note', snippet: 'Refund approved by finance', contact: { id: 'contact:3', role: 'contact' as const, name: 'Customer 3' }, at: Date.now() }]
           : [],
       Timeline: (id: string) => (id === 'c3' ? { items: [item('message.sent', { text: 'hi' }), note] } : { items: [] }),
     })
@@ -173,8 +173,8 @@ describe('App', () => {
   it('search results open with the keyboard too', async () => {
     renderApp({
       Search: () => [
-        { conv: 'c8', kind: 'conversation', snippet: 'Server offline', contact: { id: 'contact:8', role: 'contact' }, at: 0 },
-        { conv: 'c9', item: 'm', kind: 'message', snippet: 'Server again', contact: { id: 'contact:9', role: 'contact' }, at: 0 },
+        { conv: 'c8', kind: 'conversation', snippet: 'Server offline', contact: { id: 'contact:8', role: 'contact' as const }, at: 0 },
+        { conv: 'c9', item: 'm', kind: 'message', snippet: 'Server again', contact: { id: 'contact:9', role: 'contact' as const }, at: 0 },
       ],
     })
     await ready()
@@ -191,20 +191,20 @@ describe('App', () => {
 
   it('tells the truth about sync: offline banner with pending count, progress while syncing, failures', async () => {
     const { t } = renderApp({
-      Status: () => makeStatus({ sync: { state: 'offline', retryAt: Date.now() + 12_000, attempt: 2 }, pending: 3 }),
+      Status: () => makeStatus({ sync: syncOf({ state: 'offline', retryAt: new Date(Date.now() + 12_000).toISOString(), attempt: 2 }), pending: 3 }),
     })
     const banner = await screen.findByTestId('offline-banner')
     expect(banner).toHaveTextContent('3 changes will be sent when the connection is back')
     expect(banner).toHaveTextContent(/Next retry in 1[12] s/)
     expect(screen.getByTestId('connection')).toHaveTextContent('Offline · 3 pending')
-    act(() => t.emit('sync:state', makeStatus({ sync: { state: 'syncing', received: 250, backlog: 1000 } })))
+    act(() => t.emit('sync:state', makeStatus({ sync: syncOf({ state: 'syncing', received: 250, backlog: 1000 }) })))
     const bar = await screen.findByTestId('sync-progress')
     expect(bar).toHaveTextContent('250 of 1,000 events')
     expect(within(bar).getByRole('progressbar')).toHaveAttribute('aria-valuenow', '25')
-    act(() => t.emit('sync:state', makeStatus({ sync: { state: 'failed', error: 'bad agent token', code: 'unauthorized' } })))
+    act(() => t.emit('sync:state', makeStatus({ sync: syncOf({ state: 'failed', error: 'bad agent token', code: 'unauthorized' }) })))
     expect(await screen.findByTestId('failed-banner')).toHaveTextContent('bad agent token')
     expect(screen.getByTestId('connection')).toHaveTextContent('Failed: bad agent token')
-    act(() => t.emit('sync:state', makeStatus({ sync: { state: 'local' } })))
+    act(() => t.emit('sync:state', makeStatus({ sync: syncOf({ state: 'local' }) })))
     await waitFor(() => expect(screen.getByTestId('connection')).toHaveTextContent('Local only'))
   })
 
@@ -246,12 +246,12 @@ describe('App', () => {
     await ready()
     fireEvent.click(screen.getAllByTestId('inbox-row')[0])
     await screen.findByTestId('conversation')
-    act(() => t.emit('typing', { conv: 'c0', participant: { id: 'contact:maria', role: 'contact', name: 'Maria' }, on: true }))
+    act(() => t.emit('typing', { conv: 'c0', participant: { id: 'contact:maria', role: 'contact' as const, name: 'Maria' }, on: true }))
     expect(screen.getByTestId('typing-indicator')).toHaveTextContent('Maria Silva is typing…')
     // my own typing from another device is not shown
     act(() => t.emit('typing', { conv: 'c0', participant: ME, on: true }))
     expect(screen.getByTestId('typing-indicator')).toHaveTextContent('Maria Silva is typing…')
-    act(() => t.emit('typing', { conv: 'c0', participant: { id: 'contact:maria', role: 'contact' }, on: false }))
+    act(() => t.emit('typing', { conv: 'c0', participant: { id: 'contact:maria', role: 'contact' as const }, on: false }))
     expect(screen.getByTestId('typing-indicator')).toHaveTextContent('')
   })
 

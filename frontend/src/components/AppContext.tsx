@@ -1,11 +1,16 @@
 import { createContext, useContext } from 'react'
-import type { AttributeDef, Info, Me, Participant, Status } from '../api/types'
+import type { AttributeDef, Info, Me, Participant } from '../api/types'
 import type { TypingStore } from '../state/typing'
 
+/**
+ * What the panes read of the session: who I am, the team, the workspace's attributes. It changes
+ * rarely (boot, a connect, the team changing); what changes with every inbox change — the Status,
+ * the view counts, the list — is not in it, and reaches the sidebar and the banners as props, so a
+ * component that reads this context (the conversation pane) does not re-render with the inbox.
+ */
 export interface AppState {
   info: Info | null
   me: Me | null
-  status: Status | null
   teammates: Participant[]
   attrDefs: AttributeDef[]
   /** participant id → display name, from teammates and me */

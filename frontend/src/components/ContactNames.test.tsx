@@ -9,8 +9,8 @@ import { fakeInbox, makeRow } from '../test/rows'
 import { InboxWindow } from '../state/inboxWindow'
 import { InboxList } from './InboxList'
 
-const VISITOR = { id: 'visitor:0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d', role: 'visitor' }
-const DANA = { id: 'contact:42', role: 'contact', name: 'Dana Whitfield' }
+const VISITOR = { id: 'visitor:0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d', role: 'visitor' as const }
+const DANA = { id: 'contact:42', role: 'contact' as const, name: 'Dana Whitfield' }
 const EMAIL = 'dana@example.com'
 
 /** No raw id of Dana's (or of the visitor she was) anywhere in el's text. */
@@ -30,10 +30,10 @@ describe('contact names', () => {
         items: [
           item('conversation.created', { id: 'i1', seq: 1, actor: VISITOR }),
           item('message.sent', { id: 'i2', seq: 2, text: 'Hi, anyone there?', actor: VISITOR }),
-          item('contact.identified', { id: 'i3', seq: 3, actor: { id: 'system', role: 'system' }, data: { visitor: VISITOR, contact: { id: 'contact:42', role: 'contact' } } }),
-          item('message.sent', { id: 'i4', seq: 4, text: 'It is me, logged in now', actor: { id: 'contact:42', role: 'contact' } }),
+          item('contact.identified', { id: 'i3', seq: 3, actor: { id: 'system', role: 'system' as const }, data: { visitor: VISITOR, contact: { id: 'contact:42', role: 'contact' as const } } }),
+          item('message.sent', { id: 'i4', seq: 4, text: 'It is me, logged in now', actor: { id: 'contact:42', role: 'contact' as const } }),
           item('message.sent', { id: 'i5', seq: 5, text: 'Hello Dana', actor: ANA }),
-          item('message.sent', { id: 'i6', seq: 6, text: 'Thanks!', actor: { id: 'contact:42', role: 'contact' } }),
+          item('message.sent', { id: 'i6', seq: 6, text: 'Thanks!', actor: { id: 'contact:42', role: 'contact' as const } }),
         ],
       }),
       Teammates: () => [ME, ANA],
@@ -76,12 +76,12 @@ describe('contact names', () => {
 
   it('shows the email, else a labelled id, when no name is known', async () => {
     const rows = [
-      makeRow(0, { contact: { id: 'contact:42', role: 'contact' }, contactEmail: EMAIL }),
-      makeRow(1, { contact: { id: 'contact:43', role: 'contact' } }),
+      makeRow(0, { contact: { id: 'contact:42', role: 'contact' as const }, contactEmail: EMAIL }),
+      makeRow(1, { contact: { id: 'contact:43', role: 'contact' as const } }),
       makeRow(2, { contact: VISITOR }),
     ]
     const win = new InboxWindow(async () => ({ rows, total: 3 }), { view: 'open', sort: 'activity' }, { pageSize: 50 })
-    const typing = new Map([['c1', { id: 'contact:43', role: 'contact' }]])
+    const typing = new Map([['c1', { id: 'contact:43', role: 'contact' as const }]])
     render(<InboxList win={win} activeIndex={0} selectedId={null} onOpen={vi.fn()} typingByConv={typing} />)
     await waitFor(() => expect(screen.getAllByTestId('row-contact')).toHaveLength(3))
     expect(screen.getAllByTestId('row-contact').map((r) => r.textContent)).toEqual([EMAIL, 'Contact 43', 'Visitor'])

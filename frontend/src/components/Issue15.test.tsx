@@ -7,7 +7,7 @@ import { renderApp } from '../test/app'
 import { ANA, ME, MARIA, item, makeDetail, makeStatus } from '../test/fixtures'
 import { fakeInbox, makeRow } from '../test/rows'
 
-const BOT = { id: 'ai:faq', role: 'assistant', name: 'FAQ bot' }
+const BOT = { id: 'ai:faq', role: 'assistant' as const, name: 'FAQ bot' }
 
 async function ready() {
   await screen.findAllByTestId('inbox-row')

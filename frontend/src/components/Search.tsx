@@ -117,7 +117,7 @@ export interface SearchResultsProps {
   onHover: (i: number) => void
 }
 
-const KIND_LABEL = { conversation: 'Conversation', message: 'Message', note: 'Note' } as const
+const KIND_LABEL: Record<string, string> = { conversation: 'Conversation', message: 'Message', note: 'Note' }
 
 export function SearchResults({ query, hits, error, busy, done, active, onChoose, onHover }: SearchResultsProps) {
   const now = Date.now()

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { SettingsDialog } from './Settings'
 import { setTransport } from '../api'
 import { fakeTransport } from '../test/fakeTransport'
-import { makeStatus } from '../test/fixtures'
+import { makeStatus, syncOf } from '../test/fixtures'
 
 describe('SettingsDialog', () => {
   it('validates, connects, and shows the relay’s refusal', async () => {
@@ -16,7 +16,7 @@ describe('SettingsDialog', () => {
     })
     setTransport(t)
     const onChanged = vi.fn()
-    render(<SettingsDialog status={makeStatus({ sync: { state: 'local' } })} onClose={() => {}} onChanged={onChanged} />)
+    render(<SettingsDialog status={makeStatus({ sync: syncOf({ state: 'local' }) })} onClose={() => {}} onChanged={onChanged} />)
     expect(screen.getByTestId('settings-status')).toHaveTextContent('Local only')
     await waitFor(() => expect(t.callsTo('Settings')).toHaveLength(1))
     fireEvent.click(screen.getByTestId('settings-connect'))
@@ -49,7 +49,7 @@ describe('SettingsDialog: connecting never hides work', () => {
     })
     setTransport(t)
     const onChanged = vi.fn()
-    render(<SettingsDialog status={makeStatus({ sync: { state: 'local' } })} onClose={() => {}} onChanged={onChanged} />)
+    render(<SettingsDialog status={makeStatus({ sync: syncOf({ state: 'local' }) })} onClose={() => {}} onChanged={onChanged} />)
     await waitFor(() => expect(t.callsTo('Settings')).toHaveLength(1))
     expect(screen.getByTestId('settings-intro')).toHaveTextContent('works on this computer without a relay')
     fireEvent.change(screen.getByTestId('settings-relay-url'), { target: { value: 'ws://127.0.0.1:8470' } })
@@ -82,7 +82,7 @@ describe('SettingsDialog: connecting never hides work', () => {
     })
     setTransport(t)
     const onChanged = vi.fn()
-    render(<SettingsDialog status={makeStatus({ sync: { state: 'local' } })} onClose={() => {}} onChanged={onChanged} />)
+    render(<SettingsDialog status={makeStatus({ sync: syncOf({ state: 'local' }) })} onClose={() => {}} onChanged={onChanged} />)
     await waitFor(() => expect(t.callsTo('Settings')).toHaveLength(1))
     fireEvent.change(screen.getByTestId('settings-relay-url'), { target: { value: 'ws://127.0.0.1:1' } })
     fireEvent.change(screen.getByTestId('settings-workspace'), { target: { value: 'acme' } })
@@ -102,11 +102,11 @@ describe('SettingsDialog: connecting never hides work', () => {
 
   it('keeps the saved token when the field is left empty, and reconnects a disconnected inbox without asking', async () => {
     const t = fakeTransport({
-      Settings: () => ({ relayUrl: 'ws://127.0.0.1:8470', workspace: 'acme', hasToken: true, disconnected: true, me: { id: 'agent:ana', role: 'agent', name: 'Ana' } }),
+      Settings: () => ({ relayUrl: 'ws://127.0.0.1:8470', workspace: 'acme', hasToken: true, disconnected: true, me: { id: 'agent:ana', role: 'agent' as const, name: 'Ana' } }),
       ConnectPlan: () => ({ action: 'resume', send: 0, keep: 0, pending: 3, demo: false, returns: false }),
     })
     setTransport(t)
-    render(<SettingsDialog status={makeStatus({ sync: { state: 'disconnected' }, pending: 3 })} onClose={() => {}} onChanged={() => {}} />)
+    render(<SettingsDialog status={makeStatus({ sync: syncOf({ state: 'disconnected' }), pending: 3 })} onClose={() => {}} onChanged={() => {}} />)
     await waitFor(() => expect(screen.getByTestId('settings-relay-url')).toHaveValue('ws://127.0.0.1:8470'))
     expect(screen.getByTestId('settings-status')).toHaveTextContent('Disconnected · 3 pending')
     expect(screen.getByTestId('settings-intro')).toHaveTextContent('Your team’s inbox stays on this computer, readable and writable')
@@ -129,7 +129,7 @@ describe('SettingsDialog: connecting never hides work', () => {
         workspace: 'acme',
         hasToken: true,
         connected: true,
-        me: { id: 'agent:ana', role: 'agent', name: 'Ana' },
+        me: { id: 'agent:ana', role: 'agent' as const, name: 'Ana' },
         localInbox: { conversations: 28, sent: 2, at: Date.now() },
       }),
       ConnectPlan: () => ({ action: 'switch', send: 0, keep: 12, pending: 1, demo: false, returns: false, fromRelay: 'ws://127.0.0.1:8470', fromWorkspace: 'acme' }),

@@ -3,6 +3,7 @@ import { api, describeError } from '../api'
 import type { ConnectPlan, Settings, Status } from '../api/types'
 import { plural } from '../lib/format'
 import { FileCacheSetting } from './FileCacheSetting'
+import { NotificationSettings } from './NotificationSettings'
 import { SavedReplies } from './SavedReplies'
 import { Modal } from './Modal'
 import { connectionText } from './StatusBar'
@@ -315,6 +316,7 @@ export function SettingsDialog({ status, onClose, onChanged }: { status: Status 
         </div>
       )}
       <SavedReplies />
+      <NotificationSettings />
       <FileCacheSetting />
     </Modal>
   )

@@ -46,9 +46,9 @@ describe('Sidebar', () => {
   })
 
   it('shows unread counts before totals', () => {
-    render(<Sidebar {...props({ counts: { mine: { unread: 3, total: 9 }, resolved: { total: 12 }, unassigned: { unread: 50, more: true } } })} />)
+    render(<Sidebar {...props({ counts: { mine: { unread: 3, total: 9 }, resolved: { total: 12, unread: 0 }, unassigned: { unread: 50, total: 80 } } })} />)
     expect(screen.getByTestId('view-mine-unread')).toHaveTextContent('3')
-    expect(screen.getByTestId('view-unassigned-unread')).toHaveTextContent('50+')
+    expect(screen.getByTestId('view-unassigned-unread')).toHaveTextContent('50')
     expect(screen.getByTestId('view-resolved')).toHaveTextContent('12')
     expect(screen.queryByTestId('view-resolved-unread')).toBeNull()
   })

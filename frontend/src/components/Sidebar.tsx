@@ -35,7 +35,7 @@ export interface SidebarProps {
   onNewConversation: () => void
 }
 
-function sameQuery(a: InboxQuery, b: InboxQuery) {
+function sameQuery(a: Omit<InboxQuery, 'sort'> & { sort?: InboxQuery['sort'] }, b: InboxQuery) {
   return (
     a.view === b.view &&
     (a.priority ?? '') === (b.priority ?? '') &&
@@ -97,7 +97,6 @@ export function Sidebar(props: SidebarProps) {
                 {c?.unread ? (
                   <span className="nav-count unread" title={`${c.unread.toLocaleString()} with unread messages`} data-testid={`view-${view}-unread`}>
                     {c.unread.toLocaleString()}
-                    {c.more ? '+' : ''}
                   </span>
                 ) : c?.total !== undefined ? (
                   <span className="nav-count" title={`${c.total.toLocaleString()} conversations`} data-testid={`view-${view}-total`}>

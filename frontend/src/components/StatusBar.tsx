@@ -48,8 +48,8 @@ function endSentence(s: string): string {
   return /[.!?]$/.test(s.trim()) ? s.trim() : `${s.trim()}.`
 }
 
-function retryIn(retryAt: number | string | undefined, now: number): string {
-  const at = typeof retryAt === 'string' ? Date.parse(retryAt) : retryAt
+function retryIn(retryAt: string | undefined, now: number): string {
+  const at = retryAt ? Date.parse(retryAt) : undefined
   if (!at || Number.isNaN(at)) return ''
   const s = Math.max(0, Math.round((at - now) / 1000))
   if (s <= 0) return 'Retrying now…'

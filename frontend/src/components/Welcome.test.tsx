@@ -1,15 +1,15 @@
 import { fireEvent, screen, waitFor } from '@testing-library/react'
 import { describe, expect, it } from 'vitest'
 import { renderApp } from '../test/app'
-import { makeStatus } from '../test/fixtures'
+import { makeStatus, syncOf } from '../test/fixtures'
 
-const localInfo = { version: 'test', profile: 'default', dataDir: '/tmp', demo: false, me: { id: 'agent:me', role: 'agent', name: 'You' }, connected: false }
+const localInfo = { version: 'test', profile: 'default', dataDir: '/tmp', demo: false, me: { id: 'agent:me', role: 'agent' as const, name: 'You' }, connected: false }
 
 describe('the first run without --demo', () => {
   it('says what Threadline is and how to connect to a team’s relay', async () => {
     renderApp({
       Info: () => localInfo,
-      Status: () => makeStatus({ sync: { state: 'local' } }),
+      Status: () => makeStatus({ sync: syncOf({ state: 'local' }) }),
       Inbox: () => ({ rows: [], total: 0 }),
       Settings: () => ({ relayUrl: '', workspace: '', hasToken: false }),
     })

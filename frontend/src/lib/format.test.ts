@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { contactEmailBeside, contactName, conversationNamer, isEndUser, nameIn, nameOf, roleOfId } from './format'
 
-const dana = { id: 'contact:42', role: 'contact', name: 'Dana Whitfield' }
-const anonymous42 = { id: 'contact:42', role: 'contact' }
-const visitor = { id: 'visitor:0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d', role: 'visitor' }
+const dana = { id: 'contact:42', role: 'contact' as const, name: 'Dana Whitfield' }
+const anonymous42 = { id: 'contact:42', role: 'contact' as const }
+const visitor = { id: 'visitor:0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d', role: 'visitor' as const }
 
 describe('contactName', () => {
   it('shows the name, else the email, else a labelled id — never a bare id', () => {
@@ -14,10 +14,10 @@ describe('contactName', () => {
       [anonymous42, 'dana@example.com', 'dana@example.com'],
       [anonymous42, '', 'Contact 42'],
       [anonymous42, undefined, 'Contact 42'],
-      [{ id: 'contact:maria@example.com', role: 'contact' }, undefined, 'Contact maria@example.com'],
+      [{ id: 'contact:maria@example.com', role: 'contact' as const }, undefined, 'Contact maria@example.com'],
       [visitor, undefined, 'Visitor'],
       [{ ...visitor, name: 'Dana' }, undefined, 'Dana'],
-      [{ id: '', role: 'contact' }, undefined, 'Contact'],
+      [{ id: '', role: 'contact' as const }, undefined, 'Contact'],
       [null, undefined, 'Contact'],
     ]
     for (const [p, email, want] of cases) expect(contactName(p, email), `contactName(${JSON.stringify(p)}, ${email})`).toBe(want)
@@ -35,8 +35,8 @@ describe('nameOf', () => {
     expect(nameOf(anonymous42)).toBe('Contact 42')
     expect(nameOf(visitor)).toBe('Visitor')
     expect(nameOf(dana)).toBe('Dana Whitfield')
-    expect(nameOf({ id: 'agent:ana', role: 'agent' })).toBe('Ana')
-    expect(nameOf({ id: 'system', role: 'system' })).toBe('Threadline')
+    expect(nameOf({ id: 'agent:ana', role: 'agent' as const })).toBe('Ana')
+    expect(nameOf({ id: 'system', role: 'system' as const })).toBe('Threadline')
   })
 })
 
@@ -45,9 +45,9 @@ describe('nameIn', () => {
     const names = new Map([['agent:ana', 'Ana Souza']])
     const name = conversationNamer(dana, 'dana@example.com', names)
     expect(name(visitor)).toBe('Dana Whitfield') // the visitor it was identified from
-    expect(name({ id: 'contact:42', role: 'contact' })).toBe('Dana Whitfield') // an actor without its name
-    expect(name({ id: 'agent:ana', role: 'agent' })).toBe('Ana Souza')
-    expect(name({ id: 'agent:ben', role: 'agent', name: 'Ben Carter' })).toBe('Ben Carter')
+    expect(name({ id: 'contact:42', role: 'contact' as const })).toBe('Dana Whitfield') // an actor without its name
+    expect(name({ id: 'agent:ana', role: 'agent' as const })).toBe('Ana Souza')
+    expect(name({ id: 'agent:ben', role: 'agent' as const, name: 'Ben Carter' })).toBe('Ben Carter')
     expect(name(null)).toBe('Someone')
     // Without a name, the email; without either, a label.
     expect(nameIn(visitor, anonymous42, 'dana@example.com')).toBe('dana@example.com')
@@ -57,8 +57,8 @@ describe('nameIn', () => {
 
   it('knows end users and roles by id', () => {
     expect(isEndUser(visitor)).toBe(true)
-    expect(isEndUser({ id: 'contact:42', role: '' })).toBe(true)
-    expect(isEndUser({ id: 'agent:ana', role: 'agent' })).toBe(false)
+    expect(isEndUser({ id: 'contact:42', role: 'agent' as const })).toBe(true)
+    expect(isEndUser({ id: 'agent:ana', role: 'agent' as const })).toBe(false)
     expect(roleOfId('contact:42')).toBe('contact')
     expect(roleOfId('ai:faq')).toBe('assistant')
     expect(roleOfId('system')).toBe('system')

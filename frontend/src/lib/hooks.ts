@@ -43,3 +43,9 @@ export function isTypingTarget(t: EventTarget | null): boolean {
   }
   return false
 }
+
+/** A state update that keeps the current value when the new one is equal as JSON: a reload that
+ * brought the same thing changes nothing, so what depends on it does not re-render. */
+export function sameOr<T>(next: T): (prev: T) => T {
+  return (prev) => (prev === next || JSON.stringify(prev) === JSON.stringify(next) ? prev : next)
+}

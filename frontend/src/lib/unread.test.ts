@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { Item, Participant } from '../api/types'
+import type { Item, Kind, Participant } from '../api/types'
 import { countsAsUnread, firstUnread } from './unread'
 // Rule 8's vectors, written from conv.CountsAsUnread by conv's TestUnreadVectors.
 import unreadVectors from '../../../backend/conv/testdata/unread.json'
@@ -13,7 +13,7 @@ interface Vector {
   unread: boolean
 }
 
-const vectors: Vector[] = unreadVectors
+const vectors = unreadVectors as Vector[]
 
 describe('countsAsUnread (rule 8)', () => {
   it('has the vectors', () => expect(vectors.length).toBeGreaterThanOrEqual(10))
@@ -23,10 +23,10 @@ describe('countsAsUnread (rule 8)', () => {
 })
 
 describe('firstUnread', () => {
-  const me = { id: 'agent:me', role: 'agent' }
-  const maria = { id: 'contact:maria', role: 'contact' }
-  const ana = { id: 'agent:ana', role: 'agent' }
-  const it_ = (seq: number, kind: string, actor: Participant): Item => ({ id: `i${seq}`, seq, kind, actor, at: seq, mine: actor.id === me.id })
+  const me = { id: 'agent:me', role: 'agent' as const }
+  const maria = { id: 'contact:maria', role: 'contact' as const }
+  const ana = { id: 'agent:ana', role: 'agent' as const }
+  const it_ = (seq: number, kind: Kind, actor: Participant): Item => ({ id: `i${seq}`, seq, kind, actor, at: seq, mine: actor.id === me.id })
   const items = [it_(1, 'message.sent', maria), it_(2, 'note.added', ana), it_(3, 'message.sent', ana), it_(4, 'message.sent', maria), it_(5, 'message.sent', maria)]
 
   it('is the first of the other side’s messages above my mark', () => {

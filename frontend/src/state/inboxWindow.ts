@@ -12,6 +12,9 @@ import type { InboxPage, InboxQuery, InboxRequest, Row } from '../api/types'
 
 export type Fetch = (req: InboxRequest) => Promise<InboxPage>
 
+/** A page with its rows (Go's nil slice arrives as null). */
+const rowsOf = (p: InboxPage): Row[] => p.rows ?? []
+
 export interface WindowOptions {
   pageSize?: number
   maxPages?: number
@@ -38,7 +41,6 @@ export class InboxWindow {
   private cursors = new Map<number, string>([[0, '']])
   private lastPage = Infinity // index of the page known to be the last one (next was "")
   private exactTotal = false
-  private offsetSupport: boolean | undefined = undefined
   private range: [number, number] = [0, 0]
   private gen = 0
   private running = false
@@ -194,44 +196,34 @@ export class InboxWindow {
         // The inbox changed again meanwhile. These rows are still newer than the ones shown: show
         // them (so a busy inbox never starves the screen), but load the page once more.
         if (this.pages.has(k) && this.cursors.get(k) === cursor) {
-          this.pages.set(k, page.rows)
+          this.pages.set(k, rowsOf(page))
           this.stale.add(k)
         }
         return
       }
-      this.store(k, page.rows, page)
+      this.store(k, rowsOf(page), page)
       return
     }
-    // Unknown cursor. Try random access once; fall back to walking the cursors.
-    if (this.offsetSupport !== false) {
-      const page = await this.fetch({ ...this.query, offset: k * ps, limit: ps })
-      if (page.offset === k * ps) {
-        this.offsetSupport = true
-        if (gen !== this.gen) return
-        this.store(k, page.rows, page)
-        return
-      }
-      this.offsetSupport = false
-    }
+    // Unknown cursor: walk the cursors there, in strides.
     let j = k
     while (j > 0 && !this.cursors.has(j)) j--
     while (j < k) {
       const span = Math.min(k - j, Math.max(1, Math.floor(this.maxSkip / ps)))
       const page = await this.fetch({ ...this.query, cursor: this.cursors.get(j) || undefined, limit: span * ps })
       if (gen !== this.gen || this.disposed) return
-      this.setTotal(page, j * ps + page.rows.length)
+      this.setTotal(page, j * ps + rowsOf(page).length)
       // Keep the rows of skipped pages that are near the screen.
       const [a, b] = this.neededPages()
       for (let m = 0; m < span; m++) {
-        const rows = page.rows.slice(m * ps, (m + 1) * ps)
+        const rows = rowsOf(page).slice(m * ps, (m + 1) * ps)
         if (j + m >= a && j + m <= b && rows.length) {
           this.pages.set(j + m, rows)
           this.stale.delete(j + m)
         }
       }
-      if (!page.next || page.rows.length < span * ps) {
+      if (!page.next || rowsOf(page).length < span * ps) {
         // The list ends before page k.
-        this.lastPage = Math.max(0, Math.ceil((j * ps + page.rows.length) / ps) - 1)
+        this.lastPage = Math.max(0, Math.ceil((j * ps + rowsOf(page).length) / ps) - 1)
         this.loaded = true
         return
       }
@@ -243,7 +235,7 @@ export class InboxWindow {
     if (!this.pages.has(k) || this.stale.has(k)) {
       const page = await this.fetch({ ...this.query, cursor: this.cursors.get(k) || undefined, limit: ps })
       if (gen !== this.gen) return
-      this.store(k, page.rows, page)
+      this.store(k, rowsOf(page), page)
     }
   }
 

@@ -11,7 +11,7 @@ describe('TypingStore', () => {
     const s = new TypingStore(() => 'agent:me')
     const changed = vi.fn()
     s.subscribe(changed)
-    const maria = { id: 'contact:maria', role: 'contact', name: 'Maria' }
+    const maria = { id: 'contact:maria', role: 'contact' as const, name: 'Maria' }
     s.handle({ conv: 'c1', participant: maria, on: true })
     expect(s.typers('c1')).toEqual([maria])
     vi.advanceTimersByTime(TYPING_LAPSE_MS - 1000)
@@ -25,11 +25,11 @@ describe('TypingStore', () => {
 
   it('ignores me, and stops on "off"', () => {
     const s = new TypingStore(() => 'agent:me')
-    s.handle({ conv: 'c1', participant: { id: 'agent:me', role: 'agent' }, on: true })
+    s.handle({ conv: 'c1', participant: { id: 'agent:me', role: 'agent' as const }, on: true })
     expect(s.typers('c1')).toEqual([])
-    s.handle({ conv: 'c1', participant: { id: 'agent:ana', role: 'agent' }, on: true })
+    s.handle({ conv: 'c1', participant: { id: 'agent:ana', role: 'agent' as const }, on: true })
     expect(s.all().get('c1')?.id).toBe('agent:ana')
-    s.handle({ conv: 'c1', participant: { id: 'agent:ana', role: 'agent' }, on: false })
+    s.handle({ conv: 'c1', participant: { id: 'agent:ana', role: 'agent' as const }, on: false })
     expect(s.typers('c1')).toEqual([])
     s.dispose()
   })

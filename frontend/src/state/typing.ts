@@ -35,7 +35,7 @@ export class TypingStore {
 
   /** Takes a `typing` event's data. */
   handle(ev: TypingEvent) {
-    if (!ev || typeof ev.conv !== 'string' || !ev.participant?.id) return
+    if (!ev.participant?.id) return
     if (ev.participant.id === this.meId()) return
     let m = this.byConv.get(ev.conv)
     if (ev.on) {

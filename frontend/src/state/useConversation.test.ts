@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { idsOf, mergeNewest } from './useConversation'
+import { mergeNewest } from './useConversation'
 import type { Item } from '../api/types'
 
-const it_ = (id: string, seq: number): Item => ({ id, kind: 'message.sent', actor: { id: 'x', role: 'contact' }, seq, at: 0, mine: false })
+const it_ = (id: string, seq: number): Item => ({ id, kind: 'message.sent', actor: { id: 'x', role: 'contact' as const }, seq, at: 0, mine: false })
 
 describe('mergeNewest', () => {
   it('keeps loaded older items when the fresh newest page overlaps them', () => {
@@ -23,13 +23,5 @@ describe('mergeNewest', () => {
     const loaded = [it_('a', 1), { ...it_('f', 0), state: 'failed' as const }]
     const page = { items: [it_('a', 1)] }
     expect(mergeNewest(loaded, undefined, page)).toEqual({ items: [it_('a', 1)], older: undefined })
-  })
-})
-
-describe('idsOf', () => {
-  it('reads conversation ids however they were emitted', () => {
-    expect(idsOf([['c1', 'c2']])).toEqual(['c1', 'c2'])
-    expect(idsOf(['c1', 'c2'])).toEqual(['c1', 'c2'])
-    expect(idsOf([])).toBeNull()
   })
 })

@@ -2,7 +2,7 @@
 // plus older pages loaded as the user scrolls up). Reloads on timeline:changed for this id.
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { api, on, describeError } from '../api'
-import type { ConversationDetail, Item, MadeEvent, TimelinePage } from '../api/types'
+import type { ConversationDetail, Item, Kind, TimelinePage } from '../api/types'
 import { EventInboxChanged, EventTimelineChanged } from '../events'
 import { EventReconnected } from '../api/transport'
 
@@ -17,16 +17,6 @@ export interface ConversationView {
   error: string | null
   /** Bumps when a reload brought new items (not when older ones were prepended). */
   newItemsTick: number
-}
-
-/** The ids in a timeline:changed event's data, whatever way it was emitted. */
-export function idsOf(args: unknown[]): string[] | null {
-  const out: string[] = []
-  for (const a of args) {
-    if (typeof a === 'string') out.push(a)
-    else if (Array.isArray(a)) for (const x of a) if (typeof x === 'string') out.push(x)
-  }
-  return args.length === 0 ? null : out
 }
 
 /**
@@ -138,7 +128,7 @@ export function useConversation(id: string) {
         if (!alive.current || idRef.current !== convId) return
         for (const [k, o] of optimistic.current) if (o.settledAt !== undefined && o.settledAt <= startedAt) optimistic.current.delete(k)
         const before = itemsRef.current
-        const merged = mergeNewest(before, olderRef.current, page ?? { items: [] })
+        const merged = mergeNewest(before, olderRef.current, { items: page?.items ?? [], older: page?.older })
         itemsRef.current = merged.items
         olderRef.current = merged.older
         const lastBefore = before.length ? before[before.length - 1].id : ''
@@ -210,7 +200,7 @@ export function useConversation(id: string) {
 
   /** Shows what the user is sending as pending, at once; returns a token for settleLocal. */
   const addLocal = useCallback(
-    (kind: string, text: string, actor: Item['actor']): string => {
+    (kind: Kind, text: string, actor: Item['actor']): string => {
       const id = `local:${++localSeq.current}`
       optimistic.current.set(id, {
         until: Date.now() + 30_000,
@@ -223,9 +213,10 @@ export function useConversation(id: string) {
   )
 
   /** The call for a local item returned: on failure it goes now (the composer keeps the text and
-   * shows why); on success it goes with the next reload, which shows the stored item. */
+   * shows why); on success it goes with the next reload, which shows the stored item (the Go side
+   * stores the event before the call returns). */
   const settleLocal = useCallback(
-    (token: string, ok: boolean, ev?: MadeEvent | null) => {
+    (token: string, ok: boolean) => {
       const o = optimistic.current.get(token)
       if (!o) return
       if (!ok) {
@@ -234,12 +225,6 @@ export function useConversation(id: string) {
         return
       }
       o.settledAt = performance.now()
-      if (ev && typeof ev === 'object' && ev.id && !itemsRef.current.some((i) => i.id === ev.id)) {
-        // The Go side said which event it made: follow that id until the timeline has it.
-        optimistic.current.delete(token)
-        optimistic.current.set(ev.id, { until: Date.now() + 10_000, item: { ...o.item, id: ev.id, at: ev.at ?? o.item.at } })
-        publish({})
-      }
       void reload()
     },
     [publish, reload],
@@ -252,9 +237,8 @@ export function useConversation(id: string) {
     optimistic.current.clear()
     setView({ detail: null, items: [], hasOlder: false, loading: true, loadingOlder: false, error: null, newItemsTick: 0 })
     void reload(true)
-    const offTimeline = on(EventTimelineChanged, (...args) => {
-      const ids = idsOf(args)
-      if (!ids || ids.length === 0 || ids.includes(id)) void reload()
+    const offTimeline = on(EventTimelineChanged, (ids) => {
+      if (!ids?.length || ids.includes(id)) void reload()
     })
     const offInbox = on(EventInboxChanged, () => reloadDetail())
     const offBack = on(EventReconnected, () => void reload())

@@ -1,13 +1,18 @@
 // Test-only builders for the Go side's JSON shapes.
-import type { Conversation, ConversationDetail, Item, Row, Status } from '../api/types'
+import type { Conversation, ConversationDetail, Item, Kind, Row, Status, SyncState } from '../api/types'
 import { makeRow } from './rows'
 
-export const ME = { id: 'agent:me', role: 'agent', name: 'Sam Lee' }
-export const ANA = { id: 'agent:ana', role: 'agent', name: 'Ana Souza' }
-export const MARIA = { id: 'contact:maria', role: 'contact', name: 'Maria Silva' }
+export const ME = { id: 'agent:me', role: 'agent' as const, name: 'Sam Lee' }
+export const ANA = { id: 'agent:ana', role: 'agent' as const, name: 'Ana Souza' }
+export const MARIA = { id: 'contact:maria', role: 'contact' as const, name: 'Maria Silva' }
+
+/** A sync state: state and what the test sets, the rest zero. */
+export function syncOf(s: Partial<SyncState> & Pick<SyncState, 'state'>): SyncState {
+  return { received: 0, backlog: 0, seq: 0, identity: ME, ...s }
+}
 
 export function makeStatus(over: Partial<Status> = {}): Status {
-  return { sync: { state: 'online', received: 0, backlog: 0 }, pending: 0, failed: 0, totalUnread: 0, ...over }
+  return { sync: { state: 'online', received: 0, backlog: 0, identity: ME, seq: 0 }, pending: 0, failed: 0, totalUnread: 0, ...over }
 }
 
 export function makeConversation(id: string, over: Partial<Conversation> = {}): Conversation {
@@ -29,6 +34,7 @@ export function makeConversation(id: string, over: Partial<Conversation> = {}): 
     lastItemSeq: 10,
     lastContactSeq: 10,
     lastActivityAt: Date.now(),
+    lastMessageBy: MARIA,
     messages: 1,
     notes: 0,
     ...over,
@@ -41,7 +47,7 @@ export function makeDetail(id: string, conv: Partial<Conversation> = {}, row: Pa
 }
 
 let n = 0
-export function item(kind: string, over: Partial<Item> = {}): Item {
+export function item(kind: Kind, over: Partial<Item> = {}): Item {
   n++
   return {
     id: `i${n}`,

@@ -4,10 +4,10 @@ import type { InboxPage, InboxRequest, Row } from '../api/types'
 export function makeRow(i: number, over: Partial<Row> = {}): Row {
   return {
     id: `c${i}`,
-    contact: { id: `contact:${i}`, role: 'contact', name: `Customer ${i}` },
+    contact: { id: `contact:${i}`, role: 'contact' as const, name: `Customer ${i}` },
     subject: `Subject ${i}`,
     preview: `Last message ${i}`,
-    previewBy: { id: `contact:${i}`, role: 'contact' },
+    previewBy: { id: `contact:${i}`, role: 'contact' as const },
     lastActivityAt: Date.now() - i * 60_000,
     status: 'open',
     priority: 'medium',
@@ -23,7 +23,6 @@ export function makeRow(i: number, over: Partial<Row> = {}): Row {
 
 export interface FakeInboxOptions {
   total: number
-  offset?: boolean // answer offset requests (and echo offset)
   withTotal?: boolean // include total in pages (default true)
   row?: (i: number) => Row
 }
@@ -34,19 +33,13 @@ export function fakeInbox(opts: FakeInboxOptions) {
   const handler = (q: InboxRequest): InboxPage => {
     const limit = q.limit ?? 50
     let start = 0
-    let echo: number | undefined
     if (q.cursor) start = Number(q.cursor.slice(1))
-    else if (opts.offset && typeof q.offset === 'number') {
-      start = q.offset
-      echo = q.offset
-    }
     const end = Math.min(opts.total, start + limit)
     const rows: Row[] = []
     for (let i = start; i < end; i++) rows.push(row(i))
     const page: InboxPage = { rows }
     if (end < opts.total) page.next = `k${end}`
     if (opts.withTotal !== false) page.total = opts.total
-    if (echo !== undefined) page.offset = echo
     return page
   }
   return handler

@@ -5,8 +5,9 @@ interface ParticipantLike {
   role: string
 }
 export function isEndUser(p: ParticipantLike | null | undefined): boolean
-export function parseId(id: string): { role: string; valid: boolean }
-export function roleOfId(id: string): string
+export type IdRole = '' | 'agent' | 'assistant' | 'contact' | 'visitor' | 'system'
+export function parseId(id: string): { role: IdRole; valid: boolean }
+export function roleOfId(id: string): IdRole
 export function countsAsUnread(viewer: ParticipantLike, kind: string, actor: ParticipantLike | null | undefined): boolean
 export type Settlement = 'drop' | 'sent' | 'failed'
 export function settle(kind: string, outcome: { seq?: number; error?: { code: string; message: string } | null }, applied: number): Settlement

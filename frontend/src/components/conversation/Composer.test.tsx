@@ -6,7 +6,7 @@ import { setTransport } from '../../api'
 import { fakeTransport } from '../../test/fakeTransport'
 
 function setup(handlers: Record<string, (...a: any[]) => unknown> = {}, props: Partial<Parameters<typeof Composer>[0]> = {}) {
-  const t = fakeTransport({ Draft: () => '', Send: () => ({ id: 'e1' }), AddNote: () => ({ id: 'e2' }), ...handlers })
+  const t = fakeTransport({ Draft: () => '', Send: () => null, AddNote: () => null, ...handlers })
   setTransport(t)
   const onSending = vi.fn(() => 'tok')
   const onSettled = vi.fn()
@@ -33,7 +33,7 @@ describe('Composer', () => {
     await waitFor(() => expect(t.callsTo('Send')).toEqual([['c1', 'first line\nsecond line']]))
     await waitFor(() => expect(input.value).toBe(''))
     expect(onSending).toHaveBeenCalledWith('message.sent', 'first line\nsecond line')
-    expect(onSettled).toHaveBeenCalledWith('tok', true, { id: 'e1' })
+    expect(onSettled).toHaveBeenCalledWith('tok', true)
     expect(t.callsTo('SaveDraft')).toContainEqual(['c1', ''])
   })
 

@@ -1,7 +1,6 @@
 import { forwardRef, useCallback, useEffect, useImperativeHandle, useRef, useState } from 'react'
 import { api, describeError } from '../../api'
 import { MAX_ATTACHMENTS, sendWithFiles, uploadFile, UploadError } from '../../api/files'
-import type { MadeEvent } from '../../api/types'
 import { MAX_TEXT_BYTES, utf8Length } from '../../lib/format'
 import { LockIcon } from '../Icons'
 import { DraftFiles, type DraftFile } from './Attachments'
@@ -22,7 +21,7 @@ export interface ComposerProps {
   /** Called as a send starts (to show the item as pending at once); returns a token. */
   onSending?: (kind: 'message.sent' | 'note.added', text: string) => string
   /** Called when the send call returned (ok) or failed. */
-  onSettled?: (token: string, ok: boolean, ev?: MadeEvent | null) => void
+  onSettled?: (token: string, ok: boolean) => void
   /** What a saved reply's variables are filled with ("/" at the start opens the picker). */
   replyVars?: ReplyVars
 }
@@ -182,15 +181,12 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
     setText('')
     setFiles((fs) => fs.filter((f) => !f.att))
     try {
-      const ev =
-        atts.length > 0
-          ? ((await sendWithFiles(convId, body, atts.map((f) => f.att!), mode === 'note')) as MadeEvent | null)
-          : mode === 'note'
-            ? await api.AddNote(convId, body)
-            : await api.Send(convId, body)
+      if (atts.length > 0) await sendWithFiles(convId, body, atts.map((f) => f.att!), mode === 'note')
+      else if (mode === 'note') await api.AddNote(convId, body)
+      else await api.Send(convId, body)
       dirty.current = false
       api.SaveDraft(convId, '').catch(() => {})
-      onSettled?.(token, true, ev)
+      onSettled?.(token, true)
     } catch (e) {
       onSettled?.(token, false)
       // Nothing typed is lost: the text comes back unless something new was typed meanwhile.

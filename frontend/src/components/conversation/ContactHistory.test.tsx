@@ -8,7 +8,7 @@ import { ANA, item, makeDetail } from '../../test/fixtures'
 import { fakeInbox, makeRow } from '../../test/rows'
 import { mergeAttributeRuns } from './Timeline'
 
-const DANA = { id: 'contact:42', role: 'contact', name: 'Dana Whitfield' }
+const DANA = { id: 'contact:42', role: 'contact' as const, name: 'Dana Whitfield' }
 const FIRST = Date.UTC(2026, 0, 5, 9, 30)
 const LONG_TOPIC = 'T'.repeat(200)
 

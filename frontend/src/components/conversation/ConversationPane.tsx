@@ -1,6 +1,6 @@
 import { forwardRef, memo, useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState, useSyncExternalStore } from 'react'
 import { api, normalizeError } from '../../api'
-import type { AttrValue, MadeEvent, Participant, Priority } from '../../api/types'
+import type { AttrValue, Kind, Participant, Priority } from '../../api/types'
 import { PRIORITIES } from '../../api/types'
 import { bareId, contactEmailBeside, contactName as contactNameOf, fullTime, isEndUser, nameIn, roleOfId } from '../../lib/format'
 import { windowAttended } from '../../lib/hooks'
@@ -114,19 +114,26 @@ export const ConversationPane = memo(
     const contact = c?.contact
     const email = c?.contactEmail
     const name = useCallback((p: Participant | null | undefined) => nameIn(p, contact, email, names), [contact, email, names])
-    const nameOfId = useCallback((pid: string) => nameIn({ id: pid, role: roleOfId(pid) }, contact, email, names), [contact, email, names])
+    const nameOfId = useCallback((pid: string) => nameIn({ id: pid, role: roleOfId(pid) || 'agent' }, contact, email, names), [contact, email, names])
 
-    const act = useCallback(
-      async (key: string, fn: () => Promise<MadeEvent | null | unknown>): Promise<string | null> => {
-        setActionError(null)
+    /**
+     * The one way the pane runs an action on the conversation: call the Go side; on success show the
+     * result at once (the event is stored before the call returns: reload now, not after the
+     * batched event) and the pending count; on failure return the error's message, normalised —
+     * and for an action of the header or the details' selects (`inline` false), show it above the
+     * timeline too. A stale resolve reloads, so the message that arrived is there to read.
+     */
+    const perform = useCallback(
+      async (key: string, fn: () => Promise<unknown>, inline = false): Promise<string | null> => {
+        if (!inline) setActionError(null)
         try {
           await fn()
-          // The event is stored before the call returns: show it now, not after the batched event.
           void conv.reload()
           app.refreshStatus()
           return null
         } catch (e) {
           const err = normalizeError(e)
+          if (inline) return err.message
           if (key === 'resolve' && err.code === 'stale') {
             setActionError({ text: STALE_RESOLVE_MESSAGE, code: err.code })
             void conv.reload()
@@ -141,9 +148,9 @@ export const ConversationPane = memo(
 
     const toggleResolve = useCallback(() => {
       if (!c) return
-      if (c.status === 'resolved') void act('reopen', () => api.Reopen(id))
-      else void act('resolve', () => api.Resolve(id))
-    }, [act, c, id])
+      if (c.status === 'resolved') void perform('reopen', () => api.Reopen(id))
+      else void perform('resolve', () => api.Resolve(id))
+    }, [perform, c, id])
 
     useImperativeHandle(ref, () => ({
       focusReply: () => composer.current?.focus('reply'),
@@ -208,7 +215,7 @@ export const ConversationPane = memo(
     const retryOrDiscard = useCallback(
       async (kind: 'retry' | 'discard', eventId: string) => {
         setBusy((b) => new Set(b).add(eventId))
-        await act(kind, () => (kind === 'retry' ? api.Retry(eventId) : api.Discard(eventId)))
+        await perform(kind, () => (kind === 'retry' ? api.Retry(eventId) : api.Discard(eventId)))
         setBusy((b) => {
           const n = new Set(b)
           n.delete(eventId)
@@ -216,18 +223,18 @@ export const ConversationPane = memo(
         })
         void conv.reload()
       },
-      [act, conv],
+      [perform, conv],
     )
     const onRetry = useCallback((eid: string) => void retryOrDiscard('retry', eid), [retryOrDiscard])
     const onDiscard = useCallback((eid: string) => void retryOrDiscard('discard', eid), [retryOrDiscard])
 
     const onSending = useCallback(
-      (kind: string, text: string) => conv.addLocal(kind, text, me ? { id: me.id, role: me.role, name: me.name } : { id: '', role: 'agent' }),
+      (kind: Kind, text: string) => conv.addLocal(kind, text, me ? { id: me.id, role: me.role, name: me.name } : { id: '', role: 'agent' }),
       [conv, me],
     )
     const onSettled = useCallback(
-      (token: string, ok: boolean, ev?: MadeEvent | null) => {
-        conv.settleLocal(token, ok, ev)
+      (token: string, ok: boolean) => {
+        conv.settleLocal(token, ok)
         if (ok) app.refreshStatus()
       },
       [conv, app],
@@ -308,17 +315,17 @@ export const ConversationPane = memo(
                 Start thread
               </button>
               {c.thread && (
-                <button type="button" className="btn" onClick={() => void act('thread', () => api.EndThread(id, ''))} data-testid="end-thread">
+                <button type="button" className="btn" onClick={() => void perform('thread', () => api.EndThread(id, ''))} data-testid="end-thread">
                   End thread
                 </button>
               )}
               {c.assistantMode && (
-                <button type="button" className="btn" onClick={() => void act('takeover', () => api.TakeOver(id))} data-testid="take-over-button" title="Take the conversation over from the bot: it becomes yours">
+                <button type="button" className="btn" onClick={() => void perform('takeover', () => api.TakeOver(id))} data-testid="take-over-button" title="Take the conversation over from the bot: it becomes yours">
                   <BotIcon size={14} /> Take over
                 </button>
               )}
               {snoozed ? (
-                <button type="button" className="btn" onClick={() => void act('reopen', () => api.Reopen(id))} data-testid="unsnooze-button" title="Back to the open views now">
+                <button type="button" className="btn" onClick={() => void perform('reopen', () => api.Reopen(id))} data-testid="unsnooze-button" title="Back to the open views now">
                   <SnoozeIcon size={14} /> Unsnooze
                 </button>
               ) : (
@@ -424,7 +431,7 @@ export const ConversationPane = memo(
               <select
                 className="input small"
                 value={c.priority}
-                onChange={(e) => void act('priority', () => api.SetPriority(id, e.target.value as Priority))}
+                onChange={(e) => void perform('priority', () => api.SetPriority(id, e.target.value as Priority))}
                 data-testid="priority-select"
                 aria-label="Priority"
               >
@@ -440,7 +447,7 @@ export const ConversationPane = memo(
               <select
                 className="input small"
                 value={c.assignee?.id ?? ''}
-                onChange={(e) => void act('assign', () => api.Assign(id, e.target.value))}
+                onChange={(e) => void perform('assign', () => api.Assign(id, e.target.value))}
                 data-testid="assign-select"
                 aria-label="Assignee"
               >
@@ -462,15 +469,7 @@ export const ConversationPane = memo(
               <h3>Tags</h3>
               <TagsEditor
                 tags={c.tags ?? []}
-                onChange={async (add, remove) => {
-                  try {
-                    await api.ChangeTags(id, add, remove)
-                    void conv.reload()
-                    return null
-                  } catch (e) {
-                    return normalizeError(e).message
-                  }
-                }}
+                onChange={(add, remove) => perform('tags', () => api.ChangeTags(id, add, remove), true)}
               />
             </section>
             <section>
@@ -487,18 +486,18 @@ export const ConversationPane = memo(
               </ul>
               <div className="row-buttons">
                 {mine ? (
-                  <button type="button" className="btn small" onClick={() => void act('leave', () => api.Leave(id))} data-testid="leave-button">
+                  <button type="button" className="btn small" onClick={() => void perform('leave', () => api.Leave(id))} data-testid="leave-button">
                     Leave
                   </button>
                 ) : (
                   <>
-                    <button type="button" className="btn small" onClick={() => void act('join', () => api.Join(id, 'agent'))} data-testid="join-button">
+                    <button type="button" className="btn small" onClick={() => void perform('join', () => api.Join(id, 'agent'))} data-testid="join-button">
                       Join
                     </button>
                     <button
                       type="button"
                       className="btn small"
-                      onClick={() => void act('join', () => api.Join(id, 'supervisor'))}
+                      onClick={() => void perform('join', () => api.Join(id, 'supervisor'))}
                       data-testid="supervise-button"
                       title="Join as supervisor: read and add notes, without replying"
                     >
@@ -512,16 +511,8 @@ export const ConversationPane = memo(
               <h3>Attributes</h3>
               <AttributesPanel
                 defs={app.attrDefs}
-                values={c.attributes ?? {}}
-                onSet={async (key: string, value: AttrValue) => {
-                  try {
-                    await api.SetAttributes(id, { [key]: value })
-                    void conv.reload()
-                    return null
-                  } catch (e) {
-                    return normalizeError(e).message
-                  }
-                }}
+                values={(c.attributes ?? {}) as Record<string, AttrValue>}
+                onSet={(key: string, value: AttrValue) => perform('attributes', () => api.SetAttributes(id, { [key]: value }), true)}
               />
             </section>
             <section className="details-meta muted">
@@ -537,23 +528,14 @@ export const ConversationPane = memo(
           <SnoozeMenu
             what="this conversation"
             onClose={() => setSnoozeOpen(false)}
-            onChoose={(until) => act('snooze', () => api.Snooze(id, until))}
+            onChoose={(until) => perform('snooze', () => api.Snooze(id, until))}
           />
         )}
         {threadOpen && (
           <ThreadDialog
             active={c.thread ? c.thread.topic : null}
             onClose={() => setThreadOpen(false)}
-            onStart={async (topic) => {
-              try {
-                await api.StartThread(id, topic)
-                void conv.reload()
-                app.refreshStatus()
-                return null
-              } catch (e) {
-                return normalizeError(e).message
-              }
-            }}
+            onStart={(topic) => perform('thread', () => api.StartThread(id, topic), true)}
           />
         )}
       </div>

@@ -4,7 +4,7 @@ import { FIRST_PAINT_ITEMS, Timeline, seenByItem } from './Timeline'
 import { describeLifecycle, failureText } from './TimelineItem'
 import { nameOf } from '../../lib/format'
 import { ANA, MARIA, ME, item } from '../../test/fixtures'
-import type { Item } from '../../api/types'
+import type { Item, Kind } from '../../api/types'
 
 const name = (p: Parameters<typeof nameOf>[0]) => nameOf(p)
 const nameOfId = (id: string) => ({ 'agent:ana': 'Ana', 'contact:maria': 'Maria' })[id] ?? id
@@ -41,8 +41,8 @@ describe('Timeline', () => {
     renderTimeline([
       item('thread.started', { topic: 'Customer server offline (Ticket #1929383)', thread: 't1', actor: ANA }),
       item('message.sent', { text: 'It is down again', thread: 't1' }),
-      item('thread.ended', { topic: 'Customer server offline (Ticket #1929383)', thread: 't1', actor: { id: 'system', role: 'system' } }),
-      item('thread.started', { topic: '', thread: 't2', actor: { id: 'system', role: 'system' } }),
+      item('thread.ended', { topic: 'Customer server offline (Ticket #1929383)', thread: 't1', actor: { id: 'system', role: 'system' as const } }),
+      item('thread.started', { topic: '', thread: 't2', actor: { id: 'system', role: 'system' as const } }),
     ])
     const seps = screen.getAllByTestId('thread-separator')
     expect(seps.map((s) => s.querySelector('.tl-separator-label')?.textContent)).toEqual([
@@ -114,9 +114,9 @@ describe('Timeline', () => {
   it('shows lifecycle events as small centred lines', () => {
     renderTimeline([
       item('status.changed', { actor: ANA, data: { status: 'resolved' } }),
-      item('status.changed', { actor: { id: 'system', role: 'system' }, data: { status: 'open' } }),
-      item('assignee.changed', { actor: ANA, data: { assignee: { id: 'agent:me', role: 'agent', name: 'Sam Lee' } } }),
-      item('participant.joined', { actor: ANA, data: { participant: { id: 'agent:ana', role: 'supervisor' } } }),
+      item('status.changed', { actor: { id: 'system', role: 'system' as const }, data: { status: 'open' } }),
+      item('assignee.changed', { actor: ANA, data: { assignee: { id: 'agent:me', role: 'agent' as const, name: 'Sam Lee' } } }),
+      item('participant.joined', { actor: ANA, data: { participant: { id: 'agent:ana', role: 'supervisor' as const } } }),
       item('priority.changed', { actor: ANA, data: { priority: 'urgent' } }),
       item('tags.changed', { actor: ANA, data: { add: ['vip'], remove: ['old', 'stale'] } }),
       item('seen.marked', { actor: MARIA, data: { upTo: 3 } }),
@@ -182,7 +182,7 @@ describe('Timeline', () => {
   })
 
   it('describes what it does not know without crashing', () => {
-    expect(describeLifecycle(item('something.new', { actor: ANA }), name)).toBe('Ana Souza: something.new')
+    expect(describeLifecycle(item('something.new' as Kind, { actor: ANA }), name)).toBe('Ana Souza: something.new')
   })
 
   it('paints the newest items first, then the rest of the page', async () => {
