@@ -12,7 +12,7 @@ ARGS   ?=
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
 .PHONY: run test setup setup-test frontend build test-go test-frontend test-desktop \
-        bench soak relay bot screenshot clean
+        bench soak relay cluster bot screenshot clean
 
 ## run: set up this machine, build the desktop app and launch it (ARGS="--demo" for sample data)
 run: build
@@ -62,6 +62,10 @@ soak:
 relay:
 	$(GO) run ./sync/cmd/relay --listen 127.0.0.1:8470 --data .relay-data --config examples/relay.json \
 	  --demo-workspace acme --demo-hash
+
+## cluster: on loopback, a three-node NATS JetStream cluster (4222-4224) and two relays sharing it (8471, 8472); Ctrl-C stops all
+cluster:
+	scripts/cluster.sh
 
 ## bot: the example FAQ assistant against `make relay`
 bot:
