@@ -110,6 +110,12 @@ var (
 // hashed, synced, then renamed (a file already there is kept as it is).
 // want, when set, is the hash the bytes must have.
 func (f *fileStore) put(r io.Reader, want string) (sha string, size int64, typ string, err error) {
+	return f.putThen(r, want, nil)
+}
+
+// putThen is put, calling verified (when not nil) once the bytes are known
+// to be the file's, before they are synced.
+func (f *fileStore) putThen(r io.Reader, want string, verified func()) (sha string, size int64, typ string, err error) {
 	if err := os.MkdirAll(f.dir, 0o700); err != nil {
 		return "", 0, "", err
 	}
@@ -140,6 +146,9 @@ func (f *fileStore) put(r io.Reader, want string) (sha string, size int64, typ s
 	sha = hex.EncodeToString(h.Sum(nil))
 	if want != "" && sha != want {
 		return "", 0, "", fmt.Errorf("files: the bytes hash to %s, not %s", sha, want)
+	}
+	if verified != nil {
+		verified()
 	}
 	if err := tmp.Sync(); err != nil {
 		return "", 0, "", err
@@ -382,7 +391,13 @@ func (a *App) serveFile(w http.ResponseWriter, r *http.Request) {
 	}
 	fh, _, err := a.fileStore.open(sha)
 	if errors.Is(err, client.ErrNoFile) {
-		if err = a.download(r.Context(), sha); err == nil {
+		if r.Method == http.MethodGet && r.Header.Get("Range") == "" {
+			// Not here yet (a thumbnail just arrived): its bytes go to the
+			// UI as they come from the relay, and into the folder.
+			if err = a.streamDownload(w, r, sha); err == nil {
+				return
+			}
+		} else if err = a.download(r.Context(), sha); err == nil {
 			fh, _, err = a.fileStore.open(sha)
 		}
 	}
@@ -398,13 +413,19 @@ func (a *App) serveFile(w http.ResponseWriter, r *http.Request) {
 	defer fh.Close()
 	head := make([]byte, 512)
 	n, _ := io.ReadFull(fh, head)
-	typ := sniff(head[:n])
-	if typ == "" {
-		typ = "application/octet-stream"
-	}
 	if _, err := fh.Seek(0, io.SeekStart); err != nil {
 		writeErr(w, http.StatusInternalServerError, &Error{Code: "error", Message: err.Error()})
 		return
+	}
+	fileHeaders(w, r, sha, head[:n])
+	http.ServeContent(w, r, "", time.Time{}, fh)
+}
+
+// fileHeaders sets the headers of file sha's answer, whose first bytes are head.
+func fileHeaders(w http.ResponseWriter, r *http.Request, sha string, head []byte) {
+	typ := sniff(head)
+	if typ == "" {
+		typ = "application/octet-stream"
 	}
 	name := r.URL.Query().Get("name")
 	if name == "" {
@@ -419,7 +440,97 @@ func (a *App) serveFile(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", "sandbox")
 	}
 	w.Header().Set("Content-Disposition", fmt.Sprintf("%s; filename*=UTF-8''%s", disp, pathEscape(name)))
-	http.ServeContent(w, r, "", time.Time{}, fh)
+}
+
+// streamDownload answers a GET of file sha, which the folder does not hold,
+// with the relay's bytes as they arrive, while it keeps them in the folder
+// (hashed, synced, renamed: as download does). The UI's <img> starts on
+// the first bytes instead of waiting for the whole file to be fetched and
+// synced. The last 64 KiB are held back until the whole has hashed to sha,
+// so the UI never gets a whole file that is not the one named; then they
+// go, before the sync. It returns an error only before it has answered:
+// the relay cannot be reached, or has no such file for this identity. Once
+// the answer has started, a failure (the relay's connection cut, bytes
+// that do not hash to sha) leaves it short of its Content-Length, which
+// the UI takes for a failed load, and keeps nothing.
+func (a *App) streamDownload(w http.ResponseWriter, r *http.Request, sha string) error {
+	body, size, err := a.fetchFile(r.Context(), sha)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	a.mu.RLock()
+	in := a.in
+	a.mu.RUnlock()
+	if size < 0 || size > conv.MaxFileBytes { // no length to hold back against: keep it, then serve it
+		if _, _, _, err := a.fileStore.put(body, sha); err != nil {
+			return fmt.Errorf("files: keep %s: %w", sha, err)
+		}
+		a.trimFiles(in)
+		fh, _, err := a.fileStore.open(sha)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		head := make([]byte, 512)
+		n, _ := io.ReadFull(fh, head)
+		if _, err := fh.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		fileHeaders(w, r, sha, head[:n])
+		http.ServeContent(w, r, "", time.Time{}, fh)
+		return nil
+	}
+	head := make([]byte, min(512, size))
+	if _, err := io.ReadFull(body, head); err != nil {
+		return fmt.Errorf("files: read %s from the relay: %w", sha, err)
+	}
+	fileHeaders(w, r, sha, head)
+	w.Header().Set("Content-Length", fmt.Sprint(size))
+	w.Header().Set("ETag", `"`+sha+`"`)
+	w.WriteHeader(http.StatusOK)
+	out := &holdTail{w: w, hold: max(0, size-64<<10)}
+	_, _, _, err = a.fileStore.putThen(io.TeeReader(io.MultiReader(bytes.NewReader(head), body), out), sha, out.release)
+	if err != nil {
+		a.log.Warn("files: a download failed midway", "sha256", sha, "err", err)
+		return nil // the answer is short of its length
+	}
+	a.trimFiles(in)
+	return nil
+}
+
+// holdTail passes the first hold bytes written to it on to an answer and
+// keeps the rest until release, which writes them and flushes the answer.
+type holdTail struct {
+	w    http.ResponseWriter
+	hold int64
+	n    int64
+	tail []byte
+	err  error // the answer's first write error: the UI went away
+}
+
+func (h *holdTail) Write(p []byte) (int, error) {
+	k := len(p)
+	if pass := min(int64(len(p)), max(0, h.hold-h.n)); pass > 0 {
+		if h.err == nil {
+			_, h.err = h.w.Write(p[:pass])
+		}
+		p = p[pass:]
+		h.n += pass
+	}
+	h.tail = append(h.tail, p...)
+	h.n += int64(len(p))
+	return k, nil // the folder keeps the file even when the UI stops reading
+}
+
+func (h *holdTail) release() {
+	if h.err == nil {
+		h.w.Write(h.tail)
+		if f, ok := h.w.(http.Flusher); ok {
+			f.Flush()
+		}
+	}
+	h.tail = nil
 }
 
 func pathEscape(s string) string {
@@ -440,19 +551,38 @@ var errOfflineFile = &Error{Code: "offline", Message: "this file is not on this 
 // download fetches sha from the relay with the session's fileToken into the
 // files folder, then keeps the folder under the cache cap.
 func (a *App) download(ctx context.Context, sha string) error {
+	body, _, err := a.fetchFile(ctx, sha)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
 	a.mu.RLock()
-	prof, tok, in := a.prof, a.fileToken, a.in
+	in := a.in
+	a.mu.RUnlock()
+	if _, _, _, err := a.fileStore.put(body, sha); err != nil {
+		return fmt.Errorf("files: keep %s: %w", sha, err)
+	}
+	a.trimFiles(in)
+	return nil
+}
+
+// fetchFile asks the relay for file sha with the session's fileToken: the
+// body and its length (-1 when the relay does not say), or errOfflineFile
+// (not connected, or the relay out of reach), or not_found.
+func (a *App) fetchFile(ctx context.Context, sha string) (io.ReadCloser, int64, error) {
+	a.mu.RLock()
+	prof, tok := a.prof, a.fileToken
 	a.mu.RUnlock()
 	if !prof.Connected() || tok == "" {
-		return errOfflineFile
+		return nil, 0, errOfflineFile
 	}
 	u, err := client.FileURL(prof.RelayURL, prof.Workspace, sha)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	hc, _ := relayHTTPClient(prof)
@@ -461,20 +591,17 @@ func (a *App) download(ctx context.Context, sha string) error {
 	}
 	res, err := hc.Do(req)
 	if err != nil {
-		return errOfflineFile
+		return nil, 0, errOfflineFile
 	}
-	defer res.Body.Close()
-	if res.StatusCode == http.StatusNotFound {
-		return &Error{Code: "not_found", Message: "the relay has no such file for you"}
+	switch res.StatusCode {
+	case http.StatusOK:
+		return res.Body, res.ContentLength, nil
+	case http.StatusNotFound:
+		res.Body.Close()
+		return nil, 0, &Error{Code: "not_found", Message: "the relay has no such file for you"}
 	}
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("files: the relay answered %s", res.Status)
-	}
-	if _, _, _, err := a.fileStore.put(res.Body, sha); err != nil {
-		return fmt.Errorf("files: keep %s: %w", sha, err)
-	}
-	a.trimFiles(in)
-	return nil
+	res.Body.Close()
+	return nil, 0, fmt.Errorf("files: the relay answered %s", res.Status)
 }
 
 // trimFiles keeps the files folder under the cache cap, sparing the files

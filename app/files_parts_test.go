@@ -2,8 +2,11 @@ package app
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -62,5 +65,47 @@ func TestFilesSweepCrashLeftovers(t *testing.T) {
 	}
 	if !f.has(sha) {
 		t.Fatal("the stored file went with the leftovers")
+	}
+}
+
+// A download streamed to the UI (streamDownload's holdTail and putThen):
+// the bytes pass on as they come, all but the last 64 KiB, which go once
+// the whole has hashed to the file's name, before the folder's sync; bytes
+// that hash to something else leave the answer short of its length (a
+// failed load) and nothing in the folder.
+func TestStreamedDownloadHoldsItsTail(t *testing.T) {
+	png := append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), bytes.Repeat([]byte("pixels"), 200_000)...)
+	sum := sha256.Sum256(png)
+	sha := hex.EncodeToString(sum[:])
+	for _, c := range []struct {
+		name string
+		body []byte
+		ok   bool
+	}{
+		{"the file", png, true},
+		{"other bytes", append(append([]byte{}, png[:len(png)-1]...), 'x'), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := &fileStore{dir: t.TempDir()}
+			rr := httptest.NewRecorder()
+			out := &holdTail{w: rr, hold: int64(len(c.body)) - 64<<10}
+			var atVerify int
+			_, _, _, err := f.putThen(io.TeeReader(bytes.NewReader(c.body), out), sha, func() {
+				atVerify = rr.Body.Len()
+				out.release()
+			})
+			if atVerify != len(c.body)-64<<10 && c.ok {
+				t.Fatalf("before the hash was checked the UI had %d bytes; want all but the last 64 KiB (%d)", atVerify, len(c.body)-64<<10)
+			}
+			if c.ok {
+				if err != nil || !bytes.Equal(rr.Body.Bytes(), png) || !rr.Flushed || !f.has(sha) {
+					t.Fatalf("put = %v; the UI got %d bytes (flushed %v); kept %v; want the whole file, flushed, kept", err, rr.Body.Len(), rr.Flushed, f.has(sha))
+				}
+				return
+			}
+			if err == nil || rr.Body.Len() != len(c.body)-64<<10 || f.has(sha) {
+				t.Fatalf("put = %v; the UI got %d of %d bytes; kept %v; want an error, the tail held back, nothing kept", err, rr.Body.Len(), len(c.body), f.has(sha))
+			}
+		})
 	}
 }

@@ -138,6 +138,7 @@ try {
     sizes.push(png.length)
     // The desktop page waits for the thumbnail named name to be painted.
     await desk.evaluate((name) => {
+      performance.clearResourceTimings() // its buffer holds 250 entries
       window.__painted = new Promise((resolve, reject) => {
         const look = () => {
           const img = [...document.querySelectorAll('img')].find((im) => im.alt === name)
