@@ -288,9 +288,15 @@ func TestClusterWebhooksDeliverOnce(t *testing.T) {
 // the later one, with the earlier ended before it.
 func TestClusterRacesGiveTheReducersResult(t *testing.T) {
 	requireImpl(t, "jetstream")
-	cluster := natstest.StartCluster(t, 3)
-	urlA, _ := inProcessRelay(t, cluster.URLs(), 3, nil)
-	urlB, _ := inProcessRelay(t, cluster.URLs(), 3, nil)
+	// R1 publishes small groups as pipelines of conditional publishes, R3
+	// as atomic batches: both must give one log order's results.
+	t.Run("R1", func(t *testing.T) { testRaces(t, natstest.Start(t).URL(), 1) })
+	t.Run("R3", func(t *testing.T) { testRaces(t, natstest.StartCluster(t, 3).URLs(), 3) })
+}
+
+func testRaces(t *testing.T, urls string, replicas int) {
+	urlA, _ := inProcessRelay(t, urls, replicas, nil)
+	urlB, _ := inProcessRelay(t, urls, replicas, nil)
 	zoe := connect(t, urlA, contactAuth("contact:zoe"), protocol.Cursor{}, "zoe-phone")
 	ana := connect(t, urlB, agentAuth(tokAna), protocol.Cursor{}, "ana-laptop")
 	ben := connect(t, urlA, agentAuth(tokBen), protocol.Cursor{}, "ben-laptop")
