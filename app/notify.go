@@ -152,8 +152,12 @@ func SetNotifier(a *App, n Notifier) {
 // changes. While it is focused, no notification is raised.
 func (a *App) SetFocused(focused bool) error {
 	a.notify.mu.Lock()
+	changed := a.notify.focused != focused
 	a.notify.focused = focused
 	a.notify.mu.Unlock()
+	if changed { // what decides whether a message notifies: in the log, for "why no notification?"
+		a.log.Info("window attention", "focused", focused)
+	}
 	return nil
 }
 
@@ -203,6 +207,7 @@ func (a *App) applied(events []conv.Event) {
 			a.log.Warn("desktop notification", "err", err)
 			continue
 		}
+		a.log.Info("desktop notification", "conv", note.Conv)
 		a.emit(EventNotified, Notified{Conv: note.Conv, Sound: set.Sound})
 	}
 }
@@ -224,6 +229,7 @@ func (a *App) notificationClicked(convID string) {
 	if convID == "" {
 		return
 	}
+	a.log.Info("notification clicked: opening the conversation", "conv", convID)
 	a.mu.RLock()
 	show := a.show
 	a.mu.RUnlock()
