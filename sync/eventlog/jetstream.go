@@ -137,6 +137,12 @@ func Connect(o JetStreamOptions) (*JetStream, error) {
 	return &JetStream{nc: nc, js: js, opts: o, lg: lg, spaces: map[string]*jsSpace{}}, nil
 }
 
+// transient reports whether err may pass once the cluster has a leader.
+func transient(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrJetStreamNotEnabled)
+}
+
 // RedactURLs drops user:password from NATS URLs, for logs and errors.
 func RedactURLs(urls string) string {
 	parts := strings.Split(urls, ",")
@@ -244,8 +250,17 @@ func (j *JetStream) space(ws string) (*jsSpace, error) {
 	}
 	want := j.streamConfig(ws)
 	ctx, cancel := j.ctx()
-	defer cancel()
+	defer func() { cancel() }()
 	st, err := j.js.Stream(ctx, want.Name)
+	// A cluster just (re)started may take a few seconds to elect the
+	// stream's leader: wait for it rather than give up at once.
+	for deadline := time.Now().Add(30 * time.Second); transient(err) && time.Now().Before(deadline); {
+		j.lg.Warn("eventlog: stream not answering yet; retrying", "stream", want.Name, "err", err)
+		time.Sleep(time.Second)
+		cancel()
+		ctx, cancel = j.ctx()
+		st, err = j.js.Stream(ctx, want.Name)
+	}
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		st, err = j.js.CreateStream(ctx, want)
