@@ -10,11 +10,12 @@
 // requestAnimationFrame), timed in the app's page; both pages read one clock
 // (performance.timeOrigin + performance.now()).
 //
-// Two ways to send, each RUNS times after WARMUP runs not counted:
+// Two ways to send, and a baseline, in turn, RUNS runs in all after WARMUP runs not counted:
 //   at-once   Send is clicked as soon as the widget lets it (the file hashed, its upload just
 //             started): the upload is in the figure, as for a pasted screenshot sent at once.
 //   uploaded  Send is clicked after the widget shows the upload done: the message's push, the
 //             relay, the desktop's sync, its download of the file from the relay and the paint.
+//   text      the baseline: a text message, from Send to the frame showing it in the app.
 // It prints "MS <mode> <milliseconds>" for each run, and "INFO …" lines.
 //
 // Env: THREADLINE_ROOT, APP_URL (the desktop app), RELAY_URL (http://…), WORKSPACE, RUNS, WARMUP,
@@ -29,7 +30,8 @@ const { chromium } = require('playwright-core')
 const { APP_URL, RELAY_URL } = process.env
 const WS = process.env.WORKSPACE || 'acme'
 const RUNS = Number(process.env.RUNS || 20)
-const WARMUP = Number(process.env.WARMUP || 2)
+const WARMUP = Number(process.env.WARMUP || 3)
+const MODES = ['at-once', 'uploaded', 'text']
 const W = '#threadline-widget'
 
 // ——— a 2 MiB PNG screenshot ———
@@ -132,8 +134,42 @@ try {
 
   const sizes = []
   for (let i = 0; i < WARMUP + RUNS; i++) {
-    const mode = i % 2 === 0 ? 'at-once' : 'uploaded'
+    const mode = MODES[i % MODES.length]
     const name = `screenshot-${i}-${randomBytes(3).toString('hex')}.png`
+    if (mode === 'text') {
+      // The baseline: a text message's Send to its frame in the app, no file.
+      const text = `the error is back ${randomBytes(4).toString('hex')}`
+      await desk.evaluate((text) => {
+        window.__painted = new Promise((resolve) => {
+          const look = () => {
+            const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT)
+            for (let n = w.nextNode(); n; n = w.nextNode()) {
+              if (n.data.includes(text) && n.parentElement.closest('[data-item]')) { // in the timeline, not the list's preview
+                obs.disconnect()
+                const dom = performance.timeOrigin + performance.now()
+                requestAnimationFrame(() => resolve({ dom, paint: performance.timeOrigin + performance.now() }))
+                return
+              }
+            }
+          }
+          const obs = new MutationObserver(look)
+          obs.observe(document.body, { subtree: true, childList: true, characterData: true })
+        })
+      }, text)
+      await visitor.locator(`${W} textarea.input`).fill(text)
+      const t0 = await visitor.evaluate((sel) => {
+        const b = document.querySelector(sel).shadowRoot.querySelector('button.send')
+        const t = performance.timeOrigin + performance.now()
+        b.click()
+        return t
+      }, W)
+      const t1 = await desk.evaluate(() => Promise.race([window.__painted,
+        new Promise((_, reject) => setTimeout(() => reject(new Error('no message within 30 s')), 30_000))]))
+      console.log(`INFO text in the app's DOM ${(t1.dom - t0).toFixed(0)} ms, painted ${(t1.paint - t0).toFixed(0)}`)
+      if (i >= WARMUP) console.log(`MS text ${(t1.paint - t0).toFixed(1)}`)
+      await new Promise((r) => setTimeout(r, 200))
+      continue
+    }
     const png = screenshot()
     sizes.push(png.length)
     // The desktop page waits for the thumbnail named name to be painted.

@@ -27,7 +27,8 @@ import (
 // mode connected to it as an agent, both pages in one Chromium
 // (thumbnail.mjs says what is timed). "at-once" clicks Send as soon as the
 // file is added (its upload is in the figure); "uploaded" after the widget
-// shows it uploaded. Each reports p50 and p95 over b.N runs of its own
+// shows it uploaded; "text", the baseline, sends a text message (the sync
+// path alone). Each reports p50 and p95 over b.N runs of its own
 // (-benchtime 20x: 20 each).
 func BenchmarkThumbnailPaint(b *testing.B) {
 	bin := requirements(b)
@@ -37,7 +38,7 @@ func BenchmarkThumbnailPaint(b *testing.B) {
 
 	cmd := exec.Command("node", filepath.Join(root(), "internal", "e2e", "thumbnail.mjs"))
 	cmd.Env = append(os.Environ(), "THREADLINE_ROOT="+root(), "APP_URL="+a.url, "RELAY_URL="+relayURL,
-		"WORKSPACE="+workspace, fmt.Sprintf("RUNS=%d", 2*b.N), "WARMUP=2")
+		"WORKSPACE="+workspace, fmt.Sprintf("RUNS=%d", 3*b.N), "WARMUP=3")
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
@@ -60,7 +61,7 @@ func BenchmarkThumbnailPaint(b *testing.B) {
 	if err := cmd.Wait(); err != nil {
 		b.Fatalf("thumbnail.mjs: %v", err)
 	}
-	for _, mode := range []string{"at-once", "uploaded"} {
+	for _, mode := range []string{"at-once", "uploaded", "text"} {
 		v := ms[mode]
 		if len(v) == 0 {
 			b.Fatalf("no %s figure", mode)
