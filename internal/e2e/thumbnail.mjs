@@ -105,7 +105,9 @@ try {
   const visitor = await wctx.newPage({ viewport: { width: 1280, height: 900 } })
   visitor.setDefaultTimeout(60_000)
   visitor.on('pageerror', (e) => console.log(`INFO widget pageerror: ${e.message}`))
-  visitor.on('console', (m) => { if (m.type() === 'error') console.log(`INFO widget console: ${m.text()}`) })
+  visitor.on('console', (m) => { // the host page's own 404 is expected
+    if (m.type() === 'error' && !/status of 404/.test(m.text())) console.log(`INFO widget console: ${m.text()}`)
+  })
   await visitor.goto(`${RELAY_URL}/widget/bench-host`)
   await visitor.setContent('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title></head><body><h1>Shop</h1></body></html>')
   await visitor.addScriptTag({ url: `${RELAY_URL}/widget.js` })

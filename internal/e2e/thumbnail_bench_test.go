@@ -31,41 +31,9 @@ import (
 // path alone). Each reports p50 and p95 over b.N runs of its own
 // (-benchtime 20x: 20 each).
 func BenchmarkThumbnailPaint(b *testing.B) {
-	bin := requirements(b)
-	relayURL := startRelayBinary(b)
-	a := startApp(b, bin, b.TempDir())
-	call(b, a.url, "Connect", relayURL, workspace, tokAna)
-
-	cmd := exec.Command("node", filepath.Join(root(), "internal", "e2e", "thumbnail.mjs"))
-	cmd.Env = append(os.Environ(), "THREADLINE_ROOT="+root(), "APP_URL="+a.url, "RELAY_URL="+relayURL,
-		"WORKSPACE="+workspace, fmt.Sprintf("RUNS=%d", 3*b.N), "WARMUP=3")
-	out, _ := cmd.StdoutPipe()
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	ms := map[string][]float64{}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 3 && f[0] == "MS" {
-			v, err := strconv.ParseFloat(f[2], 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			ms[f[1]] = append(ms[f[1]], v)
-			continue
-		}
-		fmt.Fprintln(os.Stderr, sc.Text()) // b.Log would cut a benchmark's lines short
-	}
-	if err := cmd.Wait(); err != nil {
-		b.Fatalf("thumbnail.mjs: %v", err)
-	}
+	ms := thumbnailFigures(b, b.N, 3)
 	for _, mode := range []string{"at-once", "uploaded", "text"} {
 		v := ms[mode]
-		if len(v) == 0 {
-			b.Fatalf("no %s figure", mode)
-		}
 		slices.Sort(v)
 		p50, p95 := v[(len(v)+1)/2-1], v[(len(v)*95+99)/100-1] // nearest rank
 		b.ReportMetric(p50, mode+"-p50-ms")
@@ -74,6 +42,58 @@ func BenchmarkThumbnailPaint(b *testing.B) {
 		fmt.Fprintf(os.Stderr, "%s: %d runs, p50 %.0f ms, p95 %.0f ms, max %.0f ms\n", mode, len(v), p50, p95, v[len(v)-1])
 	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// TestThumbnailPaint runs the benchmark's scenario once per mode, so that a
+// change to the widget or the app that breaks it shows in the tests.
+func TestThumbnailPaint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the relay binary, the app and Chromium")
+	}
+	ms := thumbnailFigures(t, 1, 0)
+	t.Logf("at-once %.0f ms, uploaded %.0f ms, text %.0f ms", ms["at-once"][0], ms["uploaded"][0], ms["text"][0])
+}
+
+// thumbnailFigures runs thumbnail.mjs, runs times each mode after warmup
+// runs, and returns the milliseconds by mode.
+func thumbnailFigures(tb testing.TB, runs, warmup int) map[string][]float64 {
+	tb.Helper()
+	bin := requirements(tb)
+	relayURL := startRelayBinary(tb)
+	a := startApp(tb, bin, tb.TempDir())
+	call(tb, a.url, "Connect", relayURL, workspace, tokAna)
+
+	cmd := exec.Command("node", filepath.Join(root(), "internal", "e2e", "thumbnail.mjs"))
+	cmd.Env = append(os.Environ(), "THREADLINE_ROOT="+root(), "APP_URL="+a.url, "RELAY_URL="+relayURL,
+		"WORKSPACE="+workspace, fmt.Sprintf("RUNS=%d", 3*runs), fmt.Sprintf("WARMUP=%d", warmup))
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	ms := map[string][]float64{}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 3 && f[0] == "MS" {
+			v, err := strconv.ParseFloat(f[2], 64)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			ms[f[1]] = append(ms[f[1]], v)
+			continue
+		}
+		fmt.Fprintln(os.Stderr, sc.Text()) // b.Log would cut a benchmark's lines short
+	}
+	if err := cmd.Wait(); err != nil {
+		tb.Fatalf("thumbnail.mjs: %v", err)
+	}
+	for _, mode := range []string{"at-once", "uploaded", "text"} {
+		if len(ms[mode]) != runs {
+			tb.Fatalf("%d %s figures; want %d", len(ms[mode]), mode, runs)
+		}
+	}
+	return ms
 }
 
 // startRelayBinary builds and runs the relay binary (sync/cmd/relay) with
