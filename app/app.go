@@ -226,7 +226,7 @@ func (a *App) open(prof profile.Profile) error {
 		cl, err := client.New(client.Options{
 			URL: prof.RelayURL, Workspace: prof.Workspace, Device: prof.Device,
 			Auth:  agentAuth(prof.Token),
-			Local: localAdapter{in: in, learned: a.learnWorkspace, files: a.fileStore, token: a.setFileToken, applied: a.applied}, Logger: a.log,
+			Local: localAdapter{in: in, learned: a.learnWorkspace, files: a.fileStore, token: a.setFileToken, applied: func(evs []conv.Event) { a.prefetchImages(evs); a.applied(evs) }}, Logger: a.log,
 			OnState:    a.onSyncState,
 			OnTyping:   a.onTyping,
 			HTTPClient: hc,

@@ -48,6 +48,9 @@ type fileStore struct {
 	dir   string
 	mu    sync.Mutex // one eviction at a time
 	swept sync.Once  // the first put sweeps what a crash left
+
+	fetchMu  sync.Mutex
+	fetching map[string]chan struct{} // prefetches under way, closed when done
 }
 
 // partTTL is how long an unfinished file (.part-*, written while hashed)
@@ -390,6 +393,14 @@ func (a *App) serveFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fh, _, err := a.fileStore.open(sha)
+	if done := a.fileStore.inFlight(sha); errors.Is(err, client.ErrNoFile) && done != nil {
+		select { // a prefetch of it is under way: it is nearly here
+		case <-done:
+			fh, _, err = a.fileStore.open(sha)
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if errors.Is(err, client.ErrNoFile) {
 		if r.Method == http.MethodGet && r.Header.Get("Range") == "" {
 			// Not here yet (a thumbnail just arrived): its bytes go to the
@@ -419,6 +430,82 @@ func (a *App) serveFile(w http.ResponseWriter, r *http.Request) {
 	}
 	fileHeaders(w, r, sha, head[:n])
 	http.ServeContent(w, r, "", time.Time{}, fh)
+}
+
+// Prefetch: the images of the conversation the UI shows are fetched as
+// their events arrive, before the UI asks (its timeline is told a moment
+// later), so a screenshot sent to an open conversation is on the device by
+// the time its thumbnail is drawn. At most prefetchPerBatch a batch (a
+// backlog brings many, and the UI shows a few), inline image types only,
+// and never for other conversations: those are fetched when shown.
+const prefetchPerBatch = 4
+
+// prefetchImages starts fetching the images that events of the open
+// conversation name and the folder does not hold. It does not wait.
+func (a *App) prefetchImages(events []conv.Event) {
+	a.mu.RLock()
+	open := a.openConv
+	a.mu.RUnlock()
+	if open == "" {
+		return
+	}
+	n := 0
+	for _, e := range events {
+		if e.Conv != open {
+			continue
+		}
+		for _, at := range eventAttachments(e) {
+			sha := at.SHA256
+			if sha == "" {
+				sha = at.ID
+			}
+			if !conv.IsFileID(sha) || !strings.HasPrefix(at.Type, "image/") || !inlineType(at.Type) ||
+				at.Size > conv.MaxFileBytes || a.fileStore.has(sha) {
+				continue
+			}
+			if n == prefetchPerBatch {
+				return
+			}
+			n++
+			a.prefetch(sha)
+		}
+	}
+}
+
+// prefetch downloads sha in the background, once at a time.
+func (a *App) prefetch(sha string) {
+	f := a.fileStore
+	f.fetchMu.Lock()
+	if _, ok := f.fetching[sha]; ok {
+		f.fetchMu.Unlock()
+		return
+	}
+	if f.fetching == nil {
+		f.fetching = map[string]chan struct{}{}
+	}
+	done := make(chan struct{})
+	f.fetching[sha] = done
+	f.fetchMu.Unlock()
+	go func() {
+		defer func() {
+			f.fetchMu.Lock()
+			delete(f.fetching, sha)
+			f.fetchMu.Unlock()
+			close(done)
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := a.download(ctx, sha); err != nil {
+			a.log.Info("files: prefetch", "sha256", sha, "err", err) // fetched when shown instead
+		}
+	}()
+}
+
+// inFlight is the prefetch of sha under way (closed when it ends), or nil.
+func (f *fileStore) inFlight(sha string) chan struct{} {
+	f.fetchMu.Lock()
+	defer f.fetchMu.Unlock()
+	return f.fetching[sha]
 }
 
 // fileHeaders sets the headers of file sha's answer, whose first bytes are head.
