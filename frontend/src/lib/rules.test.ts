@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { countsAsUnread, parseId, roleOfId, settle } from './rules'
+import { countsAsUnread, parseId, roleOfId, settlePending } from './rules'
 // Written from conv.RoleOfID, conv.Settle and conv.CountsAsUnread by conv's vector tests.
 import idVectors from '../../../backend/conv/testdata/ids.json'
 import settleVectors from '../../../backend/conv/testdata/settle.json'
@@ -17,7 +17,7 @@ describe('settling a pending event (conv.Settle)', () => {
   it('has the vectors', () => expect(settleVectors.length).toBeGreaterThanOrEqual(8))
   it.each(settleVectors.map((v) => [v.name, v] as const))('%s', (_, v) => {
     const error = 'error' in v ? (v.error as { code: string; message: string }) : null
-    expect(settle(v.kind, { seq: v.seq, error }, v.applied)).toBe(v.settlement)
+    expect(settlePending(v.kind, { seq: v.seq, error }, v.applied)).toBe(v.settlement)
   })
 })
 

@@ -2,7 +2,7 @@ import { uuidv7 } from "./uuid.js";
 import { backoffDelay } from "./backoff.js";
 import { WidgetError } from "./queue.js";
 import { filesBase, fileURL, putFile, pushOrder, PERMANENT } from "./files.js";
-import { settle } from "./model.js";
+import { settlePending } from "./model.js";
 
 // The protocol's version, limits and close codes are not written here: the
 // relay writes them from sync/protocol's constants into widget.js
@@ -385,7 +385,7 @@ export class Client {
       if (rec) {
         // conv.Settle's rule (settle.json's vectors); a copy already in the model counts as applied.
         const applied = this.model.has(r.id) ? Math.max(this.cursor.seq, r.seq || 0) : this.cursor.seq;
-        switch (settle(rec.event.kind, r, applied)) {
+        switch (settlePending(rec.event.kind, r, applied)) {
           case "drop":
             drop.push(rec.id);
             break;

@@ -10,4 +10,4 @@ export function parseId(id: string): { role: IdRole; valid: boolean }
 export function roleOfId(id: string): IdRole
 export function countsAsUnread(viewer: ParticipantLike, kind: string, actor: ParticipantLike | null | undefined): boolean
 export type Settlement = 'drop' | 'sent' | 'failed'
-export function settle(kind: string, outcome: { seq?: number; error?: { code: string; message: string } | null }, applied: number): Settlement
+export function settlePending(kind: string, outcome: { seq?: number; error?: { code: string; message: string } | null }, applied: number): Settlement

@@ -57,12 +57,12 @@ export function countsAsUnread(viewer, kind, actor) {
   return isEndUser(actor);
 }
 
-// settle mirrors conv.Settle: what the relay's answer {seq, error} does to a
+// settlePending mirrors conv.Settle: what the relay's answer {seq, error} does to a
 // pending event of kind on a device that applied the log up to seq applied.
 // "drop": it leaves the outbox (a no-op, its canonical copy is there, or a
 // refused seen mark); "sent": logged, waiting for its copy; "failed":
 // refused, waiting for the user.
-export function settle(kind, outcome, applied) {
+export function settlePending(kind, outcome, applied) {
   if (outcome.error) return kind === "seen.marked" ? "drop" : "failed";
   if (!outcome.seq || outcome.seq <= applied) return "drop";
   return "sent";

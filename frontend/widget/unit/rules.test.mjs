@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { parseId, roleOfId, settle } from "../src/model.js";
+import { parseId, roleOfId, settlePending } from "../src/model.js";
 
 const load = (name) => JSON.parse(readFileSync(new URL(`../../../backend/conv/testdata/${name}`, import.meta.url), "utf8"));
 const ids = load("ids.json");
@@ -13,7 +13,7 @@ const settles = load("settle.json");
 
 test("the vectors are there", () => {
   assert.ok(ids.length >= 10, `only ${ids.length} id vectors`);
-  assert.ok(settles.length >= 8, `only ${settles.length} settle vectors`);
+  assert.ok(settles.length >= 8, `only ${settles.length} settlePending vectors`);
 });
 
 for (const v of ids) {
@@ -24,7 +24,7 @@ for (const v of ids) {
 }
 
 for (const v of settles) {
-  test(`settle: ${v.name}`, () => {
-    assert.equal(settle(v.kind, { seq: v.seq, error: v.error ?? null }, v.applied), v.settlement);
+  test(`settlePending: ${v.name}`, () => {
+    assert.equal(settlePending(v.kind, { seq: v.seq, error: v.error ?? null }, v.applied), v.settlement);
   });
 }
