@@ -8,14 +8,14 @@ import (
 
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/backend/inbox"
-	"github.com/threadline/threadline/internal/relaytest"
 	"github.com/threadline/threadline/sync/client"
 	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
 )
 
-// relayLog is the relay's log as Badger holds it, read after the relay
-// stopped, and what conv.Replay derives from it.
+// relayLog is the relay's log as its store holds it (Badger, or a JetStream
+// stream and bucket), read after the relays stopped, and what conv.Replay
+// derives from it.
 type relayLog struct {
 	epoch  string
 	head   uint64
@@ -27,13 +27,14 @@ type relayLog struct {
 	log    eventlog.Log                  // open: for Result and Conversation
 }
 
-// readRelayLog opens the log in dir and checks it: seqs 1…head with no gap,
-// no id twice, every conversation replays, and the relay's stored state of
-// each conversation is what replaying its events gives.
-func readRelayLog(t testing.TB, dir string) *relayLog {
+// readRelayLog reads the open log lg (a Badger opened on a stopped relay's
+// dir, or a fresh JetStream log on the relays' cluster) and checks it: seqs
+// 1…head with no gap, no id twice, every conversation replays, and the
+// stored state of each conversation is what replaying its events gives. lg
+// stays open for the checks that follow (Result, Conversation); the caller
+// closes it.
+func readRelayLog(t testing.TB, lg eventlog.Log) *relayLog {
 	t.Helper()
-	lg := relaytest.Logs[0].Open(t, dir, nil) // relayrun.Start's default
-	t.Cleanup(func() { lg.Close() })
 	epoch, head, err := lg.Open(testWS)
 	if err != nil {
 		t.Fatal(err)
@@ -349,7 +350,8 @@ func checkStoredResult(t testing.TB, rl *relayLog, d *device, ids []conv.Partici
 		// Only the client's own verdict (an event too large for a frame)
 		// never reaches the relay.
 		if o.Err == nil || o.Err.Code != conv.CodeTooLarge {
-			t.Errorf("%s: event %s (mid %d) answered %s, but the relay has no result for its mid", d.name, e.ID, e.Mid, outcomeString(o))
+			t.Errorf("%s: event %s (%s in %s, mid %d) answered %s, but the relay has no result for its mid; the device's mids around it:\n%s",
+				d.name, e.ID, e.Kind, e.Conv, e.Mid, outcomeString(o), midsAround(rl, d, e.Mid))
 		}
 		return
 	}
@@ -362,6 +364,29 @@ func checkStoredResult(t testing.TB, rl *relayLog, d *device, ids []conv.Partici
 	default:
 		t.Errorf("%s: event %s answered %s; the relay stored %s", d.name, e.ID, outcomeString(o), js(r))
 	}
+}
+
+// midsAround describes the events d made with mids near mid: where each is
+// in the log, and what the device was answered. rec.mu is held.
+func midsAround(rl *relayLog, d *device, mid uint64) string {
+	var b strings.Builder
+	for _, e := range d.rec.made {
+		if e.Mid+3 < mid || e.Mid > mid+3 {
+			continue
+		}
+		fmt.Fprintf(&b, "  mid %d %s %s in %s:", e.Mid, e.ID, e.Kind, e.Conv)
+		if seq, ok := rl.byID[e.ID]; ok {
+			fmt.Fprintf(&b, " logged at seq %d;", seq)
+		} else {
+			b.WriteString(" not logged;")
+		}
+		if o, ok := d.rec.outcomes[e.ID]; ok {
+			fmt.Fprintf(&b, " answered %s\n", outcomeString(o))
+		} else {
+			b.WriteString(" not answered\n")
+		}
+	}
+	return b.String()
 }
 
 // compareEvents checks that got and want hold the same events in the same

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,7 +63,7 @@ func TestConvergence(t *testing.T) {
 		n = *actionsFlag
 	}
 	for _, seed := range seeds {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runConvergence(t, seed, n) })
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runConvergence(t, seed, n, oneRelay) })
 	}
 }
 
@@ -82,8 +83,17 @@ func TestSoak(t *testing.T) {
 	}
 	for i := range seeds {
 		seed := uint64(first + i)
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runConvergence(t, seed, n) })
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runConvergence(t, seed, n, oneRelay) })
 	}
+}
+
+// rerunPattern is the -run pattern that runs t's test again.
+func rerunPattern(t *testing.T) string {
+	name := t.Name()
+	if i := strings.IndexByte(name, '/'); i >= 0 {
+		name = name[:i]
+	}
+	return "^" + name + "$"
 }
 
 func envInt(name string, def int) int {
@@ -93,12 +103,16 @@ func envInt(name string, def int) int {
 	return def
 }
 
-// world is one convergence run: the relay, the devices, and what the
+// oneRelay is TestConvergence's relay set: one relay on Badger.
+func oneRelay(t *testing.T, _ uint64) relaySet { return startRelay(t, relay.Options{}) }
+
+// world is one convergence run: the relays, the devices, and what the
 // driver knows about the conversations.
 type world struct {
 	t       *testing.T
 	rng     *rand.Rand
-	relay   *testRelay
+	relays  relaySet
+	cluster *relayCluster // relays when they share a JetStream cluster; nil for one relay
 	devices []*device
 	agents  []*device
 	users   []*device // contacts' and visitors' devices
@@ -123,30 +137,42 @@ var tagPool = func() []string {
 	return out
 }()
 
-func runConvergence(t *testing.T, seed uint64, actions int) {
+// runConvergence runs one seed's world on the relays newRelays starts:
+// oneRelay, or several relays on one JetStream cluster (acrossRelays), which
+// adds the faults of a cluster to the actions (devices moving between
+// relays, a relay killed, a NATS node killed).
+func runConvergence(t *testing.T, seed uint64, actions int, newRelays func(*testing.T, uint64) relaySet) {
 	start := time.Now()
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("FAILED with seed %d (%d actions); re-run: go test -race -run 'Convergence' ./internal/convergence/ -seed %d -actions %d",
-				seed, actions, seed, actions)
+			t.Logf("FAILED with seed %d (%d actions); re-run: go test -race -run '%s' ./internal/convergence/ -seed %d -actions %d",
+				seed, actions, rerunPattern(t), seed, actions)
 		}
 	})
 	w := &world{
 		t:       t,
 		rng:     rand.New(rand.NewPCG(seed, 0x7468726561646c6e)),
-		relay:   startRelay(t, relay.Options{}),
+		relays:  newRelays(t, seed),
 		ownedBy: map[string][]string{},
 		offline: map[*device]int{},
 		blocked: map[*device]int{},
 		stats:   map[string]int{},
 	}
-	r := w.relay
-	anaD := newInboxDevice(t, r, "ana-laptop", ana, agentAuth(tokAna), conv.NewSchema(attributeDefs))
-	benD := newInboxDevice(t, r, "ben-desktop", ben, agentAuth(tokBen), nil) // no schema: the relay judges attributes
-	laptop := newInboxDevice(t, r, "c42-laptop", c42, contactAuth("42"), nil)
-	phone := newMemoryDevice(t, r, "c42-phone", c42, contactAuth("42"))
-	visitor := newMemoryDevice(t, r, "visitor-tablet", conv.Participant{Role: conv.RoleVisitor}, protocol.Auth{Kind: protocol.AuthVisitor})
-	bot := newMemoryDevice(t, r, "faq-bot", faq, protocol.Auth{Kind: protocol.AuthAssistant, Token: tokFAQ})
+	r := w.relays
+	w.cluster, _ = r.(*relayCluster)
+	t.Cleanup(func() {
+		if tail := r.logTail(); t.Failed() && tail != "" {
+			t.Logf("relays' log tail:\n%s", tail)
+		}
+	})
+	// On several relays, the devices start on relays in turn: the agents on
+	// different ones, the contact's two devices too, the visitor on another.
+	anaD := newInboxDevice(t, r.route("ana-laptop"), "ana-laptop", ana, agentAuth(tokAna), conv.NewSchema(attributeDefs))
+	benD := newInboxDevice(t, r.route("ben-desktop"), "ben-desktop", ben, agentAuth(tokBen), nil) // no schema: the relay judges attributes
+	laptop := newInboxDevice(t, r.route("c42-laptop"), "c42-laptop", c42, contactAuth("42"), nil)
+	phone := newMemoryDevice(t, r.route("c42-phone"), "c42-phone", c42, contactAuth("42"))
+	visitor := newMemoryDevice(t, r.route("visitor-tablet"), "visitor-tablet", conv.Participant{Role: conv.RoleVisitor}, protocol.Auth{Kind: protocol.AuthVisitor})
+	bot := newMemoryDevice(t, r.route("faq-bot"), "faq-bot", faq, protocol.Auth{Kind: protocol.AuthAssistant, Token: tokFAQ})
 	w.agents = []*device{anaD, benD}
 	w.users = []*device{laptop, phone, visitor}
 	w.devices = append(append([]*device{}, w.agents...), w.users...)
@@ -164,6 +190,9 @@ func runConvergence(t *testing.T, seed uint64, actions int) {
 	identifyAt := actions/3 + w.rng.IntN(actions/3+1)
 	for step := range actions {
 		w.tick()
+		if w.cluster != nil && step != identifyAt && step != restartAt && w.cluster.act(w, step, actions) {
+			continue // the step was a fault of the cluster
+		}
 		x := w.rng.Float64()
 		switch {
 		case step == identifyAt:
@@ -171,7 +200,7 @@ func runConvergence(t *testing.T, seed uint64, actions int) {
 			w.identify(visitor, "77")
 		case x < 0.012 || step == restartAt:
 			w.stats["relay restarts"]++
-			r.restart()
+			r.restartOne(w.rng)
 		case x < 0.04:
 			d := w.pick(w.devices)
 			w.stats["cuts"]++
@@ -216,8 +245,11 @@ func runConvergence(t *testing.T, seed uint64, actions int) {
 	}
 	t.Logf("seed %d: %d actions in %v; %v", seed, actions, time.Since(start).Round(time.Millisecond), w.stats)
 
-	// Everyone back online; wait until every device has pushed everything
-	// and holds the relay's head.
+	// Everyone back online (every relay and NATS node up again); wait until
+	// every device has pushed everything and holds the log's head.
+	if w.cluster != nil {
+		w.cluster.heal(w)
+	}
 	for _, d := range w.devices {
 		d.proxy.Block(false)
 		d.start()
@@ -264,14 +296,18 @@ func runConvergence(t *testing.T, seed uint64, actions int) {
 		}
 	}
 	t.Logf("seed %d: relay log %d events, %d conversations; devices' events: %d logged, %d no-ops, %d rejected %v, %d sessions resent processed events; %d relay restarts; done in %v",
-		seed, rl.head, len(rl.states), logged, noops, rejected, codes, resent, r.restarts, time.Since(start).Round(time.Millisecond))
+		seed, rl.head, len(rl.states), logged, noops, rejected, codes, resent, r.restartCount(), time.Since(start).Round(time.Millisecond))
 	if logged == 0 {
 		t.Errorf("nothing was logged")
 	}
 }
 
-// tick brings back devices whose offline period is over.
+// tick brings back devices whose offline period is over, and relays and
+// NATS nodes whose down time is.
 func (w *world) tick() {
+	if w.cluster != nil {
+		w.cluster.tick()
+	}
 	for d, n := range w.offline {
 		if n <= 1 {
 			delete(w.offline, d)
@@ -317,7 +353,7 @@ func (w *world) settle() {
 			}
 		}
 		if time.Now().After(deadline) {
-			epoch, head := w.relay.head()
+			epoch, head := w.relays.head()
 			for _, d := range w.devices {
 				var st client.Status
 				if cl := d.client(); cl != nil {
@@ -666,6 +702,9 @@ func (w *world) botAction(d *device) {
 // contact (TestResendAcrossIdentificationIsAnsweredOnce).
 func (w *world) identify(d *device, externalID string) {
 	visitorID := d.identity().ID
+	if w.cluster != nil {
+		w.cluster.reach(d) // its relay may be down: it waits for nothing here
+	}
 	delete(w.offline, d)
 	delete(w.blocked, d)
 	d.proxy.Block(false)

@@ -152,7 +152,7 @@ type device struct {
 	id    string // device id
 	me    conv.Participant
 	auth  protocol.Auth
-	relay *testRelay
+	relay endpoint // where the proxy dials, the head to settle at
 	proxy *relaytest.FaultProxy
 	url   string // where the client dials; the proxy's by default
 
@@ -176,13 +176,13 @@ type device struct {
 
 // newInboxDevice opens an inbox for me in a new temp dir; schema nil leaves
 // attribute checks to the relay.
-func newInboxDevice(t testing.TB, r *testRelay, name string, me conv.Participant, auth protocol.Auth, schema conv.Schema) *device {
+func newInboxDevice(t testing.TB, r endpoint, name string, me conv.Participant, auth protocol.Auth, schema conv.Schema) *device {
 	t.Helper()
 	return newInboxDeviceWith(t, r, name, me, auth, func(o *inbox.Options) { o.Schema = schema })
 }
 
 // newInboxDeviceWith is newInboxDevice with the inbox's options tuned.
-func newInboxDeviceWith(t testing.TB, r *testRelay, name string, me conv.Participant, auth protocol.Auth, tune func(*inbox.Options)) *device {
+func newInboxDeviceWith(t testing.TB, r endpoint, name string, me conv.Participant, auth protocol.Auth, tune func(*inbox.Options)) *device {
 	t.Helper()
 	d := &device{t: t, name: name, id: name, me: me, auth: auth, relay: r, dir: t.TempDir(), rec: newRecorder(), logs: &logBuf{}}
 	d.inOpts = inbox.Options{Me: me, Device: name}
@@ -196,7 +196,7 @@ func newInboxDeviceWith(t testing.TB, r *testRelay, name string, me conv.Partici
 
 // newMemoryDevice makes a client.Memory device; a visitor's me has no id
 // until the relay names it at the first welcome.
-func newMemoryDevice(t testing.TB, r *testRelay, name string, me conv.Participant, auth protocol.Auth) *device {
+func newMemoryDevice(t testing.TB, r endpoint, name string, me conv.Participant, auth protocol.Auth) *device {
 	t.Helper()
 	d := &device{t: t, name: name, id: name, me: me, auth: auth, relay: r, mem: client.NewMemory(me, name),
 		rec: newRecorder(), logs: &logBuf{}}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
@@ -47,6 +48,31 @@ var (
 	agentAuth   = relaytest.AgentAuth
 	contactAuth = relaytest.ContactAuth
 )
+
+// endpoint is what a device reaches: where its proxy dials, and the head it
+// settles at.
+type endpoint interface {
+	target() string                    // "127.0.0.1:port", "" while down
+	head() (epoch string, head uint64) // the log's epoch and newest seq
+}
+
+// relaySet is the relays of a convergence run: one relay on Badger
+// (*testRelay), or several on one JetStream cluster (*relayCluster). Its
+// head is the log's.
+type relaySet interface {
+	endpoint
+	// route returns the endpoint a new device dials.
+	route(device string) endpoint
+	// restartOne restarts a relay gracefully (SIGTERM, then a start on the
+	// same log); rng picks which when there are several.
+	restartOne(rng *rand.Rand)
+	// readLog stops every relay and reads and checks the log.
+	readLog() *relayLog
+	// restartCount is how many restarts there were, of any kind.
+	restartCount() int
+	// logTail is the tail of the relays' logs, for a failure.
+	logTail() string
+}
 
 // testRelay is a real relay (relayrun's) on a log in a fixed directory,
 // served on a fresh 127.0.0.1 port each time it starts. Devices reach it
@@ -98,6 +124,15 @@ func (r *testRelay) restart() {
 	r.mu.Unlock()
 }
 
+func (r *testRelay) route(string) endpoint { return r }
+func (r *testRelay) restartOne(*rand.Rand) { r.restart() }
+func (r *testRelay) logTail() string       { return "" }
+func (r *testRelay) restartCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.restarts
+}
+
 // replace stops the relay and starts it on a new, empty log: a new epoch,
 // as when a relay's data is lost or moved.
 func (r *testRelay) replace() {
@@ -131,7 +166,9 @@ func (r *testRelay) head() (string, uint64) {
 func (r *testRelay) readLog() *relayLog {
 	r.t.Helper()
 	r.stop()
-	return readRelayLog(r.t, r.dir)
+	lg := relaytest.Logs[0].Open(r.t, r.dir, nil) // relayrun.Start's default
+	r.t.Cleanup(func() { lg.Close() })
+	return readRelayLog(r.t, lg)
 }
 
 // wsProxy is a WebSocket man in the middle: it forwards frames between a
