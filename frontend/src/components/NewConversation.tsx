@@ -70,7 +70,7 @@ export function NewConversationDialog({ onClose, onCreated }: { onClose: () => v
         attributes: Object.keys(attributes).length ? attributes : undefined,
         assignee: assignee || undefined,
       })
-      onCreated(typeof id === 'string' ? id : String(id))
+      onCreated(id)
       onClose()
     } catch (err) {
       setError(describeError(err))

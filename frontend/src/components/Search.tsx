@@ -73,7 +73,7 @@ export function useSearch(query: string) {
         .Search(q, SEARCH_LIMIT)
         .then((r) => {
           if (seq.current !== n) return
-          setHits(Array.isArray(r) ? r : [])
+          setHits(r ?? [])
           setError(null)
           setDone(q)
         })

@@ -70,7 +70,7 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
     api
       .Draft(convId)
       .then((d) => {
-        if (live && !dirty.current && typeof d === 'string') setText(d)
+        if (live && !dirty.current) setText(d)
       })
       .catch(() => {})
     return () => {
