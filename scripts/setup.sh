@@ -16,7 +16,7 @@ WAILS_VERSION=v2.15.0
 NODE_MAJOR_MIN=20
 
 BUILD_APT=(libgtk-3-dev libwebkit2gtk-4.1-dev pkg-config)
-TEST_APT=(xvfb xauth imagemagick x11-utils xdotool chromium php-cli python3)
+TEST_APT=(xvfb xauth imagemagick x11-utils xdotool dbus-daemon chromium php-cli python3)
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 want_test=0
@@ -66,7 +66,7 @@ else
   command -v pkg-config >/dev/null && pkg-config --exists gtk+-3.0 webkit2gtk-4.1 ||
     lacking+=("GTK 3 and WebKitGTK 4.1 development files, and pkg-config (Debian: ${BUILD_APT[*]})")
   if [ "$want_test" = 1 ]; then
-    for tool in xvfb-run xauth xwininfo xdotool /usr/bin/import /usr/bin/identify /usr/bin/convert php python3; do
+    for tool in xvfb-run xauth xwininfo xdotool dbus-daemon /usr/bin/import /usr/bin/identify /usr/bin/convert php python3; do
       command -v "$tool" >/dev/null || lacking+=("$tool (Debian: ${TEST_APT[*]})")
     done
   fi

@@ -137,7 +137,7 @@ func startXvfb(t *testing.T) string {
 // opening it, is Notifications.test.tsx's).
 func TestDesktopNotification(t *testing.T) {
 	bin := requirements(t)
-	for _, tool := range []string{"Xvfb", "dbus-daemon", "xdotool"} {
+	for _, tool := range []string{"Xvfb", "dbus-daemon", "xdotool", "xmessage"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			msg := "the notification test needs " + tool + " (scripts/setup.sh --test)"
 			if os.Getenv("THREADLINE_REQUIRE_BROWSER") == "1" {
