@@ -16,7 +16,7 @@ WAILS_VERSION=v2.15.0
 NODE_MAJOR_MIN=20
 
 BUILD_APT=(libgtk-3-dev libwebkit2gtk-4.1-dev pkg-config)
-TEST_APT=(xvfb xauth imagemagick x11-utils xdotool dbus-daemon chromium php-cli python3)
+TEST_APT=(xvfb xauth imagemagick x11-utils xdotool dbus chromium php-cli python3)
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 want_test=0
