@@ -24,8 +24,18 @@ func (s *Store) Cursor(ws memdb.WatchSet) (epoch string, seq uint64) {
 	return m.Epoch, m.Seq
 }
 
-// TotalUnread returns the local participant's unread count over every
-// conversation.
+// humanUnread is what r adds to TotalUnread: its unread count, unless it
+// is in the Bot view (assistant mode), which keeps it out of the human
+// views until handoff, the window title's total included.
+func (r *Row) humanUnread() int {
+	if r.Sum.Bot {
+		return 0
+	}
+	return r.Unread
+}
+
+// TotalUnread returns the local participant's unread count over the
+// conversations of the human views (not the Bot view's).
 func (s *Store) TotalUnread(ws memdb.WatchSet) int { return s.meta(ws).TotalUnread }
 
 // Row returns conversation id's row, or nil if the device has none.

@@ -42,7 +42,7 @@ type Meta struct {
 	Seq         uint64 // the canonical cursor
 	Mid         uint64 // the last mid given to a local event
 	Gen         uint64 // bumped by every write that changes a conversation row
-	TotalUnread int    // sum of every row's Unread
+	TotalUnread int    // sum of every row's Unread, but those in the Bot view (humanUnread)
 }
 
 // bytesIndex indexes an object by the bytes key returns. Queries pass a

@@ -258,7 +258,7 @@ func (s *Store) load() (rebuild bool, err error) {
 		r := e.row()
 		if n := r.Unread; n > 0 {
 			unread = append(unread, e)
-			total += n
+			total += r.humanUnread()
 		}
 		if r.Sum.Asleep() {
 			asleep = append(asleep, &entry{key: snoozedKey(r), obj: r})

@@ -282,7 +282,19 @@ func TestBotLaneAndHandoff(t *testing.T) {
 	if n, u := l.count(botOpen); n != 1 || u != 1 {
 		t.Fatalf("Count(bot) = %d, %d; want 1, 1", n, u)
 	}
+	// The window title's total is the human views': the bot's unread
+	// message is not in it until handoff, and a reopen agrees.
+	if n := l.s.TotalUnread(nil); n != 0 {
+		t.Fatalf("TotalUnread with the contact's message in the Bot view = %d; want 0", n)
+	}
+	l.reopen()
+	if n := l.s.TotalUnread(nil); n != 0 {
+		t.Fatalf("TotalUnread after a reopen = %d; want 0", n)
+	}
 	l.do(bot, "c1", conv.KindAssistantHandedOff, conv.HandedOff{})
+	if n := l.s.TotalUnread(nil); n != 1 {
+		t.Fatalf("TotalUnread after handoff = %d; want 1 (the contact's message)", n)
+	}
 	r := l.s.Row("c1", nil)
 	if r.Sum.Bot || !r.Sum.NeedsHuman {
 		t.Fatalf("handed off: bot %v, needs a human %v; want the team's, needing a human", r.Sum.Bot, r.Sum.NeedsHuman)

@@ -475,7 +475,7 @@ func (w *writer) index(r *Row) error {
 		if err := w.txn.Insert(tableUnread, e); err != nil {
 			return err
 		}
-		w.meta.TotalUnread += r.Unread
+		w.meta.TotalUnread += r.humanUnread()
 	}
 	if r.Sum.Asleep() {
 		if err := w.txn.Insert(tableSnoozed, &entry{key: snoozedKey(r), obj: r}); err != nil {
@@ -506,7 +506,7 @@ func (w *writer) unindex(r *Row) error {
 		if err := w.txn.Delete(tableUnread, &entry{key: k}); err != nil {
 			return fmt.Errorf("store: unindex unread %s: %w", r.ID, err)
 		}
-		w.meta.TotalUnread -= r.Unread
+		w.meta.TotalUnread -= r.humanUnread()
 	}
 	if r.Sum.Asleep() {
 		if err := w.txn.Delete(tableSnoozed, &entry{key: snoozedKey(r)}); err != nil {
