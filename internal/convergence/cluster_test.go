@@ -333,7 +333,26 @@ func (c *relayCluster) readLog() *relayLog {
 		c.t.Fatalf("connect to read the log: %v", err)
 	}
 	c.t.Cleanup(func() { lg.Close() })
-	return readRelayLog(c.t, lg)
+	rl := readRelayLog(c.t, lg)
+	rl.explain = c.explainAnswer
+	return rl
+}
+
+// explainAnswer reads the answer to (identity, device, mid) straight from
+// the workspace's bucket, under the key eventlog.JetStream gives it.
+func (c *relayCluster) explainAnswer(identity, device string, mid uint64) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	kv, err := c.js.KeyValue(ctx, eventlog.StreamName(testWS))
+	if err != nil {
+		return fmt.Sprintf("bucket: %v", err)
+	}
+	key := fmt.Sprintf("ans.%x.%x.%d", identity, device, mid)
+	e, err := kv.Get(ctx, key)
+	if err != nil {
+		return fmt.Sprintf("bucket key %s: %v", key, err)
+	}
+	return fmt.Sprintf("bucket key %s: revision %d, %s, %q", key, e.Revision(), e.Created().Format("15:04:05.000"), e.Value())
 }
 
 func (c *relayCluster) logTail() string {
