@@ -1,12 +1,16 @@
 package relaytest
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/threadline/threadline/internal/natstest"
 	"github.com/threadline/threadline/sync/eventlog"
@@ -34,12 +38,56 @@ func openJetStream(t testing.TB, dir string, logger *slog.Logger) eventlog.Log {
 func openJetStreamR3(t testing.TB, dir string, logger *slog.Logger) eventlog.Log {
 	t.Helper()
 	c := natstest.StartCluster(t, 3, func(o *server.Options) { o.StoreDir = filepath.Join(dir, "nats", o.ServerName) })
+	if err := waitStreamLeaders(c.URLs(), 60*time.Second); err != nil {
+		c.Stop()
+		t.Fatalf("reopen the R3 cluster in %s: %v", dir, err)
+	}
 	l, err := eventlog.Connect(eventlog.JetStreamOptions{URLs: c.URLs(), Replicas: 3, Logger: logger, Timeout: 5 * time.Second})
 	if err != nil {
 		c.Stop()
 		t.Fatalf("connect the JetStream log (R3): %v", err)
 	}
 	return &clusterLog{JetStream: l, c: c}
+}
+
+// waitStreamLeaders waits until every stream on the cluster at urls (on a
+// reopened cluster: the workspaces' streams and buckets) has a leader
+// again: each stream's Raft group elects one only after its election
+// timeout, longer than the log's timeout for one call.
+func waitStreamLeaders(urls string, d time.Duration) error {
+	nc, err := nats.Connect(urls)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(d)
+	for {
+		err := streamsLed(js)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func streamsLed(js jetstream.JetStream) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	names := js.StreamNames(ctx)
+	for name := range names.Name() {
+		st, err := js.Stream(ctx, name)
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", name, err)
+		}
+		if ci := st.CachedInfo().Cluster; ci == nil || ci.Leader == "" {
+			return fmt.Errorf("stream %s has no leader yet", name)
+		}
+	}
+	return names.Err()
 }
 
 // clusterLog is a JetStream log that stops its cluster when it closes.

@@ -12,11 +12,17 @@ import (
 // relays on (newTestRelay and the rest).
 var testLog = relaytest.Logs[0]
 
-// TestMain runs the whole suite once per implementation of relaytest.Logs,
-// and fails if any pass does.
+// TestMain runs the whole suite once per implementation of relaytest.Logs
+// that relaytest.Selected picks (THREADLINE_RELAY_LOGS; default badger and
+// jetstream), and fails if any pass does.
 func TestMain(m *testing.M) {
+	impls, err := relaytest.Selected()
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(2)
+	}
 	code := 0
-	for _, impl := range relaytest.Logs {
+	for _, impl := range impls {
 		testLog = impl
 		fmt.Printf("=== relay tests on the %s log\n", impl.Name)
 		if c := m.Run(); c != 0 {
