@@ -14,9 +14,19 @@ THREADLINE_REPORT=1 go test -count=1 -run TestReportFigures -v ./backend/store/ 
 go test -count=1 -run '^$' -bench 'BenchmarkInboxFirstPage|BenchmarkTimelinePage|BenchmarkLocalAction' -benchmem ./backend/store/
 
 section "relay: latency at 1,000 events/s, durable throughput with 100 pushers, catch-up, memory per idle connection"
-go test -count=1 -run '^$' -bench 'BenchmarkLatency' -benchtime 20000x ./sync/relay/
-go test -count=1 -run '^$' -bench 'BenchmarkThroughput' -benchtime 300000x ./sync/relay/
-go test -count=1 -run '^$' -bench 'BenchmarkCatchUp|BenchmarkIdleConnections' -benchtime 1x ./sync/relay/
+# Each relay line runs once per log: embedded Badger, JetStream R1 (one nats-server,
+# sync_interval: always) and JetStream R3 (three nats-servers on loopback).
+relay_logs=badger,jetstream,jetstream-r3
+THREADLINE_RELAY_LOGS=$relay_logs go test -count=1 -timeout 30m -run '^$' -bench 'BenchmarkLatency' -benchtime 20000x ./sync/relay/
+THREADLINE_RELAY_LOGS=$relay_logs go test -count=1 -timeout 30m -run '^$' -bench 'BenchmarkThroughput' -benchtime 300000x ./sync/relay/
+THREADLINE_RELAY_LOGS=$relay_logs go test -count=1 -timeout 30m -run '^$' -bench 'BenchmarkCatchUp' -benchtime 1x ./sync/relay/
+THREADLINE_RELAY_LOGS=badger go test -count=1 -run '^$' -bench 'BenchmarkIdleConnections' -benchtime 1x ./sync/relay/
+
+section "JetStream alone, the relay's baseline: publish-to-consume at 1,000 msgs/s, 100 synchronous publishers (R1, R3)"
+go test -count=1 -run '^$' -bench 'BenchmarkJetStreamPeer' -benchtime 20000x ./sync/eventlog/
+
+section "a new relay joining a JetStream workspace of 1,000,000 events (filling it takes minutes)"
+THREADLINE_RELAY_LOGS=jetstream,jetstream-r3 THREADLINE_JOIN_EVENTS=1000000 go test -count=1 -timeout 60m -run '^$' -bench 'BenchmarkJoin' -benchtime 1x ./sync/relay/
 
 section "relay webhooks: delivery lag behind the log at 1,000 events/s, one endpoint on loopback"
 go test -count=1 -run '^$' -bench 'BenchmarkWebhookLag' -benchtime 10000x ./sync/relay/
