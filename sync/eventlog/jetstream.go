@@ -71,6 +71,8 @@ type JetStreamOptions struct {
 	Logger *slog.Logger
 	// NATS adds options to the connection (tests: reconnect timings).
 	NATS []nats.Option
+
+	snapshotEvery uint64 // tests: events between two snapshots of the index (default snapshotEvery)
 }
 
 // BehindError is Append's answer when another writer appended first: the

@@ -32,6 +32,11 @@ type memIndex struct {
 	visitors map[[32]byte]VisitorToken
 	changed  []changedAt // conversations' latest seqs as they moved; stale entries are skipped
 	ring     rawRing
+
+	snapped  uint64 // head of the last snapshot written or read (jetstream_snapshot.go)
+	snapping bool   // a snapshot is being written
+	starting bool   // the first read of the stream runs: no snapshot before it ends
+	joinedAt uint64 // the head of the snapshot the index started from (0: the stream's start)
 }
 
 type deviceKey struct{ identity, device string }

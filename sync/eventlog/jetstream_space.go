@@ -78,11 +78,19 @@ func (s *jsSpace) start() error {
 	}
 	last := info.State.LastSeq
 	t0 := time.Now()
+	from := s.loadSnapshot(last)
+	s.idx.mu.Lock()
+	s.idx.starting = true
+	s.idx.mu.Unlock()
 	if err := s.catchUp(ctx, last); err != nil {
 		return err
 	}
+	s.idx.mu.Lock()
+	s.idx.starting = false
+	s.maybeSnapshot()
+	s.idx.mu.Unlock()
 	if last > 0 {
-		s.j.lg.Info("read the workspace's log from JetStream", "workspace", s.ws, "events", last, "took", time.Since(t0).Round(time.Millisecond))
+		s.j.lg.Info("read the workspace's log from JetStream", "workspace", s.ws, "events", last, "from snapshot", from, "took", time.Since(t0).Round(time.Millisecond))
 	}
 	s.wg.Add(1)
 	go s.consume(ctx)
@@ -239,6 +247,7 @@ func (s *jsSpace) ingest(from uint64, raws [][]byte, whos map[uint64]string, han
 		recs = append(recs, Record{Event: *e, JSON: raws[i]})
 	}
 	x.compact()
+	s.maybeSnapshot()
 	x.cond.Broadcast()
 	x.mu.Unlock()
 	if hand && len(recs) > 0 {
@@ -430,6 +439,7 @@ func (s *jsSpace) append(b *Batch) error {
 				_ = x.add(e, b.Events[i].JSON, who[e.Seq], states[e.Conv])
 			}
 			x.compact()
+			s.maybeSnapshot()
 		}
 		x.appending = false
 		x.cond.Broadcast()

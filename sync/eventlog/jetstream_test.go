@@ -319,3 +319,97 @@ func TestMigrateKeepsEpochAndSeqs(t *testing.T) {
 		t.Errorf("webhook cursor = %+v %v", c, ok)
 	}
 }
+
+// TestJetStreamJoinsFromASnapshot: a relay that indexed enough events
+// leaves a snapshot of its index; a relay opening the workspace later starts
+// from it and reads only what came after, and ends with the same index. A
+// snapshot that is not of this log is ignored.
+func TestJetStreamJoinsFromASnapshot(t *testing.T) {
+	srv := natstest.Start(t)
+	a, err := Connect(JetStreamOptions{URLs: srv.URL(), Replicas: 1, snapshotEvery: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if _, _, err := a.Open("acme"); err != nil {
+		t.Fatal(err)
+	}
+	w := newWriter(t, 0)
+	for i := range 1300 {
+		c := fmt.Sprintf("c%d", i%13)
+		var e conv.Event
+		if w.states[c] == nil {
+			e = created(fmt.Sprintf("e%d", i), c, uint64(i+1))
+		} else {
+			e = message(fmt.Sprintf("e%d", i), c, uint64(i+1), "hi")
+		}
+		if err := a.Append("acme", w.batch(e)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The snapshot at 1,000 (or later) is written in the background.
+	var snapped uint64
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		s, _ := a.space("acme")
+		s.idx.mu.Lock()
+		snapped = s.idx.snapped
+		s.idx.mu.Unlock()
+		if snapped >= 1000 {
+			break
+		}
+	}
+	if snapped < 1000 {
+		t.Fatalf("snapshot at %d; want one at 1,000 or more", snapped)
+	}
+	b := connectJS(t, srv.URL())
+	_, head, err := b.Open("acme")
+	if err != nil || head != w.head {
+		t.Fatalf("Open = %d, %v; want %d", head, err, w.head)
+	}
+	sb, _ := b.space("acme")
+	sa, _ := a.space("acme")
+	sa.idx.mu.Lock()
+	sb.idx.mu.Lock()
+	if sb.idx.joinedAt < 1000 {
+		t.Errorf("the second relay did not start from the snapshot (joined at %d)", sb.idx.joinedAt)
+	}
+	for _, f := range []struct {
+		name string
+		a, b any
+	}{{"states", sa.idx.states, sb.idx.states}, {"seqs", sa.idx.seqs, sb.idx.seqs}, {"owners", sa.idx.owners, sb.idx.owners},
+		{"mids", sa.idx.mids, sb.idx.mids}, {"logged", sa.idx.logged, sb.idx.logged}} {
+		if !reflect.DeepEqual(f.a, f.b) {
+			t.Errorf("%s differ after joining from the snapshot", f.name)
+		}
+	}
+	ca, _ := sa.idx.conversations(ConversationQuery{Limit: 100})
+	cb, _ := sb.idx.conversations(ConversationQuery{Limit: 100})
+	if !reflect.DeepEqual(ca, cb) {
+		t.Errorf("Conversations differ: %d vs %d", len(ca), len(cb))
+	}
+	sb.idx.mu.Unlock()
+	sa.idx.mu.Unlock()
+
+	// A snapshot naming another event at its head is not used.
+	os, err := sa.snapshotStore(t.Context(), false)
+	if err != nil || os == nil {
+		t.Fatal(err)
+	}
+	sn, states := sa.idx.takeSnapshot()
+	if err := sa.writeSnapshot(sn, states, []byte(`{"id":"not-this-log"}`)); err != nil {
+		t.Fatal(err)
+	}
+	c := connectJS(t, srv.URL())
+	if _, head, err := c.Open("acme"); err != nil || head != w.head {
+		t.Fatalf("Open with a foreign snapshot = %d, %v", head, err)
+	}
+	sc, _ := c.space("acme")
+	if got, _ := c.Conversation("acme", "c3"); !reflect.DeepEqual(got, w.states["c3"]) {
+		t.Errorf("state after ignoring the snapshot = %+v", got)
+	}
+	sc.idx.mu.Lock()
+	defer sc.idx.mu.Unlock()
+	if sc.idx.joinedAt != 0 {
+		t.Errorf("the foreign snapshot was used (joined at %d)", sc.idx.joinedAt)
+	}
+}
