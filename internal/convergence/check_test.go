@@ -395,7 +395,7 @@ func midsAround(rl *relayLog, d *device, mid uint64) string {
 			b.WriteString(" not logged;")
 		}
 		if o, ok := d.rec.outcomes[e.ID]; ok {
-			fmt.Fprintf(&b, " answered %s\n", outcomeString(o))
+			fmt.Fprintf(&b, " answered %s at %s\n", outcomeString(o), d.rec.at[e.ID].Format("15:04:05.000"))
 		} else {
 			b.WriteString(" not answered\n")
 		}

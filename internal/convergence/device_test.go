@@ -35,11 +35,12 @@ type recorder struct {
 	mu       sync.Mutex
 	made     map[string]conv.Event
 	outcomes map[string]client.Outcome // the first answer for each id
+	at       map[string]time.Time      // when it came, for a failure's message
 	mismatch []string                  // a later answer that differed from the first
 }
 
 func newRecorder() *recorder {
-	return &recorder{made: map[string]conv.Event{}, outcomes: map[string]client.Outcome{}}
+	return &recorder{made: map[string]conv.Event{}, outcomes: map[string]client.Outcome{}, at: map[string]time.Time{}}
 }
 
 func (r *recorder) madeEvent(e conv.Event) {
@@ -68,6 +69,7 @@ func (r *recorder) answered(out []client.Outcome) {
 		first, ok := r.outcomes[o.ID]
 		if !ok {
 			r.outcomes[o.ID] = o
+			r.at[o.ID] = time.Now()
 			continue
 		}
 		if first.Seq != o.Seq || (first.Err == nil) != (o.Err == nil) ||
