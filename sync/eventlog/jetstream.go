@@ -26,9 +26,9 @@ import (
 // Nats-Expected-Last-Sequence set to the head the relay validated against
 // and Nats-Msg-Id to each event's id. A relay that lost the race gets a
 // *BehindError and validates again on top of what it missed. On an R1
-// stream a small group is a pipeline of publishes each conditional on the
-// one before instead (publishEach): the server's R1 atomic batches cost
-// 7 ms or more each.
+// stream a small group may be a pipeline of publishes each conditional on
+// the one before instead (publishEach, publishCosts): the server's R1
+// atomic batches cost 7 ms or more each.
 //
 // What is not an event (answers to mids that logged nothing, visitor
 // tokens, webhook cursors, the epoch) lives in the workspace's key-value
@@ -289,7 +289,7 @@ func (j *JetStream) space(ws string) (*jsSpace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: bucket %s: %w", want.Name, err)
 	}
-	s := &jsSpace{j: j, ws: ws, stream: st, kv: kv, idx: newMemIndex()}
+	s := &jsSpace{j: j, ws: ws, stream: st, kv: kv, idx: newMemIndex(), costs: newPublishCosts()}
 	if err := s.start(); err != nil {
 		s.stop()
 		return nil, err
@@ -371,22 +371,62 @@ func (j *JetStream) MaxBatch() int { return MaxAtomicBatch }
 // Limited is a Log whose Append takes at most MaxBatch events at once.
 type Limited interface{ MaxBatch() int }
 
-// pipelineMax is the largest group an R1 stream takes as a pipeline of
-// conditional publishes rather than as an atomic batch: nats-server stages
-// an R1 file-storage atomic batch in a file store made for the batch, which
-// costs 7 ms for one event and 15 ms for 50 here, while each publish of a
-// pipeline costs its own fsync (0.3–0.6 ms). Measured on 2026-12-02 with
-// sync_interval always: one event 0.46 ms as a publish, 10 events 3.3 ms.
-// At R3 the batch is staged in memory and is as fast as a publish.
-const pipelineMax = 24
+// On an R1 stream a group is published as a pipeline of conditional
+// publishes or as an atomic batch, whichever costs less now: nats-server
+// stages an R1 file-storage atomic batch in a file store made for it (about
+// 7 ms for one event here, 15 ms for 50), while each publish of a pipeline
+// costs its own fsync (0.2–0.6 ms, more while the disk is busy). The choice
+// follows what each way has cost lately (publishCosts), so that a busy disk
+// moves growing groups to batches instead of holding them in pipelines
+// whose cost grows with them. At R3 a batch is staged in memory and costs
+// about what one publish does: always a batch.
+type publishCosts struct {
+	mu       sync.Mutex
+	perEvent time.Duration // a pipeline's cost per event
+	batch    time.Duration // an atomic batch's cost (small batches)
+}
+
+func newPublishCosts() *publishCosts {
+	return &publishCosts{perEvent: 300 * time.Microsecond, batch: 8 * time.Millisecond}
+}
+
+// pipeline reports whether n events cost less as a pipeline.
+func (c *publishCosts) pipeline(n int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Duration(n)*c.perEvent < c.batch
+}
+
+// note folds in what publishing n events took, as a pipeline or not.
+func (c *publishCosts) note(pipeline bool, n int, took time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if pipeline {
+		c.perEvent += (took/time.Duration(n) - c.perEvent) / 8
+	} else if n <= 100 {
+		c.batch += (took - c.batch) / 8
+	}
+}
 
 // publish writes b's events, expected at head: as one atomic batch, or on
-// an R1 stream and for a small group as a pipeline (publishEach).
+// an R1 stream as a pipeline when that costs less (publishEach).
 func (s *jsSpace) publish(head uint64, b *Batch, who map[uint64]string) error {
-	if s.j.opts.Replicas == 1 && len(b.Events) <= pipelineMax {
-		return s.publishEach(head, b, who)
+	if s.j.opts.Replicas != 1 {
+		return s.publishBatch(head, b, who)
 	}
-	return s.publishBatch(head, b, who)
+	n := len(b.Events)
+	pipe := s.costs.pipeline(n)
+	t0 := time.Now()
+	var err error
+	if pipe {
+		err = s.publishEach(head, b, who)
+	} else {
+		err = s.publishBatch(head, b, who)
+	}
+	if err == nil {
+		s.costs.note(pipe, n, time.Since(t0))
+	}
+	return err
 }
 
 // eventMsg is event i of b as the stream stores it.

@@ -27,6 +27,7 @@ type jsSpace struct {
 	stream jetstream.Stream
 	kv     jetstream.KeyValue
 	idx    *memIndex
+	costs  *publishCosts // R1: pipeline or batch (publish)
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
