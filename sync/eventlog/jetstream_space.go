@@ -375,6 +375,27 @@ func (s *jsSpace) hand() {
 	}
 }
 
+// putSide writes answers that logged no event and visitor tokens to the
+// bucket.
+func (s *jsSpace) putSide(side []MidResult, visitors []VisitorToken) error {
+	if len(side) == 0 && len(visitors) == 0 {
+		return nil
+	}
+	ctx, cancel := s.j.ctx()
+	defer cancel()
+	for _, r := range side {
+		if _, err := s.kv.Put(ctx, answerKeyName(r.Identity, r.Device, r.Mid), encodeResult(r.Result)); err != nil {
+			return fmt.Errorf("eventlog: save an answer of %s: %w", s.ws, err)
+		}
+	}
+	for _, v := range visitors {
+		if _, err := s.kv.Put(ctx, visitorKeyName(v.Hash), encodeVisitor(v)); err != nil {
+			return fmt.Errorf("eventlog: save a visitor token of %s: %w", s.ws, err)
+		}
+	}
+	return nil
+}
+
 // append publishes b and indexes it.
 func (s *jsSpace) append(b *Batch) error {
 	x := s.idx
@@ -424,51 +445,51 @@ func (s *jsSpace) append(b *Batch) error {
 			}
 		}
 	}
-	var err error
-	if len(b.Events) > 0 {
-		err = s.publish(head, b, who)
+	// The events, then what is not an event (to the bucket); only once both
+	// are in is the batch indexed here. When the bucket's part fails after
+	// the events went in, they are not indexed as this relay's own: the
+	// consumer takes them in as any other writer's, so the relay follows
+	// them, and the requests are validated again (their logged events found
+	// by mid).
+	done := func() {
 		x.mu.Lock()
-		if err == nil {
-			states := make(map[string]*conv.Conversation, len(b.States))
-			for _, c := range b.States {
-				states[c.ID] = c
-			}
-			// Each event's state is the batch's final one for its
-			// conversation: readers see the batch whole or not at all.
-			for i := range b.Events {
-				e := &b.Events[i].Event
-				_ = x.add(e, b.Events[i].JSON, who[e.Seq], states[e.Conv])
-			}
-			x.compact()
-			s.maybeSnapshot()
-		}
 		x.appending = false
 		x.cond.Broadcast()
 		x.mu.Unlock()
-		if err != nil {
+	}
+	if len(b.Events) > 0 {
+		if err := s.publish(head, b, who); err != nil {
+			done()
 			return err
 		}
 	}
-	// What is not an event goes to the bucket, after the events.
-	ctx, cancel := s.j.ctx()
-	defer cancel()
-	for _, r := range side {
-		if _, err := s.kv.Put(ctx, answerKeyName(r.Identity, r.Device, r.Mid), encodeResult(r.Result)); err != nil {
-			return fmt.Errorf("eventlog: save an answer of %s: %w", s.ws, err)
-		}
-	}
-	for _, v := range b.Visitors {
-		if _, err := s.kv.Put(ctx, visitorKeyName(v.Hash), encodeVisitor(v)); err != nil {
-			return fmt.Errorf("eventlog: save a visitor token of %s: %w", s.ws, err)
-		}
+	if err := s.putSide(side, b.Visitors); err != nil {
+		done()
+		return err
 	}
 	x.mu.Lock()
+	if len(b.Events) > 0 {
+		states := make(map[string]*conv.Conversation, len(b.States))
+		for _, c := range b.States {
+			states[c.ID] = c
+		}
+		// Each event's state is the batch's final one for its
+		// conversation: readers see the batch whole or not at all.
+		for i := range b.Events {
+			e := &b.Events[i].Event
+			_ = x.add(e, b.Events[i].JSON, who[e.Seq], states[e.Conv])
+		}
+		x.compact()
+		s.maybeSnapshot()
+	}
 	for _, r := range side {
 		x.answer(r)
 	}
 	for _, v := range b.Visitors {
 		x.visitors[v.Hash] = v
 	}
+	x.appending = false
+	x.cond.Broadcast()
 	x.mu.Unlock()
 	if b.Durable != nil {
 		b.Durable()

@@ -25,6 +25,7 @@ func (w *workspace) commitLoop() {
 				return
 			}
 			if g.barrier != nil {
+				g.next = w.head // the committed head, for the sequencer to go on from
 				close(g.barrier)
 				continue
 			}

@@ -44,7 +44,7 @@ func (s *Server) Reload(cfg *Config) error {
 		s.wsMu.Lock()
 		s.workspaces[wc.ID] = w
 		s.wsMu.Unlock()
-		s.lg.Info("workspace open", "workspace", w.id, "epoch", w.epoch, "head", w.head)
+		s.lg.Info("workspace open", "workspace", w.id, "epoch", w.epoch, "head", w.acknowledged())
 	}
 	s.hooks.sync() // webhooks added, removed or changed start or stop
 	// Sessions that the new settings refuse end now.

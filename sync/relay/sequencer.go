@@ -37,7 +37,11 @@ func (w *workspace) sequence() {
 			<-b.barrier
 			w.gen++
 			w.curGen.Store(w.gen)
-			w.seqHead = w.head // the committer is idle: nothing races
+			// The committed head, as the committer left it at the barrier:
+			// on a shared log it may follow another relay's events right
+			// after, and a group validated on the head read here is then
+			// refused as behind and validated again.
+			w.seqHead = b.next
 			w.mids = bounded.NewMap[devKey, uint64](midCacheSize)
 		}
 		r := w.nextRetry()
@@ -168,7 +172,7 @@ type group struct {
 	bytes   int                             // their frames' size
 	failed  bool                            // refused on a log read failure
 
-	barrier chan struct{} // a barrier, not a group: closed when reached
+	barrier chan struct{} // a barrier, not a group: closed when reached, with next the committed head
 }
 
 type midKeyT struct {

@@ -143,7 +143,7 @@ func New(cfg *Config, log eventlog.Log, opts Options) (*Server, error) {
 			return nil, err
 		}
 		s.workspaces[wc.ID] = w
-		s.lg.Info("workspace open", "workspace", w.id, "epoch", w.epoch, "head", w.head)
+		s.lg.Info("workspace open", "workspace", w.id, "epoch", w.epoch, "head", w.acknowledged())
 	}
 	s.mux.HandleFunc(protocol.Path, s.serveSync)
 	s.mux.HandleFunc("/healthz", s.serveHealth)
