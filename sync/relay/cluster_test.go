@@ -112,46 +112,12 @@ func TestClusterStormConverges(t *testing.T) {
 			wg.Wait()
 
 			logA := converged(t, urlA, urlB)
-			bySeq := map[uint64]string{}
-			for _, e := range logA {
-				bySeq[e.Seq] = e.ID
-			}
-			acked := 0
-			for _, sc := range storm {
-				for id, seq := range sc.acked {
-					if bySeq[seq] != id {
-						t.Fatalf("%s: acknowledged %s at seq %d; the log has %q there", sc.device, id, seq, bySeq[seq])
-					}
-					acked++
-				}
-			}
+			acked := checkAcked(t, storm, logA)
 			t.Logf("%d events acknowledged, %d logged", acked, len(logA))
 			// Every device resends everything, through either relay.
-			for i, sc := range storm {
-				err := sc.pushAll(t.Context(), []string{urlA, urlB}[i%2], sc.sent, func(r protocol.Result) {
-					if r.Error != nil {
-						t.Errorf("resend rejected: %+v", r)
-					}
-					if seq, ok := sc.acked[r.ID]; ok && seq != r.Seq {
-						t.Errorf("resend of %s answered seq %d; first answer was %d", r.ID, r.Seq, seq)
-					}
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
+			resendStorm(t, storm, logA, func(i int) string { return []string{urlA, urlB}[i%2] })
 			logA = converged(t, urlA, urlB)
-			ids := map[string]bool{}
-			for _, e := range logA {
-				ids[e.ID] = true
-			}
-			for _, sc := range storm {
-				for _, e := range sc.sent {
-					if !ids[e.ID] {
-						t.Errorf("%s: event %s (mid %d) missing after the resend", sc.device, e.ID, e.Mid)
-					}
-				}
-			}
+			checkAllLogged(t, storm, logA)
 			replayAll(t, logA)
 		})
 	}

@@ -234,10 +234,24 @@ func TestKill9LosesNoAcknowledgedEvent(t *testing.T) {
 	_, url = startRelayProc(t, bin, data, cfg)
 	all := wholeLog(t, url)
 	checkGapFree(t, all)
+	acked := checkAcked(t, storm, all)
+	t.Logf("killed with %d events acknowledged and %d logged", acked, len(all))
+
+	// Every device resends everything it ever sent: the acknowledged ones
+	// get their seq again, the rest are logged now or were already, once.
+	resendStorm(t, storm, all, func(int) string { return url })
+	all = wholeLog(t, url)
+	checkGapFree(t, all)
+	checkAllLogged(t, storm, all)
+}
+
+// checkAcked asserts every event the storm had acknowledged is in log at
+// its seq, and returns how many there were.
+func checkAcked(t testing.TB, storm []*stormClient, log []conv.Event) int {
+	t.Helper()
 	bySeq := map[uint64]string{}
-	byID := map[string]uint64{}
-	for _, e := range all {
-		bySeq[e.Seq], byID[e.ID] = e.ID, e.Seq
+	for _, e := range log {
+		bySeq[e.Seq] = e.ID
 	}
 	acked := 0
 	for _, sc := range storm {
@@ -248,12 +262,20 @@ func TestKill9LosesNoAcknowledgedEvent(t *testing.T) {
 			acked++
 		}
 	}
-	t.Logf("killed with %d events acknowledged and %d logged", acked, len(all))
+	return acked
+}
 
-	// Every device resends everything it ever sent: the acknowledged ones
-	// get their seq again, the rest are logged now or were already, once.
-	for _, sc := range storm {
-		err := sc.pushAll(t.Context(), url, sc.sent, func(r protocol.Result) {
+// resendStorm has storm client i resend everything it ever sent through
+// urlOf(i): the acknowledged events get their seq again, the ones in log
+// theirs there.
+func resendStorm(t testing.TB, storm []*stormClient, log []conv.Event, urlOf func(i int) string) {
+	t.Helper()
+	byID := map[string]uint64{}
+	for _, e := range log {
+		byID[e.ID] = e.Seq
+	}
+	for i, sc := range storm {
+		err := sc.pushAll(t.Context(), urlOf(i), sc.sent, func(r protocol.Result) {
 			if r.Error != nil {
 				t.Errorf("resend rejected: %+v", r)
 			}
@@ -268,10 +290,13 @@ func TestKill9LosesNoAcknowledgedEvent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	all = wholeLog(t, url)
-	checkGapFree(t, all)
+}
+
+// checkAllLogged asserts every event the storm sent is in log.
+func checkAllLogged(t testing.TB, storm []*stormClient, log []conv.Event) {
+	t.Helper()
 	ids := map[string]bool{}
-	for _, e := range all {
+	for _, e := range log {
 		ids[e.ID] = true
 	}
 	for _, sc := range storm {
