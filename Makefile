@@ -54,9 +54,10 @@ test-desktop: build
 bench:
 	scripts/bench.sh
 
-## soak: the convergence test with many seeds and long runs
+## soak: the convergence tests with many seeds and long runs (one relay, and relays on a NATS cluster), and five cluster storms
 soak:
 	$(GO) test -tags soak -run Soak -count=1 -timeout 60m ./internal/convergence/
+	THREADLINE_CLUSTER_SEEDS=5 $(GO) test -run TestClusterStormConverges -count=1 -timeout 30m ./sync/relay/
 
 ## relay: a local relay with the development config (examples/relay.json) on 127.0.0.1:8470
 relay:
