@@ -9,8 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/threadline/threadline/backend/conv"
-	"github.com/threadline/threadline/sync/client"
-	"github.com/threadline/threadline/sync/protocol"
+	"github.com/threadline/threadline/internal/relaytest/visitor"
 )
 
 func TestNotifies(t *testing.T) {
@@ -127,20 +126,7 @@ func TestNotificationForUnfocusedWindow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// A visitor (no identity hash to compute) with a name: the notification's title.
-	dana := client.NewMemory(conv.Participant{Role: conv.RoleVisitor}, uuid.NewString())
-	cl, err := client.New(client.Options{URL: url, Workspace: "acme", Device: dana.Device(), Local: dana,
-		Auth: protocol.Auth{Kind: protocol.AuthVisitor, Name: "Dana Whitfield"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = cl.Run(ctx) }()
-	for ch := dana.Changed(); dana.Me().ID == ""; ch = dana.Changed() {
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			t.Fatal("the visitor was never welcomed")
-		}
-	}
+	dana, cl := visitor.Connect(t, ctx, url, "acme", "Dana Whitfield")
 	created, err := dana.Create(conv.Created{Subject: "Invoice"})
 	if err != nil {
 		t.Fatal(err)

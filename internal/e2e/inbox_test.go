@@ -30,19 +30,29 @@ func TestInboxInBrowser(t *testing.T) {
 	bin := requirements(t)
 	relayURL := startRelay(t)
 	a := startApp(t, bin, t.TempDir())
+	runBrowserScript(t, "frontend/e2e/inbox.e2e.mjs",
+		"THREADLINE_URL="+a.url,
+		"RELAY_URL="+relayURL,
+		"THREADLINE_E2E_IDENTITY_SECRET="+identitySecret,
+	)
+}
+
+// runBrowserScript runs a browser script of frontend/e2e with node, with env
+// added to the workspace and both agents' tokens and
+// THREADLINE_E2E_ARTIFACTS (its screenshots: that folder, else a temporary
+// one), and fails t unless it ends with every step passed.
+func runBrowserScript(t *testing.T, script string, env ...string) {
+	t.Helper()
 	artifacts := os.Getenv("THREADLINE_E2E_ARTIFACTS")
 	if artifacts == "" {
 		artifacts = t.TempDir()
 	}
-	lines, err := node(t, []string{
-		"THREADLINE_URL=" + a.url,
-		"RELAY_URL=" + relayURL,
-		"THREADLINE_WORKSPACE=" + workspace,
-		"THREADLINE_AGENT_TOKEN=" + tokAna,
-		"THREADLINE_AGENT2_TOKEN=" + tokBen,
-		"THREADLINE_E2E_ARTIFACTS=" + artifacts,
-		"THREADLINE_E2E_IDENTITY_SECRET=" + identitySecret,
-	}, "frontend/e2e/inbox.e2e.mjs")
+	lines, err := node(t, append(env,
+		"THREADLINE_WORKSPACE="+workspace,
+		"THREADLINE_AGENT_TOKEN="+tokAna,
+		"THREADLINE_AGENT2_TOKEN="+tokBen,
+		"THREADLINE_E2E_ARTIFACTS="+artifacts,
+	), script)
 	if err != nil {
 		t.Fatalf("%v (screenshots in %s)", err, artifacts)
 	}

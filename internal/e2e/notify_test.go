@@ -19,8 +19,7 @@ import (
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/backend/profile"
 	"github.com/threadline/threadline/internal/relaytest"
-	"github.com/threadline/threadline/sync/client"
-	"github.com/threadline/threadline/sync/protocol"
+	"github.com/threadline/threadline/internal/relaytest/visitor"
 )
 
 // notifyCall is one Notify call the fake notification daemon received.
@@ -242,20 +241,7 @@ func TestDesktopNotification(t *testing.T) {
 	// A visitor writes.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	dana := client.NewMemory(conv.Participant{Role: conv.RoleVisitor}, uuid.NewString())
-	cl, err := client.New(client.Options{URL: ws, Workspace: workspace, Device: dana.Device(), Local: dana,
-		Auth: protocol.Auth{Kind: protocol.AuthVisitor, Name: "Dana Whitfield"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = cl.Run(ctx) }()
-	for ch := dana.Changed(); dana.Me().ID == ""; ch = dana.Changed() {
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			t.Fatal("the visitor was never welcomed")
-		}
-	}
+	dana, cl := visitor.Connect(t, ctx, ws, workspace, "Dana Whitfield")
 	created, err := dana.Create(conv.Created{Subject: "Invoice"})
 	if err != nil {
 		t.Fatal(err)

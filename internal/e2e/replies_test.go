@@ -1,10 +1,6 @@
 package e2e
 
-import (
-	"os"
-	"strings"
-	"testing"
-)
+import "testing"
 
 // TestSavedRepliesInBrowser drives two real apps in Chromium
 // (frontend/e2e/replies.e2e.mjs), both connected to one real relay as two
@@ -19,27 +15,9 @@ func TestSavedRepliesInBrowser(t *testing.T) {
 	relayURL := startRelay(t)
 	ana := startApp(t, bin, t.TempDir())
 	ben := startApp(t, bin, t.TempDir())
-	artifacts := os.Getenv("THREADLINE_E2E_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = t.TempDir()
-	}
-	lines, err := node(t, []string{
-		"THREADLINE_URL=" + ana.url,
-		"THREADLINE_URL2=" + ben.url,
-		"RELAY_URL=" + relayURL,
-		"THREADLINE_WORKSPACE=" + workspace,
-		"THREADLINE_AGENT_TOKEN=" + tokAna,
-		"THREADLINE_AGENT2_TOKEN=" + tokBen,
-		"THREADLINE_E2E_ARTIFACTS=" + artifacts,
-	}, "frontend/e2e/replies.e2e.mjs")
-	if err != nil {
-		t.Fatalf("%v (screenshots in %s)", err, artifacts)
-	}
-	last := ""
-	if len(lines) > 0 {
-		last = lines[len(lines)-1]
-	}
-	if !strings.Contains(last, "passed") || !strings.Contains(last, " 0 failed") {
-		t.Fatalf("the browser run ended with %q; want every step passed", last)
-	}
+	runBrowserScript(t, "frontend/e2e/replies.e2e.mjs",
+		"THREADLINE_URL="+ana.url,
+		"THREADLINE_URL2="+ben.url,
+		"RELAY_URL="+relayURL,
+	)
 }

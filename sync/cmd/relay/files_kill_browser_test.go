@@ -2,10 +2,7 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,9 +20,6 @@ import (
 
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/sync/client"
-	"github.com/threadline/threadline/sync/eventlog"
-	"github.com/threadline/threadline/sync/protocol"
-	"github.com/threadline/threadline/sync/relay"
 )
 
 // slowLink is a loopback TCP proxy to the relay that passes what the
@@ -164,13 +158,8 @@ func TestKillMidUploadFromTheBrowser(t *testing.T) {
 	r := newKillRelay(t)
 	link := startSlowLink(t, fmt.Sprintf("127.0.0.1:%d", r.port), 4<<20)
 
-	var data []byte
-	for i := 0; len(data) < 12<<20; i++ {
-		data = fmt.Appendf(data, "%08d GET /health 503 upstream timed out after 30s\n", i)
-	}
-	sum := sha256.Sum256(data)
-	sha := hex.EncodeToString(sum[:])
-	stored := filepath.Join(r.dir, "files", killWS, sha[:2], sha)
+	data, sha := logFile(12<<20, "GET /health 503 upstream timed out after 30s")
+	stored := r.stored(sha)
 	file := filepath.Join(t.TempDir(), "health.log")
 	if err := os.WriteFile(file, data, 0o600); err != nil {
 		t.Fatal(err)
@@ -181,15 +170,8 @@ func TestKillMidUploadFromTheBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	ana := client.NewMemory(conv.Participant{ID: "agent:ana", Role: conv.RoleAgent}, uuid.NewString())
-	ac, err := client.New(client.Options{URL: r.ws(), Workspace: killWS, Device: ana.Device(), Local: ana,
-		Auth:    protocol.Auth{Kind: protocol.AuthAgent, Token: killTokAna},
-		Backoff: client.Backoff{Min: 50 * time.Millisecond, Max: 300 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	adone := make(chan struct{})
-	go func() { defer close(adone); ac.Run(ctx) }()
-	defer func() { cancel(); ac.Close(); <-adone }()
+	stopAna := r.runAgent(ctx, ana, killTokAna)
+	defer stopAna()
 
 	script := filepath.Join(t.TempDir(), "kill_upload.cjs")
 	if err := os.WriteFile(script, []byte(killUploadScript), 0o600); err != nil {
@@ -225,28 +207,7 @@ func TestKillMidUploadFromTheBrowser(t *testing.T) {
 	case <-time.After(90 * time.Second):
 		t.Fatal("the widget did not send the file")
 	}
-	var tmpSize int64
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if ps := r.tmps(); len(ps) == 1 {
-			if fi, err := os.Stat(ps[0]); err == nil && fi.Size() >= 3<<20 {
-				tmpSize = fi.Size()
-				break
-			}
-		}
-		if r.has(sha) {
-			t.Fatal("the upload finished before the relay could be killed: the slow link is too fast")
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the upload's first MiBs did not reach the relay's disk: %v", r.tmps())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	r.kill()
-	t.Logf("killed with %d of %d bytes in the relay's temporary file", tmpSize, len(data))
-	if _, err := os.Stat(stored); err == nil {
-		t.Fatal("a half upload is stored under the file's name")
-	}
+	r.killMidUpload(sha, len(data), 3<<20, 30*time.Second)
 	r.start()
 	if st, _ := r.get(sha); st == http.StatusOK {
 		// The widget may be uploading again already; only a whole file may be served.
@@ -271,39 +232,15 @@ func TestKillMidUploadFromTheBrowser(t *testing.T) {
 	}
 	waitMessage(t, ana, text)
 	for _, c := range ana.Conversations() {
-		n := 0
-		for _, e := range ana.Timeline(c.ID) {
-			if bytes.Contains(e.Data, []byte(sha)) {
-				n++
-			}
-		}
-		if n > 1 {
+		if n := countNaming(ana.Timeline(c.ID), sha); n > 1 {
 			t.Errorf("the agent's device holds %d events naming the file; want 1", n)
 		}
 	}
-	if st, b := r.get(sha); st != http.StatusOK || !bytes.Equal(b, data) {
-		t.Fatalf("GET = %d, %d bytes; want 200 and the %d bytes sent", st, len(b), len(data))
-	}
-	cancel()
-	ac.Close()
-	<-adone
+	r.checkServed(sha, data)
+	stopAna()
 	r.stop()
 
-	ps, _ := filepath.Glob(filepath.Join(r.dir, "files", killWS, "*", "*"))
-	var files []string
-	for _, p := range ps {
-		if !strings.HasSuffix(p, ".refs") {
-			files = append(files, p)
-		}
-	}
-	if len(files) != 1 || files[0] != stored {
-		t.Fatalf("files in the store = %v; want only %s", files, stored)
-	}
-	blobs, err := relay.OpenDiskBlobs(filepath.Join(r.dir, "files"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	refs, _ := blobs.Refs(killWS, sha)
+	refs := r.checkStoredOnce(sha, data)
 	events := 0
 	for _, ref := range refs {
 		if ref.Seq > 0 {
@@ -312,22 +249,5 @@ func TestKillMidUploadFromTheBrowser(t *testing.T) {
 	}
 	if events != 1 {
 		t.Fatalf("refs = %+v; want one event's", refs)
-	}
-	lg, err := eventlog.OpenBadger(filepath.Join(r.dir, "log"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lg.Close()
-	naming := 0
-	if err := lg.Scan(killWS, 1, 1<<62, func(_ uint64, raw []byte) error {
-		if bytes.Contains(raw, []byte(sha)) {
-			naming++
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if naming != 1 {
-		t.Fatalf("%d logged events name the file; want 1", naming)
 	}
 }

@@ -1,22 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,155 +17,8 @@ import (
 
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/sync/client"
-	"github.com/threadline/threadline/sync/eventlog"
 	"github.com/threadline/threadline/sync/protocol"
-	"github.com/threadline/threadline/sync/relay"
 )
-
-const (
-	killWS     = "acme"
-	killTokAna = "kill-test-token-ana-0123456789"
-	killTokBen = "kill-test-token-ben-0123456789"
-	killAPIKey = "kill-test-api-key-0123456789"
-)
-
-// killRelay is the relay binary run on a fixed loopback port and data
-// folder, so that a device's client finds it again at the same URL after a
-// SIGKILL and a restart.
-type killRelay struct {
-	t        *testing.T
-	bin, dir string
-	cfg      string
-	port     int
-	flags    []string // more flags for the next start
-	cmd      *exec.Cmd
-	exited   chan struct{}
-}
-
-func newKillRelay(t *testing.T) *killRelay {
-	t.Helper()
-	r := &killRelay{t: t, bin: buildRelay(t), dir: t.TempDir()}
-	cfg := relay.Config{Workspaces: []relay.WorkspaceConfig{{
-		ID: killWS, Name: "Acme Hosting", IdentitySecret: "kill-test-identity-secret-0123456789",
-		Agents:  []relay.Member{{ID: "ana", Name: "Ana", Token: killTokAna}, {ID: "ben", Name: "Ben", Token: killTokBen}},
-		APIKeys: []relay.APIKey{{ID: "backend", Token: killAPIKey}},
-	}}}
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.cfg = filepath.Join(t.TempDir(), "relay.json")
-	if err := os.WriteFile(r.cfg, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r.port = freePort(t)
-	r.start()
-	t.Cleanup(func() {
-		if r.cmd != nil {
-			r.cmd.Process.Kill()
-			<-r.exited
-		}
-	})
-	return r
-}
-
-// start runs the binary on the relay's port and folder and waits until it
-// listens.
-func (r *killRelay) start() {
-	r.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		cmd := exec.Command(r.bin, append([]string{"--listen", fmt.Sprintf("127.0.0.1:%d", r.port), "--data", r.dir, "--config", r.cfg}, r.flags...)...)
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			r.t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		found := make(chan struct{}, 1)
-		var mu sync.Mutex
-		var lines []string
-		go func() {
-			defer close(exited)
-			sc := bufio.NewScanner(stderr)
-			for sc.Scan() {
-				mu.Lock()
-				lines = append(lines, sc.Text())
-				mu.Unlock()
-				if listeningRE.MatchString(sc.Text()) {
-					found <- struct{}{}
-				}
-			}
-			cmd.Wait()
-		}()
-		select {
-		case <-found:
-			r.cmd, r.exited = cmd, exited
-			return
-		case <-exited:
-			mu.Lock()
-			out := strings.Join(lines, "\n")
-			mu.Unlock()
-			// The killed relay's port may be a moment from free.
-			if strings.Contains(out, "address already in use") && time.Now().Before(deadline) {
-				time.Sleep(100 * time.Millisecond)
-				continue
-			}
-			r.t.Fatalf("relay exited before listening:\n%s", out)
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			r.t.Fatal("relay did not listen within 30 s")
-		}
-	}
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (r *killRelay) kill() {
-	r.t.Helper()
-	if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		r.t.Fatal(err)
-	}
-	<-r.exited
-	r.cmd = nil
-}
-
-// stop ends the relay with SIGTERM, as an operator would.
-func (r *killRelay) stop() {
-	r.t.Helper()
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.exited:
-	case <-time.After(15 * time.Second):
-		r.cmd.Process.Kill()
-		<-r.exited
-	}
-	r.cmd = nil
-}
-
-func (r *killRelay) base() string { return fmt.Sprintf("http://127.0.0.1:%d", r.port) }
-func (r *killRelay) ws() string   { return fmt.Sprintf("ws://127.0.0.1:%d", r.port) }
-
-// tmps are the unfinished uploads in the relay's files folder.
-func (r *killRelay) tmps() []string {
-	ps, _ := filepath.Glob(filepath.Join(r.dir, "files", killWS, "tmp", "*"))
-	return ps
-}
-
-// get fetches file id with the API key.
-func (r *killRelay) get(id string) (int, []byte) {
-	r.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, r.base()+relay.FilesPath+killWS+"/"+id, nil)
-	req.Header.Set("Authorization", "Bearer "+killAPIKey)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, b
-}
 
 // slowFiles is a client.Memory that holds files' bytes, as the desktop's
 // files folder does (client.FileSource), and hands them to the Client's
@@ -247,13 +93,7 @@ func TestKillMidUploadThroughTheClient(t *testing.T) {
 	}
 	r := newKillRelay(t)
 
-	var data []byte
-	for i := 0; len(data) < 20<<20; i++ {
-		data = fmt.Appendf(data, "%08d the storage node answered 503 to the health check\n", i)
-	}
-	sum := sha256.Sum256(data)
-	sha := hex.EncodeToString(sum[:])
-	stored := filepath.Join(r.dir, "files", killWS, sha[:2], sha)
+	data, sha := logFile(20<<20, "the storage node answered 503 to the health check")
 
 	ana := &slowFiles{
 		Memory:   client.NewMemory(conv.Participant{ID: "agent:ana", Role: conv.RoleAgent}, uuid.NewString()),
@@ -269,19 +109,10 @@ func TestKillMidUploadThroughTheClient(t *testing.T) {
 			close(ana.release)
 		}
 	}()
-	cl, err := client.New(client.Options{
-		URL: r.ws(), Workspace: killWS, Device: ana.Device(), Local: ana,
-		Auth:    protocol.Auth{Kind: protocol.AuthAgent, Token: killTokAna},
-		Backoff: client.Backoff{Min: 50 * time.Millisecond, Max: 300 * time.Millisecond},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	done := make(chan struct{})
-	go func() { defer close(done); cl.Run(ctx) }()
-	defer func() { cancel(); cl.Close(); <-done }()
+	stopAna := r.runAgent(ctx, ana, killTokAna)
+	defer stopAna()
 
 	c, err := ana.Create(conv.Created{Contact: &conv.Participant{ID: "contact:dana", Role: conv.RoleContact}, Subject: "Health checks"})
 	if err != nil {
@@ -302,31 +133,13 @@ func TestKillMidUploadThroughTheClient(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the client did not start the upload")
 	}
-	var tmpSize int64
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if ps := r.tmps(); len(ps) == 1 {
-			if fi, err := os.Stat(ps[0]); err == nil && fi.Size() >= 4<<20 {
-				tmpSize = fi.Size()
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the upload's first MiBs did not reach the relay's disk: %v", r.tmps())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	r.kill()
+	r.killMidUpload(sha, len(data), 4<<20, 20*time.Second)
 	if ps := r.tmps(); len(ps) != 1 {
 		t.Fatalf("after the kill, unfinished uploads = %v; want the one cut", ps)
-	}
-	if _, err := os.Stat(stored); err == nil {
-		t.Fatal("a half upload is stored under the file's name")
 	}
 	if !pendingIn(ana.Memory, m.ID) {
 		t.Fatal("the message left the outbox before its file was uploaded")
 	}
-	t.Logf("killed with %d of %d bytes in the relay's temporary file", tmpSize, len(data))
 
 	// Restarted: the half upload is gone before the client sends again.
 	r.start()
@@ -354,69 +167,23 @@ func TestKillMidUploadThroughTheClient(t *testing.T) {
 
 	// Another agent's device gets the message once, and downloads the bytes.
 	ben := client.NewMemory(conv.Participant{ID: "agent:ben", Role: conv.RoleAgent}, uuid.NewString())
-	bc, err := client.New(client.Options{URL: r.ws(), Workspace: killWS, Device: ben.Device(), Local: ben,
-		Auth: protocol.Auth{Kind: protocol.AuthAgent, Token: killTokBen}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bdone := make(chan struct{})
-	go func() { defer close(bdone); bc.Run(ctx) }()
+	stopBen := r.runAgent(ctx, ben, killTokBen)
+	defer stopBen()
 	waitMessage(t, ben, "the health check log")
 	if n := countNaming(ben.Timeline(c.Conv), sha); n != 1 {
 		t.Errorf("Ben's device holds %d events naming the file; want 1", n)
 	}
-	bc.Close()
-	<-bdone
-	if st, b := r.get(sha); st != http.StatusOK || !bytes.Equal(b, data) {
-		t.Fatalf("GET = %d, %d bytes; want 200 and the %d bytes sent", st, len(b), len(data))
-	}
+	stopBen()
+	r.checkServed(sha, data)
 
-	cancel()
-	cl.Close()
-	<-done
+	stopAna()
 	r.stop()
 
-	// On disk: the file once, nothing unfinished, its refs once each.
-	ps, _ := filepath.Glob(filepath.Join(r.dir, "files", killWS, "*", "*"))
-	var files []string
-	for _, p := range ps {
-		if !strings.HasSuffix(p, ".refs") {
-			files = append(files, p)
-		}
-	}
-	if len(files) != 1 || files[0] != stored {
-		t.Fatalf("files in the store = %v; want only %s", files, stored)
-	}
-	if fi, err := os.Stat(stored); err != nil || fi.Size() != int64(len(data)) {
-		t.Fatalf("stored file: %v, %v; want %d bytes", fi, err, len(data))
-	}
-	blobs, err := relay.OpenDiskBlobs(filepath.Join(r.dir, "files"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	refs, err := blobs.Refs(killWS, sha)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// On disk: the file once, nothing unfinished, its refs once each, one
+	// logged event naming it.
+	refs := r.checkStoredOnce(sha, data)
 	if len(refs) != 2 || refs[0].Uploader != "agent:ana" || refs[1].Seq != o.Seq || refs[1].Conv != c.Conv {
 		t.Fatalf("refs = %+v; want Ana's upload, then the event at seq %d, once each", refs, o.Seq)
-	}
-	lg, err := eventlog.OpenBadger(filepath.Join(r.dir, "log"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lg.Close()
-	naming := 0
-	if err := lg.Scan(killWS, 1, 1<<62, func(_ uint64, raw []byte) error {
-		if bytes.Contains(raw, []byte(sha)) {
-			naming++
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if naming != 1 {
-		t.Fatalf("%d logged events name the file; want 1", naming)
 	}
 }
 
@@ -428,37 +195,6 @@ func pendingIn(mem *client.Memory, id string) bool {
 		}
 	}
 	return false
-}
-
-// countNaming counts the events of a timeline whose data names file sha.
-func countNaming(evs []conv.Event, sha string) int {
-	n := 0
-	for _, e := range evs {
-		if bytes.Contains(e.Data, []byte(sha)) {
-			n++
-		}
-	}
-	return n
-}
-
-// has reports whether file sha is stored whole under its name.
-func (r *killRelay) has(sha string) bool {
-	_, err := os.Stat(filepath.Join(r.dir, "files", killWS, sha[:2], sha))
-	return err == nil
-}
-
-// put uploads data with the API key and returns the status.
-func (r *killRelay) put(data []byte) int {
-	r.t.Helper()
-	sum := sha256.Sum256(data)
-	req, _ := http.NewRequest(http.MethodPut, r.base()+relay.FilesPath+killWS+"/"+hex.EncodeToString(sum[:]), bytes.NewReader(data))
-	req.Header.Set("Authorization", "Bearer "+killAPIKey)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	res.Body.Close()
-	return res.StatusCode
 }
 
 // memFiles is a client.Memory holding files' bytes (a client.FileSource).
