@@ -305,7 +305,7 @@ func (s *jsSpace) consumeOnce(ctx context.Context) error {
 		from uint64
 	)
 	for {
-		m, err := it.Next()
+		m, err := it.Next(jetstream.NextContext(ctx)) // a stopped iterator may not wake a Next; ctx does
 		if err != nil {
 			return err
 		}
