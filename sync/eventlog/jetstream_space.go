@@ -64,7 +64,7 @@ func (s *jsSpace) start() error {
 	}
 	loaded := make(chan struct{})
 	s.wg.Add(1)
-	go s.watch(w, loaded)
+	go s.watch(ctx, w, loaded)
 	select {
 	case <-loaded:
 	case <-time.After(4 * s.j.opts.Timeout):
@@ -114,10 +114,25 @@ func (s *jsSpace) stop() {
 
 // watch applies the bucket's entries to the index; loaded is closed once
 // the entries that existed at start are in.
-func (s *jsSpace) watch(w jetstream.KeyWatcher, loaded chan struct{}) {
+func (s *jsSpace) watch(ctx context.Context, w jetstream.KeyWatcher, loaded chan struct{}) {
 	defer s.wg.Done()
 	defer w.Stop()
-	for e := range w.Updates() {
+	defer func() {
+		if loaded != nil {
+			close(loaded)
+		}
+	}()
+	for {
+		var e jetstream.KeyValueEntry
+		var ok bool
+		select {
+		case e, ok = <-w.Updates():
+		case <-ctx.Done(): // whatever the connection's state, stop() ends it
+			return
+		}
+		if !ok {
+			return
+		}
 		if e == nil {
 			close(loaded)
 			loaded = nil
@@ -126,9 +141,6 @@ func (s *jsSpace) watch(w jetstream.KeyWatcher, loaded chan struct{}) {
 		s.idx.mu.Lock()
 		s.applyEntry(e.Key(), e.Value())
 		s.idx.mu.Unlock()
-	}
-	if loaded != nil {
-		close(loaded)
 	}
 }
 
