@@ -142,7 +142,7 @@ func Connect(o JetStreamOptions) (*JetStream, error) {
 // transient reports whether err may pass once the cluster has a leader.
 func transient(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
-		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrJetStreamNotEnabled)
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout)
 }
 
 // RedactURLs drops user:password from NATS URLs, for logs and errors.

@@ -36,7 +36,6 @@ func (w *workspace) sequence() {
 			w.commits <- b
 			<-b.barrier
 			w.gen++
-			w.curGen.Store(w.gen)
 			// The committed head, as the committer left it at the barrier:
 			// on a shared log it may follow another relay's events right
 			// after, and a group validated on the head read here is then

@@ -54,9 +54,8 @@ type workspace struct {
 	// staleGen is the generation of the last group validated on a head
 	// another relay has moved: such groups are not written but validated
 	// again, their requests queued in retry (oldest first) ahead of the
-	// queue. curGen mirrors the sequencer's gen for the committer.
+	// queue.
 	staleGen  atomic.Uint64
-	curGen    atomic.Uint64
 	retry     []*request    // guarded by flightMu
 	seqExited bool          // guarded by flightMu: the sequencer has returned
 	wake      chan struct{} // poked when retry gets requests
@@ -132,7 +131,6 @@ func newWorkspace(srv *Server, cfg WorkspaceConfig) (*workspace, error) {
 		maxEvents: maxGroupEvents,
 	}
 	w.set.Store(newSettings(cfg))
-	w.curGen.Store(w.gen)
 	if l, ok := srv.log.(eventlog.Limited); ok {
 		// A push brings at most MaxPushEvents events and as many derived
 		// ones again twice over: a group stops growing well before the

@@ -21,6 +21,17 @@ import (
 	"github.com/threadline/threadline/sync/protocol"
 )
 
+// writeStandardConfig writes relayrun's standard config to dir/relay.json.
+func writeStandardConfig(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "relay.json")
+	b, _ := json.Marshal(relayrun.Config())
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // proc is the relay binary running until stop.
 type proc struct {
 	cmd  *exec.Cmd
@@ -162,11 +173,7 @@ func TestMigrateRoundTrip(t *testing.T) {
 	}
 	bin := buildRelay(t)
 	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "relay.json")
-	b, _ := json.Marshal(relayrun.Config())
-	if err := os.WriteFile(cfgFile, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgFile := writeStandardConfig(t, dir)
 	data := filepath.Join(dir, "data")
 	embedded := startProc(t, bin, "--listen", "127.0.0.1:0", "--data", data, "--config", cfgFile)
 	s := helloAna(t, embedded.url, protocol.Cursor{})

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -15,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/threadline/threadline/internal/natstest"
-	"github.com/threadline/threadline/internal/relaytest/relayrun"
 )
 
 // TestNATSRefusedAtStart: the relay binary on --nats exits 1 with a line
@@ -27,11 +24,7 @@ func TestNATSRefusedAtStart(t *testing.T) {
 	}
 	bin := buildRelay(t)
 	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "relay.json")
-	b, _ := json.Marshal(relayrun.Config())
-	if err := os.WriteFile(cfgFile, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgFile := writeStandardConfig(t, dir)
 	run := func(urls string) (int, string) {
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 		defer cancel()
