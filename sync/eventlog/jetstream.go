@@ -8,14 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/threadline/threadline/sync/protocol"
 )
@@ -27,8 +25,9 @@ import (
 // and Nats-Msg-Id to each event's id. A relay that lost the race gets a
 // *BehindError and validates again on top of what it missed. On an R1
 // stream a small group may be a pipeline of publishes each conditional on
-// the one before instead (publishEach, publishCosts): the server's R1
-// atomic batches cost 7 ms or more each.
+// the one before instead, sent while the groups before it wait for their
+// acks (jetstream_pipeline.go): the server's R1 atomic batches cost 7 ms or
+// more each, and one group at a time leaves the stream idle between them.
 //
 // What is not an event (answers to mids that logged nothing, visitor
 // tokens, webhook cursors, the epoch) lives in the workspace's key-value
@@ -324,18 +323,6 @@ func (j *JetStream) Open(ws string) (string, uint64, error) {
 	return epoch, s.idx.headNow(), nil
 }
 
-// Append implements Log: one atomic batch publish. Answers that logged no
-// event and visitor tokens are then written to the bucket, before Append
-// returns; a crash in between leaves them unanswered (the device resends
-// and is answered anew), never answered twice differently.
-func (j *JetStream) Append(ws string, b *Batch) error {
-	s, err := j.space(ws)
-	if err != nil {
-		return err
-	}
-	return s.append(b)
-}
-
 // Check implements Log: the connection is up and JetStream answers.
 func (j *JetStream) Check() error {
 	if !j.nc.IsConnected() {
@@ -370,187 +357,6 @@ func (j *JetStream) MaxBatch() int { return MaxAtomicBatch }
 
 // Limited is a Log whose Append takes at most MaxBatch events at once.
 type Limited interface{ MaxBatch() int }
-
-// On an R1 stream a group is published as a pipeline of conditional
-// publishes or as an atomic batch, whichever costs less now: nats-server
-// stages an R1 file-storage atomic batch in a file store made for it (about
-// 7 ms for one event here, 15 ms for 50), while each publish of a pipeline
-// costs its own fsync (0.2–0.6 ms, more while the disk is busy). The choice
-// follows what each way has cost lately (publishCosts), so that a busy disk
-// moves growing groups to batches instead of holding them in pipelines
-// whose cost grows with them. At R3 a batch is staged in memory and costs
-// about what one publish does: always a batch.
-type publishCosts struct {
-	mu       sync.Mutex
-	perEvent time.Duration // a pipeline's cost per event
-	batch    time.Duration // an atomic batch's cost (small batches)
-}
-
-func newPublishCosts() *publishCosts {
-	return &publishCosts{perEvent: 300 * time.Microsecond, batch: 8 * time.Millisecond}
-}
-
-// pipeline reports whether n events cost less as a pipeline.
-func (c *publishCosts) pipeline(n int) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Duration(n)*c.perEvent < c.batch
-}
-
-// note folds in what publishing n events took, as a pipeline or not.
-func (c *publishCosts) note(pipeline bool, n int, took time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if pipeline {
-		c.perEvent += (took/time.Duration(n) - c.perEvent) / 8
-	} else if n <= 100 {
-		c.batch += (took - c.batch) / 8
-	}
-}
-
-// publish writes b's events, expected at head: as one atomic batch, or on
-// an R1 stream as a pipeline when that costs less (publishEach).
-func (s *jsSpace) publish(head uint64, b *Batch, who map[uint64]string) error {
-	if s.j.opts.Replicas != 1 {
-		return s.publishBatch(head, b, who)
-	}
-	n := len(b.Events)
-	pipe := s.costs.pipeline(n)
-	t0 := time.Now()
-	var err error
-	if pipe {
-		err = s.publishEach(head, b, who)
-	} else {
-		err = s.publishBatch(head, b, who)
-	}
-	if err == nil {
-		s.costs.note(pipe, n, time.Since(t0))
-	}
-	return err
-}
-
-// eventMsg is event i of b as the stream stores it.
-func eventMsg(subj string, b *Batch, i int, who map[uint64]string) *nats.Msg {
-	r := &b.Events[i]
-	m := nats.NewMsg(subj)
-	m.Data = r.JSON
-	m.Header.Set(jetstream.MsgIDHeader, r.Event.ID)
-	if w, ok := who[r.Event.Seq]; ok {
-		m.Header.Set(whoHeader, w)
-	}
-	return m
-}
-
-// isBehind reports whether err is the stream refusing a publish whose
-// expected last sequence or message id is not its own.
-func isBehind(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant ||
-		apiErr.ErrorCode == jsErrCodeStreamWrongLastMsgID)
-}
-
-// jsErrCodeStreamWrongLastMsgID is nats-server's JSStreamWrongLastMsgIDErrF.
-const jsErrCodeStreamWrongLastMsgID jetstream.ErrorCode = 10070
-
-// behind is the BehindError for a group expected at head, with the stream's
-// last seq when it can be read.
-func (s *jsSpace) behind(ctx context.Context, head uint64) *BehindError {
-	be := &BehindError{Expected: head}
-	if info, err := s.stream.Info(ctx); err == nil {
-		be.Last = info.State.LastSeq
-	}
-	return be
-}
-
-// publishEach publishes b's events one by one without waiting between
-// them, each conditional on the one before: the first on the stream's last
-// seq being head, each next one on the last seq and the last message id
-// being its predecessor's. So what the stream takes is a prefix of the
-// group, every event of it validated on exactly the log before it. When it
-// takes less than all (another relay got in between), the group is behind:
-// the prefix is in the log (the consumer indexes it as any other writer's,
-// and the relay, validating again, finds its mids answered) and the rest is
-// validated again on top.
-func (s *jsSpace) publishEach(head uint64, b *Batch, who map[uint64]string) error {
-	j := s.j
-	subj := subject(s.ws)
-	futs := make([]jetstream.PubAckFuture, 0, len(b.Events))
-	var err error
-	for i := range b.Events {
-		m := eventMsg(subj, b, i, who)
-		if i == 0 {
-			m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(head, 10))
-		} else {
-			prev := &b.Events[i-1].Event
-			m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(prev.Seq, 10))
-			m.Header.Set(jetstream.ExpectedLastMsgIDHeader, prev.ID)
-		}
-		var f jetstream.PubAckFuture
-		if f, err = j.js.PublishMsgAsync(m); err != nil {
-			break
-		}
-		futs = append(futs, f)
-	}
-	ctx, cancel := j.ctx()
-	defer cancel()
-	took, behind := 0, false
-	for i, f := range futs {
-		select {
-		case ack := <-f.Ok():
-			if ack.Sequence != b.Events[i].Event.Seq {
-				return fmt.Errorf("eventlog: %s logged seq %d at %d: does something else publish to %s?", s.ws, b.Events[i].Event.Seq, ack.Sequence, subj)
-			}
-			if !behind {
-				took++
-			}
-		case ferr := <-f.Err():
-			if isBehind(ferr) {
-				behind = true
-			} else if err == nil {
-				err = ferr
-			}
-		case <-ctx.Done():
-			if err == nil {
-				err = ctx.Err()
-			}
-		}
-	}
-	switch {
-	case took == len(b.Events):
-		return nil
-	case behind:
-		return s.behind(ctx, head)
-	default:
-		return fmt.Errorf("eventlog: publish %d events to %s (%d taken): %w", len(b.Events), s.ws, took, err)
-	}
-}
-
-// publishBatch writes b's events as one atomic batch expected at head.
-func (s *jsSpace) publishBatch(head uint64, b *Batch, who map[uint64]string) error {
-	j := s.j
-	msgs := make([]*nats.Msg, len(b.Events))
-	subj := subject(s.ws)
-	for i := range b.Events {
-		msgs[i] = eventMsg(subj, b, i, who)
-	}
-	msgs[0].Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(head, 10))
-	ctx, cancel := j.ctx()
-	defer cancel()
-	ack, err := jetstreamext.PublishMsgBatch(ctx, j.js, msgs)
-	if err != nil {
-		if isBehind(err) {
-			return s.behind(ctx, head)
-		}
-		return fmt.Errorf("eventlog: publish %d events to %s: %w", len(msgs), s.ws, err)
-	}
-	if last := b.Events[len(b.Events)-1].Event.Seq; ack.Sequence != last {
-		// The stream took the batch at other seqs than validated: only a
-		// writer other than relays could do that.
-		return fmt.Errorf("eventlog: %s logged the batch up to %d, not %d: does something else publish to %s?", s.ws, ack.Sequence, last, subj)
-	}
-	return nil
-}
 
 // JetStream returns the log's JetStream context, for stores that live
 // beside the log on the same connection (attachments' object store).

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/threadline/threadline/internal/hoprate"
 	"github.com/threadline/threadline/internal/natstest"
 )
 
@@ -86,7 +87,10 @@ func benchPeer(b *testing.B, urls string, replicas int) {
 }
 
 func benchPeerLatency(b *testing.B, js jetstream.JetStream, st jetstream.Stream, subj string) {
-	const publishers, rate = 20, 1000
+	rate, publishers, err := hoprate.Get()
+	if err != nil {
+		b.Fatal(err)
+	}
 	sent := make([]atomic.Int64, b.N) // message i → UnixNano just before its Publish
 	lat := make([]time.Duration, 0, b.N)
 	var latMu sync.Mutex
@@ -125,12 +129,12 @@ func benchPeerLatency(b *testing.B, js jetstream.JetStream, st jetstream.Stream,
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	var next atomic.Int64
-	interval := time.Second * publishers / rate
+	interval := time.Second * time.Duration(publishers) / time.Duration(rate)
 	for p := range publishers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			time.Sleep(interval * time.Duration(p) / publishers) // stagger
+			time.Sleep(interval * time.Duration(p) / time.Duration(publishers)) // stagger
 			tick := time.NewTicker(interval)
 			defer tick.Stop()
 			msg := make([]byte, peerMsgBytes)

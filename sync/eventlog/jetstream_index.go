@@ -18,10 +18,11 @@ type memIndex struct {
 	mu   sync.Mutex
 	cond *sync.Cond // broadcast when head moves or an append ends
 	head uint64
-	// appending is set while this relay's Append is publishing: the
-	// consumer waits for it before taking seqs above head, so a batch is
-	// indexed once, by Append, not also as another writer's.
-	appending bool
+	// appending counts this relay's appends in flight that log events:
+	// while there are any, the consumer waits before taking seqs above
+	// head, so a batch is indexed once, when it lands, not also as another
+	// writer's.
+	appending int
 
 	states   map[string]*conv.Conversation
 	seqs     map[string][]uint64 // conversation → its events' seqs, ascending

@@ -296,7 +296,8 @@ type Shared interface {
 }
 
 var (
-	_ Log     = (*JetStream)(nil)
-	_ Shared  = (*JetStream)(nil)
-	_ Limited = (*JetStream)(nil)
+	_ Log       = (*JetStream)(nil)
+	_ Shared    = (*JetStream)(nil)
+	_ Limited   = (*JetStream)(nil)
+	_ Pipelined = (*JetStream)(nil)
 )

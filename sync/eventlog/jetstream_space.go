@@ -27,8 +27,10 @@ type jsSpace struct {
 	stream jetstream.Stream
 	kv     jetstream.KeyValue
 	idx    *memIndex
-	costs  *publishCosts // R1: pipeline or batch (publish)
+	costs  *publishCosts // pipeline or batch (jetstream_pipeline.go)
+	pipe   pipeline      // appends in flight
 
+	ctx    context.Context // ends when the space stops
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
@@ -55,8 +57,9 @@ func hookKeyName(endpoint string) string { return "hook." + hex.EncodeToString([
 // keeps following both.
 func (s *jsSpace) start() error {
 	s.fcond = sync.NewCond(&s.fmu)
+	s.pipe.cond = sync.NewCond(&s.pipe.mu)
 	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
+	s.ctx, s.cancel = ctx, cancel
 
 	w, err := s.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
@@ -93,8 +96,9 @@ func (s *jsSpace) start() error {
 	if last > 0 {
 		s.j.lg.Info("read the workspace's log from JetStream", "workspace", s.ws, "events", last, "from snapshot", from, "took", time.Since(t0).Round(time.Millisecond))
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.consume(ctx)
+	go s.land()
 	return nil
 }
 
@@ -106,6 +110,10 @@ func (s *jsSpace) stop() {
 	s.stopped = true
 	s.fcond.Broadcast()
 	s.fmu.Unlock()
+	s.pipe.mu.Lock()
+	s.pipe.stopped = true
+	s.pipe.cond.Broadcast()
+	s.pipe.mu.Unlock()
 	s.idx.mu.Lock()
 	s.idx.cond.Broadcast()
 	s.idx.mu.Unlock()
@@ -235,12 +243,12 @@ func (s *jsSpace) ingest(from uint64, raws [][]byte, whos map[uint64]string, han
 	}
 	x := s.idx
 	x.mu.Lock()
-	for x.appending && !s.isStopped() {
-		x.cond.Wait()
-	}
 	var recs []Record
 	for i := range evs {
 		seq := from + uint64(i)
+		for seq > x.head && x.appending > 0 && !s.isStopped() {
+			x.cond.Wait() // it may be this relay's, indexed when it lands
+		}
 		if seq <= x.head {
 			continue
 		}
@@ -404,107 +412,6 @@ func (s *jsSpace) putSide(side []MidResult, visitors []VisitorToken) error {
 		if _, err := s.kv.Put(ctx, visitorKeyName(v.Hash), encodeVisitor(v)); err != nil {
 			return fmt.Errorf("eventlog: save a visitor token of %s: %w", s.ws, err)
 		}
-	}
-	return nil
-}
-
-// append publishes b and indexes it.
-func (s *jsSpace) append(b *Batch) error {
-	x := s.idx
-	x.mu.Lock()
-	head := x.head
-	if len(b.Events) > 0 && b.Events[0].Event.Seq != b.Head+1 {
-		x.mu.Unlock()
-		return fmt.Errorf("eventlog: a batch validated on head %d starts at seq %d", b.Head, b.Events[0].Event.Seq)
-	}
-	if b.Head != head {
-		x.mu.Unlock()
-		return &BehindError{Expected: b.Head, Last: head}
-	}
-	if len(b.Events) > 0 {
-		x.appending = true
-	}
-	x.mu.Unlock()
-	if len(b.Events) == 0 && (len(b.Results) > 0 || len(b.Visitors) > 0) {
-		// Answers alone: still only right on the head they were validated
-		// on, which the stream, not this index, says is still the head.
-		ctx, cancel := s.j.ctx()
-		info, err := s.stream.Info(ctx)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("eventlog: head of %s: %w", s.ws, err)
-		}
-		if last := info.State.LastSeq; last != head {
-			return &BehindError{Expected: head, Last: last}
-		}
-	}
-
-	// Events that answer another identity's mid than their actor's.
-	var who map[uint64]string
-	var side []MidResult
-	for _, r := range b.Results {
-		if r.Result.Error != nil || r.Result.Seq == 0 {
-			side = append(side, r)
-			continue
-		}
-		for i := range b.Events {
-			e := &b.Events[i].Event
-			if e.Seq == r.Result.Seq && e.Actor.ID != r.Identity {
-				if who == nil {
-					who = map[uint64]string{}
-				}
-				who[e.Seq] = r.Identity
-			}
-		}
-	}
-	// The events, then what is not an event (to the bucket); only once both
-	// are in is the batch indexed here. When the bucket's part fails after
-	// the events went in, they are not indexed as this relay's own: the
-	// consumer takes them in as any other writer's, so the relay follows
-	// them, and the requests are validated again (their logged events found
-	// by mid).
-	done := func() {
-		x.mu.Lock()
-		x.appending = false
-		x.cond.Broadcast()
-		x.mu.Unlock()
-	}
-	if len(b.Events) > 0 {
-		if err := s.publish(head, b, who); err != nil {
-			done()
-			return err
-		}
-	}
-	if err := s.putSide(side, b.Visitors); err != nil {
-		done()
-		return err
-	}
-	x.mu.Lock()
-	if len(b.Events) > 0 {
-		states := make(map[string]*conv.Conversation, len(b.States))
-		for _, c := range b.States {
-			states[c.ID] = c
-		}
-		// Each event's state is the batch's final one for its
-		// conversation: readers see the batch whole or not at all.
-		for i := range b.Events {
-			e := &b.Events[i].Event
-			_ = x.add(e, b.Events[i].JSON, who[e.Seq], states[e.Conv])
-		}
-		x.compact()
-		s.maybeSnapshot()
-	}
-	for _, r := range side {
-		x.answer(r)
-	}
-	for _, v := range b.Visitors {
-		x.visitors[v.Hash] = v
-	}
-	x.appending = false
-	x.cond.Broadcast()
-	x.mu.Unlock()
-	if b.Durable != nil {
-		b.Durable()
 	}
 	return nil
 }

@@ -85,6 +85,26 @@ type Log interface {
 	Close() error
 }
 
+// Pipelined is a Log that takes a workspace's next append before the one
+// before it has ended (the JetStream log: the stream takes one relay's
+// groups back to back instead of one round trip after the other). The
+// relay calls both from the goroutine that would call Append.
+type Pipelined interface {
+	// StartAppend begins writing b and returns at once; what Append would
+	// have returned arrives on the channel (b.Durable is not called). b
+	// continues the append started before it (b.Head is that one's last
+	// seq and b.After that one, or the head when none is in flight). Appends end in the order
+	// they started, and once one fails every one started before it ended
+	// fails too: a *BehindError when it was behind, else an error wrapping
+	// its own. What of them the log took anyway it delivers as another
+	// writer's (Shared).
+	StartAppend(ws string, b *Batch) <-chan error
+
+	// Ready reports whether an append started now goes out at once; when it
+	// does not, the relay holds its next group back, to grow.
+	Ready(ws string) bool
+}
+
 // ConversationQuery selects conversations for Log.Conversations.
 type ConversationQuery struct {
 	After  uint64      // whose latest event is above this seq
@@ -113,6 +133,13 @@ type Batch struct {
 	// moved since, even when b logs no event (answers validated on an old
 	// head would be answers one relay would not give).
 	Head uint64
+
+	// After is the batch b was validated on top of while that one was
+	// still being appended (nil: on the log's head alone). A Pipelined log
+	// refuses b as behind unless After is the last batch it started or
+	// landed: validated on a batch that failed, b could otherwise continue
+	// the log at the right seq on top of events it was never validated on.
+	After *Batch
 
 	// Durable, when not nil, is called by Append (on its goroutine, at
 	// most once) as soon as all of b survives a crash, which may be before

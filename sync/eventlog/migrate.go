@@ -68,7 +68,7 @@ func Migrate(from *Badger, to *JetStream, ws string, hooks []string) (moved uint
 			}
 		}
 		b.Head = moved
-		if err := s.append(&b); err != nil {
+		if err := <-s.startAppend(&b); err != nil {
 			return err
 		}
 		moved += uint64(len(b.Events))
@@ -88,7 +88,7 @@ func Migrate(from *Badger, to *JetStream, ws string, hooks []string) (moved uint
 	if err != nil {
 		return moved, fmt.Errorf("eventlog: move the events of %s: %w", ws, err)
 	}
-	if err := s.append(&Batch{Results: side, Visitors: visitors, Head: moved}); err != nil {
+	if err := <-s.startAppend(&Batch{Results: side, Visitors: visitors, Head: moved}); err != nil {
 		return moved, err
 	}
 	for _, h := range hooks {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/internal/cpulatency"
+	"github.com/threadline/threadline/internal/hoprate"
 	"github.com/threadline/threadline/sync/protocol"
 )
 
@@ -181,7 +182,10 @@ func BenchmarkLatency(b *testing.B) {
 // benchLatency runs the latency benchmark against the relay at url; srv,
 // when the relay runs in this process, for its commit time histogram.
 func benchLatency(b *testing.B, url string, srv *Server) {
-	const pushers, rate = 20, 1000
+	rate, pushers, err := hoprate.Get()
+	if err != nil {
+		b.Fatal(err)
+	}
 	agent := dialRaw(b, url, hello(testWS, "agent-desk", protocol.Cursor{}, agentAuth(tokAna)))
 	epoch := agent.epoch
 	type pusher struct {
@@ -254,12 +258,12 @@ func benchLatency(b *testing.B, url string, srv *Server) {
 	var wg sync.WaitGroup
 	per := (b.N + pushers - 1) / pushers
 	total := atomic.Int64{}
-	interval := time.Second * pushers / rate
+	interval := time.Second * time.Duration(pushers) / time.Duration(rate)
 	for i, p := range ps {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			time.Sleep(interval * time.Duration(i) / pushers) // stagger
+			time.Sleep(interval * time.Duration(i) / time.Duration(pushers)) // stagger
 			tick := time.NewTicker(interval)
 			defer tick.Stop()
 			buf := make([]byte, 0, 512)

@@ -14,110 +14,193 @@ import (
 
 // The writer's second stage (see workspace): the committer writes each
 // validated group in one Log.Append, publishes it and answers its requests.
+// On a log that takes appends back to back (eventlog.Pipelined: JetStream)
+// it starts the next group's append while the ones before it wait for
+// their acks, and lands them in order.
+
+// A flight is a group whose append has started.
+type flight struct {
+	g     *group
+	done  <-chan error // the append's outcome
+	t0    time.Time
+	wrote bool // it went to the log (else it had nothing to write, or was refused before)
+}
+
+// errStale ends a flight whose group was validated on a head another relay
+// has moved: it is validated again.
+var errStale = errors.New("relay: validated on a stale head")
 
 // commitLoop is the committer goroutine.
 func (w *workspace) commitLoop() {
 	defer close(w.done)
+	pl, _ := w.srv.log.(eventlog.Pipelined)
+	var (
+		flights []flight    // started, oldest first
+		barrier *group      // a barrier waiting for the flights to land
+		commits = w.commits // nil once the sequencer has closed it
+	)
 	for {
+		if barrier != nil && len(flights) == 0 {
+			barrier.next = w.head // the committed head, for the sequencer to go on from
+			close(barrier.barrier)
+			barrier = nil
+		}
+		if commits == nil && len(flights) == 0 {
+			return
+		}
+		// A group is taken while the log takes it at once, and nothing in
+		// flight failed: otherwise it waits in the sequencer, and grows.
+		in := commits
+		if barrier != nil || len(flights) > 0 && (pl == nil || !pl.Ready(w.id) || w.failedSince(flights[0].g.gen)) {
+			in = nil
+		}
+		var landed <-chan error
+		if len(flights) > 0 {
+			landed = flights[0].done
+		}
 		select {
-		case g, ok := <-w.commits:
-			if !ok {
-				return
+		case g, ok := <-in:
+			switch {
+			case !ok:
+				commits = nil
+			case g.barrier != nil:
+				barrier = g
+			default:
+				flights = append(flights, w.launch(g, pl))
 			}
-			if g.barrier != nil {
-				g.next = w.head // the committed head, for the sequencer to go on from
-				close(g.barrier)
-				continue
-			}
-			w.commit(g)
+		case err := <-landed:
+			f := flights[0]
+			flights[0] = flight{}
+			flights = flights[1:]
+			w.finish(f, err)
 		case recs := <-w.foreign: // nil, never ready, unless the log is shared
 			w.follow(recs)
 		}
 	}
 }
 
-func (w *workspace) commit(g *group) {
+// failedSince reports whether a commit of generation gen or later failed or
+// was found stale: the groups behind it are refused or validated again, in
+// the order they were validated, once the flights before them land.
+func (w *workspace) failedSince(gen uint64) bool {
+	return max(w.badGen.Load(), w.staleGen.Load()) >= gen
+}
+
+// launch starts g's append (on a log without Pipelined, writes it: its
+// flight has landed already).
+func (w *workspace) launch(g *group, pl eventlog.Pipelined) flight {
 	b := &g.batch
-	pushes := g.pushesOnly()
-	// publish counts g, fans it out and, for a group of pushes, answers it:
-	// once per commit, from b.Durable or after Append, whichever is first.
-	published := false
-	publish := func() {
-		published = true
-		w.logged(g)
-		w.fanOut(g) // first: a pushing device gets its events before its ack
-		if pushes {
-			answer(g, nil)
-			// Let the goroutines just readied write the fan-out and the
-			// acknowledgements before the log's commit takes this thread:
-			// otherwise they wait for an idle CPU to wake and take them
-			// (40 µs here, on the latency's path).
-			runtime.Gosched()
-		}
-	}
+	f := flight{g: g}
 	var err error
 	switch {
 	case g.gen <= w.badGen.Load():
 		err = errAbandoned
 	case g.gen <= w.staleGen.Load():
-		w.requeue(g) // validated on a head another relay has moved
-		return
-	case len(b.Events) > 0 || len(b.Results) > 0 || len(b.Visitors) > 0:
+		err = errStale
+	case g.writes():
 		encodeEvents(b)
+		w.srv.cpu.Busy()
+		f.t0, f.wrote = time.Now(), true
+		if pl != nil {
+			f.done = pl.StartAppend(w.id, b)
+			return f
+		}
 		// A group of pushes is published as soon as it is durable: the log
 		// may take a while longer to make it readable (Badger's commit
 		// after the journal's sync), and only catch-up reads need that.
 		// Hellos (visitor tokens, identification) go on to read what they
 		// wrote, so their groups are answered once it is readable.
-		if pushes {
-			b.Durable = publish
+		if g.pushesOnly() {
+			b.Durable = func() { w.publish(g) }
 		}
-		w.srv.cpu.Busy()
-		t0 := time.Now()
 		err = w.srv.log.Append(w.id, b)
-		w.srv.m.commitTime.observe(time.Since(t0))
-		var behind *eventlog.BehindError
-		if errors.As(err, &behind) && !published {
-			// Another relay appended first: nothing of g is logged. Take
-			// in what it logged, then validate g's requests again on top.
-			w.staleGen.Store(max(w.staleGen.Load(), g.gen))
-			w.requeue(g)
-			w.catchUp(behind.Last)
-			return
-		}
+	}
+	done := make(chan error, 1)
+	done <- err
+	f.done = done
+	return f
+}
+
+// publish counts g, fans it out and, for a group of pushes, answers it:
+// once per commit, from b.Durable or when g lands, whichever is first.
+func (w *workspace) publish(g *group) {
+	g.published = true
+	w.logged(g)
+	w.fanOut(g) // first: a pushing device gets its events before its ack
+	if g.pushesOnly() {
+		answer(g, nil)
+		// Let the goroutines just readied write the fan-out and the
+		// acknowledgements before the log's commit takes this thread:
+		// otherwise they wait for an idle CPU to wake and take them
+		// (40 µs here, on the latency's path).
+		runtime.Gosched()
+	}
+}
+
+// finish lands g's flight, whose append ended with err.
+func (w *workspace) finish(f flight, err error) {
+	g := f.g
+	b := &g.batch
+	if f.wrote {
+		w.srv.m.commitTime.observe(time.Since(f.t0))
+	} else if err == nil {
+		// Its answers may be those of a group before it (a resend's), which
+		// may have failed since it was launched.
 		switch {
-		case err != nil && published:
-			// Durable, answered and fanned out, but not readable: the log
-			// takes no more writes until a restart recovers the group.
-			w.srv.lg.Error("log failed after a group was durable; restart the relay",
-				"workspace", w.id, "events", len(b.Events), "err", err)
-		case err != nil:
-			w.badGen.Store(g.gen)
-			w.srv.lg.Error("log append failed; the group is refused and its sessions will push again",
-				"workspace", w.id, "events", len(b.Events), "err", err)
-		}
-		if err != nil {
-			w.mu.Lock()
-			w.broken = err
-			w.mu.Unlock()
+		case g.gen <= w.badGen.Load():
+			err = errAbandoned
+		case g.gen <= w.staleGen.Load():
+			err = errStale
 		}
 	}
-	if err != nil && !published {
+	var behind *eventlog.BehindError
+	switch {
+	case errors.Is(err, errStale):
+		w.requeue(g)
+		return
+	case errors.As(err, &behind) && !g.published:
+		// Another relay appended first: nothing of g is logged (or what
+		// is, the log delivers as the other relay's). Take in what it
+		// logged, then validate g's requests again on top.
+		w.staleGen.Store(max(w.staleGen.Load(), g.gen))
+		w.requeue(g)
+		w.catchUp(behind.Last)
+		return
+	case errors.Is(err, errAbandoned):
 		w.land(g)
 		answer(g, err)
 		return
+	case err != nil && g.published:
+		// Durable, answered and fanned out, but not readable: the log
+		// takes no more writes until a restart recovers the group.
+		w.srv.lg.Error("log failed after a group was durable; restart the relay",
+			"workspace", w.id, "events", len(b.Events), "err", err)
+	case err != nil:
+		w.badGen.Store(max(w.badGen.Load(), g.gen))
+		w.srv.lg.Error("log append failed; the group is refused and its sessions will push again",
+			"workspace", w.id, "events", len(b.Events), "err", err)
+	}
+	if err != nil {
+		w.mu.Lock()
+		w.broken = err
+		w.mu.Unlock()
+		if !g.published {
+			w.land(g)
+			answer(g, err)
+			return
+		}
 	}
 	if n := len(b.Events); n > 0 {
 		w.head = b.Events[n-1].Event.Seq
 	}
-	if !published {
-		publish()
+	if !g.published {
+		w.publish(g)
 	}
 	// Catch-up reads may go up to head now (or, after a failure, find the
 	// gap and send their sessions away to reconnect).
 	w.readable()
 	w.land(g)
-	if !pushes {
+	if !g.pushesOnly() {
 		answer(g, nil)
 	}
 }

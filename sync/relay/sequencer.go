@@ -171,6 +171,8 @@ type group struct {
 	bytes   int                             // their frames' size
 	failed  bool                            // refused on a log read failure
 
+	published bool // counted, fanned out and, if pushes only, answered (commit.go)
+
 	barrier chan struct{} // a barrier, not a group: closed when reached, with next the committed head
 }
 
@@ -186,7 +188,7 @@ type movedConv struct {
 }
 
 func (w *workspace) newGroup() *group {
-	return &group{
+	g := &group{
 		w:       w,
 		gen:     w.gen,
 		batch:   eventlog.Batch{Head: w.seqHead},
@@ -199,6 +201,21 @@ func (w *workspace) newGroup() *group {
 		// so a snapshot taken now stays right for the whole validation.
 		prev: w.flying(),
 	}
+	// The batch it is validated on top of, if that one is still in flight
+	// (groups that write nothing are not the log's to know).
+	for _, f := range g.prev {
+		if f.writes() {
+			g.batch.After = &f.batch
+			break
+		}
+	}
+	return g
+}
+
+// writes reports whether g has anything for the log.
+func (g *group) writes() bool {
+	b := &g.batch
+	return len(b.Events) > 0 || len(b.Results) > 0 || len(b.Visitors) > 0
 }
 
 // full reports whether g has reached the group limits.
