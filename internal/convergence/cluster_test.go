@@ -23,9 +23,12 @@ import (
 	"github.com/threadline/threadline/sync/relay"
 )
 
-// The seeds TestConvergenceAcrossRelays runs: an even seed runs two relays,
-// an odd one three.
-var acrossRelaysSeeds = []uint64{1, 2}
+// The seeds TestConvergenceAcrossRelays runs at R3 and at R1: an even seed
+// runs two relays, an odd one three.
+var (
+	acrossRelaysSeeds   = []uint64{1, 2}
+	acrossRelaysR1Seeds = []uint64{3}
+)
 
 // TestConvergenceAcrossRelays is TestConvergence's world on several relays
 // sharing one log (DESIGN §6): three NATS nodes with JetStream, the
@@ -43,6 +46,12 @@ var acrossRelaysSeeds = []uint64{1, 2}
 //     refused (until they move);
 //   - a NATS node is killed (at least once a run) and restarted later;
 //     R3 keeps a quorum with one node down.
+//
+// The R1 runs (the seeds of acrossRelaysR1Seeds) put the stream on one
+// nats-server instead, where the relays send small groups as pipelines
+// (eventlog's jetstream_pipeline.go): killing it stops every write until it
+// is back (pushes are refused as unavailable and pushed again), and a
+// killed relay starts again only once it is.
 //
 // At the end every relay and node is up again, every device settles at the
 // stream's last seq, the relays stop, and a fresh JetStream log on the
@@ -68,22 +77,26 @@ func TestConvergenceAcrossRelays(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a NATS cluster and several relays")
 	}
-	seeds := acrossRelaysSeeds
+	seeds, r1Seeds := acrossRelaysSeeds, acrossRelaysR1Seeds
 	if *seedFlag != 0 {
-		seeds = []uint64{*seedFlag}
+		seeds, r1Seeds = []uint64{*seedFlag}, []uint64{*seedFlag}
 	}
 	n := 300
 	if *actionsFlag > 0 {
 		n = *actionsFlag
 	}
 	for _, seed := range seeds {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runConvergence(t, seed, n, acrossRelays) })
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runConvergence(t, seed, n, acrossRelays(3)) })
+	}
+	for _, seed := range r1Seeds {
+		t.Run(fmt.Sprintf("R1/seed=%d", seed), func(t *testing.T) { runConvergence(t, seed, n, acrossRelays(1)) })
 	}
 }
 
 // TestSoakAcrossRelays is TestSoak across relays: many seeds of
 // TestConvergenceAcrossRelays, longer ones. It runs with -tags soak (make
-// soak) or THREADLINE_SOAK=1; THREADLINE_SOAK_CLUSTER_SEEDS (default 20),
+// soak) or THREADLINE_SOAK=1; THREADLINE_SOAK_CLUSTER_SEEDS (default 20, at
+// R3), THREADLINE_SOAK_CLUSTER_R1_SEEDS (default 5, after them, at R1),
 // THREADLINE_SOAK_FIRST (default 1000) and -actions (default 1000) size it.
 func TestSoakAcrossRelays(t *testing.T) {
 	if !soakTag && os.Getenv("THREADLINE_SOAK") != "1" {
@@ -97,21 +110,29 @@ func TestSoakAcrossRelays(t *testing.T) {
 	}
 	for i := range seeds {
 		seed := uint64(first + i)
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runConvergence(t, seed, n, acrossRelays) })
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runConvergence(t, seed, n, acrossRelays(3)) })
+	}
+	for i := range envInt("THREADLINE_SOAK_CLUSTER_R1_SEEDS", 5) {
+		seed := uint64(first + seeds + i)
+		t.Run(fmt.Sprintf("R1/seed=%d", seed), func(t *testing.T) { runConvergence(t, seed, n, acrossRelays(1)) })
 	}
 }
 
-// acrossRelays is TestConvergenceAcrossRelays's relay set: a new NATS
-// cluster and two relays (even seeds) or three (odd ones).
-func acrossRelays(t *testing.T, seed uint64) relaySet {
-	return startRelayCluster(t, 2+int(seed%2))
+// acrossRelays is TestConvergenceAcrossRelays's relay set at the given
+// replicas: a new NATS cluster (three nodes at R3, one server at R1) and
+// two relays (even seeds) or three (odd ones).
+func acrossRelays(replicas int) func(*testing.T, uint64) relaySet {
+	return func(t *testing.T, seed uint64) relaySet {
+		return startRelayCluster(t, 2+int(seed%2), replicas)
+	}
 }
 
-// relayCluster is n relays on one JetStream log: three NATS nodes, the
-// workspace's stream at R3.
+// relayCluster is n relays on one JetStream log: the workspace's stream at
+// R3 on three NATS nodes, or at R1 on one.
 type relayCluster struct {
-	t      *testing.T
-	nats   *natstest.Cluster
+	t        *testing.T
+	replicas int
+	nats     *natstest.Cluster
 	relays []*clusterRelay
 	js     jetstream.JetStream // the test's own connection, for the stream's head
 	epoch  string              // the workspace's, the same on every relay
@@ -136,9 +157,9 @@ func (c *relayCluster) note(format string, args ...any) {
 	fmt.Fprintf(&c.events, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 }
 
-func startRelayCluster(t *testing.T, n int) *relayCluster {
+func startRelayCluster(t *testing.T, n, replicas int) *relayCluster {
 	t.Helper()
-	c := &relayCluster{t: t, nats: natstest.StartCluster(t, 3), relayDown: map[int]int{}, natsDown: -1}
+	c := &relayCluster{t: t, replicas: replicas, nats: natstest.StartCluster(t, replicas), relayDown: map[int]int{}, natsDown: -1}
 	nc, err := nats.Connect(c.nats.URLs(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
 		t.Fatalf("nats.Connect: %v", err)
@@ -212,6 +233,12 @@ func (c *relayCluster) running() []int {
 }
 
 func (c *relayCluster) restartOne(rng *rand.Rand) {
+	if c.natsDown >= 0 && c.nats.Len() == 1 {
+		// A relay starts only once it has read the log: with the only
+		// server down it would exit (as the binary does), not restart.
+		c.note("relay restart skipped: the only NATS server is down")
+		return
+	}
 	up := c.running()
 	r := c.relays[up[rng.IntN(len(up))]]
 	c.note("%s: restarts", r.name)
@@ -263,8 +290,15 @@ func (c *relayCluster) move(d *device, i int) {
 	c.moves++
 }
 
-// reach moves d to a running relay if its relay is down.
+// reach moves d to a running relay if its relay is down, and ends an
+// outage of the only NATS server: the caller waits for d to settle, which
+// takes the log.
 func (c *relayCluster) reach(d *device) {
+	if c.natsDown >= 0 && c.nats.Len() == 1 {
+		c.nats.Restart(c.natsDown)
+		c.note("nats n%d: restarted early (a device waits for the log)", c.natsDown)
+		c.natsDown = -1
+	}
 	r := d.relay.(*clusterRoute)
 	if _, down := c.relayDown[int(r.i.Load())]; down {
 		c.move(d, c.running()[0])
@@ -274,14 +308,6 @@ func (c *relayCluster) reach(d *device) {
 // tick starts the killed relay and restarts the killed node when their
 // time is up.
 func (c *relayCluster) tick() {
-	for i, n := range c.relayDown {
-		if n <= 1 {
-			delete(c.relayDown, i)
-			c.relays[i].start()
-		} else {
-			c.relayDown[i] = n - 1
-		}
-	}
 	if c.natsDown >= 0 {
 		if c.natsSteps--; c.natsSteps <= 0 {
 			c.nats.Restart(c.natsDown)
@@ -289,18 +315,30 @@ func (c *relayCluster) tick() {
 			c.natsDown = -1
 		}
 	}
+	for i, n := range c.relayDown {
+		switch {
+		case n <= 1 && c.natsDown >= 0 && c.nats.Len() == 1:
+			// A relay starts only once it has read the log: it waits
+			// for the only server.
+		case n <= 1:
+			delete(c.relayDown, i)
+			c.relays[i].start()
+		default:
+			c.relayDown[i] = n - 1
+		}
+	}
 }
 
-// heal brings every relay and node back up.
+// heal brings every node and relay back up.
 func (c *relayCluster) heal(w *world) {
-	for i := range c.relayDown {
-		delete(c.relayDown, i)
-		c.relays[i].start()
-	}
 	if c.natsDown >= 0 {
 		c.nats.Restart(c.natsDown)
 		c.note("nats n%d: restarted", c.natsDown)
 		c.natsDown = -1
+	}
+	for i := range c.relayDown {
+		delete(c.relayDown, i)
+		c.relays[i].start()
 	}
 	w.stats["device moves"] = c.moves
 	if c.startFailures > 0 {
@@ -328,7 +366,7 @@ func (c *relayCluster) readLog() *relayLog {
 	for _, r := range c.relays {
 		r.stop()
 	}
-	lg, err := eventlog.Connect(eventlog.JetStreamOptions{URLs: c.nats.URLs(), Replicas: 3, Name: "convergence-check"})
+	lg, err := eventlog.Connect(eventlog.JetStreamOptions{URLs: c.nats.URLs(), Replicas: c.replicas, Name: "convergence-check"})
 	if err != nil {
 		c.t.Fatalf("connect to read the log: %v", err)
 	}
@@ -404,7 +442,7 @@ func (r *clusterRelay) start() {
 
 func (r *clusterRelay) try(logger *slog.Logger) error {
 	t := r.c.t
-	lg, err := eventlog.Connect(eventlog.JetStreamOptions{URLs: r.c.nats.URLs(), Replicas: 3, Name: r.name, Logger: logger})
+	lg, err := eventlog.Connect(eventlog.JetStreamOptions{URLs: r.c.nats.URLs(), Replicas: r.c.replicas, Name: r.name, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("connect the JetStream log: %w", err)
 	}

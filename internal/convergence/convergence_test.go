@@ -98,8 +98,9 @@ func rerunPattern(t *testing.T) string {
 	return "^" + strings.Replace(name, "TestSoak", "TestConvergence", 1) + "$"
 }
 
+// envInt is $name as a count (0 included), or def when it is unset or not one.
 func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v >= 0 {
 		return v
 	}
 	return def
@@ -705,7 +706,7 @@ func (w *world) botAction(d *device) {
 func (w *world) identify(d *device, externalID string) {
 	visitorID := d.identity().ID
 	if w.cluster != nil {
-		w.cluster.reach(d) // its relay may be down: it waits for nothing here
+		w.cluster.reach(d) // its relay (or the log) may be down: it waits for nothing here
 	}
 	delete(w.offline, d)
 	delete(w.blocked, d)

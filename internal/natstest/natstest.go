@@ -156,7 +156,9 @@ const clusterName = "natstest"
 
 // StartCluster runs n nodes (3 for R3 streams) named n0…n(n-1), each with its
 // own store directory, routed to one another in a cluster named "natstest",
-// and returns once JetStream has a meta leader that every node follows.
+// and returns once JetStream has a meta leader that every node follows. One
+// node is a server on its own, not clustered (what R1 runs on), that tests
+// of several nodes' faults can kill and restart the same way.
 func StartCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Helper()
 	if n < 1 {
@@ -179,8 +181,10 @@ func StartCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Cleanup(c.Stop)
 	for i := range n {
 		o := baseOptions(fmt.Sprintf("n%d", i), t.TempDir())
-		o.Cluster = server.ClusterOpts{Name: clusterName, Host: "127.0.0.1", Port: clusterPorts[i]}
-		o.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+		if n > 1 {
+			o.Cluster = server.ClusterOpts{Name: clusterName, Host: "127.0.0.1", Port: clusterPorts[i]}
+			o.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+		}
 		for _, opt := range opts {
 			opt(o)
 		}
@@ -266,6 +270,9 @@ func (c *Cluster) Stop() {
 // every running node follows it and can be given a stream's replica, and
 // each sees a route to every other running node.
 func (c *Cluster) waitJetStream() error {
+	if len(c.nodes) == 1 {
+		return nil // on its own, it serves JetStream once started
+	}
 	deadline := time.Now().Add(readyTimeout)
 	for {
 		var running []*server.Server

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -337,6 +338,67 @@ func testRaces(t *testing.T, urls string, replicas int) {
 		}
 		if c := states[id]; c.Thread == nil || c.Thread.ID != d.Thread {
 			t.Errorf("conversation %s: active thread %+v; want %s (the later start)", id, c.Thread, d.Thread)
+		}
+	}
+}
+
+// Pushes through two relays at once on an R1 stream, where each relay has
+// several groups in flight: an agent on each relay receives every event
+// once, in log order, gap-free (another relay's events are fanned out only
+// after this relay's groups before them have landed).
+func TestClusterFansOutInLogOrder(t *testing.T) {
+	requireImpl(t, "jetstream")
+	urls := natstest.Start(t).URL()
+	fast := func(o *Options) { o.RatePerSecond, o.RateBurst = 10_000, 10_000 }
+	urlA, _ := inProcessRelay(t, urls, 1, nil, fast)
+	urlB, _ := inProcessRelay(t, urls, 1, nil, fast)
+	agentA := connect(t, urlA, agentAuth(tokAna), protocol.Cursor{}, "ana-laptop")
+	agentB := connect(t, urlB, agentAuth(tokBen), protocol.Cursor{}, "ben-laptop")
+
+	const pushers, messages = 12, 60
+	var head atomic.Uint64
+	var wg sync.WaitGroup
+	for i := range pushers {
+		url := urlA
+		if i%2 == 1 {
+			url = urlB
+		}
+		c := connect(t, url, contactAuth(fmt.Sprint("contact:p", i)), protocol.Cursor{}, fmt.Sprint("phone-", i))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cid := newConvID()
+			evs := []conv.Event{c.ev(conv.KindConversationCreated, cid, conv.Created{Subject: "order"})}
+			for range messages {
+				evs = append(evs, c.ev(conv.KindMessageSent, cid, msg("and another thing")))
+				res, _ := c.push(evs...)
+				for _, r := range res {
+					if r.Error != nil {
+						t.Errorf("push: %+v", r)
+						return
+					}
+					for h := head.Load(); r.Seq > h && !head.CompareAndSwap(h, r.Seq); h = head.Load() {
+					}
+				}
+				evs = evs[:0]
+			}
+		}()
+	}
+	wg.Wait()
+	for _, a := range []*tsession{agentA, agentB} {
+		var got []conv.Event
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if got = a.received(); len(got) > 0 && got[len(got)-1].Seq >= head.Load() {
+				break
+			}
+		}
+		for i, e := range got {
+			if e.Seq != uint64(i+1) {
+				t.Fatalf("%s: event %d of those received has seq %d: not in log order, gap-free (%d received, head %d)", a.device, i, e.Seq, len(got), head.Load())
+			}
+		}
+		if uint64(len(got)) != head.Load() {
+			t.Errorf("%s: received %d events; the log holds %d", a.device, len(got), head.Load())
 		}
 	}
 }

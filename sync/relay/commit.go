@@ -54,9 +54,14 @@ func (w *workspace) commitLoop() {
 		if barrier != nil || len(flights) > 0 && (pl == nil || !pl.Ready(w.id) || w.failedSince(flights[0].g.gen)) {
 			in = nil
 		}
+		// Another relay's events come after every flight still up: the log
+		// hands them over once ours have landed there (or failed, then
+		// finish takes them in), so they are fanned out after ours.
 		var landed <-chan error
+		foreign := w.foreign // nil, never ready, unless the log is shared
 		if len(flights) > 0 {
 			landed = flights[0].done
+			foreign = nil
 		}
 		select {
 		case g, ok := <-in:
@@ -73,7 +78,7 @@ func (w *workspace) commitLoop() {
 			flights[0] = flight{}
 			flights = flights[1:]
 			w.finish(f, err)
-		case recs := <-w.foreign: // nil, never ready, unless the log is shared
+		case recs := <-foreign:
 			w.follow(recs)
 		}
 	}
