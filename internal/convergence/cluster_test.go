@@ -133,9 +133,9 @@ type relayCluster struct {
 	t        *testing.T
 	replicas int
 	nats     *natstest.Cluster
-	relays []*clusterRelay
-	js     jetstream.JetStream // the test's own connection, for the stream's head
-	epoch  string              // the workspace's, the same on every relay
+	relays   []*clusterRelay
+	js       jetstream.JetStream // the test's own connection, for the stream's head
+	epoch    string              // the workspace's, the same on every relay
 
 	routes []*clusterRoute // each device's, in the order route gave them
 
