@@ -93,11 +93,11 @@ type Pipelined interface {
 	// StartAppend begins writing b and returns at once; what Append would
 	// have returned arrives on the channel (b.Durable is not called). b
 	// continues the append started before it (b.Head is that one's last
-	// seq and b.After that one, or the head when none is in flight). Appends end in the order
-	// they started, and once one fails every one started before it ended
-	// fails too: a *BehindError when it was behind, else an error wrapping
-	// its own. What of them the log took anyway it delivers as another
-	// writer's (Shared).
+	// seq and b.After that one; or the head, with no After, when none is in
+	// flight). Appends end in the order they started, and once one fails,
+	// every one started after it fails too: a *BehindError when it was
+	// behind, else an error wrapping its own. What of them the log took
+	// anyway it delivers as another writer's (Shared).
 	StartAppend(ws string, b *Batch) <-chan error
 
 	// Ready reports whether an append started now goes out at once; when it
