@@ -16,8 +16,8 @@ var testLog = relaytest.Logs[0]
 // that relaytest.Selected picks (THREADLINE_RELAY_LOGS; default badger and
 // jetstream), and fails if any pass does.
 func TestMain(m *testing.M) {
-	if os.Getenv(floorEchoEnv) == "1" {
-		serveFloorEcho() // BenchmarkFloor's other process
+	if dir := os.Getenv(floorEchoEnv); dir != "" {
+		serveFloorEcho(dir) // BenchmarkFloor's other process
 		return
 	}
 	impls, err := relaytest.Selected()
