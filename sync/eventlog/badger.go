@@ -12,10 +12,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -50,12 +48,8 @@ type Badger struct {
 
 	hooks cursorFiles // webhook cursors, beside Badger (see cursorFiles)
 
-	ckMu sync.Mutex // one checkpoint at a time
-	// unknownMems is set once a checkpoint found no *.mem file (see the
-	// journal's doc): segments then stay until Close.
-	unknownMems atomic.Bool
-	bg          sync.WaitGroup // checkpoints and the janitor
-	quit        chan struct{}  // stops the janitor
+	bg   sync.WaitGroup // checkpoints and the janitor
+	quit chan struct{}  // stops the janitor
 }
 
 // journalDir is the journal's directory inside the log's; webhookDir
@@ -72,11 +66,12 @@ const cacheSize = 100_000
 // OpenBadger opens (creating if needed) the log stored in dir. logger
 // receives Badger's warnings and errors; nil discards them.
 func OpenBadger(dir string, logger *slog.Logger) (*Badger, error) {
-	return openBadger(dir, logger, defaultSegSize)
+	return openBadger(dir, logger, defaultSegSize, 0)
 }
 
-// openBadger is OpenBadger with the journal's segment size.
-func openBadger(dir string, logger *slog.Logger, segSize int64) (*Badger, error) {
+// openBadger is OpenBadger with the journal's segment size and, when not
+// 0, Badger's memtable size (tests make memtables flush sooner).
+func openBadger(dir string, logger *slog.Logger, segSize, memTable int64) (*Badger, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -86,6 +81,9 @@ func openBadger(dir string, logger *slog.Logger, segSize int64) (*Badger, error)
 		WithDetectConflicts(false).
 		WithMetricsEnabled(false).
 		WithLogger(badgerLogger{logger.With("component", "badger")})
+	if memTable > 0 {
+		opts = opts.WithMemTableSize(memTable)
+	}
 	db, err := badger.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: open log in %s: %w", dir, err)
@@ -161,31 +159,26 @@ func (l *Badger) recover() error {
 	return l.j.create(next, 0)
 }
 
-// checkpoint syncs Badger's active memtable and seals segs: they go once
-// the older memtables, not yet flushed to synced tables, are gone. Every
-// record of segs is in Badger when it is called.
+// checkpoint seals segs: they go once Badger has flushed every write it
+// holds now to its synced tables (see the journal's doc). Every record of
+// segs is in Badger when it is called.
 func (l *Badger) checkpoint(segs []uint64, full bool) error {
-	l.ckMu.Lock()
-	defer l.ckMu.Unlock()
-	mems, err := filepath.Glob(filepath.Join(l.dir, "*.mem"))
-	if err != nil {
-		return err
+	txn := l.db.NewTransaction(false)
+	written := txn.ReadTs() // the newest version committed
+	txn.Discard()
+	l.j.seal(segs, written, full)
+	return l.j.collect(l.flushed())
+}
+
+// flushed is the newest version in Badger's tables: every write at or
+// below it is in synced tables, since memtables flush in the order they
+// filled (DB.Tables, TableInfo.MaxVersion).
+func (l *Badger) flushed() uint64 {
+	var v uint64
+	for _, t := range l.db.Tables() {
+		v = max(v, t.MaxVersion)
 	}
-	slices.Sort(mems) // fixed-width numbers: the newest, the active one, last
-	if err := l.db.Sync(); err != nil {
-		return fmt.Errorf("eventlog: sync log: %w", err)
-	}
-	if len(mems) == 0 {
-		// An open Badger always has its active memtable's file: this one
-		// names them otherwise. Keep the segments until Close flushes.
-		if !l.unknownMems.Swap(true) {
-			l.log.Warn("journal: Badger's memtable files are not *.mem; journal segments are kept until the relay stops", "dir", l.dir)
-		}
-		l.j.seal(segs, nil, full, true)
-		return nil
-	}
-	l.j.seal(segs, mems[:len(mems)-1], full, false)
-	return l.j.collect()
+	return v
 }
 
 // janitor retires sealed segments once Badger holds them, until quit.
@@ -198,7 +191,7 @@ func (l *Badger) janitor() {
 		case <-l.quit:
 			return
 		case <-t.C:
-			if err := l.j.collect(); err != nil {
+			if err := l.j.collect(l.flushed()); err != nil {
 				l.log.Warn("journal cleanup", "err", err)
 			}
 		}
@@ -258,8 +251,8 @@ func (l *Badger) update(fn func(w *logWriter) error, durable func()) error {
 }
 
 // rotate starts the next segment, with room for need bytes, and seals the
-// full one in the background: syncing Badger's memtable can take tens of
-// milliseconds, and no write need wait for it.
+// full one in the background (retiring a segment syncs the journal's
+// directory: no write need wait for it).
 func (l *Badger) rotate(need int64) error {
 	full := l.j.seg
 	if err := l.j.create(full+1, need); err != nil {

@@ -39,16 +39,16 @@ import (
 //	2 uvarint(len key) key                             (delete)
 //
 // A segment may be deleted once Badger holds all of its records durably.
-// What makes that so is public: DB.Sync syncs the active memtable, Badger
-// flushes the older (immutable) ones to synced tables in the background, and
-// DB.Close flushes everything. Which memtables are still unflushed is not
-// public, so the journal looks at Badger's memtable files (*.mem, one per
-// memtable, removed once flushed): a full segment is sealed by syncing the
-// active memtable and noting the files older than it, and goes when none of
-// them is left. That file name is only used to delete segments sooner: if a
-// Badger release names its memtable files otherwise, no *.mem is found (an
-// open Badger always has its active one), the journal says so and keeps every
-// segment until Close, and nothing acknowledged can be lost either way.
+// Badger's own write-ahead files are not synced here, so that is once its
+// memtables holding them have been flushed to tables, which Badger syncs.
+// The journal learns it from Badger's public API: when a segment is sealed,
+// a new read transaction's ReadTs is the newest version committed, at or
+// above every record of the segment; DB.Tables gives each table's highest
+// version (MaxVersion); and memtables flush in the order they filled, so a
+// table at or above that version means every memtable that held the
+// segment's records is flushed. The segment then goes. A quiet relay whose
+// memtable never fills keeps its segments until Close, which flushes
+// everything and deletes them all.
 //
 // A new segment's blocks are best written before it is used: fdatasync of a
 // record that lands in never-written (fallocated) blocks must also commit
@@ -80,16 +80,12 @@ type journal struct {
 	stop       atomic.Bool
 }
 
-// sealedSegment is a full segment and the Badger memtable files that must be
-// gone (flushed to tables) before it may be deleted.
+// sealedSegment is a full segment and the Badger version that must be in
+// Badger's tables (flushed) before it may be deleted.
 type sealedSegment struct {
 	seg     uint64
-	pending []string
-	full    bool // written to its end: fit to be the spare
-	// untilClose keeps the segment until Badger is closed (its Close
-	// flushes every memtable): when the memtable files cannot be told
-	// apart, the journal does not guess.
-	untilClose bool
+	written uint64 // Badger's newest version when it was sealed
+	full    bool   // written to its end: fit to be the spare
 }
 
 const (
@@ -428,25 +424,25 @@ func (j *journal) fill() error {
 	return fsync.Dir(j.dir)
 }
 
-// seal notes that segments may go once the memtable files pending are
-// gone; the caller has synced Badger's active memtable. full says they were
-// written to their end.
-func (j *journal) seal(segs []uint64, pending []string, full, untilClose bool) {
+// seal notes that segs may go once Badger's tables hold version written.
+// full says they were written to their end.
+func (j *journal) seal(segs []uint64, written uint64, full bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for _, s := range segs {
-		j.sealed = append(j.sealed, sealedSegment{seg: s, pending: pending, full: full, untilClose: untilClose})
+		j.sealed = append(j.sealed, sealedSegment{seg: s, written: written, full: full})
 	}
 }
 
-// collect deletes the sealed segments Badger no longer needs.
-func (j *journal) collect() error {
+// collect deletes the sealed segments Badger no longer needs: those sealed
+// at or below flushed, the newest version in Badger's tables.
+func (j *journal) collect(flushed uint64) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	keep := j.sealed[:0]
 	var firstErr error
 	for _, s := range j.sealed {
-		if s.untilClose || anyExists(s.pending) {
+		if s.written > flushed {
 			keep = append(keep, s)
 			continue
 		}
@@ -506,13 +502,4 @@ func (j *journal) close() error {
 	err := j.f.Close()
 	j.f = nil
 	return err
-}
-
-func anyExists(paths []string) bool {
-	for _, p := range paths {
-		if _, err := os.Stat(p); err == nil {
-			return true
-		}
-	}
-	return false
 }

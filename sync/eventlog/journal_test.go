@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,77 +182,116 @@ func TestJournalTornRecordEndsReplay(t *testing.T) {
 	}
 }
 
-// Full segments are sealed and deleted once Badger holds them; the log
-// reads the same before and after a reopen.
-func TestJournalRotates(t *testing.T) {
+// Full segments are sealed, and each goes once Badger's tables hold the
+// version it was sealed at (its memtables are flushed); those sealed since
+// stay. The log reads the same before and after a reopen, and a clean Close
+// leaves no segment.
+func TestJournalSegmentsGoOnceBadgerFlushesThem(t *testing.T) {
 	dir := t.TempDir()
-	l, err := openBadger(dir, nil, 8<<10)
+	// 7 MiB memtables: the smallest whose batches still take Badger's
+	// default value threshold (15% of a memtable ≥ 1 MiB).
+	l, err := openBadger(dir, nil, 64<<10, 7<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	head := journalWorkload(t, l, "ws", 300)
-	// Badger's only memtable is synced at each seal, so nothing holds a
-	// sealed segment back: once the background checkpoints are done, the
-	// current segment and at most one more are left.
-	var segs []uint64
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		segs, err = l.j.segments()
-		if err != nil {
+	if _, _, err := l.Open("ws"); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Repeat("a long message ", 300)
+	var seq uint64
+	for l.flushed() == 0 || seq < 3000 {
+		if seq > 20000 {
+			t.Fatalf("no memtable flushed after %d events", seq)
+		}
+		seq++
+		e := conv.Event{ID: fmt.Sprintf("e%d", seq), Seq: seq, Conv: "c", Kind: conv.KindNoteAdded, Actor: conv.Participant{ID: "agent:ana", Role: conv.RoleAgent}, Data: conv.MustData(conv.Note{Text: text})}
+		b := &Batch{Events: []Record{{Event: e, JSON: protocol.AppendEvent(nil, &e)}}}
+		b.States = []*conv.Conversation{{ID: "c", Status: conv.StatusOpen, LastSeq: seq}}
+		if err := l.Append("ws", b); err != nil {
 			t.Fatal(err)
 		}
-		if len(segs) <= 2 || time.Now().After(deadline) {
+	}
+	// The segments filled so far are sealed in the background; wait until
+	// every one but the current is either gone or sealed.
+	var (
+		segs    []uint64
+		sealed  []sealedSegment
+		flushed uint64
+	)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		flushed = l.flushed()
+		if err := l.j.collect(flushed); err != nil {
+			t.Fatal(err)
+		}
+		if segs, err = l.j.segments(); err != nil {
+			t.Fatal(err)
+		}
+		l.j.mu.Lock()
+		sealed = slices.Clone(l.j.sealed)
+		l.j.mu.Unlock()
+		if len(segs) == len(sealed)+1 || time.Now().After(deadline) {
 			break
 		}
 	}
-	if len(segs) == 0 || len(segs) > 2 || segs[len(segs)-1] < 10 {
-		t.Errorf("segments %v after 300 batches in 8 KiB segments", segs)
+	if len(segs) == 0 || segs[0] == 1 {
+		t.Fatalf("segments %v after %d events in 64 KiB segments, Badger flushed to version %d: none went", segs, seq, flushed)
+	}
+	if len(segs) != len(sealed)+1 {
+		t.Errorf("segments %v; want the %d sealed above version %d and the current one", segs, len(sealed), flushed)
+	}
+	on := map[uint64]bool{}
+	for _, s := range segs {
+		on[s] = true
+	}
+	for _, s := range sealed {
+		if s.written <= flushed || !on[s.seg] {
+			t.Errorf("sealed segment %d (version %d; flushed %d) on disk %v", s.seg, s.written, flushed, on[s.seg])
+		}
 	}
 	want := dumpLog(t, l)
-	l.Close()
-	l, err = openBadger(dir, nil, 8<<10)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if segs, _ := l.j.segments(); len(segs) != 0 {
+		t.Errorf("segments %v after Close", segs)
+	}
+	l, err = openBadger(dir, nil, 64<<10, 7<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if _, h, _ := l.Open("ws"); h != head {
-		t.Errorf("head %d; want %d", h, head)
+	if _, h, _ := l.Open("ws"); h != seq {
+		t.Errorf("head %d; want %d", h, seq)
 	}
-	got := dumpLog(t, l)
-	if len(got) != len(want) {
+	if got := dumpLog(t, l); len(got) != len(want) {
 		t.Errorf("%d keys after reopen; want %d", len(got), len(want))
 	}
 }
 
-// A sealed segment stays while a memtable file that may hold its records
-// unsynced is still there, and goes with it.
-func TestJournalKeepsSegmentsForUnflushedMemtables(t *testing.T) {
+// A sealed segment stays until Badger's tables hold the version it was
+// sealed at.
+func TestJournalKeepsSegmentsForUnflushedVersions(t *testing.T) {
 	dir := t.TempDir()
 	j := journal{dir: dir, segSize: 4096}
 	if err := j.create(1, 0); err != nil {
 		t.Fatal(err)
 	}
-	mem := filepath.Join(dir, "00001.mem")
-	if err := os.WriteFile(mem, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	if err := j.create(2, 0); err != nil {
 		t.Fatal(err)
 	}
-	j.seal([]uint64{1}, []string{mem}, false, false)
-	if err := j.collect(); err != nil {
+	j.seal([]uint64{1}, 10, false)
+	if err := j.collect(9); err != nil {
 		t.Fatal(err)
 	}
 	if segs, _ := j.segments(); len(segs) != 2 {
-		t.Fatalf("segments %v; want [1 2] while the memtable file is there", segs)
+		t.Fatalf("segments %v; want [1 2] while Badger's tables end at version 9", segs)
 	}
-	os.Remove(mem)
-	if err := j.collect(); err != nil {
+	if err := j.collect(10); err != nil {
 		t.Fatal(err)
 	}
 	if segs, _ := j.segments(); len(segs) != 1 || segs[0] != 2 {
-		t.Fatalf("segments %v; want [2]", segs)
+		t.Fatalf("segments %v; want [2] once version 10 is flushed", segs)
 	}
-	j.close()
 }
 
 func TestDecodeRecordRejectsGarbage(t *testing.T) {
@@ -303,8 +344,8 @@ func TestJournalRecycledSegmentReplaysOnlyItsRecords(t *testing.T) {
 	j.fills.Wait()
 	os.Remove(filepath.Join(dir, spareName))
 	j.spareReady = false
-	j.seal([]uint64{1}, nil, true, false)
-	if err := j.collect(); err != nil {
+	j.seal([]uint64{1}, 1, true)
+	if err := j.collect(1); err != nil {
 		t.Fatal(err)
 	}
 	if !j.spareReady {
@@ -339,27 +380,10 @@ func TestJournalRecycledSegmentReplaysOnlyItsRecords(t *testing.T) {
 	}
 }
 
-// TestBadgerNamesItsMemtablesAsTheJournalExpects: the journal deletes a
-// segment sooner than Close when it can tell which memtables are unflushed
-// by their *.mem files. If a Badger upgrade names them otherwise, this fails
-// (and the journal falls back to keeping segments until Close:
-// TestJournalKeepsSegmentsUntilCloseWithoutMemtableFiles).
-func TestBadgerNamesItsMemtablesAsTheJournalExpects(t *testing.T) {
-	dir := t.TempDir()
-	l, err := OpenBadger(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	if mems, _ := filepath.Glob(filepath.Join(dir, "*.mem")); len(mems) == 0 {
-		t.Fatal("an open Badger has no *.mem file: the journal keeps its segments until Close")
-	}
-}
-
-// TestJournalKeepsSegmentsUntilCloseWithoutMemtableFiles: a segment sealed
-// without knowing Badger's memtables stays however often the janitor runs,
-// and Close, which flushes Badger, removes it.
-func TestJournalKeepsSegmentsUntilCloseWithoutMemtableFiles(t *testing.T) {
+// TestJournalKeepsSegmentsUntilClose: a segment sealed while Badger's
+// memtable holds its records stays however often the janitor runs, and
+// Close, which flushes Badger, removes it.
+func TestJournalKeepsSegmentsUntilClose(t *testing.T) {
 	dir := t.TempDir()
 	l, err := OpenBadger(dir, nil)
 	if err != nil {
@@ -369,9 +393,11 @@ func TestJournalKeepsSegmentsUntilCloseWithoutMemtableFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	seg, path := l.j.seg, l.j.path(l.j.seg)
-	l.j.seal([]uint64{seg}, nil, false, true)
+	if err := l.checkpoint([]uint64{seg}, false); err != nil {
+		t.Fatal(err)
+	}
 	for range 3 {
-		if err := l.j.collect(); err != nil {
+		if err := l.j.collect(l.flushed()); err != nil {
 			t.Fatal(err)
 		}
 	}
