@@ -13,13 +13,9 @@ import (
 // and is safe for concurrent use.
 //
 // The embedded implementation is DiskBlobs, under the relay's data
-// directory. A NATS JetStream one (DESIGN §6; not built) maps a workspace to
-// an object store bucket, Put to an object put named by the sha256 (which
-// JetStream checks with its own digest; the relay still checks the URL's),
-// Open to a get spooled to the local cache (--data holds only caches there)
-// so that it can seek for Range requests, and the refs to a key-value bucket
-// keyed by workspace, file and ref, so that every relay sharing the log
-// answers the same.
+// directory; relays whose log is on NATS JetStream share JetStreamBlobs (an
+// object store and a key-value bucket per workspace, with --data holding
+// only a cache), so that every relay sharing the log answers the same.
 type Blobs interface {
 	// Put stores what r yields as file sha of ws, reading at most max
 	// bytes. When it returns nil, the file is durable: it survives a crash
