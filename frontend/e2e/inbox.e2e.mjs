@@ -288,10 +288,10 @@ export async function run(opts = {}) {
       if ((await composer.getAttribute('data-mode')) !== 'note') throw new Error('n did not switch the composer to note mode')
       await page.getByTestId('composer-input').fill(text.note)
       await page.getByTestId('composer-input').press('Enter')
-      const note = page.locator('[data-testid=timeline-note]', { hasText: text.note })
-      // Wait for the stored item: the pending one is replaced, and a style read from the node
-      // being replaced comes back empty.
-      await note.and(page.locator('[data-state=sent]')).waitFor()
+      // The stored item: the pending one is replaced (for a moment both may be in the page),
+      // and a style read from the node being replaced comes back empty.
+      const note = page.locator('[data-testid=timeline-note]', { hasText: text.note }).and(page.locator('[data-state=sent]'))
+      await note.waitFor()
       const label = await note.textContent()
       if (!label.includes('Internal note')) throw new Error('the note does not say "Internal note"')
       const bg = await note.locator('[data-testid=item-text]').evaluate((el) => getComputedStyle(el).backgroundColor)
