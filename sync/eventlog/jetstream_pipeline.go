@@ -412,6 +412,13 @@ func (s *jsSpace) await(ctx context.Context, a *jsAppend) error {
 	for i, f := range a.futs {
 		select {
 		case ack := <-f.Ok():
+			if ack.Duplicate && ack.Sequence > b.Head && ack.Sequence != b.Events[i].Event.Seq {
+				// Stored already, above the head the group was validated
+				// on: another relay, or an append of this relay's whose
+				// acks were lost, got it in first.
+				behind = true
+				continue
+			}
 			if ack.Sequence != b.Events[i].Event.Seq {
 				return fmt.Errorf("eventlog: %s logged seq %d at %d: does something else publish to %s?", s.ws, b.Events[i].Event.Seq, ack.Sequence, subj)
 			}
@@ -453,6 +460,13 @@ func (s *jsSpace) publishBatch(ctx context.Context, b *Batch, who map[uint64]str
 		if isBehind(err) {
 			return s.behind(ctx, b.Head)
 		}
+		if isDuplicate(err) {
+			// Behind when the stream is ahead of the group's head; a
+			// message id it held at or below the head would fail again.
+			if be := s.behind(ctx, b.Head); be.Last > b.Head {
+				return be
+			}
+		}
 		return fmt.Errorf("eventlog: publish %d events to %s: %w", len(msgs), s.ws, err)
 	}
 	if last := b.Events[len(b.Events)-1].Event.Seq; ack.Sequence != last {
@@ -483,6 +497,19 @@ func isBehind(err error) bool {
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant ||
 		apiErr.ErrorCode == jsErrCodeStreamWrongLastMsgID)
 }
+
+// isDuplicate reports whether err is the stream refusing an atomic batch
+// one of whose message ids it holds already: an event with an id derived
+// from what it does (a contact.identified's), which another relay logged
+// first, or one an append of this relay's got in while its acks were lost.
+func isDuplicate(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrCodeAtomicPublishDuplicate
+}
+
+// jsErrCodeAtomicPublishDuplicate is nats-server's
+// JSAtomicPublishContainsDuplicateMessageErr.
+const jsErrCodeAtomicPublishDuplicate jetstream.ErrorCode = 10201
 
 // jsErrCodeStreamWrongLastMsgID is nats-server's JSStreamWrongLastMsgIDErrF.
 const jsErrCodeStreamWrongLastMsgID jetstream.ErrorCode = 10070

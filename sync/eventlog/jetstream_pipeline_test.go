@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/threadline/threadline/backend/conv"
 	"github.com/threadline/threadline/internal/natstest"
 )
 
@@ -207,4 +208,67 @@ func cutChain(t *testing.T, js jetstream.JetStream, replicas int) ([]string, str
 		got = append(got, outcome(f))
 	}
 	return got, outcome(pub("g", 3, "c"))
+}
+
+// An append whose acks were lost still got its events into the stream; the
+// relay, not knowing, validates a group with one of them again on the head
+// it knows. Sent as an atomic batch (refused whole for the message id it
+// holds) or as a pipeline (acked as a duplicate at another seq), the group
+// is behind: the relay takes in the log and validates again.
+func TestLostAckedEventInAGroupIsBehind(t *testing.T) {
+	for _, batch := range []bool{true, false} {
+		t.Run(fmt.Sprint("batch=", batch), func(t *testing.T) {
+			srv := natstest.Start(t)
+			a := connectJS(t, srv.URL())
+			if _, _, err := a.Open("acme"); err != nil {
+				t.Fatal(err)
+			}
+			w := newWriter(t, 0)
+			if err := a.Append("acme", w.batch(created("ec1", "c1", 1))); err != nil {
+				t.Fatal(err)
+			}
+			s, err := a.space("acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			head := w.head
+			if batch {
+				s.costs.mu.Lock()
+				s.costs.batch = 0 // every group an atomic batch
+				s.costs.mu.Unlock()
+			}
+			// Keep the consumer from indexing what this relay does not
+			// know it wrote, as while its own appends are in flight.
+			s.idx.mu.Lock()
+			s.idx.appending++
+			s.idx.mu.Unlock()
+			defer func() {
+				s.idx.mu.Lock()
+				s.idx.appending--
+				s.idx.cond.Broadcast()
+				s.idx.mu.Unlock()
+			}()
+			c1 := w.states["c1"]
+			lost := w.batch(message("m1", "c1", 2, "lost ack"))
+			m := eventMsg(subject("acme"), lost, 0, nil)
+			if _, err := a.JetStream().PublishMsg(t.Context(), m); err != nil {
+				t.Fatal(err)
+			}
+			// Validated again on the old head. A batch with it first is
+			// refused for its message id (before its expected last seq is
+			// checked); on a pipeline, another event goes first, so that
+			// the lost one is acked as a duplicate at another seq.
+			again := newWriter(t, head)
+			again.states["c1"] = c1
+			evs := []conv.Event{message("m1", "c1", 2, "lost ack"), created("ec2", "c2", 3)}
+			if !batch {
+				evs[0], evs[1] = evs[1], evs[0]
+			}
+			b := again.batch(evs...)
+			var be *BehindError
+			if err := a.Append("acme", b); !errors.As(err, &be) || be.Last != head+1 {
+				t.Fatalf("Append of a group holding a logged event = %v; want a BehindError with the stream's last seq %d", err, head+1)
+			}
+		})
+	}
 }
