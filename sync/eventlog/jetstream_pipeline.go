@@ -441,7 +441,7 @@ func (s *jsSpace) await(ctx context.Context, a *jsAppend) error {
 	case took == len(b.Events):
 		return nil
 	case behind:
-		return s.behind(b.Head)
+		return s.behind(ctx, b.Head)
 	default:
 		return fmt.Errorf("eventlog: publish %d events to %s (%d taken): %w", len(b.Events), s.ws, took, err)
 	}
@@ -458,12 +458,12 @@ func (s *jsSpace) publishBatch(ctx context.Context, b *Batch, who map[uint64]str
 	ack, err := jetstreamext.PublishMsgBatch(ctx, s.j.js, msgs)
 	if err != nil {
 		if isBehind(err) {
-			return s.behind(b.Head)
+			return s.behind(ctx, b.Head)
 		}
 		if isDuplicate(err) {
 			// Behind when the stream is ahead of the group's head; a
 			// message id it held at or below the head would fail again.
-			if be := s.behind(b.Head); be.Last > b.Head {
+			if be := s.behind(ctx, b.Head); be.Last > b.Head {
 				return be
 			}
 		}
@@ -515,13 +515,9 @@ const jsErrCodeAtomicPublishDuplicate jetstream.ErrorCode = 10201
 const jsErrCodeStreamWrongLastMsgID jetstream.ErrorCode = 10070
 
 // behind is the BehindError for a group expected at head, with the stream's
-// last seq when it can be read. It reads with a deadline of its own: the
-// publish's may be spent (acks that never came), and a relay told only
-// that it is behind waits for the log to show it how far.
-func (s *jsSpace) behind(head uint64) *BehindError {
+// last seq when it can be read.
+func (s *jsSpace) behind(ctx context.Context, head uint64) *BehindError {
 	be := &BehindError{Expected: head}
-	ctx, cancel := context.WithTimeout(s.ctx, s.j.opts.Timeout)
-	defer cancel()
 	if info, err := s.stream.Info(ctx); err == nil {
 		be.Last = info.State.LastSeq
 	}
