@@ -149,7 +149,8 @@ func newFloorJournal(path string) (*floorJournal, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := fsync.Preallocate(f, floorSegment); err == nil {
+	err = fsync.Preallocate(f, floorSegment)
+	if err == nil {
 		_, err = f.WriteAt(make([]byte, floorSegment), 0)
 	}
 	if err == nil {
