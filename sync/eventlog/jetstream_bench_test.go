@@ -21,7 +21,10 @@ import (
 // measured against (issue 13 part 5): JetStream alone, no relay, on the
 // same nats-servers the relay's benchmarks run on (natstest: file storage,
 // sync_interval: always). R1 is one server; R3 three routed servers on
-// loopback, on this machine's same cores and disk. One op is one message of
+// loopback, on this machine's same cores and disk. R1-process is R1 with the
+// server in a process of its own (natstest.StartProcess), measured from
+// outside as the relay binary is (the relay's BenchmarkLatency/process):
+// the embedded relay's hop is held against it. One op is one message of
 // peerMsgBytes.
 //
 //	go test -run '^$' -bench BenchmarkJetStreamPeer -benchtime 20000x ./sync/eventlog/
@@ -39,6 +42,9 @@ func BenchmarkJetStreamPeer(b *testing.B) {
 	b.Run("R1", func(b *testing.B) {
 		srv := natstest.Start(b)
 		benchPeer(b, srv.URL(), 1)
+	})
+	b.Run("R1-process", func(b *testing.B) {
+		benchPeer(b, natstest.StartProcess(b), 1)
 	})
 	b.Run("R3", func(b *testing.B) {
 		c := natstest.StartCluster(b, 3)

@@ -167,9 +167,10 @@ func (w *workspace) finish(f flight, err error) {
 		// Another relay appended first: nothing of g is logged (or what
 		// is, the log delivers as the other relay's). Take in what it
 		// logged, then validate g's requests again on top.
+		first := w.staleGen.Load() < g.gen // the first of its generation to find it
 		w.staleGen.Store(max(w.staleGen.Load(), g.gen))
 		w.requeue(g)
-		w.catchUp(behind.Last)
+		w.catchUp(catchUpTo(behind, first))
 		return
 	case errors.Is(err, errAbandoned):
 		w.land(g)
@@ -342,12 +343,31 @@ func (w *workspace) follow(recs []eventlog.Record) {
 	w.readable()
 }
 
-// catchUp, after a lost race, takes in other relays' events until the head
-// reaches last (or, when last is unknown, until something arrives).
+// catchUpTo is the head to take other relays' events in up to after a
+// group was refused as behind: past the stream's last seq when the log
+// said it, else past the head the group was validated on when it is the
+// first of its generation refused (the stream had moved past that head;
+// the groups after it in the same generation expected heads of groups
+// that were never logged, so they wait for nothing more). 0: no wait.
+func catchUpTo(behind *eventlog.BehindError, first bool) uint64 {
+	switch {
+	case behind.Last > 0:
+		return behind.Last
+	case first:
+		return behind.Expected + 1
+	}
+	return 0
+}
+
+// catchUp takes in other relays' events until the head reaches last. The
+// follower hands them over in log order; if it has not within 10 s, the
+// requests are validated again anyway (and refused again, if still behind).
 func (w *workspace) catchUp(last uint64) {
+	if w.head >= last {
+		return
+	}
 	deadline := time.After(10 * time.Second)
-	start := w.head
-	for w.head < last || (last == 0 && w.head == start) {
+	for w.head < last {
 		select {
 		case recs := <-w.foreign:
 			w.follow(recs)
