@@ -290,12 +290,17 @@ func (s *jsSpace) isStopped() bool {
 // recreated after errors, and indexes what other writers append.
 func (s *jsSpace) consume(ctx context.Context) {
 	defer s.wg.Done()
+	var warned time.Time
 	for ctx.Err() == nil {
 		err := s.consumeOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		s.j.lg.Warn("eventlog: following the log: retrying", "workspace", s.ws, "err", err)
+		// At most every 10 s (a NATS outage fails every attempt).
+		if time.Since(warned) >= 10*time.Second {
+			s.j.lg.Warn("eventlog: following the log: retrying every 250 ms", "workspace", s.ws, "err", err)
+			warned = time.Now()
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -309,6 +314,12 @@ func (s *jsSpace) consumeOnce(ctx context.Context) error {
 	c, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   start,
+		// One attempt to recreate the consumer after a reconnect or a
+		// gap, then the error comes back here and consume tries again
+		// every 250 ms. nats.go's own retries back off 1, 2, 4, 8, 10 s:
+		// a relay that reconnected while JetStream was still starting
+		// followed nothing for seconds (R1 soak seed 1021).
+		MaxResetAttempts: 1,
 	})
 	if err != nil {
 		return err

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -412,4 +414,81 @@ func TestJetStreamJoinsFromASnapshot(t *testing.T) {
 	if sc.idx.joinedAt != 0 {
 		t.Errorf("the foreign snapshot was used (joined at %d)", sc.idx.joinedAt)
 	}
+}
+
+// A relay follows the log across a restart of the only NATS server: what
+// another relay appends once the server is back reaches it as soon as its
+// connection is back, not when its consumer's heartbeats have been missed
+// long enough (R1 soak seed 1021: one relay served head 105 for 4 s after
+// it had reconnected, and answered a resent event from that stale state).
+// It used to wait out nats.go's backoff between attempts to recreate its
+// consumer (1, 2, 4, 8, 10 s).
+func TestJetStreamFollowsAcrossANATSRestart(t *testing.T) {
+	srv := natstest.Start(t)
+	a, b := connectJS(t, srv.URL()), connectJS(t, srv.URL())
+	for _, l := range []*JetStream{a, b} {
+		if _, _, err := l.Open("acme"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make(chan []Record, 8)
+	if err := b.Follow("acme", func(r []Record) bool { got <- r; return true }); err != nil {
+		t.Fatal(err)
+	}
+	wa := newWriter(t, 0)
+	follow := func(want uint64, within time.Duration) {
+		t.Helper()
+		deadline := time.After(within)
+		for {
+			select {
+			case rs := <-got:
+				if rs[len(rs)-1].Event.Seq >= want {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("b did not follow a's events up to seq %d within %v", want, within)
+			}
+		}
+	}
+	if err := a.Append("acme", wa.batch(created("a1", "ca", 1))); err != nil {
+		t.Fatal(err)
+	}
+	follow(1, 5*time.Second)
+
+	// The server comes back without JetStream for a while, as a restarted
+	// one does while it recovers its streams: the follower's attempts to
+	// recreate its consumer fail meanwhile (nats.go's own retries then
+	// back off to 4 s and more).
+	srv.Shutdown()
+	port, _ := strconv.Atoi(srv.URL()[strings.LastIndex(srv.URL(), ":")+1:])
+	plain, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain.Start()
+	if !plain.ReadyForConnections(5 * time.Second) {
+		t.Fatal("the server without JetStream did not start")
+	}
+	time.Sleep(3500 * time.Millisecond)
+	plain.Shutdown()
+	plain.WaitForShutdown()
+	srv.Restart()
+	for _, l := range []*JetStream{a, b} {
+		for !l.nc.IsConnected() {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	b2 := wa.batch(message("a2", "ca", 2, "after the restart"))
+	for start := time.Now(); ; {
+		err := a.Append("acme", b2)
+		if err == nil {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("a's Append after the restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Bounded by less than nats.go's next attempt would take.
+	follow(2, 2*time.Second)
 }
