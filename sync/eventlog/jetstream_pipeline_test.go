@@ -70,16 +70,8 @@ func TestPipelinedAppendsLandInOrder(t *testing.T) {
 // again on top goes in.
 func TestPipelineCutByAnotherRelayFailsBehind(t *testing.T) {
 	srv := natstest.Start(t)
-	a, b := connectJS(t, srv.URL()), connectJS(t, srv.URL())
-	for _, l := range []*JetStream{a, b} {
-		if _, _, err := l.Open("acme"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	followed := make(chan []Record, 64)
-	if err := a.Follow("acme", func(r []Record) bool { followed <- r; return true }); err != nil {
-		t.Fatal(err)
-	}
+	a, b := openTwo(t, srv.URL())
+	followed := following(t, a)
 	wb := newWriter(t, 0)
 	if err := b.Append("acme", wb.batch(created("b1", "cb", 1), message("b2", "cb", 2, "first"))); err != nil {
 		t.Fatal(err)

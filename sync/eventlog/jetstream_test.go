@@ -29,6 +29,29 @@ func connectJS(t *testing.T, url string) *JetStream {
 	return l
 }
 
+// openTwo connects two logs to the server at url, as two relays, each with
+// workspace acme open.
+func openTwo(t *testing.T, url string) (a, b *JetStream) {
+	t.Helper()
+	a, b = connectJS(t, url), connectJS(t, url)
+	for _, l := range []*JetStream{a, b} {
+		if _, _, err := l.Open("acme"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a, b
+}
+
+// following hands what other writers append to acme on the returned channel.
+func following(t *testing.T, l *JetStream) <-chan []Record {
+	t.Helper()
+	got := make(chan []Record, 64)
+	if err := l.Follow("acme", func(r []Record) bool { got <- r; return true }); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 // writer makes batches the way the relay's sequencer does: conv.Apply on
 // the states so far, seqs from head+1.
 type writer struct {
@@ -160,16 +183,8 @@ func TestJetStreamLogIsRebuiltByAnotherRelay(t *testing.T) {
 
 func TestJetStreamRaceIsRefusedWholeAndFollowed(t *testing.T) {
 	srv := natstest.Start(t)
-	a, b := connectJS(t, srv.URL()), connectJS(t, srv.URL())
-	for _, l := range []*JetStream{a, b} {
-		if _, _, err := l.Open("acme"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got := make(chan []Record, 8)
-	if err := b.Follow("acme", func(r []Record) bool { got <- r; return true }); err != nil {
-		t.Fatal(err)
-	}
+	a, b := openTwo(t, srv.URL())
+	got := following(t, b)
 	wa, wb := newWriter(t, 0), newWriter(t, 0)
 	if err := a.Append("acme", wa.batch(created("a1", "ca", 1), message("a2", "ca", 2, "from a"))); err != nil {
 		t.Fatal(err)
@@ -425,16 +440,8 @@ func TestJetStreamJoinsFromASnapshot(t *testing.T) {
 // consumer (1, 2, 4, 8, 10 s).
 func TestJetStreamFollowsAcrossANATSRestart(t *testing.T) {
 	srv := natstest.Start(t)
-	a, b := connectJS(t, srv.URL()), connectJS(t, srv.URL())
-	for _, l := range []*JetStream{a, b} {
-		if _, _, err := l.Open("acme"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got := make(chan []Record, 8)
-	if err := b.Follow("acme", func(r []Record) bool { got <- r; return true }); err != nil {
-		t.Fatal(err)
-	}
+	a, b := openTwo(t, srv.URL())
+	got := following(t, b)
 	wa := newWriter(t, 0)
 	follow := func(want uint64, within time.Duration) {
 		t.Helper()
