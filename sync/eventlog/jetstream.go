@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -105,6 +106,7 @@ func Connect(o JetStreamOptions) (*JetStream, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	lg := o.Logger
+	var made atomic.Pointer[JetStream] // for the reconnect handler, once made
 	nopts := []nats.Option{
 		nats.Name(o.Name),
 		nats.Timeout(o.Timeout),
@@ -114,7 +116,12 @@ func Connect(o JetStreamOptions) (*JetStream, error) {
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			lg.Warn("nats: disconnected", "err", err)
 		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { lg.Info("nats: reconnected", "server", c.ConnectedUrlRedacted()) }),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			lg.Info("nats: reconnected", "server", c.ConnectedUrlRedacted())
+			if j := made.Load(); j != nil {
+				j.reconnected()
+			}
+		}),
 	}
 	if o.Creds != "" {
 		nopts = append(nopts, nats.UserCredentials(o.Creds))
@@ -135,7 +142,18 @@ func Connect(o JetStreamOptions) (*JetStream, error) {
 		nc.Close()
 		return nil, fmt.Errorf("eventlog: jetstream at %s: %w", RedactURLs(o.URLs), err)
 	}
-	return &JetStream{nc: nc, js: js, opts: o, lg: lg, spaces: map[string]*jsSpace{}}, nil
+	j := &JetStream{nc: nc, js: js, opts: o, lg: lg, spaces: map[string]*jsSpace{}}
+	made.Store(j)
+	return j, nil
+}
+
+// reconnected tells every open workspace that the connection is back.
+func (j *JetStream) reconnected() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, s := range j.spaces {
+		s.reconnected()
+	}
 }
 
 // transient reports whether err may pass once the cluster has a leader.

@@ -30,9 +30,10 @@ type jsSpace struct {
 	costs  *publishCosts // pipeline or batch (jetstream_pipeline.go)
 	pipe   pipeline      // appends in flight
 
-	ctx    context.Context // ends when the space stops
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx     context.Context // ends when the space stops
+	cancel  context.CancelFunc
+	rewatch chan struct{} // the connection is back: the bucket's watcher starts again
+	wg      sync.WaitGroup
 
 	// Another writer's events, indexed, not yet handed to the follower.
 	fmu      sync.Mutex
@@ -58,6 +59,7 @@ func hookKeyName(endpoint string) string { return "hook." + hex.EncodeToString([
 func (s *jsSpace) start() error {
 	s.fcond = sync.NewCond(&s.fmu)
 	s.pipe.cond = sync.NewCond(&s.pipe.mu)
+	s.rewatch = make(chan struct{}, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.ctx, s.cancel = ctx, cancel
 
@@ -124,17 +126,29 @@ func (s *jsSpace) stop() {
 // the entries that existed at start are in.
 func (s *jsSpace) watch(ctx context.Context, w jetstream.KeyWatcher, loaded chan struct{}) {
 	defer s.wg.Done()
-	defer w.Stop()
 	defer func() {
+		if w != nil {
+			w.Stop()
+		}
 		if loaded != nil {
 			close(loaded)
 		}
 	}()
+	var rev uint64 // the newest entry indexed
 	for {
 		var e jetstream.KeyValueEntry
 		var ok bool
 		select {
 		case e, ok = <-w.Updates():
+		case <-s.rewatch:
+			// The connection is back: nats.go's watcher would resume only
+			// once it had missed its heartbeats (16 s here). Watch anew from
+			// the entry after the last one indexed.
+			w.Stop()
+			if w = s.watchFrom(ctx, rev+1); w == nil {
+				return
+			}
+			continue
 		case <-ctx.Done(): // whatever the connection's state, stop() ends it
 			return
 		}
@@ -142,13 +156,50 @@ func (s *jsSpace) watch(ctx context.Context, w jetstream.KeyWatcher, loaded chan
 			return
 		}
 		if e == nil {
-			close(loaded)
-			loaded = nil
+			if loaded != nil {
+				close(loaded)
+				loaded = nil
+			}
 			continue
 		}
+		rev = max(rev, e.Revision())
 		s.idx.mu.Lock()
 		s.applyEntry(e.Key(), e.Value())
 		s.idx.mu.Unlock()
+	}
+}
+
+// watchFrom watches the bucket from revision rev on, trying every 250 ms
+// while JetStream does not answer (it may still be starting). It returns
+// nil once ctx ends.
+func (s *jsSpace) watchFrom(ctx context.Context, rev uint64) jetstream.KeyWatcher {
+	var warned time.Time
+	for {
+		w, err := s.kv.WatchAll(ctx, jetstream.IgnoreDeletes(), jetstream.ResumeFromRevision(rev))
+		if err == nil {
+			return w
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(warned) >= 10*time.Second {
+			s.j.lg.Warn("eventlog: watching the bucket: retrying every 250 ms", "workspace", s.ws, "err", err)
+			warned = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// reconnected tells the bucket's watcher that the connection to NATS is
+// back.
+func (s *jsSpace) reconnected() {
+	select {
+	case s.rewatch <- struct{}{}:
+	default:
 	}
 }
 

@@ -437,7 +437,7 @@ func TestJetStreamJoinsFromASnapshot(t *testing.T) {
 // long enough (R1 soak seed 1021: one relay served head 105 for 4 s after
 // it had reconnected, and answered a resent event from that stale state).
 // It used to wait out nats.go's backoff between attempts to recreate its
-// consumer (1, 2, 4, 8, 10 s).
+// consumer (1, 2, 4, 8, 10 s), while the server came back without JetStream.
 func TestJetStreamFollowsAcrossANATSRestart(t *testing.T) {
 	srv := natstest.Start(t)
 	a, b := openTwo(t, srv.URL())
@@ -462,10 +462,24 @@ func TestJetStreamFollowsAcrossANATSRestart(t *testing.T) {
 	}
 	follow(1, 5*time.Second)
 
-	// The server comes back without JetStream for a while, as a restarted
-	// one does while it recovers its streams: the follower's attempts to
-	// recreate its consumer fail meanwhile (nats.go's own retries then
-	// back off to 4 s and more).
+	// nats.go's own attempts to re-create the consumer come 1, 3, 7 and
+	// 15 s after the first failed: JetStream is back 7.5 s after.
+	restartWithoutJetStreamFirst(t, srv, outage, a, b)
+	appendOnceUp(t, a, wa.batch(message("a2", "ca", 2, "after the restart")))
+	// Bounded by well less than nats.go's next attempt would take (7 s).
+	follow(2, 4*time.Second)
+}
+
+// outage is how long restartWithoutJetStreamFirst serves without JetStream
+// in the tests of following across an outage.
+const outage = 7500 * time.Millisecond
+
+// restartWithoutJetStreamFirst stops srv, serves its port without
+// JetStream for d, as a restarted server does while it recovers its streams
+// (a client's JetStream requests fail meanwhile), then starts srv again and
+// waits until every log's connection is back.
+func restartWithoutJetStreamFirst(t *testing.T, srv *natstest.Server, d time.Duration, logs ...*JetStream) {
+	t.Helper()
 	srv.Shutdown()
 	port, _ := strconv.Atoi(srv.URL()[strings.LastIndex(srv.URL(), ":")+1:])
 	plain, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
@@ -476,26 +490,53 @@ func TestJetStreamFollowsAcrossANATSRestart(t *testing.T) {
 	if !plain.ReadyForConnections(5 * time.Second) {
 		t.Fatal("the server without JetStream did not start")
 	}
-	time.Sleep(3500 * time.Millisecond)
+	time.Sleep(d)
 	plain.Shutdown()
 	plain.WaitForShutdown()
 	srv.Restart()
-	for _, l := range []*JetStream{a, b} {
+	for _, l := range logs {
 		for !l.nc.IsConnected() {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	b2 := wa.batch(message("a2", "ca", 2, "after the restart"))
-	for start := time.Now(); ; {
-		err := a.Append("acme", b2)
+}
+
+// The bucket's watcher too: an answer another relay saved (a push that
+// logged no event) after such an outage is known here soon after.
+func TestJetStreamWatchesTheBucketAcrossANATSRestart(t *testing.T) {
+	srv := natstest.Start(t)
+	a, b := openTwo(t, srv.URL())
+	restartWithoutJetStreamFirst(t, srv, outage, a, b)
+	appendOnceUp(t, a, &Batch{Results: []MidResult{{Identity: "agent:ana", Device: "d1", Mid: 7, Result: protocol.Result{ID: "e7"}}}})
+	s, err := b.space("acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := answerKey{deviceKey{"agent:ana", "d1"}, 7}
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		s.idx.mu.Lock()
+		_, ok := s.idx.answers[k]
+		s.idx.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Since(start) > 4*time.Second { // nats.go's watcher took 16 s
+			t.Fatal("b's index does not have a's answer 4 s after a saved it")
+		}
+	}
+}
+
+// appendOnceUp appends b to acme, trying again while JetStream does not
+// take it yet (it may still be starting).
+func appendOnceUp(t *testing.T, l *JetStream, b *Batch) {
+	t.Helper()
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		err := l.Append("acme", b)
 		if err == nil {
-			break
+			return
 		}
 		if time.Since(start) > 10*time.Second {
-			t.Fatalf("a's Append after the restart: %v", err)
+			t.Fatalf("Append after the restart: %v", err)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	// Bounded by less than nats.go's next attempt would take.
-	follow(2, 2*time.Second)
 }
