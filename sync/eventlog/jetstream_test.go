@@ -443,31 +443,17 @@ func TestJetStreamFollowsAcrossANATSRestart(t *testing.T) {
 	a, b := openTwo(t, srv.URL())
 	got := following(t, b)
 	wa := newWriter(t, 0)
-	follow := func(want uint64, within time.Duration) {
-		t.Helper()
-		deadline := time.After(within)
-		for {
-			select {
-			case rs := <-got:
-				if rs[len(rs)-1].Event.Seq >= want {
-					return
-				}
-			case <-deadline:
-				t.Fatalf("b did not follow a's events up to seq %d within %v", want, within)
-			}
-		}
-	}
 	if err := a.Append("acme", wa.batch(created("a1", "ca", 1))); err != nil {
 		t.Fatal(err)
 	}
-	follow(1, 5*time.Second)
+	waitFollowed(t, got, 1, 5*time.Second)
 
 	// nats.go's own attempts to re-create the consumer come 1, 3, 7 and
 	// 15 s after the first failed: JetStream is back 7.5 s after.
 	restartWithoutJetStreamFirst(t, srv, outage, a, b)
 	appendOnceUp(t, a, wa.batch(message("a2", "ca", 2, "after the restart")))
 	// Bounded by well less than nats.go's next attempt would take (7 s).
-	follow(2, 4*time.Second)
+	waitFollowed(t, got, 2, 4*time.Second)
 }
 
 // outage is how long restartWithoutJetStreamFirst serves without JetStream
@@ -537,6 +523,22 @@ func appendOnceUp(t *testing.T, l *JetStream, b *Batch) {
 		}
 		if time.Since(start) > 10*time.Second {
 			t.Fatalf("Append after the restart: %v", err)
+		}
+	}
+}
+
+// waitFollowed waits until got has handed over events up to seq want.
+func waitFollowed(t *testing.T, got <-chan []Record, want uint64, within time.Duration) {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case rs := <-got:
+			if rs[len(rs)-1].Event.Seq >= want {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("did not follow the other writer's events up to seq %d within %v", want, within)
 		}
 	}
 }
