@@ -5,11 +5,13 @@ package relay
 // identification, a profile).
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/threadline/threadline/backend/conv"
@@ -77,7 +79,13 @@ func (s *session) hello(f *inFrame) bool {
 		}
 		lastMid = max(lastMid, vm)
 	}
-	head := w.published()
+	// Everything acknowledged to anyone is in the backlog: a push is
+	// acknowledged once durable and readable a moment later (the embedded
+	// log commits to Badger after its journal's sync), and a welcome said
+	// "backlog 0" to a device that connected in between.
+	rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	head := w.readableUpTo(rctx, w.acknowledged())
+	cancel()
 	start := f.Cursor.Seq
 	if f.Cursor.Epoch != w.epoch {
 		start = 0 // another log (or none yet): everything from seq 1
