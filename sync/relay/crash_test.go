@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -57,7 +58,12 @@ func startRelayProc(t testing.TB, bin, dir, config string, env ...string) (*exec
 	return startRelayProcWith(t, bin, dir, config, nil, env...)
 }
 
-// startRelayProcWith is startRelayProc with more flags.
+// relayLogTail is how many of a relay binary's last log lines a failed
+// test shows.
+const relayLogTail = 150
+
+// startRelayProcWith is startRelayProc with more flags. A failed test
+// shows the relay's last log lines.
 func startRelayProcWith(t testing.TB, bin, dir, config string, flags []string, env ...string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"--listen", "127.0.0.1:0", "--data", dir, "--config", config}, flags...)...)
@@ -70,10 +76,27 @@ func startRelayProcWith(t testing.TB, bin, dir, config string, flags []string, e
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// The last lines it logged, shown when the test fails.
+	var (
+		tailMu sync.Mutex
+		tail   []string
+	)
+	t.Cleanup(func() {
+		if t.Failed() {
+			tailMu.Lock()
+			defer tailMu.Unlock()
+			t.Logf("relay %s: the last %d lines it logged:\n%s", filepath.Base(dir), len(tail), strings.Join(tail, "\n"))
+		}
+	})
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			tailMu.Lock()
+			if tail = append(tail, sc.Text()); len(tail) > relayLogTail {
+				tail = tail[1:]
+			}
+			tailMu.Unlock()
 			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]
 			}
