@@ -323,22 +323,41 @@ func (j *JetStream) Open(ws string) (string, uint64, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	ctx, cancel := j.ctx()
-	defer cancel()
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	epoch := hex.EncodeToString(b[:])
-	if _, err := s.kv.Create(ctx, "epoch", []byte(epoch)); err != nil {
-		if !errors.Is(err, jetstream.ErrKeyExists) {
+	// A bucket just made at R3 may not answer until its leader is elected
+	// ("no response from stream" once in a CI run): wait for it, as space
+	// does for the stream.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := j.epoch(s, epoch)
+		if err == nil {
+			return got, s.idx.headNow(), nil
+		}
+		if !transient(err) || time.Now().After(deadline) {
 			return "", 0, fmt.Errorf("eventlog: epoch of %s: %w", ws, err)
 		}
-		e, err := s.kv.Get(ctx, "epoch")
-		if err != nil {
-			return "", 0, fmt.Errorf("eventlog: epoch of %s: %w", ws, err)
-		}
-		epoch = string(e.Value())
+		time.Sleep(200 * time.Millisecond)
 	}
-	return epoch, s.idx.headNow(), nil
+}
+
+// epoch makes the workspace's epoch fresh, or reads the one already made.
+func (j *JetStream) epoch(s *jsSpace, fresh string) (string, error) {
+	ctx, cancel := j.ctx()
+	defer cancel()
+	_, err := s.kv.Create(ctx, "epoch", []byte(fresh))
+	if err == nil {
+		return fresh, nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return "", err
+	}
+	e, err := s.kv.Get(ctx, "epoch")
+	if err != nil {
+		return "", err
+	}
+	return string(e.Value()), nil
 }
 
 // Check implements Log: the connection is up and JetStream answers.
