@@ -455,6 +455,11 @@ func appendBatch(w *logWriter, ws string, b *Batch) error {
 			return fmt.Errorf("eventlog: store visitor: %w", err)
 		}
 	}
+	for _, a := range b.Aliases {
+		if err := set(aliasKey(ws, a.Contact, a.Device), []byte(a.Visitor)); err != nil {
+			return fmt.Errorf("eventlog: store the visitor a device was: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -684,6 +689,30 @@ func (l *Badger) Visitor(ws string, h [32]byte) (VisitorToken, bool, error) {
 		})
 	})
 	return vt, vt.ID != "", err
+}
+
+// Alias implements Log.
+func (l *Badger) Alias(ws, contact, device string) (string, error) {
+	if len(contact) > 255 || len(device) > 255 {
+		return "", nil
+	}
+	var visitor string
+	err := l.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(aliasKey(ws, contact, device))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		visitor = string(v)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("eventlog: which visitor %s was on device %s: %w", contact, device, err)
+	}
+	return visitor, nil
 }
 
 // encodeVisitor writes a visitor token's value: id NUL contact NUL seq(8).

@@ -35,6 +35,7 @@ func TestBadgerLog(t *testing.T) {
 		Owners:   []Ownership{{Participant: "contact:1", Conv: "a", Since: 1}, {Participant: "visitor:x", Conv: "b", Since: 2}},
 		Results:  []MidResult{{Identity: "agent:ana", Device: "d", Mid: 1, Result: protocol.Result{ID: "e1", Seq: 1}}, {Identity: "agent:ana", Device: "d", Mid: 2, Result: protocol.Result{ID: "e9", Error: &conv.Error{Code: conv.CodeStale, Message: "old"}}}},
 		Visitors: []VisitorToken{{Hash: vh, ID: "visitor:x"}},
+		Aliases:  []Alias{{Contact: "contact:1", Device: "d", Visitor: "visitor:x"}},
 	}
 	if err := l.Append("ws", b); err != nil {
 		t.Fatal(err)
@@ -98,6 +99,14 @@ func TestBadgerLog(t *testing.T) {
 	}
 	if _, ok, _ := l.Visitor("ws2", vh); ok {
 		t.Error("visitor leaked across workspaces")
+	}
+	if v, err := l.Alias("ws", "contact:1", "d"); err != nil || v != "visitor:x" {
+		t.Errorf("Alias = %q, %v; want visitor:x", v, err)
+	}
+	for _, k := range [][3]string{{"ws", "contact:1", "e"}, {"ws", "contact:2", "d"}, {"ws2", "contact:1", "d"}} {
+		if v, err := l.Alias(k[0], k[1], k[2]); err != nil || v != "" {
+			t.Errorf("Alias(%q, %q, %q) = %q, %v; want none", k[0], k[1], k[2], v, err)
+		}
 	}
 	if err := l.Check(); err != nil {
 		t.Error(err)

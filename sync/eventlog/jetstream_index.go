@@ -31,7 +31,8 @@ type memIndex struct {
 	logged   map[deviceKey][]midSeq // mids answered by a logged event, by mid
 	answers  map[answerKey]protocol.Result
 	visitors map[[32]byte]VisitorToken
-	changed  []changedAt // conversations' latest seqs as they moved; stale entries are skipped
+	aliases  map[deviceKey]string // (contact, device) → the visitor it was
+	changed  []changedAt          // conversations' latest seqs as they moved; stale entries are skipped
 	ring     rawRing
 
 	snapped  uint64 // head of the last snapshot written or read (jetstream_snapshot.go)
@@ -84,6 +85,7 @@ func newMemIndex() *memIndex {
 		logged:   map[deviceKey][]midSeq{},
 		answers:  map[answerKey]protocol.Result{},
 		visitors: map[[32]byte]VisitorToken{},
+		aliases:  map[deviceKey]string{},
 	}
 	x.cond = sync.NewCond(&x.mu)
 	return x

@@ -318,7 +318,7 @@ func (s *jsSpace) complete(a *jsAppend, prev time.Time) error {
 	// own: the consumer takes them in as any other writer's, so the relay
 	// follows them, and the requests are validated again (their logged
 	// events found by mid).
-	if err := s.putSide(a.side, b.Visitors); err != nil {
+	if err := s.putSide(a.side, b); err != nil {
 		s.endAppending(a)
 		return err
 	}
@@ -345,6 +345,9 @@ func (s *jsSpace) complete(a *jsAppend, prev time.Time) error {
 	for _, v := range b.Visitors {
 		x.visitors[v.Hash] = v
 	}
+	for _, al := range b.Aliases {
+		x.aliases[deviceKey{al.Contact, al.Device}] = al.Visitor
+	}
 	x.cond.Broadcast()
 	x.mu.Unlock()
 	return nil
@@ -359,7 +362,7 @@ func (s *jsSpace) publish(a *jsAppend, prev time.Time) error {
 	defer cancel()
 	n := len(b.Events)
 	switch {
-	case n == 0 && len(b.Results)+len(b.Visitors) == 0:
+	case n == 0 && len(b.Results)+len(b.Visitors)+len(b.Aliases) == 0:
 		return nil
 	case n == 0:
 		// Answers alone: still only right on the head they were validated

@@ -245,6 +245,31 @@ func (j *JetStream) Visitor(ws string, h [32]byte) (VisitorToken, bool, error) {
 	return vt, vt.ID != "", nil
 }
 
+// Alias implements Log. Like Visitor, it asks the bucket on a miss: the
+// device may have identified on another relay a moment ago.
+func (j *JetStream) Alias(ws, contact, device string) (string, error) {
+	s, err := j.space(ws)
+	if err != nil {
+		return "", err
+	}
+	s.idx.mu.Lock()
+	v, ok := s.idx.aliases[deviceKey{contact, device}]
+	s.idx.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	ctx, cancel := j.ctx()
+	defer cancel()
+	e, err := s.kv.Get(ctx, aliasKeyName(contact, device))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("eventlog: which visitor %s was on device %s: %w", contact, device, err)
+	}
+	return string(e.Value()), nil
+}
+
 type jsCursor struct {
 	Done         uint64    `json:"done"`
 	FailingSince time.Time `json:"failingSince,omitzero"`

@@ -45,12 +45,17 @@ type jsSpace struct {
 
 // Bucket keys: "epoch", "ans.<hex identity>.<hex device>.<mid>" (a mid
 // answered without an event), "vis.<hex sha256>" (a visitor token),
+// "alias.<hex contact>.<hex device>" (an Alias: the visitor id),
 // "hook.<hex endpoint>" (a webhook cursor).
 func answerKeyName(identity, device string, mid uint64) string {
 	return "ans." + hex.EncodeToString([]byte(identity)) + "." + hex.EncodeToString([]byte(device)) + "." + strconv.FormatUint(mid, 10)
 }
 
 func visitorKeyName(h [32]byte) string { return "vis." + hex.EncodeToString(h[:]) }
+
+func aliasKeyName(contact, device string) string {
+	return "alias." + hex.EncodeToString([]byte(contact)) + "." + hex.EncodeToString([]byte(device))
+}
 
 func hookKeyName(endpoint string) string { return "hook." + hex.EncodeToString([]byte(endpoint)) }
 
@@ -229,6 +234,13 @@ func (s *jsSpace) applyEntry(key string, v []byte) {
 		vt := VisitorToken{Hash: [32]byte(h)}
 		decodeVisitor(&vt, v)
 		s.idx.visitors[vt.Hash] = vt
+	case "alias":
+		contact, device, ok := decodeAliasKey(rest)
+		if !ok {
+			s.j.lg.Warn("eventlog: unreadable alias in the bucket", "workspace", s.ws, "key", key)
+			return
+		}
+		s.idx.aliases[deviceKey{contact, device}] = string(v)
 	}
 }
 
@@ -462,10 +474,19 @@ func (s *jsSpace) hand() {
 	}
 }
 
-// putSide writes answers that logged no event and visitor tokens to the
-// bucket.
-func (s *jsSpace) putSide(side []MidResult, visitors []VisitorToken) error {
-	if len(side) == 0 && len(visitors) == 0 {
+// decodeAliasKey reads the contact and device of an alias's key, after
+// "alias.".
+func decodeAliasKey(rest string) (contact, device string, ok bool) {
+	c, d, _ := strings.Cut(rest, ".")
+	cb, err1 := hex.DecodeString(c)
+	db, err2 := hex.DecodeString(d)
+	return string(cb), string(db), err1 == nil && err2 == nil && len(cb) > 0 && len(db) > 0
+}
+
+// putSide writes what of b is not an event to the bucket: side (b's
+// answers that logged no event), b's visitor tokens and its aliases.
+func (s *jsSpace) putSide(side []MidResult, b *Batch) error {
+	if len(side) == 0 && len(b.Visitors) == 0 && len(b.Aliases) == 0 {
 		return nil
 	}
 	ctx, cancel := s.j.ctx()
@@ -475,9 +496,14 @@ func (s *jsSpace) putSide(side []MidResult, visitors []VisitorToken) error {
 			return fmt.Errorf("eventlog: save an answer of %s: %w", s.ws, err)
 		}
 	}
-	for _, v := range visitors {
+	for _, v := range b.Visitors {
 		if _, err := s.kv.Put(ctx, visitorKeyName(v.Hash), encodeVisitor(v)); err != nil {
 			return fmt.Errorf("eventlog: save a visitor token of %s: %w", s.ws, err)
+		}
+	}
+	for _, a := range b.Aliases {
+		if _, err := s.kv.Put(ctx, aliasKeyName(a.Contact, a.Device), []byte(a.Visitor)); err != nil {
+			return fmt.Errorf("eventlog: save which visitor a device of %s was: %w", s.ws, err)
 		}
 	}
 	return nil

@@ -115,6 +115,7 @@ func TestJetStreamLogIsRebuiltByAnotherRelay(t *testing.T) {
 	var vh [32]byte
 	vh[3] = 9
 	b.Visitors = []VisitorToken{{Hash: vh, ID: "visitor:v1"}}
+	b.Aliases = []Alias{{Contact: "contact:c1", Device: "d2", Visitor: "visitor:v1"}}
 	b.Results = append(b.Results, MidResult{Identity: agent.ID, Device: "d1", Mid: 4, Result: protocol.Result{ID: "e4", Error: &conv.Error{Code: conv.CodeStale, Message: "old"}}})
 	durable := false
 	b.Durable = func() { durable = true }
@@ -167,6 +168,12 @@ func TestJetStreamLogIsRebuiltByAnotherRelay(t *testing.T) {
 		}
 		if v, ok, _ := l.Visitor("acme", vh); !ok || v.ID != "visitor:v1" {
 			t.Errorf("Visitor = %+v %v", v, ok)
+		}
+		if v, err := l.Alias("acme", "contact:c1", "d2"); err != nil || v != "visitor:v1" {
+			t.Errorf("Alias = %q, %v; want visitor:v1", v, err)
+		}
+		if v, err := l.Alias("acme", "contact:c1", "d1"); err != nil || v != "" {
+			t.Errorf("Alias(another device) = %q, %v; want none", v, err)
 		}
 		cs, more, _ := l.Conversations("acme", ConversationQuery{Limit: 1})
 		if len(cs) != 1 || !more || cs[0].ID != "c1" {
@@ -284,7 +291,8 @@ func TestMigrateKeepsEpochAndSeqs(t *testing.T) {
 	var vh [32]byte
 	vh[0] = 1
 	rejected := MidResult{Identity: agent.ID, Device: "d1", Mid: 5000, Result: protocol.Result{ID: "x", Error: &conv.Error{Code: conv.CodeForbidden, Message: "no"}}}
-	if err := from.Append("acme", &Batch{Results: []MidResult{rejected}, Visitors: []VisitorToken{{Hash: vh, ID: "visitor:v"}}}); err != nil {
+	alias := Alias{Contact: "contact:c1", Device: "d9", Visitor: "visitor:v"}
+	if err := from.Append("acme", &Batch{Results: []MidResult{rejected}, Visitors: []VisitorToken{{Hash: vh, ID: "visitor:v"}}, Aliases: []Alias{alias}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := from.SaveWebhookCursor("acme", "hook1", WebhookCursor{Done: 17}); err != nil {
@@ -331,6 +339,9 @@ func TestMigrateKeepsEpochAndSeqs(t *testing.T) {
 	}
 	if v, ok, _ := js.Visitor("acme", vh); !ok || v.ID != "visitor:v" {
 		t.Errorf("visitor = %+v %v", v, ok)
+	}
+	if v, err := js.Alias("acme", alias.Contact, alias.Device); err != nil || v != alias.Visitor {
+		t.Errorf("alias = %q, %v; want %s", v, err, alias.Visitor)
 	}
 	if c, ok, _ := js.WebhookCursor("acme", "hook1"); !ok || c.Done != 17 {
 		t.Errorf("webhook cursor = %+v %v", c, ok)

@@ -28,6 +28,7 @@ import (
 //	'v' ws sha256(visitor token)(32)        → visitor participant id, NUL, contact id it identified as,
 //	                                          then NUL seq(8): VisitorToken.Seq (older
 //	                                          values end with the contact id: seq 0)
+//	'a' ws contact device                   → the visitor id the device was (Alias)
 //	'c' ws lastSeq(8) conv                  → empty: the changed index, one key per conversation,
 //	                                          at the seq of its latest event (Conversations)
 //	'C' ws                                  → the changed index's format (1); when absent, Open
@@ -44,6 +45,7 @@ const (
 	tMid           = 'm'
 	tResult        = 'r'
 	tVisitor       = 'v'
+	tAlias         = 'a'
 	tHealth        = 'h'
 	tChanged       = 'c'
 	tChangedFormat = 'C'
@@ -98,6 +100,8 @@ func resultKey(ws, identity, device string, mid uint64) []byte {
 	return newKey(tResult, ws).str(identity).str(device).u64(mid)
 }
 func visitorKey(ws string, tokenHash [32]byte) []byte { return newKey(tVisitor, ws).raw(tokenHash[:]) }
+
+func aliasKey(ws, contact, device string) []byte { return newKey(tAlias, ws).str(contact).str(device) }
 
 func changedPrefix(ws string) []byte { return newKey(tChanged, ws) }
 func changedKey(ws string, seq uint64, conv string) []byte {

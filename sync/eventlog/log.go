@@ -69,6 +69,10 @@ type Log interface {
 	// stands for.
 	Visitor(ws string, tokenHash [32]byte) (v VisitorToken, ok bool, err error)
 
+	// Alias returns the visitor that contact's device was before it last
+	// identified there (Batch.Aliases), or "".
+	Alias(ws, contact, device string) (visitor string, err error)
+
 	// WebhookCursor returns the cursor last saved for webhook endpoint of
 	// ws; ok is false when none was.
 	WebhookCursor(ws, endpoint string) (c WebhookCursor, ok bool, err error)
@@ -127,6 +131,8 @@ type Batch struct {
 	Results []MidResult
 	// Visitors are new visitor tokens.
 	Visitors []VisitorToken
+	// Aliases are identifications, by device.
+	Aliases []Alias
 
 	// Head is the head b was validated against: Events continue it. A
 	// shared log (JetStream) refuses b with a *BehindError when its head has
@@ -188,6 +194,14 @@ type VisitorToken struct {
 	ID      string
 	Contact string
 	Seq     uint64
+}
+
+// Alias says that a contact's device was visitor Visitor until it
+// identified: what the device pushed as that visitor counts as the
+// contact's there, so a pending event resent later, in a hello without the
+// visitor token, is still answered as the first time.
+type Alias struct {
+	Contact, Device, Visitor string
 }
 
 // encodeResult writes r compactly: id length(1) id, then 0 seq(8), or 1 code

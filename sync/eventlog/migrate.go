@@ -14,7 +14,7 @@ import (
 // Migrate moves workspace ws's log from the embedded log to JetStream,
 // keeping its epoch and every seq, so that devices carry on from their
 // cursors without a full resync: the events (in atomic batches), the
-// answers to mids that logged nothing, the visitor tokens, and the cursors
+// answers to mids that logged nothing, the visitor tokens, the aliases, and the cursors
 // of the webhook endpoints named in hooks. The stream must be empty (or
 // hold exactly this log already: then nothing is done and moved is 0). No
 // relay may write to either log meanwhile.
@@ -46,7 +46,7 @@ func Migrate(from *Badger, to *JetStream, ws string, hooks []string) (moved uint
 		return 0, fmt.Errorf("eventlog: epoch of %s on JetStream: %w", ws, err)
 	}
 
-	who, side, visitors, err := from.exportSide(ws)
+	who, side, err := from.exportSide(ws)
 	if err != nil {
 		return 0, err
 	}
@@ -88,7 +88,8 @@ func Migrate(from *Badger, to *JetStream, ws string, hooks []string) (moved uint
 	if err != nil {
 		return moved, fmt.Errorf("eventlog: move the events of %s: %w", ws, err)
 	}
-	if err := <-s.startAppend(&Batch{Results: side, Visitors: visitors, Head: moved}); err != nil {
+	side.Head = moved
+	if err := <-s.startAppend(&side); err != nil {
 		return moved, err
 	}
 	for _, h := range hooks {
@@ -114,9 +115,9 @@ func rawsOf(recs []Record) [][]byte {
 }
 
 // exportSide reads what of ws is not an event: which identity each logged
-// answer was given to (by seq), the answers that logged nothing, and the
-// visitor tokens.
-func (l *Badger) exportSide(ws string) (who map[uint64]string, side []MidResult, visitors []VisitorToken, err error) {
+// answer was given to (by seq), and a batch of the answers that logged
+// nothing, the visitor tokens and the aliases.
+func (l *Badger) exportSide(ws string) (who map[uint64]string, side Batch, err error) {
 	who = map[uint64]string{}
 	err = l.db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
@@ -153,7 +154,7 @@ func (l *Badger) exportSide(ws string) (who map[uint64]string, side []MidResult,
 				if r.Error == nil && r.Seq > 0 {
 					who[r.Seq] = identity
 				} else {
-					side = append(side, MidResult{Identity: identity, Device: device, Mid: mid, Result: r})
+					side.Results = append(side.Results, MidResult{Identity: identity, Device: device, Mid: mid, Result: r})
 				}
 			}
 		}
@@ -161,7 +162,6 @@ func (l *Badger) exportSide(ws string) (who map[uint64]string, side []MidResult,
 		vp := newKey(tVisitor, ws)
 		opts.Prefix = vp
 		it = txn.NewIterator(opts)
-		defer it.Close()
 		for it.Rewind(); it.ValidForPrefix(vp); it.Next() {
 			k := it.Item().Key()
 			if len(k) != len(vp)+32 {
@@ -169,14 +169,30 @@ func (l *Badger) exportSide(ws string) (who map[uint64]string, side []MidResult,
 			}
 			vt := VisitorToken{Hash: [32]byte(k[len(vp):])}
 			if err := it.Item().Value(func(v []byte) error { decodeVisitor(&vt, v); return nil }); err != nil {
+				it.Close()
 				return err
 			}
-			visitors = append(visitors, vt)
+			side.Visitors = append(side.Visitors, vt)
+		}
+		it.Close()
+		ap := newKey(tAlias, ws)
+		opts.Prefix = ap
+		it = txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.ValidForPrefix(ap); it.Next() {
+			k := it.Item().Key()
+			contact := lastStr(k, ap)
+			device := lastStr(k, keyBuf(ap).str(contact))
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			side.Aliases = append(side.Aliases, Alias{Contact: contact, Device: device, Visitor: string(v)})
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("eventlog: read the answers and visitors of %s: %w", ws, err)
+		return nil, Batch{}, fmt.Errorf("eventlog: read the answers, visitors and aliases of %s: %w", ws, err)
 	}
-	return who, side, visitors, nil
+	return who, side, nil
 }

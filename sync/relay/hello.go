@@ -49,13 +49,27 @@ func (s *session) hello(f *inFrame) bool {
 	}
 	s.who, s.auth = who, f.Auth
 
-	var err error
+	// A contact's device that was a visitor keeps that visitor's mids: it
+	// shows the visitor token when it identifies, and the relay records
+	// which visitor the device was, for its later hellos without it.
+	var (
+		alias string
+		err   error
+	)
+	if who.Role == conv.RoleContact {
+		if alias, err = s.srv.log.Alias(w.id, who.ID, s.device); err != nil {
+			return s.unavailable(err)
+		}
+	}
 	switch {
 	case f.Auth.Kind == protocol.AuthVisitor && visitorToken != "":
 		err = w.submit(&request{kind: reqVisitor, visitor: eventlog.VisitorToken{Hash: sha256.Sum256([]byte(visitorToken)), ID: who.ID}})
 	case identify.ID != "":
-		s.alias = identify.ID
-		r := &request{kind: reqIdentify, visitorID: identify.ID, visitor: identify, contact: who}
+		r := &request{kind: reqIdentify, visitorID: identify.ID, visitor: identify, contact: who, device: s.device}
+		if alias != identify.ID {
+			r.alias = identify.ID
+		}
+		alias = identify.ID
 		if err = w.submit(r); err == nil && len(r.identified) > 0 {
 			s.srv.lg.Info("visitor identified", "workspace", w.id, "contact", who.ID, "conversations", len(r.identified))
 		}
@@ -66,6 +80,7 @@ func (s *session) hello(f *inFrame) bool {
 	if err != nil {
 		return s.unavailable(err)
 	}
+	s.alias = alias
 
 	lastMid, err := s.srv.log.LastMid(w.id, who.ID, s.device)
 	if err != nil {

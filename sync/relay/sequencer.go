@@ -276,6 +276,9 @@ func (g *group) add(r *request) bool {
 			}
 			g.batch.Visitors = append(g.batch.Visitors, eventlog.VisitorToken{Hash: r.visitor.Hash, ID: r.visitorID, Contact: r.contact.ID, Seq: seq})
 		}
+		if r.alias != "" {
+			g.batch.Aliases = append(g.batch.Aliases, eventlog.Alias{Contact: r.contact.ID, Device: r.device, Visitor: r.alias})
+		}
 	}
 	if err == nil {
 		return true

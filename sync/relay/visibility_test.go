@@ -297,6 +297,44 @@ func TestIdentifiedDeviceKeepsItsMids(t *testing.T) {
 	}
 }
 
+// TestIdentifiedDeviceKeepsItsMidsWithoutTheToken: a device that identified
+// (and then forgot its visitor token, as the widget does) says hello as the
+// contact again. What it pushed as the visitor is still its own: lastMid
+// counts it, and a resend of it (an ack lost in between) is answered as the
+// first time, not taken as the contact's new push. Another device of the
+// contact's is not the visitor.
+func TestIdentifiedDeviceKeepsItsMidsWithoutTheToken(t *testing.T) {
+	r := newTestRelay(t)
+	v := connect(t, r.url, protocol.Auth{Kind: protocol.AuthVisitor}, protocol.Cursor{}, "tablet")
+	cid := newConvID()
+	evs := []conv.Event{v.ev(conv.KindConversationCreated, cid, created("")), v.ev(conv.KindMessageSent, cid, msg("anonymous")), v.ev(conv.KindSeenMarked, cid, conv.SeenMarked{UpTo: 1})}
+	first, _ := v.push(evs...)
+	v.c.Close(websocket.StatusNormalClosure, "")
+
+	a := contactAuth("zoe")
+	a.VisitorToken = v.welcome.VisitorToken
+	connect(t, r.url, a, protocol.Cursor{}, "tablet").c.Close(websocket.StatusNormalClosure, "")
+	head := r.head()
+
+	a.VisitorToken = ""
+	z := connect(t, r.url, a, protocol.Cursor{}, "tablet")
+	if z.welcome.LastMid != 3 {
+		t.Errorf("lastMid %d at a later hello without the token; want the visitor's 3", z.welcome.LastMid)
+	}
+	again, _ := z.push(evs...)
+	for i := range first {
+		if !sameResult(first[i], again[i]) {
+			t.Errorf("resend %d without the token: %+v; want %+v", i, again[i], first[i])
+		}
+	}
+	if h := r.head(); h != head {
+		t.Errorf("head %d after the resend; want %d", h, head)
+	}
+	if other := connect(t, r.url, a, protocol.Cursor{}, "phone"); other.welcome.LastMid != 0 {
+		t.Errorf("lastMid %d on the contact's other device; want 0", other.welcome.LastMid)
+	}
+}
+
 // TestConversationMovedAtALaterHelloComesWhole: a device identified its
 // visitor as a contact; afterwards an agent creates a conversation for the
 // visitor id, and the device's cursor passes its events (it may not see

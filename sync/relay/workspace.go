@@ -154,7 +154,7 @@ type request struct {
 	kind reqKind
 
 	who    conv.Participant // push: the session's identity
-	alias  string           // push: the visitor a contact's session proved it was, or ""
+	alias  string           // push: the visitor a contact's session proved it was, or ""; identify: the visitor to record as this device's (Alias), or ""
 	device string
 	events []conv.Event
 
