@@ -52,6 +52,8 @@ type JetStream struct {
 	spaces map[string]*jsSpace
 	closed bool
 	id     string // this relay in leases (Lease)
+
+	wedgeNext atomic.Bool // tests: the consumer's next Next delivers nothing until watchStall ends it
 }
 
 // JetStreamOptions configure Connect.

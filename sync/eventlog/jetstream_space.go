@@ -397,15 +397,24 @@ func (s *jsSpace) consumeOnce(ctx context.Context) error {
 		return err
 	}
 	defer it.Stop()
-	go func() { <-ctx.Done(); it.Stop() }()
+	cctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { <-cctx.Done(); it.Stop() }()
+	go s.watchStall(cctx, stop)
 	var (
 		raws [][]byte
 		whos map[uint64]string
 		from uint64
 	)
 	for {
-		m, err := it.Next(jetstream.NextContext(ctx)) // a stopped iterator may not wake a Next; ctx does
+		if s.j.wedgeNext.CompareAndSwap(true, false) { // tests: a Next that never delivers
+			<-cctx.Done()
+		}
+		m, err := it.Next(jetstream.NextContext(cctx)) // a stopped iterator may not wake a Next; ctx does
 		if err != nil {
+			if ctx.Err() == nil && cctx.Err() != nil {
+				return errStalled
+			}
 			return err
 		}
 		md, err := m.Metadata()
@@ -431,6 +440,58 @@ func (s *jsSpace) consumeOnce(ctx context.Context) error {
 			}
 			raws = nil
 		}
+	}
+}
+
+// errStalled ends a consumer that watchStall found delivering nothing while
+// the stream was past the index.
+var errStalled = errors.New("eventlog: the consumer delivered nothing while the stream was ahead: following it with a new one")
+
+// stallEvery is how often watchStall looks at a consumer that delivers
+// nothing.
+const stallEvery = time.Second
+
+// watchStall ends the consumer (stop) when it has delivered nothing for two
+// looks in a row while the stream held more than the index both times: a
+// consumer that nats.go does not find broken (its heartbeats come) but that
+// delivers nothing would otherwise leave this relay behind the others, its
+// devices missing their events, until something failed. Only a quiet
+// index costs a request (the stream's info, once a second). While this
+// relay has appends in flight the stream may be ahead by them: no look
+// counts then.
+func (s *jsSpace) watchStall(ctx context.Context, stop context.CancelFunc) {
+	t := time.NewTicker(stallEvery)
+	defer t.Stop()
+	seen, behind := s.idx.headNow(), false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.idx.mu.Lock()
+		h, own := s.idx.head, s.idx.appending
+		s.idx.mu.Unlock()
+		if h != seen || own > 0 { // moving, or this relay's own appends are what is ahead
+			seen, behind = h, false
+			continue
+		}
+		ictx, cancel := context.WithTimeout(ctx, s.j.opts.Timeout)
+		info, err := s.stream.Info(ictx)
+		cancel()
+		if err != nil {
+			continue // NATS is away: the consumer's own errors say so
+		}
+		if info.State.LastSeq <= seen {
+			behind = false
+			continue
+		}
+		if behind {
+			s.j.lg.Warn("eventlog: following the log: the consumer delivered nothing for a second while the stream was ahead; starting a new one", "workspace", s.ws, "head", seen, "stream", info.State.LastSeq)
+			stop()
+			return
+		}
+		behind = true
 	}
 }
 

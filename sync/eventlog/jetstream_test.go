@@ -553,3 +553,30 @@ func waitFollowed(t *testing.T, got <-chan []Record, want uint64, within time.Du
 		}
 	}
 }
+
+// A consumer that delivers nothing while the stream moves on (nats.go sees
+// nothing wrong: its heartbeats come) is replaced: the relay follows the
+// other writer's events two or three seconds later, not never.
+func TestJetStreamReplacesAConsumerThatDeliversNothing(t *testing.T) {
+	srv := natstest.Start(t)
+	a, b := openTwo(t, srv.URL())
+	got := following(t, b)
+	wa := newWriter(t, 0)
+	if err := a.Append("acme", wa.batch(created("a1", "ca", 1))); err != nil {
+		t.Fatal(err)
+	}
+	waitFollowed(t, got, 1, 5*time.Second)
+
+	b.wedgeNext.Store(true) // b's next Next, waiting now or after one more event
+	start := time.Now()
+	for i := uint64(2); i <= 5; i++ {
+		if err := a.Append("acme", wa.batch(message(fmt.Sprintf("a%d", i), "ca", i, "while b's consumer is wedged"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFollowed(t, got, 5, 6*time.Second)
+	if b.wedgeNext.Load() {
+		t.Fatal("the consumer never reached the wedged Next: the test tested nothing")
+	}
+	t.Logf("followed again after %v", time.Since(start).Round(time.Millisecond))
+}
