@@ -11,7 +11,9 @@ package natstest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,6 +59,9 @@ func Start(t testing.TB, opts ...Option) *Server {
 	for _, opt := range opts {
 		opt(o)
 	}
+	if err := pickPort(o); err != nil {
+		t.Fatal(err)
+	}
 	s := &Server{t: t, opts: o}
 	t.Cleanup(s.Shutdown)
 	if err := s.start(); err != nil {
@@ -69,7 +74,7 @@ func baseOptions(name, storeDir string) *server.Options {
 	return &server.Options{
 		ServerName: name,
 		Host:       "127.0.0.1",
-		Port:       server.RANDOM_PORT,
+		Port:       server.RANDOM_PORT, // Start and StartCluster pick one (freePorts)
 		NoLog:      true,
 		NoSigs:     true,
 		JetStream:  true,
@@ -80,8 +85,8 @@ func baseOptions(name, storeDir string) *server.Options {
 }
 
 // start (re)starts s from its options and waits until it takes clients. The
-// first start picks the port; it is then kept, so that clients and routes
-// find a restarted server where it was.
+// port is kept, so that clients and routes find a restarted server where it
+// was.
 func (s *Server) start() error {
 	srv, err := server.NewServer(s.opts.Clone())
 	if err != nil {
@@ -169,10 +174,11 @@ func StartCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	// nats-server skips) before the first starts: the ports are picked
 	// here. Another process could take one between here and the start;
 	// on loopback in a test that is rare enough to be a flake, not a design.
-	clusterPorts, err := freePorts(n)
+	ports, err := freePorts(2 * n) // routes', then clients'
 	if err != nil {
 		t.Fatal(err)
 	}
+	clusterPorts, clientPorts := ports[:n], ports[n:]
 	routes := make([]string, n)
 	for i, p := range clusterPorts {
 		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", p)
@@ -187,6 +193,9 @@ func StartCluster(t testing.TB, n int, opts ...Option) *Cluster {
 		}
 		for _, opt := range opts {
 			opt(o)
+		}
+		if o.Port == server.RANDOM_PORT {
+			o.Port = clientPorts[i]
 		}
 		c.nodes = append(c.nodes, &Server{t: t, opts: o})
 	}
@@ -210,18 +219,59 @@ func StartCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	return c
 }
 
-// freePorts returns n distinct ports free on 127.0.0.1 a moment ago.
+// pickPort gives a lone server's o a client port from freePorts unless an
+// Option set one.
+func pickPort(o *server.Options) error {
+	if o.Port != server.RANDOM_PORT {
+		return nil
+	}
+	p, err := freePorts(1)
+	if err != nil {
+		return err
+	}
+	o.Port = p[0]
+	return nil
+}
+
+// freePorts returns n distinct ports free on 127.0.0.1 a moment ago, below
+// the kernel's ephemeral range. A port the kernel hands out (a listener on
+// port 0, or the local end of any outgoing connection) could be taken while
+// a node is down, and the node's restart would then never listen: under
+// parallel test packages that happened (a restarted node "not ready for
+// connections after 20s"). Ports below the range are only ever taken by
+// asking for them.
 func freePorts(n int) ([]int, error) {
+	lo, hi := 10000, ephemeralStart()
 	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for attempt := 0; len(ports) < n; attempt++ {
+		if attempt == 1000 {
+			return nil, fmt.Errorf("natstest: no free port in %d–%d", lo, hi-1)
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", lo+rand.IntN(hi-lo)))
 		if err != nil {
-			return nil, fmt.Errorf("natstest: pick a port: %w", err)
+			continue // taken
 		}
 		defer l.Close() // held until all are picked, so they differ
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// ephemeralStart is the first port of Linux's ephemeral range (32768 where it
+// cannot be read).
+func ephemeralStart() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	if p, err := strconv.Atoi(f[0]); err == nil && p > 10100 {
+		return p
+	}
+	return 32768
 }
 
 // URLs is every node's client URL, comma-separated, as nats.Connect takes
