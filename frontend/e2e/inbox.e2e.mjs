@@ -224,9 +224,9 @@ export async function run(opts = {}) {
         const answered = await Promise.race([
           ask.waitFor().then(() => 'ask'),
           page.getByTestId('settings-done').waitFor().then(() => 'done'),
-          page.getByTestId('settings-error').waitFor().then(() => 'error'),
+          page.locator('[data-testid^=settings-error]').first().waitFor().then(() => 'error'),
         ])
-        if (answered === 'error') throw new Error(`Connect failed: ${await page.getByTestId('settings-error').textContent()}`)
+        if (answered === 'error') throw new Error(`Connect failed: ${await page.locator('[data-testid^=settings-error]').first().textContent()}`)
         if (answered === 'ask') {
           const said = await ask.textContent()
           if (ids.local && !said.includes('Your 1 conversation made on this computer will be sent to the relay'))

@@ -39,6 +39,20 @@ describe('SettingsDialog', () => {
   })
 })
 
+describe('SettingsDialog: what the user typed stays', () => {
+  it('settings that arrive after the user typed fill only the fields not typed in', async () => {
+    let answer: (s: unknown) => void = () => {}
+    const t = fakeTransport({ Settings: () => new Promise((r) => (answer = r)) })
+    setTransport(t)
+    render(<SettingsDialog status={makeStatus({ sync: syncOf({ state: 'local' }) })} onClose={() => {}} onChanged={() => {}} />)
+    await waitFor(() => expect(t.callsTo('Settings')).toHaveLength(1))
+    fireEvent.change(screen.getByTestId('settings-relay-url'), { target: { value: 'ws://127.0.0.1:8470' } })
+    answer({ relayUrl: 'wss://old.example.com', workspace: 'acme', hasToken: false })
+    await waitFor(() => expect(screen.getByTestId('settings-workspace')).toHaveValue('acme'))
+    expect(screen.getByTestId('settings-relay-url')).toHaveValue('ws://127.0.0.1:8470')
+  })
+})
+
 const DEMO_PLAN = { action: 'first', send: 2, keep: 26, pending: 0, demo: true, returns: false }
 
 describe('SettingsDialog: connecting never hides work', () => {

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import { api, describeError } from '../api'
 import type { ConnectPlan, Settings, Status } from '../api/types'
 import { plural } from '../lib/format'
@@ -80,13 +80,16 @@ export function SettingsDialog({ status, onClose, onChanged }: { status: Status 
   const [done, setDone] = useState<string | null>(null)
   const [confirm, setConfirm] = useState<ConnectPlan | null>(null)
 
+  // What the user typed is theirs: settings that arrive later (the dialog
+  // asks for them as it opens) fill only the fields not typed in.
+  const typed = useRef({ relayUrl: false, workspace: false })
   const load = () =>
     api
       .Settings()
       .then((s) => {
         setSettings(s)
-        setRelayUrl(s?.relayUrl ?? '')
-        setWorkspace(s?.workspace ?? '')
+        if (!typed.current.relayUrl) setRelayUrl(s?.relayUrl ?? '')
+        if (!typed.current.workspace) setWorkspace(s?.workspace ?? '')
       })
       .catch((e) => setError(describeError(e)))
   useEffect(() => {
@@ -205,7 +208,10 @@ export function SettingsDialog({ status, onClose, onChanged }: { status: Status 
             className="input"
             value={relayUrl}
             placeholder="wss://relay.example.com"
-            onChange={(e) => setRelayUrl(e.target.value)}
+            onChange={(e) => {
+              typed.current.relayUrl = true
+              setRelayUrl(e.target.value)
+            }}
             aria-invalid={!!errors.relayUrl}
             disabled={locked}
             data-testid="settings-relay-url"
@@ -218,7 +224,10 @@ export function SettingsDialog({ status, onClose, onChanged }: { status: Status 
             className="input"
             value={workspace}
             placeholder="acme"
-            onChange={(e) => setWorkspace(e.target.value)}
+            onChange={(e) => {
+              typed.current.workspace = true
+              setWorkspace(e.target.value)
+            }}
             aria-invalid={!!errors.workspace}
             disabled={locked}
             data-testid="settings-workspace"
