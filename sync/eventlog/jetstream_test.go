@@ -450,14 +450,7 @@ func TestJetStreamJoinsFromASnapshot(t *testing.T) {
 // It used to wait out nats.go's backoff between attempts to recreate its
 // consumer (1, 2, 4, 8, 10 s), while the server came back without JetStream.
 func TestJetStreamFollowsAcrossANATSRestart(t *testing.T) {
-	srv := natstest.Start(t)
-	a, b := openTwo(t, srv.URL())
-	got := following(t, b)
-	wa := newWriter(t, 0)
-	if err := a.Append("acme", wa.batch(created("a1", "ca", 1))); err != nil {
-		t.Fatal(err)
-	}
-	waitFollowed(t, got, 1, 5*time.Second)
+	srv, a, b, got, wa := followedOnce(t)
 
 	// nats.go's own attempts to re-create the consumer come 1, 3, 7 and
 	// 15 s after the first failed: JetStream is back 7.5 s after.
@@ -465,6 +458,21 @@ func TestJetStreamFollowsAcrossANATSRestart(t *testing.T) {
 	appendOnceUp(t, a, wa.batch(message("a2", "ca", 2, "after the restart")))
 	// Bounded by well less than nats.go's next attempt would take (7 s).
 	waitFollowed(t, got, 2, 4*time.Second)
+}
+
+// followedOnce starts a server and two logs on it, b following acme, and
+// has b follow a's first event (conversation ca): wa writes a's next.
+func followedOnce(t *testing.T) (srv *natstest.Server, a, b *JetStream, got <-chan []Record, wa *writer) {
+	t.Helper()
+	srv = natstest.Start(t)
+	a, b = openTwo(t, srv.URL())
+	got = following(t, b)
+	wa = newWriter(t, 0)
+	if err := a.Append("acme", wa.batch(created("a1", "ca", 1))); err != nil {
+		t.Fatal(err)
+	}
+	waitFollowed(t, got, 1, 5*time.Second)
+	return srv, a, b, got, wa
 }
 
 // outage is how long restartWithoutJetStreamFirst serves without JetStream
@@ -558,14 +566,7 @@ func waitFollowed(t *testing.T, got <-chan []Record, want uint64, within time.Du
 // nothing wrong: its heartbeats come) is replaced: the relay follows the
 // other writer's events two or three seconds later, not never.
 func TestJetStreamReplacesAConsumerThatDeliversNothing(t *testing.T) {
-	srv := natstest.Start(t)
-	a, b := openTwo(t, srv.URL())
-	got := following(t, b)
-	wa := newWriter(t, 0)
-	if err := a.Append("acme", wa.batch(created("a1", "ca", 1))); err != nil {
-		t.Fatal(err)
-	}
-	waitFollowed(t, got, 1, 5*time.Second)
+	_, a, b, got, wa := followedOnce(t)
 
 	b.wedgeNext.Store(true) // b's next Next, waiting now or after one more event
 	start := time.Now()

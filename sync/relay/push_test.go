@@ -226,11 +226,7 @@ func TestResendIsAnsweredAsTheFirstTime(t *testing.T) {
 		t.Fatalf("lastMid = %d; want 5", again.welcome.LastMid)
 	}
 	second, echoed := again.push(evs...)
-	for i := range first {
-		if !sameResult(first[i], second[i]) {
-			t.Errorf("resend %d: %+v; want %+v", i, second[i], first[i])
-		}
-	}
+	checkResent(t, "resend", first, second)
 	if len(echoed) != 0 || r.head() != head {
 		t.Fatalf("resend logged something: head %d → %d, echoed %s", head, r.head(), kinds(echoed))
 	}
@@ -249,6 +245,21 @@ func TestResendIsAnsweredAsTheFirstTime(t *testing.T) {
 	}
 	other.mustLog(m)
 	checkGapFree(t, wholeLog(t, r.url))
+}
+
+// checkResent fails t where a resend's results differ from the first
+// push's.
+func checkResent(t *testing.T, what string, first, again []protocol.Result) {
+	t.Helper()
+	if len(again) != len(first) {
+		t.Errorf("%s: %d results; want %d", what, len(again), len(first))
+		return
+	}
+	for i := range first {
+		if !sameResult(first[i], again[i]) {
+			t.Errorf("%s %d: %+v; want %+v", what, i, again[i], first[i])
+		}
+	}
 }
 
 func sameResult(a, b protocol.Result) bool {

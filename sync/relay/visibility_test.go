@@ -281,11 +281,7 @@ func TestIdentifiedDeviceKeepsItsMids(t *testing.T) {
 		t.Errorf("lastMid %d after identification; want the visitor's 2", z.welcome.LastMid)
 	}
 	again, _ := z.push(evs...)
-	for i := range first {
-		if !sameResult(first[i], again[i]) {
-			t.Errorf("resend %d as the contact: %+v; want %+v", i, again[i], first[i])
-		}
-	}
+	checkResent(t, "resend as the contact", first, again)
 	if h := r.head(); h != head+1 { // + contact.identified
 		t.Errorf("head %d; want %d", h, head+1)
 	}
@@ -322,11 +318,7 @@ func TestIdentifiedDeviceKeepsItsMidsWithoutTheToken(t *testing.T) {
 		t.Errorf("lastMid %d at a later hello without the token; want the visitor's 3", z.welcome.LastMid)
 	}
 	again, _ := z.push(evs...)
-	for i := range first {
-		if !sameResult(first[i], again[i]) {
-			t.Errorf("resend %d without the token: %+v; want %+v", i, again[i], first[i])
-		}
-	}
+	checkResent(t, "resend without the token", first, again)
 	if h := r.head(); h != head {
 		t.Errorf("head %d after the resend; want %d", h, head)
 	}
