@@ -257,8 +257,9 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-// ephemeralStart is the first port of Linux's ephemeral range (32768 where it
-// cannot be read).
+// ephemeralStart is the first port of Linux's ephemeral range: 32768 where
+// it cannot be read, or where the range starts too low to leave ports
+// below it from 10000.
 func ephemeralStart() int {
 	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if err != nil {
