@@ -201,8 +201,12 @@ func (j *JetStream) Result(ws, identity, device string, mid uint64) (protocol.Re
 	if found {
 		seq = l[i].seq
 	}
+	later := s.idx.mids[k] > mid
 	s.idx.mu.Unlock()
 	if !found {
+		if later {
+			return s.answerInBucket(identity, device, mid)
+		}
 		return protocol.Result{}, false, nil
 	}
 	raw, err := s.raw(seq)
@@ -216,6 +220,33 @@ func (j *JetStream) Result(ws, identity, device string, mid uint64) (protocol.Re
 		return protocol.Result{}, false, fmt.Errorf("eventlog: event %d of %s: %w", seq, ws, err)
 	}
 	return protocol.Result{ID: e.ID, Seq: seq}, true, nil
+}
+
+// answerInBucket reads the answer to a mid that logged no event from the
+// bucket, for a mid the index has none for although it knows later mids
+// of the device: the bucket holds every answer saved, while the index
+// holds what its watcher has delivered, which once lacked a relay's no-op
+// answer for good (a convergence run across relays, cause not found). A
+// mid the device never had processed (a gap it fills late) costs one Get.
+func (s *jsSpace) answerInBucket(identity, device string, mid uint64) (protocol.Result, bool, error) {
+	ctx, cancel := s.j.ctx()
+	defer cancel()
+	e, err := s.kv.Get(ctx, answerKeyName(identity, device, mid))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return protocol.Result{}, false, nil
+	}
+	if err != nil {
+		return protocol.Result{}, false, fmt.Errorf("eventlog: the answer to mid %d of %s on %s: %w", mid, identity, device, err)
+	}
+	r, err := decodeResult(e.Value())
+	if err != nil {
+		return protocol.Result{}, false, fmt.Errorf("eventlog: the answer to mid %d of %s on %s: %w", mid, identity, device, err)
+	}
+	s.idx.mu.Lock()
+	s.idx.answer(MidResult{Identity: identity, Device: device, Mid: mid, Result: r})
+	s.idx.mu.Unlock()
+	s.j.lg.Warn("eventlog: an answer in the bucket was not in the index", "workspace", s.ws, "identity", identity, "device", device, "mid", mid)
+	return r, true, nil
 }
 
 // Visitor implements Log. A token saved by another relay a moment ago may

@@ -581,3 +581,49 @@ func TestJetStreamReplacesAConsumerThatDeliversNothing(t *testing.T) {
 	}
 	t.Logf("followed again after %v", time.Since(start).Round(time.Millisecond))
 }
+
+// An answer that logged no event is found in the bucket when the index does
+// not have it but knows later mids of the device (its watcher lost the
+// entry: seen once in a convergence run), and is indexed from then on.
+func TestJetStreamResultAsksTheBucketForAMissingAnswer(t *testing.T) {
+	_, a, b, got, wa := followedOnce(t) // mid 1 of agent:ana on d1
+	noop := MidResult{Identity: agent.ID, Device: "d1", Mid: 2, Result: protocol.Result{ID: "e2"}}
+	if err := a.Append("acme", &Batch{Head: wa.head, Results: []MidResult{noop}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Append("acme", wa.batch(message("a3", "ca", 3, "after the no-op"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFollowed(t, got, 2, 5*time.Second)
+	s, err := b.space("acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := answerKey{deviceKey{agent.ID, "d1"}, 2}
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		s.idx.mu.Lock()
+		_, ok := s.idx.answers[k]
+		if ok {
+			delete(s.idx.answers, k) // as if the watcher had never delivered it
+		}
+		s.idx.mu.Unlock()
+		if ok {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("b's watcher did not deliver a's answer")
+		}
+	}
+	if r, ok, err := b.Result("acme", agent.ID, "d1", 2); err != nil || !ok || r.ID != "e2" || r.Seq != 0 {
+		t.Fatalf("Result(mid 2) = %+v %v %v; want the no-op e2 from the bucket", r, ok, err)
+	}
+	s.idx.mu.Lock()
+	_, indexed := s.idx.answers[k]
+	s.idx.mu.Unlock()
+	if !indexed {
+		t.Error("the answer read from the bucket was not indexed")
+	}
+	if r, ok, err := b.Result("acme", agent.ID, "d1", 4); err != nil || ok {
+		t.Errorf("Result(mid 4, never processed) = %+v %v %v; want none", r, ok, err)
+	}
+}
