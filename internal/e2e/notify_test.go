@@ -259,7 +259,7 @@ func TestDesktopNotification(t *testing.T) {
 	say("Hello?")
 	select {
 	case got := <-daemon.calls:
-		t.Fatalf("Notify(%+v) while the window has the focus; want none", got)
+		t.Fatalf("Notify(%+v) while the window has the focus; want none. What the app was told:\n%s", got, attentionLines(appLog()))
 	case <-time.After(3 * time.Second):
 	}
 
@@ -297,4 +297,16 @@ func TestDesktopNotification(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// attentionLines are the app log's lines saying whether its window had the
+// user's attention, for a failure to show when the app was told what.
+func attentionLines(log string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, `msg="window attention"`) {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
 }
